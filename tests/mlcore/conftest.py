@@ -1,0 +1,22 @@
+"""Shared fixtures for mlcore tests (no Django, no database)."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+def dataset_root() -> Path:
+    return Path(os.environ.get("POSEREVIEW_DATASET", REPO / ".." / "shared" / "datasets" / "barbell-row"))
+
+
+@pytest.fixture(scope="session")
+def dataset() -> Path:
+    root = dataset_root()
+    if not (root / "annotations").is_dir():
+        pytest.skip(f"barbell-row dataset not found at {root}")
+    return root
