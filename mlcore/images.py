@@ -1,0 +1,19 @@
+"""Reading images as RGB arrays (Pillow; OpenCV is not a dependency)."""
+
+from __future__ import annotations
+
+import os
+
+import numpy as np
+
+
+def load_rgb(path: str | os.PathLike) -> np.ndarray:
+    """An image file as (H, W, 3) uint8 RGB.
+
+    EXIF orientation is not applied: CVAT stores coordinates against the raw
+    pixel grid of extracted video frames, and so must we.
+    """
+    from PIL import Image
+
+    with Image.open(path) as im:
+        return np.asarray(im.convert("RGB"), dtype=np.uint8)
