@@ -1,0 +1,1 @@
+"""The PoseReview Django app: projects, frames, annotations, jobs, review and export."""

@@ -1,0 +1,21 @@
+from django.urls import path
+from rest_framework.authtoken.views import obtain_auth_token
+
+from . import api
+
+urlpatterns = [
+    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("projects/", api.projects, name="api-projects"),
+    path("projects/<slug:slug>/", api.project_detail, name="api-project"),
+    path("projects/<slug:slug>/clips/", api.clips, name="api-clips"),
+    path("projects/<slug:slug>/frames/", api.frames, name="api-frames"),
+    path("projects/<slug:slug>/frames/<int:frame_id>/", api.frame_detail, name="api-frame"),
+    path("projects/<slug:slug>/frames/<int:frame_id>/image/", api.frame_image, name="api-frame-image"),
+    path("projects/<slug:slug>/annotations/<int:annotation_id>/", api.annotation_detail, name="api-annotation"),
+    path("projects/<slug:slug>/revisions/", api.revisions, name="api-revisions"),
+    path("projects/<slug:slug>/jobs/", api.project_jobs, name="api-project-jobs"),
+    path("projects/<slug:slug>/splits/", api.splits, name="api-splits"),
+    path("projects/<slug:slug>/splits/<str:subset>/coco.json", api.split_coco, name="api-split-coco"),
+    path("jobs/<int:job_id>/", api.job_detail, name="api-job"),
+    path("jobs/<int:job_id>/download/", api.job_download, name="api-job-download"),
+]

@@ -1,0 +1,81 @@
+"""Plain records passed between the services (database side) and the format code (file side)."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from mlcore.skeletons import Skeleton
+
+
+@dataclass
+class ImageRecord:
+    id: int
+    file_name: str
+    width: int
+    height: int
+    clip_id: str
+    frame_index: int | None = None
+    split: str = ""
+    path: str | None = None  # where the pixels are, for writers that copy images
+
+
+@dataclass
+class AnnotationRecord:
+    id: int
+    image_id: int
+    keypoints: list[float]  # flat [x1, y1, v1, ...], 3 * K
+    keypoint_states: list[str]  # K KeypointState values
+    bbox: list[float]  # [x, y, w, h]
+    area: float
+    form_label: str | None = None
+    source: str = "import"
+
+    @property
+    def num_keypoints(self) -> int:
+        return sum(1 for v in self.keypoints[2::3] if v > 0)
+
+
+@dataclass
+class DatasetRecord:
+    """A dataset ready to write: skeleton, form-label set, images and annotations."""
+
+    skeleton: Skeleton
+    form_labels: list[str]
+    images: list[ImageRecord]
+    annotations: list[AnnotationRecord]
+    info: dict = field(default_factory=dict)
+
+
+@dataclass
+class Problem:
+    """One thing wrong with the input: which file, which id, why."""
+
+    file: str
+    id: object
+    reason: str
+    action: str = "skipped"  # what happened to the record: skipped, or kept (a warning)
+
+    def as_dict(self) -> dict:
+        return {"file": self.file, "id": self.id, "reason": self.reason, "action": self.action}
+
+
+@dataclass
+class ParsedCoco:
+    """A COCO keypoint file mapped onto a project skeleton.
+
+    keypoints: (N, K, 3) float64 in the project's keypoint order.
+    present: (N, K) bool, True where the file had that keypoint at all.
+    bboxes: (N, 4); areas: (N,). Rows line up with `annotations` (dicts with id, image_id,
+    form_label, instance).
+    """
+
+    images: list[dict]
+    annotations: list[dict]
+    keypoints: np.ndarray
+    present: np.ndarray
+    bboxes: np.ndarray
+    areas: np.ndarray
+    problems: list[Problem]
+    unmapped_keypoints: list[str]

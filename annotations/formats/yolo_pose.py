@@ -1,0 +1,71 @@
+"""Ultralytics YOLO-pose export: one label .txt per image plus a dataset YAML.
+
+Label line: `class cx cy w h x1 y1 v1 ...`, all coordinates normalised to 0..1 by the
+image size; unlabelled points are `0 0 0`. The YAML carries `kpt_shape: [K, 3]` and
+`flip_idx` (the flip-pair permutation) so horizontal-flip augmentation swaps sides.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+import zipfile
+from pathlib import Path
+
+import yaml
+
+from .coco import add_images
+from .records import DatasetRecord
+
+
+def label_lines(ds: DatasetRecord) -> dict[int, list[str]]:
+    """{image id: label lines} for every image with at least one annotation."""
+    sizes = {im.id: (im.width, im.height) for im in ds.images}
+    lines: dict[int, list[str]] = {}
+    for ann in ds.annotations:
+        w_img, h_img = sizes[ann.image_id]
+        x, y, w, h = ann.bbox
+        values = [(x + w / 2) / w_img, (y + h / 2) / h_img, w / w_img, h / h_img]
+        kp = ann.keypoints
+        for i in range(0, len(kp), 3):
+            v = int(kp[i + 2])
+            values += [kp[i] / w_img, kp[i + 1] / h_img, v] if v > 0 else [0.0, 0.0, 0]
+        text = "0 " + " ".join(f"{v:.6f}" if isinstance(v, float) else str(v) for v in values)
+        lines.setdefault(ann.image_id, []).append(text)
+    return lines
+
+
+def dataset_yaml(skeleton, subsets: list[str]) -> str:
+    config = {
+        "path": ".",
+        **{subset: f"images/{subset}" for subset in subsets},
+        "kpt_shape": [skeleton.num_keypoints, 3],
+        "flip_idx": skeleton.flip_index,
+        "names": {0: "person"},
+        "kpt_names": {0: list(skeleton.keypoints)},
+    }
+    return yaml.safe_dump(config, sort_keys=False)
+
+
+def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: bool = False) -> dict:
+    out_path = Path(out_path)
+    out_path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".zip")
+    os.close(fd)
+    n_labels = copied = 0
+    try:
+        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
+            skeleton = next(iter(datasets.values())).skeleton
+            zf.writestr("data.yaml", dataset_yaml(skeleton, list(datasets)))
+            for subset, ds in datasets.items():
+                stems = {im.id: im.file_name.rsplit(".", 1)[0] for im in ds.images}
+                for image_id, lines in label_lines(ds).items():
+                    zf.writestr(f"labels/{subset}/{stems[image_id]}.txt", "\n".join(lines) + "\n")
+                    n_labels += 1
+                if include_images:
+                    copied += add_images(zf, ds, f"images/{subset}/")
+        os.replace(tmp, out_path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return {"label_files": n_labels, "images_copied": copied, "bytes": out_path.stat().st_size}

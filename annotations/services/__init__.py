@@ -1,0 +1,1 @@
+"""Workflows shared by the REST API, the HTML views, the Celery tasks and the commands."""

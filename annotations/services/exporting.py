@@ -1,0 +1,160 @@
+"""Exports: build plain dataset records from the database and hand them to a registered format.
+
+Only annotated frames are exported (the unlabelled pool never appears as labelled data).
+Image ids are frame ids and annotation ids are annotation ids: stable across exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models import Count, Max
+from django.utils import timezone
+
+from ..formats import get_format
+from ..formats.coco import to_coco_dict, write_json_atomic
+from ..formats.records import AnnotationRecord, DatasetRecord, ImageRecord
+from ..models import Annotation, Frame, SplitVersion
+from .errors import InputError
+
+SUBSET_CHOICES = ("train", "val", "test", "all")
+
+
+def resolve_version(project, version_number: int | None) -> SplitVersion | None:
+    if version_number is None:
+        return SplitVersion.current(project)
+    try:
+        return SplitVersion.objects.get(project=project, number=version_number)
+    except SplitVersion.DoesNotExist:
+        raise InputError(f"project {project.slug} has no split version {version_number}") from None
+
+
+def _frames_query(project, subset: str, version: SplitVersion | None):
+    frames = Frame.objects.filter(project=project, annotations__isnull=False).distinct()
+    if subset == "all":
+        return frames
+    if subset not in SUBSET_CHOICES:
+        raise InputError(f"unknown subset {subset!r}; choose one of {SUBSET_CHOICES}")
+    if version is None:
+        raise InputError(f"project {project.slug} has no split yet: run a split first")
+    return frames.filter(clip__split_assignments__version=version, clip__split_assignments__subset=subset)
+
+
+def _image_path(image_name: str, source_path: str) -> str | None:
+    if image_name:
+        try:
+            return default_storage.path(image_name)
+        except NotImplementedError:  # remote storage: images are not bundled from here
+            return None
+    return source_path or None
+
+
+def build_dataset(project, subset: str = "all", version: SplitVersion | None = None,
+                  verified_only: bool = False) -> DatasetRecord:
+    """DatasetRecord of the annotated frames of one subset ("all": every annotated frame).
+
+    verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0).
+    """
+    skeleton = project.get_skeleton()
+    K = skeleton.num_keypoints
+    frames = _frames_query(project, subset, version)
+    subset_of = {}
+    if version is not None:
+        subset_of = dict(version.assignments.values_list("clip_id", "subset"))
+    images = [
+        ImageRecord(id=f["id"], file_name=f["file_name"], width=f["width"], height=f["height"],
+                    clip_id=f["clip__key"], frame_index=f["frame_index"], split=subset_of.get(f["clip_id"], ""),
+                    path=_image_path(f["image"], f["source_path"]))
+        for f in frames.order_by("id").values("id", "file_name", "width", "height", "clip_id", "clip__key",
+                                                "frame_index", "image", "source_path")
+    ]
+    ids = frames.values("id")
+    annotations = []
+    for a in (Annotation.objects.filter(frame_id__in=ids).order_by("id")
+              .values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox", "area", "form_label__name",
+                           "source")):
+        ann_id, frame_id, kp, states, bbox, area, label, source = a
+        if len(kp) < 3 * K:  # skeleton gained keypoints after this annotation was made
+            states = states + ["unverified"] * (K - len(kp) // 3)
+            kp = kp + [0, 0, 0] * (K - len(kp) // 3)
+        if verified_only:
+            kp = [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
+        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, bbox, area, label, source))
+    info = {
+        "project": project.slug, "description": project.name, "subset": subset,
+        "split_version": version.number if version else None,
+        "date_created": timezone.now().isoformat(), "exported_by": "PoseReview",
+    }
+    labels = list(project.form_labels.values_list("name", flat=True))
+    return DatasetRecord(skeleton, labels, images, annotations, info)
+
+
+def export(project, fmt: str, subsets: list[str], *, version_number=None, include_images=False,
+           verified_only=False, out_path=None, job=None) -> tuple[Path, dict]:
+    """Write an export file; returns (path, summary). A temporary file is renamed into place."""
+    try:
+        writer = get_format(fmt)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from exc
+    if not subsets:
+        raise InputError("choose at least one subset")
+    version = resolve_version(project, version_number)
+    datasets = {}
+    for n, subset in enumerate(subsets):
+        datasets[subset] = build_dataset(project, subset, version, verified_only)
+        if job:
+            job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
+    if out_path is None:
+        fd, tmp = tempfile.mkstemp(prefix="export-", suffix=writer.extension)
+        os.close(fd)
+        out_path = tmp
+    extension = ".zip" if (fmt == "coco" and (include_images or len(subsets) > 1)) else writer.extension
+    out_path = Path(out_path)
+    summary = writer.write(datasets, out_path, include_images)
+    summary.update({"format": fmt, "subsets": subsets, "extension": extension,
+                    "split_version": version.number if version else None,
+                    "counts": {s: {"images": len(d.images), "annotations": len(d.annotations)}
+                               for s, d in datasets.items()}})
+    return out_path, summary
+
+
+def save_job_file(job, path: Path, name: str) -> None:
+    """Move a produced file into media storage as the job's result file."""
+    with open(path, "rb") as fh:
+        job.result_file.save(f"{job.pk}/{name}", File(fh), save=False)
+    path.unlink(missing_ok=True)
+
+
+# -- direct COCO download for training scripts -------------------------------------------------
+
+def coco_etag(project, subset: str, version: SplitVersion | None, verified_only: bool = False) -> str:
+    """Changes whenever anything that the subset's COCO JSON shows could have changed."""
+    stats = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
+    frames = Frame.objects.filter(project=project).aggregate(n=Count("id"), top=Max("id"))
+    labels = list(project.form_labels.values_list("id", "name"))
+    key = json.dumps([project.pk, subset, version.pk if version else None, verified_only, project.skeleton,
+                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels],
+                     sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def cached_coco_file(project, subset: str, version_number=None, verified_only=False) -> tuple[Path, str]:
+    """(path of the subset's COCO JSON, its ETag), building it once per ETag."""
+    version = resolve_version(project, version_number)
+    _frames_query(project, subset, version)  # validates subset/version before any work
+    etag = coco_etag(project, subset, version, verified_only)
+    folder = Path(settings.MEDIA_ROOT) / "exports" / "cache" / project.slug
+    variant = f"{subset}.{'verified' if verified_only else 'all-points'}"
+    path = folder / f"{variant}.{etag}.json"
+    if not path.exists():
+        for old in folder.glob(f"{variant}.*.json"):
+            old.unlink(missing_ok=True)
+        write_json_atomic(to_coco_dict(build_dataset(project, subset, version, verified_only)), path)
+    return path, etag
