@@ -229,13 +229,15 @@ class KeypointTable:
     """One row per keypoint annotation, in ``annotations`` order.
 
     keypoints: (N, K, 3) float64 [x, y, v] in pixels, in ``skeleton`` order.
-    bboxes: (N, 4) float64 [x, y, w, h]; image_ids, annotation_ids: (N,) int64;
+    bboxes: (N, 4) float64 [x, y, w, h]; areas: (N,) float64 (``area``, else box w * h, the OKS scale);
+    image_ids, annotation_ids: (N,) int64;
     clip_ids, file_names: N strings; frames: N ints or None; form_labels: N strings or None.
     """
 
     skeleton: Skeleton
     keypoints: np.ndarray
     bboxes: np.ndarray
+    areas: np.ndarray
     image_ids: np.ndarray
     annotation_ids: np.ndarray
     clip_ids: list[str]
@@ -269,14 +271,16 @@ def keypoint_table(data: dict, skeleton: Skeleton | None = None) -> KeypointTabl
         kp = remap(kp, src, skeleton) if src.keypoints != skeleton.keypoints else kp
         bbox = ann.get("bbox") or points_bbox(kp)
         img = images.get(ann["image_id"], {"file_name": "", "id": ann["image_id"]})
+        area = float(ann.get("area") or bbox[2] * bbox[3])
         rows.append((kp, np.asarray(bbox, dtype=np.float64), ann["image_id"], ann.get("id", -1),
                      clip_id(img) if img.get("file_name") else "", img.get("file_name", ""),
-                     frame_index(img) if img.get("file_name") else None, form_label(ann)))
+                     frame_index(img) if img.get("file_name") else None, form_label(ann), area))
     k = skeleton.num_keypoints
     return KeypointTable(
         skeleton=skeleton,
         keypoints=np.stack([r[0] for r in rows]) if rows else np.zeros((0, k, 3)),
         bboxes=np.stack([r[1] for r in rows]) if rows else np.zeros((0, 4)),
+        areas=np.array([r[8] for r in rows], dtype=np.float64),
         image_ids=np.array([r[2] for r in rows], dtype=np.int64),
         annotation_ids=np.array([r[3] for r in rows], dtype=np.int64),
         clip_ids=[r[4] for r in rows], file_names=[r[5] for r in rows],

@@ -144,7 +144,7 @@ def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleto
     from .coco import keypoint_table
 
     table = keypoint_table(gt, skeleton)
-    areas = np.array([_area(a) for a in _kp_annotations(gt)], dtype=np.float64)
+    areas = table.areas
     by_image: dict[int, list[int]] = {}
     for i, r in enumerate(results):
         by_image.setdefault(int(r["image_id"]), []).append(i)
@@ -169,18 +169,6 @@ def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleto
             out[cand[best]].update(result=p, oks=float(scores[best]))
             free.discard(cand[best])
     return out
-
-
-def _kp_annotations(gt: dict) -> list[dict]:
-    cats = {c["id"] for c in gt.get("categories", []) if c.get("keypoints")}
-    return [a for a in gt.get("annotations", []) if a.get("keypoints") and a.get("category_id") in cats]
-
-
-def _area(ann: dict) -> float:
-    if ann.get("area"):
-        return float(ann["area"])
-    w, h = (ann.get("bbox") or [0, 0, 0, 0])[2:4]
-    return float(w * h)
 
 
 # --------------------------------------------------------------------------- classification

@@ -20,3 +20,9 @@ def dataset() -> Path:
     if not (root / "annotations").is_dir():
         pytest.skip(f"barbell-row dataset not found at {root}")
     return root
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(tmp_path):
+    """Overrides the Django suite's autouse fixture of this name: mlcore tests run without Django settings."""
+    yield tmp_path / "media"
