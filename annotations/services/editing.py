@@ -41,7 +41,8 @@ def save_edit(annotation_id: int, user, data: dict, expected_version) -> Annotat
     if unknown:
         raise InputError(f"not editable: {sorted(unknown)}")
     with transaction.atomic():
-        ann = Annotation.objects.select_for_update().select_related("project", "frame", "form_label").get(pk=annotation_id)
+        ann = Annotation.objects.select_for_update(of=("self",)).select_related("project", "frame", "form_label").get(
+            pk=annotation_id)
         if ann.version != expected_version:
             raise StaleEdit(f"annotation {ann.pk} was saved by someone else (version {ann.version}, "
                             f"your edit started from {expected_version})", ann.snapshot())

@@ -1,0 +1,76 @@
+"""Shared fixtures: the demo dataset's location, users with each role, a project, media in tmp."""
+
+import os
+import shutil
+from pathlib import Path
+
+import pytest
+
+os.environ.setdefault("POSEREVIEW_DEV", "1")
+
+ROOT = Path(__file__).resolve().parent.parent
+DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
+CORRECT_JSON = DATASET / "annotations" / "correct_n2_3_7_100.json"
+LUMBAR_JSON = DATASET / "annotations" / "lumbar_3_7_dell_111.json"
+CORRECT_IMAGES = DATASET / "images" / "correct"
+LUMBAR_IMAGES = DATASET / "images" / "lumbar"
+
+needs_dataset = pytest.mark.skipif(not DATASET.is_dir(), reason=f"barbell-row dataset not found at {DATASET}")
+
+
+@pytest.fixture(autouse=True)
+def media_in_tmp(settings, tmp_path):
+    """Every test writes media (copied images, job files, export caches) under its own tmp dir."""
+    settings.MEDIA_ROOT = tmp_path / "media"
+    yield settings.MEDIA_ROOT
+
+
+@pytest.fixture
+def users(db, django_user_model):
+    """A PI, a reviewer, an annotator and an outsider (not a member of any project)."""
+    return {name: django_user_model.objects.create_user(name, password="pw-" + name)
+            for name in ("pi", "reviewer", "annotator", "outsider")}
+
+
+@pytest.fixture
+def project(users):
+    from annotations.models import Membership, Project, Role
+
+    project = Project.create("demo", "Demo", "coco17_spine", user=users["pi"])
+    Membership.objects.create(project=project, user=users["reviewer"], role=Role.REVIEWER)
+    Membership.objects.create(project=project, user=users["annotator"], role=Role.ANNOTATOR)
+    return project
+
+
+@pytest.fixture
+def imported(project):
+    """The demo project with both barbell-row files imported (images referenced in place)."""
+    if not DATASET.is_dir():
+        pytest.skip(f"barbell-row dataset not found at {DATASET}")
+    from annotations.services.importing import import_coco_file
+
+    results = [
+        import_coco_file(project, CORRECT_JSON, images_dir=CORRECT_IMAGES, form_label="correct"),
+        import_coco_file(project, LUMBAR_JSON, images_dir=LUMBAR_IMAGES, form_label="lumbar_error"),
+    ]
+    project.import_results = results
+    return project
+
+
+@pytest.fixture
+def lumbar_copy(tmp_path):
+    """A writable copy of the lumbar task (JSON + images) for tests that change files."""
+    if not DATASET.is_dir():
+        pytest.skip(f"barbell-row dataset not found at {DATASET}")
+    folder = tmp_path / "lumbar"
+    shutil.copytree(LUMBAR_IMAGES, folder / "images")
+    shutil.copy(LUMBAR_JSON, folder / "lumbar.json")
+    return folder
+
+
+def api_client(user):
+    from rest_framework.test import APIClient
+
+    client = APIClient()
+    client.force_authenticate(user)
+    return client

