@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import stat
 import zipfile
+import zlib
 from pathlib import Path, PurePosixPath
 
 from .errors import InputError
@@ -59,12 +60,21 @@ def extract_safely(zip_path: str | os.PathLike, dest: str | os.PathLike, label: 
                 raise InputError(f"{label}: entry {info.filename!r} escapes the archive")
             target.parent.mkdir(parents=True, exist_ok=True)
             written = 0
-            with zf.open(info) as src, open(target, "wb") as dst:
-                # Count the bytes really inflated: a forged header size must not let a bomb through.
-                while chunk := src.read(1 << 20):
-                    written += len(chunk)
-                    if written > info.file_size or written > MAX_TOTAL_BYTES:
-                        raise InputError(f"{label}: entry {info.filename!r} inflates beyond its declared size")
-                    dst.write(chunk)
+            try:
+                with zf.open(info) as src, open(target, "wb") as dst:
+                    # Count the bytes really inflated: a forged header size must not let a bomb through.
+                    while chunk := src.read(1 << 20):
+                        written += len(chunk)
+                        if written > info.file_size or written > MAX_TOTAL_BYTES:
+                            raise InputError(f"{label}: entry {info.filename!r} inflates beyond its declared size",
+                                             [{"file": label, "id": info.filename,
+                                               "reason": "inflates beyond its declared size"}])
+                        dst.write(chunk)
+            except (zipfile.BadZipFile, zlib.error, EOFError, NotImplementedError, RuntimeError) as exc:
+                # Bad CRC (also what a forged size ends in), broken deflate data, truncated archive,
+                # an unsupported compression method or an encrypted entry: bad input, not a crash.
+                raise InputError(f"{label}: entry {info.filename!r} is corrupt or unreadable ({exc})",
+                                 [{"file": label, "id": info.filename, "reason": f"corrupt or unreadable ({exc})"}]
+                                 ) from exc
             out.append(target)
     return out
