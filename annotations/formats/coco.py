@@ -93,9 +93,34 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
     images = _parse_images(data["images"], file, problems)
     sizes = {img["id"]: (img["width"], img["height"]) for img in images}
 
+    candidates = _screen_annotations(data["annotations"], sizes, mapping, file, problems)
     K = skeleton.num_keypoints
-    kept, rows, seen_ids, instances = [], [], set(), {}
-    for ann in data["annotations"]:
+    rows: dict[int, tuple] = {}  # position in the file -> (full (K, 3), present (K,), bbox, area, record)
+    for cat_id, group in candidates.items():
+        _check_keypoints(group, mapping[cat_id], sizes, K, file, problems, rows)
+
+    kept, instances = [], {}
+    for pos in sorted(rows):
+        record = rows[pos][4]
+        instances[record["image_id"]] = instances.get(record["image_id"], -1) + 1
+        record["instance"] = instances[record["image_id"]]
+        kept.append(record)
+    ordered = [rows[pos] for pos in sorted(rows)]
+    if ordered:
+        keypoints = np.stack([r[0] for r in ordered])
+        present = np.stack([r[1] for r in ordered])
+        bboxes = np.asarray([r[2] for r in ordered], dtype=np.float64)
+        areas = np.asarray([r[3] for r in ordered], dtype=np.float64)
+    else:
+        keypoints, present = np.zeros((0, K, 3)), np.zeros((0, K), dtype=bool)
+        bboxes, areas = np.zeros((0, 4)), np.zeros(0)
+    return ParsedCoco(images, kept, keypoints, present, bboxes, areas, problems, unmapped)
+
+
+def _screen_annotations(raw, sizes, mapping, file, problems) -> dict[int, list[tuple[int, dict]]]:
+    """Cheap per-record checks (ids, image, category, keypoint count); {category: [(position, ann)]}."""
+    seen_ids, groups = set(), {}
+    for pos, ann in enumerate(raw):
         if not isinstance(ann, dict):
             problems.append(Problem(file, None, "annotation entry is not an object"))
             continue
@@ -112,37 +137,67 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
         if cat_id not in mapping:
             problems.append(Problem(file, ann_id, f"category {cat_id!r} has no keypoints"))
             continue
-        index = mapping[cat_id]
         kp = ann.get("keypoints")
-        if not isinstance(kp, list) or len(kp) != 3 * len(index):
+        expected = 3 * len(mapping[cat_id])
+        if not isinstance(kp, list) or len(kp) != expected:
             got = len(kp) if isinstance(kp, list) else type(kp).__name__
-            problems.append(Problem(file, ann_id, f"expected {3 * len(index)} keypoint values, got {got}"))
+            problems.append(Problem(file, ann_id, f"expected {expected} keypoint values, got {got}"))
             continue
-        try:
-            arr = np.asarray(kp, dtype=np.float64).reshape(-1, 3)
-        except (TypeError, ValueError):
-            problems.append(Problem(file, ann_id, "keypoints are not all numbers"))
-            continue
-        if not np.isfinite(arr).all():
+        seen_ids.add(ann_id)
+        groups.setdefault(cat_id, []).append((pos, ann))
+    return groups
+
+
+def _as_array(group, file, problems) -> tuple[np.ndarray, list[tuple[int, dict]]]:
+    """All keypoint lists of a group as one (M, Ks * 3) array; rows that are not numbers are dropped."""
+    try:
+        return np.array([ann["keypoints"] for _, ann in group], dtype=np.float64), group
+    except (TypeError, ValueError):
+        good = []
+        for pos, ann in group:
+            try:
+                np.asarray(ann["keypoints"], dtype=np.float64)
+            except (TypeError, ValueError):
+                problems.append(Problem(file, ann["id"], "keypoints are not all numbers"))
+                continue
+            good.append((pos, ann))
+        if not good:
+            return np.zeros((0, 0)), good
+        return np.array([ann["keypoints"] for _, ann in good], dtype=np.float64), good
+
+
+def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
+    """Vectorised coordinate checks for one category's annotations; good ones go into `rows`."""
+    flat, group = _as_array(group, file, problems)
+    if not group:
+        return
+    arr = flat.reshape(len(group), -1, 3)  # (M, Ks, 3)
+    wh = np.array([sizes[ann["image_id"]] for _, ann in group], dtype=object)
+    w = np.array([x or 0 for x in wh[:, 0]], dtype=np.float64)[:, None]
+    h = np.array([x or 0 for x in wh[:, 1]], dtype=np.float64)[:, None]
+    labelled = arr[..., 2] > 0
+    finite = np.isfinite(arr).all(axis=(1, 2))
+    safe = np.where(np.isfinite(arr), arr, 0.0)
+    valid_v = np.isin(safe[..., 2], VALID_VISIBILITY).all(axis=1)
+    x, y = safe[..., 0], safe[..., 1]
+    # Annotators place occluded points just outside the frame; CVAT keeps them. Far-negative
+    # coordinates are corrupt; points beyond the far edge are kept and reported, since real
+    # exports contain them (annotated at another resolution) and a reviewer should look.
+    far_negative = (labelled & ((x < -NEGATIVE_TOLERANCE * w) | (y < -NEGATIVE_TOLERANCE * h))).any(axis=1)
+    slightly_negative = (labelled & ((x < 0) | (y < 0))).any(axis=1)
+    beyond = (labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0)))).any(axis=1)
+    ok = index >= 0
+    for m, (pos, ann) in enumerate(group):
+        ann_id = ann["id"]
+        if not finite[m]:
             problems.append(Problem(file, ann_id, "NaN or infinite keypoint coordinate"))
             continue
-        labelled = arr[:, 2] > 0
-        if not np.isin(arr[:, 2], VALID_VISIBILITY).all():
+        if not valid_v[m]:
             problems.append(Problem(file, ann_id, "visibility flags must be 0, 1 or 2"))
             continue
-        width, height = sizes[image_id]
-        pts = arr[labelled, :2]
-        # Annotators place occluded points just outside the frame; CVAT keeps them. Far-negative
-        # coordinates are corrupt; points beyond the far edge are kept and reported, since real
-        # exports contain them (annotated at another resolution) and a reviewer should look.
-        tol_x, tol_y = NEGATIVE_TOLERANCE * (width or 0), NEGATIVE_TOLERANCE * (height or 0)
-        if (pts[:, 0] < -tol_x).any() or (pts[:, 1] < -tol_y).any():
+        if far_negative[m]:
             problems.append(Problem(file, ann_id, "negative keypoint coordinate"))
             continue
-        if (pts < 0).any():
-            problems.append(Problem(file, ann_id, "keypoint slightly left of or above the image; kept", "kept"))
-        if width and height and ((pts[:, 0] > width).any() or (pts[:, 1] > height).any()):
-            problems.append(Problem(file, ann_id, f"keypoint outside the {width}x{height} image; kept", "kept"))
         bbox = ann.get("bbox")
         if bbox is not None:
             if (not isinstance(bbox, list) or len(bbox) != 4
@@ -151,33 +206,23 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
                 problems.append(Problem(file, ann_id, f"invalid bbox {bbox!r}"))
                 continue
         else:
-            bbox = _bbox_of(arr)
+            bbox = _bbox_of(arr[m])
+        if slightly_negative[m]:
+            problems.append(Problem(file, ann_id, "keypoint slightly left of or above the image; kept", "kept"))
+        if beyond[m]:
+            width, height = sizes[ann["image_id"]]
+            problems.append(Problem(file, ann_id, f"keypoint outside the {width}x{height} image; kept", "kept"))
         area = ann.get("area")
         if not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
             area = float(bbox[2] * bbox[3])
         attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
         label = attributes.get("form_label")
-        seen_ids.add(ann_id)
-        instances[image_id] = instances.get(image_id, -1) + 1
-
         full = np.zeros((K, 3))
         present = np.zeros(K, dtype=bool)
-        ok = index >= 0
-        full[index[ok]] = arr[ok]
+        full[index[ok]] = arr[m, ok]
         present[index[ok]] = True
-        rows.append((full, present, bbox, float(area)))
-        kept.append({"id": ann_id, "image_id": image_id, "instance": instances[image_id],
-                     "form_label": label if isinstance(label, str) else None})
-
-    if rows:
-        keypoints = np.stack([r[0] for r in rows])
-        present = np.stack([r[1] for r in rows])
-        bboxes = np.asarray([r[2] for r in rows], dtype=np.float64)
-        areas = np.asarray([r[3] for r in rows], dtype=np.float64)
-    else:
-        keypoints, present = np.zeros((0, K, 3)), np.zeros((0, K), dtype=bool)
-        bboxes, areas = np.zeros((0, 4)), np.zeros(0)
-    return ParsedCoco(images, kept, keypoints, present, bboxes, areas, problems, unmapped)
+        rows[pos] = (full, present, bbox, float(area),
+                     {"id": ann_id, "image_id": ann["image_id"], "form_label": label if isinstance(label, str) else None})
 
 
 def _bbox_of(kpts: np.ndarray) -> list[float]:
