@@ -18,7 +18,7 @@ import numpy as np
 
 from mlcore.skeletons import Skeleton, normalise_name
 
-from .records import DatasetRecord, ParsedCoco, Problem
+from .records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
 
 VALID_VISIBILITY = (0, 1, 2)
 NEGATIVE_TOLERANCE = 0.05  # of the image size
@@ -269,12 +269,41 @@ def to_coco_dict(dataset: DatasetRecord) -> dict:
     }
 
 
-def write_json_atomic(payload: dict, out_path: str | os.PathLike) -> int:
-    """Write JSON to a temporary file beside `out_path`, then rename it into place. Returns bytes."""
+def _annotation_text(a: AnnotationRecord, verified_cache: dict[str, str]) -> str:
+    """One annotation as JSON text, the same object to_coco_dict builds, from pre-serialised parts."""
+    raw = a.raw
+    states = raw["keypoint_states"]
+    if states not in verified_cache:
+        verified_cache[states] = json.dumps([s == "verified" for s in json.loads(states)], separators=(",", ":"))
+    return (
+        f'{{"id":{a.id},"image_id":{a.image_id},"category_id":1,"iscrowd":0,"keypoints":{raw["keypoints"]},'
+        f'"num_keypoints":{a.num_keypoints},"bbox":{raw["bbox"]},"area":{json.dumps(a.area)},"segmentation":[],'
+        f'"attributes":{{"form_label":{json.dumps(a.form_label)},"keypoint_states":{states},'
+        f'"verified":{verified_cache[states]},"source":{json.dumps(a.source)}}}}}'
+    )
+
+
+def coco_text(dataset: DatasetRecord) -> str:
+    """The JSON text of to_coco_dict(dataset); annotations with `raw` parts are spliced in as text."""
+    if not any(a.raw for a in dataset.annotations):
+        return json.dumps(to_coco_dict(dataset), separators=(",", ":"))
+    shell = to_coco_dict(DatasetRecord(dataset.skeleton, dataset.form_labels, dataset.images, [], dataset.info))
+    head = json.dumps(shell, separators=(",", ":"))
+    assert head.endswith(',"annotations":[]}')
+    cache: dict[str, str] = {}
+    dict_based = to_coco_dict(DatasetRecord(dataset.skeleton, [], [], [a for a in dataset.annotations if not a.raw]))
+    parsed_texts = iter(json.dumps(d, separators=(",", ":")) for d in dict_based["annotations"])
+    parts = [_annotation_text(a, cache) if a.raw else next(parsed_texts) for a in dataset.annotations]
+    return head[: -len("]}")] + ",".join(parts) + "]}"
+
+
+def write_json_atomic(payload: dict | str, out_path: str | os.PathLike) -> int:
+    """Write JSON (a dict, or ready JSON text) to a temporary file beside `out_path`, then rename it
+    into place. Returns bytes."""
     out_path = Path(out_path)
     out_path.parent.mkdir(parents=True, exist_ok=True)
     # json.dumps runs in C; json.dump to a file object would go through the slow pure-Python encoder.
-    text = json.dumps(payload, separators=(",", ":"))
+    text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
     fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=out_path.suffix)
     try:
         with os.fdopen(fd, "w") as fh:
@@ -292,7 +321,7 @@ def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: b
     out_path = Path(out_path)
     if len(datasets) == 1 and not include_images:
         (subset, ds), = datasets.items()
-        size = write_json_atomic(to_coco_dict(ds), out_path)
+        size = write_json_atomic(coco_text(ds), out_path)
         return {"files": 1, "bytes": size, "images": len(ds.images), "annotations": len(ds.annotations)}
     return write_zip(datasets, out_path, include_images)
 
@@ -305,7 +334,7 @@ def write_zip(datasets: dict[str, DatasetRecord], out_path: Path, include_images
     try:
         with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
             for subset, ds in datasets.items():
-                zf.writestr(f"annotations/{subset}.json", json.dumps(to_coco_dict(ds), separators=(",", ":")))
+                zf.writestr(f"annotations/{subset}.json", coco_text(ds))
                 if include_images:
                     copied += add_images(zf, ds, f"images/{subset}/")
         os.replace(tmp, out_path)

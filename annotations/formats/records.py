@@ -31,9 +31,15 @@ class AnnotationRecord:
     area: float
     form_label: str | None = None
     source: str = "import"
+    # Pre-serialised JSON of keypoints, keypoint_states and bbox straight from the database, with the
+    # labelled-point count: lets the COCO writer skip decoding and re-encoding millions of numbers.
+    raw: dict | None = None
+    labelled: int | None = None
 
     @property
     def num_keypoints(self) -> int:
+        if self.labelled is not None:
+            return self.labelled
         return sum(1 for v in self.keypoints[2::3] if v > 0)
 
 

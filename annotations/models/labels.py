@@ -36,6 +36,7 @@ class Annotation(models.Model):
     instance = models.PositiveSmallIntegerField(default=0, help_text="person index within the frame")
     keypoints = models.JSONField()
     keypoint_states = models.JSONField()
+    num_keypoints = models.PositiveSmallIntegerField(default=0, help_text="count of labelled points (v > 0)")
     bbox = models.JSONField(help_text="[x, y, w, h] in pixels")
     area = models.FloatField()
     form_label = models.ForeignKey(FormLabel, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
@@ -56,6 +57,12 @@ class Annotation(models.Model):
 
     def __str__(self) -> str:
         return f"{self.frame} #{self.instance}"
+
+    def save(self, *args, **kwargs):
+        self.num_keypoints = sum(1 for v in self.keypoints[2::3] if v > 0)
+        if kwargs.get("update_fields") is not None and "keypoints" in kwargs["update_fields"]:
+            kwargs["update_fields"] = {*kwargs["update_fields"], "num_keypoints"}
+        super().save(*args, **kwargs)
 
     def padded_keypoints(self, num_keypoints: int) -> tuple[list[float], list[str]]:
         """Keypoints (3K flat) and states (K) padded with unlabelled points up to K."""

@@ -15,11 +15,12 @@ from pathlib import Path
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db.models import Count, Max
+from django.db.models import Count, Func, IntegerField, Max, TextField
+from django.db.models.functions import Cast
 from django.utils import timezone
 
 from ..formats import get_format
-from ..formats.coco import to_coco_dict, write_json_atomic
+from ..formats.coco import coco_text, write_json_atomic
 from ..formats.records import AnnotationRecord, DatasetRecord, ImageRecord
 from ..models import Annotation, Frame, SplitVersion
 from .errors import InputError
@@ -57,10 +58,12 @@ def _image_path(image_name: str, source_path: str) -> str | None:
 
 
 def build_dataset(project, subset: str = "all", version: SplitVersion | None = None,
-                  verified_only: bool = False) -> DatasetRecord:
+                  verified_only: bool = False, raw_json: bool = False) -> DatasetRecord:
     """DatasetRecord of the annotated frames of one subset ("all": every annotated frame).
 
     verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0).
+    raw_json: annotations carry their stored JSON text (AnnotationRecord.raw) instead of lists,
+    for the COCO writer; other writers need lists.
     """
     skeleton = project.get_skeleton()
     K = skeleton.num_keypoints
@@ -76,17 +79,26 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
                                                 "frame_index", "image", "source_path")
     ]
     ids = frames.values("id")
+    rows = (Annotation.objects.filter(frame_id__in=ids).order_by("id")
+            .annotate(kp_text=Cast("keypoints", TextField()), states_text=Cast("keypoint_states", TextField()),
+                      bbox_text=Cast("bbox", TextField()), kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
+            .values_list("id", "frame_id", "kp_text", "states_text", "bbox_text", "area", "form_label__name",
+                         "source", "num_keypoints", "kp_len"))
     annotations = []
-    for a in (Annotation.objects.filter(frame_id__in=ids).order_by("id")
-              .values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox", "area", "form_label__name",
-                           "source")):
-        ann_id, frame_id, kp, states, bbox, area, label, source = a
+    for ann_id, frame_id, kp_text, states_text, bbox_text, area, label, source, labelled, kp_len in rows:
+        if raw_json and kp_len == 3 * K and not verified_only:
+            # Stored JSON goes out as it is: no decode and re-encode of every number.
+            annotations.append(AnnotationRecord(ann_id, frame_id, [], [], [], area, label, source, labelled=labelled,
+                                                raw={"keypoints": kp_text, "keypoint_states": states_text,
+                                                     "bbox": bbox_text}))
+            continue
+        kp, states = json.loads(kp_text), json.loads(states_text)
         if len(kp) < 3 * K:  # skeleton gained keypoints after this annotation was made
             states = states + ["unverified"] * (K - len(kp) // 3)
             kp = kp + [0, 0, 0] * (K - len(kp) // 3)
         if verified_only:
             kp = [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
-        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, bbox, area, label, source))
+        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, json.loads(bbox_text), area, label, source))
     info = {
         "project": project.slug, "description": project.name, "subset": subset,
         "split_version": version.number if version else None,
@@ -108,7 +120,7 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
     version = resolve_version(project, version_number)
     datasets = {}
     for n, subset in enumerate(subsets):
-        datasets[subset] = build_dataset(project, subset, version, verified_only)
+        datasets[subset] = build_dataset(project, subset, version, verified_only, raw_json=(fmt == "coco"))
         if job:
             job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
     if out_path is None:
@@ -156,5 +168,5 @@ def cached_coco_file(project, subset: str, version_number=None, verified_only=Fa
     if not path.exists():
         for old in folder.glob(f"{variant}.*.json"):
             old.unlink(missing_ok=True)
-        write_json_atomic(to_coco_dict(build_dataset(project, subset, version, verified_only)), path)
+        write_json_atomic(coco_text(build_dataset(project, subset, version, verified_only, raw_json=True)), path)
     return path, etag
