@@ -825,3 +825,33 @@ def test_it_shows_an_unknown_form_label_on_the_import_form(project, users, clien
     messages = [str(m) for m in response.context["messages"]]
     assert any("form_label" in m and "half_rep" in m for m in messages), messages
     assert Job.objects.count() == 0
+
+
+def test_it_names_the_malformed_annotation_file_inside_a_zip(project, tmp_path, import_zip, media_in_tmp):
+    from annotations.services.errors import InputError
+
+    archive = tmp_path / "cvat_export.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("annotations/person_keypoints_default.json", '{"images": [}')
+        zf.write(LUMBAR_IMAGES / sorted(os.listdir(LUMBAR_IMAGES))[0], "images/frame.jpg")
+    with pytest.raises(InputError, match=r"^person_keypoints_default\.json: malformed JSON"):
+        import_zip(archive)
+    assert row_counts() == {"Frame": 0, "Annotation": 0, "Clip": 0, "ImportSource": 0}
+    assert media_files(media_in_tmp) == []
+
+
+def test_it_shows_an_oversized_upload_on_the_project_page_without_starting_a_job(project, users, client, settings,
+                                                                                  media_in_tmp):
+    from django.core.files.uploadedfile import SimpleUploadedFile
+
+    from annotations.models import Job
+
+    settings.POSEREVIEW_MAX_UPLOAD_BYTES = 10
+    client.force_login(users["pi"])
+    response = client.post(f"/p/{project.slug}/jobs/import/",
+                           {"file": SimpleUploadedFile("huge.json", b'{"images": []}' * 10)}, follow=True)
+    assert response.status_code == 200
+    assert [str(m) for m in response.context["messages"]] == [
+        "huge.json: 140 bytes exceeds the upload limit of 10 bytes"]
+    assert Job.objects.count() == 0
+    assert media_files(media_in_tmp) == []
