@@ -110,13 +110,13 @@ def revisions(request, slug):
     return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
 
 
-def _save_upload(upload) -> str:
-    """Store an uploaded file and return its local path for the job."""
+def _save_upload(upload) -> tuple[str, str]:
+    """Store an uploaded file; returns (storage name, local path) for the job, which removes it."""
     if upload.size > settings.POSEREVIEW_MAX_UPLOAD_BYTES:
         raise InputError(f"{upload.name}: {upload.size:,} bytes exceeds the upload limit of "
                          f"{settings.POSEREVIEW_MAX_UPLOAD_BYTES:,} bytes")
     name = default_storage.save(f"uploads/{uuid.uuid4().hex}/{os.path.basename(upload.name)}", upload)
-    return default_storage.path(name)
+    return name, default_storage.path(name)
 
 
 def check_import_folder(path: str) -> str:
@@ -137,7 +137,7 @@ def import_params(request) -> dict:
               "source_name": data.get("source_name") or None}
     upload = request.FILES.get("file")
     if upload is not None:
-        path = _save_upload(upload)
+        params["upload"], path = _save_upload(upload)
         params["source_name"] = params["source_name"] or os.path.basename(upload.name)
         if upload.name.lower().endswith(".zip"):
             params["zip"] = path

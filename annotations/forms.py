@@ -33,7 +33,7 @@ class ImportForm(forms.Form):
                   "images_dir": d["images_dir"] or None}
         upload = d.get("file")
         if upload:
-            path = _save_upload(upload)
+            params["upload"], path = _save_upload(upload)
             params["source_name"] = upload.name
             params["zip" if upload.name.lower().endswith(".zip") else "annotation_path"] = path
         else:

@@ -20,8 +20,10 @@ needs_dataset = pytest.mark.skipif(not DATASET.is_dir(), reason=f"barbell-row da
 
 @pytest.fixture(autouse=True)
 def media_in_tmp(settings, tmp_path):
-    """Every test writes media (copied images, job files, export caches) under its own tmp dir."""
+    """Every test writes media (copied images, job files, export caches) under its own tmp dir;
+    passwords hash with a fast hasher (the real one costs a second per user)."""
     settings.MEDIA_ROOT = tmp_path / "media"
+    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield settings.MEDIA_ROOT
 
 

@@ -51,6 +51,8 @@ def load_json_file(path: str | os.PathLike) -> dict:
             return json.load(fh)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{name}: malformed JSON ({exc})") from exc
+    except RecursionError as exc:
+        raise InputError(f"{name}: malformed JSON (nested too deeply)") from exc
 
 
 def import_coco_file(project: Project, json_path, *, images_dir=None, copy_images=False, form_label=None,
@@ -86,7 +88,8 @@ def import_cvat_zip(project: Project, zip_path, *, form_label=None, user=None, j
                                   copy_images=True, form_label=form_label, user=user, job=job)
     if others:
         result["problems"] = result["problems"] + [
-            {"file": label, "id": name, "reason": "not an image or annotation file; skipped"} for name in others
+            {"file": label, "id": name, "reason": "not an image or annotation file; skipped",
+             "action": "skipped"} for name in others
         ]
     return result
 
@@ -119,11 +122,13 @@ def import_coco_data(project: Project, data, *, source_name: str, image_files: d
             try:
                 im["width"], im["height"] = check_image(path) if path else (None, None)
             except BadImage as exc:
-                problems.append({"file": source_name, "id": im["id"], "reason": f"{im['file_name']}: {exc}"})
+                problems.append({"file": source_name, "id": im["id"], "reason": f"{im['file_name']}: {exc}",
+                                 "action": "skipped"})
                 continue
             if not im["width"]:
                 problems.append({"file": source_name, "id": im["id"],
-                                 "reason": f"{im['file_name']}: no size in the file and no image to read it from"})
+                                 "reason": f"{im['file_name']}: no size in the file and no image to read it from",
+                                 "action": "skipped"})
                 continue
         images.append(im)
 
@@ -252,7 +257,8 @@ class _ImportWriter:
                             image = self._store_image(path, im["file_name"], stored)
                         except BadImage as exc:
                             problems.append({"file": self.source.name, "id": im["id"],
-                                             "reason": f"{im['file_name']}: {exc}; frame kept without its image"})
+                                             "reason": f"{im['file_name']}: {exc}; frame kept without its image",
+                                             "action": "kept"})
                     elif path:
                         source_path = path
                     clip, frame_index = self._clip_of(im)
@@ -274,7 +280,8 @@ class _ImportWriter:
                 else:
                     frame.source_path = path
             except BadImage as exc:
-                problems.append({"file": self.source.name, "id": frame.file_name, "reason": str(exc)})
+                problems.append({"file": self.source.name, "id": frame.file_name, "reason": str(exc),
+                                 "action": "kept"})
                 continue
             frame.save(update_fields=["image", "source_path"])
 
@@ -284,7 +291,7 @@ class _ImportWriter:
             name = ann["form_label"]
             if name and name not in self.labels:
                 problems.append({"file": self.source.name, "id": ann["id"],
-                                 "reason": f"unknown form label {name!r}; imported without a label"})
+                                 "reason": f"unknown form label {name!r}; imported without a label", "action": "kept"})
                 name = None
             names.append(name or (self.default_label.name if self.default_label else None))
         return names

@@ -8,8 +8,10 @@ that is no longer queued is left alone.
 from __future__ import annotations
 
 import logging
+import os
 import traceback
 
+from django.core.files.storage import default_storage
 from django.db import transaction
 from django.utils import timezone
 
@@ -63,10 +65,24 @@ def _run_import(job: Job) -> dict:
     p = job.params
     common = dict(form_label=p.get("form_label") or None, user=job.created_by, job=job,
                   source_name=p.get("source_name") or None)
-    if p.get("zip"):
-        return importing.import_cvat_zip(job.project, p["zip"], **common)
-    return importing.import_coco_file(job.project, p["annotation_path"], images_dir=p.get("images_dir") or None,
-                                      copy_images=bool(p.get("copy_images")), **common)
+    try:
+        if p.get("zip"):
+            return importing.import_cvat_zip(job.project, p["zip"], **common)
+        return importing.import_coco_file(job.project, p["annotation_path"], images_dir=p.get("images_dir") or None,
+                                          copy_images=bool(p.get("copy_images")), **common)
+    finally:
+        _remove_upload(p.get("upload"))
+
+
+def _remove_upload(name: str | None) -> None:
+    """An uploaded file has served its purpose once its import ran (whatever the outcome)."""
+    if name and name.startswith("uploads/"):
+        default_storage.delete(name)
+        folder = name.rsplit("/", 1)[0]
+        try:
+            os.rmdir(default_storage.path(folder))
+        except (OSError, NotImplementedError):
+            pass
 
 
 def _run_split(job: Job) -> dict:

@@ -100,11 +100,6 @@ def png_declaring(width: int, height: int) -> bytes:
     return bytes(raw)
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The `users` fixture hashes four passwords; the default hasher would cost a second per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def import_file(project):

@@ -22,11 +22,6 @@ from tests.conftest import CORRECT_JSON, LUMBAR_JSON, api_client
 SUBSETS = ("train", "val", "test")
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The `users` fixture hashes four passwords; the default hasher would cost a second per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def split_project(imported):

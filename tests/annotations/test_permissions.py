@@ -19,11 +19,6 @@ pytestmark = needs_dataset
 JOB_KINDS = ("import", "split", "merge", "export")
 
 
-@pytest.fixture(autouse=True)
-def fast_passwords(settings):
-    """The `users` fixture hashes four passwords; the default hasher would cost a second per test."""
-    settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
-
 
 @pytest.fixture
 def data(project):
