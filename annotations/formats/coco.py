@@ -187,6 +187,10 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
     slightly_negative = (labelled & ((x < 0) | (y < 0))).any(axis=1)
     beyond = (labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0)))).any(axis=1)
     ok = index >= 0
+    full = np.zeros((len(group), K, 3))
+    full[:, index[ok]] = arr[:, ok]
+    present = np.zeros(K, dtype=bool)
+    present[index[ok]] = True
     for m, (pos, ann) in enumerate(group):
         ann_id = ann["id"]
         if not finite[m]:
@@ -217,11 +221,7 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
             area = float(bbox[2] * bbox[3])
         attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
         label = attributes.get("form_label")
-        full = np.zeros((K, 3))
-        present = np.zeros(K, dtype=bool)
-        full[index[ok]] = arr[m, ok]
-        present[index[ok]] = True
-        rows[pos] = (full, present, bbox, float(area),
+        rows[pos] = (full[m], present, bbox, float(area),
                      {"id": ann_id, "image_id": ann["image_id"], "form_label": label if isinstance(label, str) else None})
 
 

@@ -31,8 +31,9 @@ class Annotation(models.Model):
 
     SOURCE_CHOICES = [("import", "Import"), ("human", "Edited in PoseReview"), ("model", "Accepted prediction")]
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations")
-    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="annotations")
+    # Covered by the (project, updated_at) and unique (frame, instance) indexes.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations", db_index=False)
+    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="annotations", db_index=False)
     instance = models.PositiveSmallIntegerField(default=0, help_text="person index within the frame")
     keypoints = models.JSONField()
     keypoint_states = models.JSONField()

@@ -71,8 +71,10 @@ class FrameStatus(models.TextChoices):
 class Frame(models.Model):
     """One image of a clip. Its pixels live in media storage (`image`) or in place (`source_path`)."""
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="frames")
-    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="frames")
+    # No single-column indexes on these: the unique (project, file_name) and (clip, frame_index)
+    # indexes lead with them, and every extra index slows bulk imports.
+    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="frames", db_index=False)
+    clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="frames", db_index=False)
     file_name = models.CharField(max_length=255)
     image = models.FileField(upload_to="frames/", blank=True, max_length=500)
     source_path = models.CharField(max_length=1024, blank=True, help_text="absolute path of an image referenced in place")

@@ -25,7 +25,9 @@ def list_image_files(folder: str | os.PathLike) -> dict[str, str]:
     out = {}
     with os.scandir(folder) as it:
         for entry in it:
-            if entry.is_file() and os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS:
+            # Extension first: is_file() may stat, which costs seconds on 100k symlinked frames.
+            if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and (
+                    entry.is_symlink() or entry.is_file(follow_symlinks=False)):
                 out[entry.name] = os.path.abspath(entry.path)
     return out
 

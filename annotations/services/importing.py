@@ -18,15 +18,17 @@ import tempfile
 from pathlib import Path
 
 import numpy as np
+import orjson
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 
 from mlcore.spine import fill_spine
 
 from ..formats.coco import parse_coco
 from ..models import Annotation, Clip, Frame, FrameStatus, ImportSource, KeypointState, Project, Revision
+from .copying import copy_rows
 from .errors import InputError
 from .images import IMAGE_EXTENSIONS, BadImage, check_image, list_image_files
 from .zips import extract_safely
@@ -46,9 +48,14 @@ def load_json_file(path: str | os.PathLike) -> dict:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from exc
     if size > MAX_JSON_BYTES:
         raise InputError(f"{name}: {size:,} bytes exceeds the {MAX_JSON_BYTES:,}-byte limit for annotation files")
+    with open(path, "rb") as fh:
+        raw = fh.read()
     try:
-        with open(path, "rb") as fh:
-            return json.load(fh)
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        pass  # orjson refuses NaN/Infinity literals, which Python's json reads: the parser reports those
+    try:
+        return json.loads(raw)
     except (UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise InputError(f"{name}: malformed JSON ({exc})") from exc
     except RecursionError as exc:
@@ -170,19 +177,20 @@ def _digests(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, lab
     return [hashlib.md5(row.tobytes() + (label or "").encode()).hexdigest() for row, label in zip(rows, labels)]
 
 
-_WHOLE_FLOAT = re.compile(r"\.0(?=[,\]])")
+_WHOLE_FLOAT = re.compile(rb"\.0(?=[,\]])")
 
 
-def _keypoint_texts(filled: np.ndarray) -> list[str]:
-    """(N, K, 3) -> N JSON texts of flat [x, y, v, ...], rounded to 0.01 px, whole numbers without ".0".
+def _json_rows(values: np.ndarray) -> list[str]:
+    """(N, D) -> N JSON list texts, rounded to 0.01, whole numbers without ".0" (so v flags are integers).
 
-    One json.dumps over the whole array runs in C; a call per row costs seconds at 100k rows.
+    One orjson call over the whole array runs in C; a json.dumps per row costs seconds at 100k rows.
     The ".0" strip is lossless (2.0 and 2 are the same JSON number) and makes v integers.
     """
-    if len(filled) == 0:
+    if len(values) == 0:
         return []
-    text = _WHOLE_FLOAT.sub("", json.dumps(np.round(filled, 2).reshape(len(filled), -1).tolist()))
-    return ["[" + row + "]" for row in text[2:-2].split("], [")]
+    flat = np.ascontiguousarray(np.round(values, 2).reshape(len(values), -1) + 0.0)  # + 0.0 turns -0.0 into 0.0
+    text = _WHOLE_FLOAT.sub(b"", orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)).decode()
+    return ["[" + row + "]" for row in text[2:-2].split("],[")]
 
 
 class _ImportWriter:
@@ -204,6 +212,7 @@ class _ImportWriter:
     def write(self, images, image_files, parsed, filled, heuristic, copy_images, stored, problems) -> dict:
         project = self.project
         annotated_ids = {a["image_id"] for a in parsed.annotations}
+        self.clip_of = {im["id"]: self._clip_of(im) for im in images}
         clip_ids = self._ensure_clips(images)
         existing = dict(Frame.objects.filter(project=project).values_list("file_name", "id"))
         new_images = [im for im in images if im["file_name"] not in existing]
@@ -215,12 +224,12 @@ class _ImportWriter:
         self.report(0.5, "writing annotations")
         counts = self._write_annotations(parsed, filled, heuristic, id_to_frame, problems)
         # Frames that gained their first annotation leave the unlabelled pool.
-        Frame.objects.filter(pk__in={id_to_frame[i] for i in annotated_ids if i in id_to_frame},
-                             status=FrameStatus.UNLABELLED).update(status=FrameStatus.ANNOTATED)
+        Frame.objects.filter(project=project, status=FrameStatus.UNLABELLED,
+                             annotations__isnull=False).update(status=FrameStatus.ANNOTATED)
         return {
             "frames": len(images),
             "annotated": len(annotated_ids & set(id_to_frame)),
-            "clips": len({clip_ids[self._clip_of(im)[0]] for im in images}),
+            "clips": len({self.clip_of[im["id"]][0] for im in images}),
             "new_frames": len(new_images),
             **counts,
         }
@@ -230,7 +239,7 @@ class _ImportWriter:
         return (im["clip_id"] or clip), frame_index
 
     def _ensure_clips(self, images) -> dict[str, int]:
-        keys = {self._clip_of(im)[0] for im in images}
+        keys = {clip for clip, _ in self.clip_of.values()}
         clips = dict(Clip.objects.filter(project=self.project).values_list("key", "id"))
         new = [Clip(project=self.project, key=k) for k in sorted(keys - clips.keys())]
         for clip in Clip.objects.bulk_create(new, batch_size=5000):
@@ -248,26 +257,27 @@ class _ImportWriter:
     def _copy_frames(self, new_images, image_files, copy_images, clip_ids, annotated_ids, stored, problems):
         cols = ["project_id", "clip_id", "file_name", "image", "source_path", "width", "height", "frame_index",
                 "split", "status", "priority", "source_id", "source_image_id", "created_at"]
-        with connection.cursor() as cur:
-            with cur.copy(f"COPY {Frame._meta.db_table} ({', '.join(cols)}) FROM STDIN") as copy:
-                for n, im in enumerate(new_images):
-                    path, image, source_path = image_files.get(im["file_name"]), "", ""
-                    if path and copy_images:
-                        try:
-                            image = self._store_image(path, im["file_name"], stored)
-                        except BadImage as exc:
-                            problems.append({"file": self.source.name, "id": im["id"],
-                                             "reason": f"{im['file_name']}: {exc}; frame kept without its image",
-                                             "action": "kept"})
-                    elif path:
-                        source_path = path
-                    clip, frame_index = self._clip_of(im)
-                    status = FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
-                    copy.write_row((self.project.pk, clip_ids[clip], im["file_name"], image, source_path,
-                                    im["width"], im["height"], frame_index, "", status, 0.0, self.source.pk,
-                                    im["id"], self.now))
-                    if copy_images and n % 50 == 0:
+
+        def rows():
+            for n, im in enumerate(new_images):
+                path, image, source_path = image_files.get(im["file_name"]), "", ""
+                if path and copy_images:
+                    try:
+                        image = self._store_image(path, im["file_name"], stored)
+                    except BadImage as exc:
+                        problems.append({"file": self.source.name, "id": im["id"],
+                                         "reason": f"{im['file_name']}: {exc}; frame kept without its image",
+                                         "action": "kept"})
+                    if n % 50 == 0:
                         self.report(0.2 + 0.3 * n / max(len(new_images), 1), f"copied {n} images")
+                elif path:
+                    source_path = path
+                clip, frame_index = self.clip_of[im["id"]]
+                status = FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
+                yield (self.project.pk, clip_ids[clip], im["file_name"], image, source_path, im["width"],
+                       im["height"], frame_index, "", status, 0.0, self.source.pk, im["id"], self.now)
+
+        copy_rows(Frame._meta.db_table, cols, rows())
 
     def _fill_images_of_existing(self, images, existing, image_files, copy_images, stored, problems):
         """Frames imported earlier without their image get it when a later import brings it."""
@@ -299,7 +309,8 @@ class _ImportWriter:
     def _write_annotations(self, parsed, filled, heuristic, id_to_frame, problems) -> dict:
         label_names = self._label_names(parsed, problems)
         digests = _digests(parsed.keypoints, parsed.present, parsed.bboxes, label_names)
-        kp_texts = _keypoint_texts(filled)
+        kp_texts = _json_rows(filled.reshape(len(filled), -1))
+        bbox_texts = _json_rows(parsed.bboxes)
         labelled_counts = (filled[..., 2] > 0).sum(axis=1).tolist()
         state_cache: dict[bytes, str] = {}
 
@@ -313,27 +324,32 @@ class _ImportWriter:
             return state_cache[key]
 
         existing = {
-            (a.frame_id, a.instance): a
-            for a in Annotation.objects.filter(project=self.project, frame_id__in=set(id_to_frame.values()))
-            .select_related("form_label")
+            (frame_id, instance): (pk, digest)
+            for pk, frame_id, instance, digest in Annotation.objects.filter(project=self.project)
+            .values_list("id", "frame_id", "instance", "import_digest")
         }
+        differing = {}  # annotation id -> (index into parsed, frame id, label) where the file's content changed
         new_rows, changed, revisions, conflicts, unchanged = [], [], [], [], 0
         for i, ann in enumerate(parsed.annotations):
             frame_id = id_to_frame.get(ann["image_id"])
             if frame_id is None:
                 continue  # its image entry was rejected; already reported
             label = self.labels.get(label_names[i]) if label_names[i] else None
-            bbox = [round(float(b), 2) for b in parsed.bboxes[i]]
-            current = existing.get((frame_id, ann["instance"]))
-            if current is None:
+            stored_row = existing.get((frame_id, ann["instance"]))
+            if stored_row is None:
                 new_rows.append((self.project.pk, frame_id, ann["instance"], kp_texts[i], states_json(i),
-                                 labelled_counts[i], json.dumps(bbox), float(parsed.areas[i]),
+                                 labelled_counts[i], bbox_texts[i], float(parsed.areas[i]),
                                  label.pk if label else None, "import", False, digests[i], ann["id"], 1, self.now,
                                  self.now))
                 continue
-            if current.import_digest == digests[i]:
+            if stored_row[1] == digests[i]:
                 unchanged += 1
                 continue
+            differing[stored_row[0]] = (i, frame_id, label)
+
+        for current in Annotation.objects.filter(pk__in=list(differing)).select_related("form_label"):
+            i, frame_id, label = differing[current.pk]
+            ann, bbox = parsed.annotations[i], json.loads(bbox_texts[i])
             incoming = {"keypoints": json.loads(kp_texts[i]), "keypoint_states": json.loads(states_json(i)), "bbox": bbox,
                         "area": float(parsed.areas[i]), "form_label": label.name if label else None}
             if current.human_edited:
@@ -360,10 +376,7 @@ class _ImportWriter:
                 "form_label_id",
                 "source", "human_edited", "import_digest", "source_annotation_id", "version", "created_at",
                 "updated_at"]
-        with connection.cursor() as cur:
-            with cur.copy(f"COPY {Annotation._meta.db_table} ({', '.join(cols)}) FROM STDIN") as copy:
-                for row in new_rows:
-                    copy.write_row(row)
+        copy_rows(Annotation._meta.db_table, cols, new_rows)
         Annotation.objects.bulk_update(
             changed, ["keypoints", "keypoint_states", "num_keypoints", "bbox", "area", "form_label", "import_digest",
                       "source_annotation_id", "version", "updated_at", "updated_by"], batch_size=2000)
