@@ -1,0 +1,68 @@
+"""Form classification from keypoints: features, and running a trained form model.
+
+A form model directory holds model.json (kind "form", classes, skeleton,
+architecture), model.onnx (input ``keypoints`` (N, K, 3) float32 of
+normalised poses, output ``probs`` (N, C)), model.int8.onnx, model.pt.
+Callers pass keypoints in pixels in any skeleton; they are remapped by name
+to the model's skeleton and normalised here, so the ONNX graph stays plain.
+"""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import numpy as np
+
+from .modeldir import read_meta
+from .pose import normalise_pose
+from .skeletons import Skeleton, remap
+
+
+def pose_features(keypoints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
+    """Classifier input from pixel keypoints (N, K, 3) [x, y, v-or-score]: (N, K, 3) float32.
+
+    x, y: ``normalise_pose`` (pelvis origin, trunk-length units, facing right);
+    third channel: 1 where the point is labelled / predicted (v or score > 0), else 0.
+    """
+    norm, _ = normalise_pose(keypoints, skeleton)
+    feats = norm.copy()
+    # Taken from the normalised copy, not the input: mirroring swapped left and right points.
+    feats[..., 2] = (norm[..., 2] > 0).astype(np.float64)
+    return feats.astype(np.float32)
+
+
+class FormClassifier:
+    """A trained form model (ONNX). ``int8`` picks the quantised copy when present."""
+
+    def __init__(self, model_dir: str | os.PathLike, int8: bool = False, threads: int | None = None):
+        import onnxruntime as ort
+
+        self.dir = Path(model_dir)
+        self.meta = read_meta(self.dir)
+        if self.meta["kind"] != "form":
+            raise ValueError(f"{model_dir} holds a {self.meta['kind']} model, not a form model")
+        self.classes: list[str] = list(self.meta["classes"])
+        self.skeleton = Skeleton.from_dict(self.meta["skeleton"])
+        self.version = self.meta.get("version", self.dir.name)
+        path = self.dir / ("model.int8.onnx" if int8 and (self.dir / "model.int8.onnx").is_file() else "model.onnx")
+        opts = ort.SessionOptions()
+        if threads:
+            opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+
+    def predict_proba(self, keypoints: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
+        """keypoints (N, K', 3) in pixels, in ``skeleton`` (default: the model's) -> probabilities (N, C)."""
+        kp = np.asarray(keypoints, dtype=np.float64)
+        if kp.ndim == 2:
+            kp = kp[None]
+        if skeleton is not None and skeleton.keypoints != self.skeleton.keypoints:
+            kp = remap(kp, skeleton, self.skeleton)
+        if len(kp) == 0:
+            return np.zeros((0, len(self.classes)), dtype=np.float32)
+        feats = pose_features(kp, self.skeleton)
+        return self.session.run(["probs"], {"keypoints": feats})[0]
+
+    def predict(self, keypoints: np.ndarray, skeleton: Skeleton | None = None) -> list[str]:
+        probs = self.predict_proba(keypoints, skeleton)
+        return [self.classes[i] for i in probs.argmax(axis=1)]

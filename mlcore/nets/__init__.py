@@ -1,0 +1,1 @@
+"""Networks (torch). Codecs and training live elsewhere; these only map tensors to tensors."""

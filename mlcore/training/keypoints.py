@@ -1,0 +1,295 @@
+"""Train the built-in keypoint model (``KeypointNet``, SimCC head) on COCO keypoint annotations.
+
+``train_keypoints`` reads the frames once into memory (hundreds of frames,
+not millions), crops each person with ``augment.crop_sample`` every epoch,
+encodes SimCC targets, and optimises RTMPose's KL loss with AdamW and a
+cosine schedule. Each epoch it writes ``checkpoints/last.pt`` (resumable);
+with a validation set it keeps the best epoch by mean OKS and stops early
+when that stalls. At the end it exports ``model.onnx`` (RTMPose contract,
+checked against torch) and writes ``model.json`` with the metrics report.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from .. import coco, metrics, modeldir
+from ..images import load_rgb
+from ..predictors import simcc
+from ..predictors.onnx_topdown import MEAN, STD
+from ..skeletons import Skeleton
+from ..transforms import apply_affine, invert_affine
+from .augment import AugmentConfig, crop_sample
+from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
+
+
+@dataclass
+class KeypointTrainConfig:
+    epochs: int = 150
+    batch_size: int = 16                        # small batches: more steps per epoch on a few hundred frames
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    input_size: tuple[int, int] = (48, 64)      # (W, H); a 64-px-high crop keeps a CPU epoch under a second
+    width: int = 24
+    hidden: int = 128
+    dropout: float = 0.1
+    split_ratio: float = 2.0
+    beta: float = 10.0                          # RTMPose KL loss temperature
+    sigma: tuple[float, float] | None = None    # SimCC target widths in bins; None scales RTMPose's to the input
+    patience: int = 40                          # early stopping (needs a validation set)
+    seed: int = 0
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+
+    def to_dict(self) -> dict:
+        d = dict(self.__dict__)
+        d["augment"] = self.augment.to_dict()
+        return d
+
+
+@dataclass
+class KeypointSamples:
+    """Frames in memory: images (list of (H, W, 3) uint8), keypoints (N, K, 3), bboxes (N, 4), areas (N,)."""
+
+    images: list
+    keypoints: np.ndarray
+    bboxes: np.ndarray
+    areas: np.ndarray
+    image_ids: np.ndarray
+    missing: int
+
+
+def load_samples(data: dict, images_dir: str | os.PathLike, skeleton: Skeleton) -> KeypointSamples:
+    """Annotations of ``data`` with their frames; annotations whose frame file is missing are skipped."""
+    table = coco.keypoint_table(data, skeleton)
+    index = coco.ImageIndex(images_dir)
+    files = {i["id"]: i["file_name"] for i in data["images"]}
+    cache: dict[int, np.ndarray] = {}
+    keep, missing = [], 0
+    for row, iid in enumerate(table.image_ids.tolist()):
+        if iid not in cache:
+            path = index.find(files[iid])
+            if path is None:
+                missing += 1
+                continue
+            cache[iid] = load_rgb(path)
+        keep.append(row)
+    return KeypointSamples(images=[cache[int(table.image_ids[r])] for r in keep], keypoints=table.keypoints[keep],
+                           bboxes=table.bboxes[keep], areas=table.areas[keep], image_ids=table.image_ids[keep],
+                           missing=missing)
+
+
+def _batch(samples: KeypointSamples, idx, cfg: KeypointTrainConfig, skeleton: Skeleton, rng, sigma):
+    import torch
+
+    crops, kps = [], []
+    for i in idx:
+        crop, kp = crop_sample(samples.images[i], samples.keypoints[i], samples.bboxes[i], cfg.input_size,
+                               skeleton.flip_index, rng, cfg.augment)
+        crops.append((crop - MEAN) / STD)
+        kps.append(kp)
+    x = torch.from_numpy(np.stack(crops).transpose(0, 3, 1, 2).copy())
+    tx, ty, w = simcc.encode(np.stack(kps), cfg.input_size, cfg.split_ratio, sigma)
+    return x, torch.from_numpy(tx), torch.from_numpy(ty), torch.from_numpy(w)
+
+
+def kl_loss(pred, target, weight, beta: float):
+    """RTMPose's KLDiscretLoss: KL(softmax(beta * target) || softmax(beta * pred)), weighted per keypoint.
+
+    pred, target (N, K, B); weight (N, K). Returns a scalar.
+    """
+    import torch.nn.functional as F
+
+    log_p = F.log_softmax(pred * beta, dim=-1)
+    t = F.softmax(target * beta, dim=-1)
+    kl = (t * (t.clamp_min(1e-12).log() - log_p)).sum(-1)
+    return (kl * weight).sum() / weight.sum().clamp_min(1.0)
+
+
+def predict_samples(model, samples: KeypointSamples, cfg: KeypointTrainConfig, device: str,
+                    boxes: np.ndarray | None = None, batch_size: int = 64) -> np.ndarray:
+    """Keypoints (N, K, 3) [x, y, score] in image pixels, one crop per box (default: the annotation boxes)."""
+    import torch
+
+    from ..predictors.onnx_topdown import preprocess
+
+    boxes = samples.bboxes if boxes is None else boxes
+    out = []
+    model.eval()
+    with torch.no_grad():
+        for s in range(0, len(samples.images), batch_size):
+            xs, mats = [], []
+            for i in range(s, min(s + batch_size, len(samples.images))):
+                x, m = preprocess(samples.images[i], boxes[i], cfg.input_size, cfg.augment.padding)
+                xs.append(x)
+                mats.append(m)
+            sx, sy = model(torch.from_numpy(np.stack(xs)).to(device))
+            dec = simcc.decode(sx.cpu().numpy(), sy.cpu().numpy(), cfg.split_ratio)
+            for d, m in zip(dec, mats):
+                d[:, :2] = apply_affine(d[:, :2], invert_affine(m))
+                out.append(d)
+    return np.stack(out) if out else np.zeros((0, 0, 3))
+
+
+def keypoint_report(pred: np.ndarray, samples: KeypointSamples, skeleton: Skeleton) -> dict:
+    """Mean OKS, OKS >= 0.5 share, PCK@0.05/0.1, pixel errors (overall and per keypoint) for (N, K, 3) predictions."""
+    o = metrics.oks(pred, samples.keypoints, samples.areas, skeleton.sigma_array)
+    pck05, _ = metrics.pck(pred, samples.keypoints, samples.bboxes, 0.05)
+    pck10, _ = metrics.pck(pred, samples.keypoints, samples.bboxes, 0.1)
+    err, per = metrics.pixel_error(pred, samples.keypoints)
+    ks = metrics.oks_per_keypoint(pred, samples.keypoints, samples.areas, skeleton.sigma_array)
+    with np.errstate(all="ignore"):
+        per_oks = np.nanmean(np.where(np.isnan(ks), np.nan, ks), axis=0) if len(ks) else np.array([])
+    return {
+        "n": int(len(o)),
+        "mean_oks": float(np.nanmean(o)) if len(o) else float("nan"),
+        "oks_ge_0.5": float(np.mean(o >= 0.5)) if len(o) else float("nan"),
+        "pck@0.05": pck05, "pck@0.1": pck10,
+        "mean_pixel_error": err,
+        "per_keypoint_pixel_error": {n: _r(v) for n, v in zip(skeleton.keypoints, per)},
+        "per_keypoint_oks": {n: _r(v) for n, v in zip(skeleton.keypoints, per_oks)},
+    }
+
+
+def _r(v) -> float | None:
+    return None if v is None or not np.isfinite(v) else round(float(v), 4)
+
+
+def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
+    """Linear warm-up over the first 5% of steps, then cosine decay to 0; a pure function of the step so resuming is exact."""
+    w = max(1, int(warmup * total))
+    if step < w:
+        return (step + 1) / w
+    return 0.5 * (1 + np.cos(np.pi * min(1.0, (step - w) / max(1, total - w))))
+
+
+def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | os.PathLike, val: dict | None = None,
+                    skeleton: Skeleton | None = None, config: KeypointTrainConfig | None = None,
+                    device: str | None = None, progress: ProgressFn = no_progress, resume: bool = False) -> dict:
+    """Train, checkpoint, export; returns the report written into model.json.
+
+    train, val: COCO dicts (val optional: without it every epoch is kept and
+    the last one exported). skeleton: the keypoints to learn (default: the
+    training category's); annotations are remapped into it by name, and points
+    they lack get zero weight. out_dir: the model directory to write.
+    """
+    import torch
+
+    cfg = config or KeypointTrainConfig()
+    skeleton = skeleton or coco.category_skeleton(train)
+    device = pick_device(device)
+    rng = seed_everything(cfg.seed)
+    out = Path(out_dir)
+    (out / "checkpoints").mkdir(parents=True, exist_ok=True)
+
+    progress(0.0, "loading frames")
+    train_s = load_samples(train, images_dir, skeleton)
+    val_s = load_samples(val, images_dir, skeleton) if val is not None else None
+    if len(train_s.images) == 0:
+        raise ValueError("no training annotation has a frame under the images folder")
+    sigma = cfg.sigma or (4.9 * cfg.input_size[0] / 192, 5.66 * cfg.input_size[1] / 256)
+
+    from ..nets.keypoint_net import KeypointNet
+
+    model = KeypointNet(skeleton.num_keypoints, tuple(cfg.input_size), cfg.split_ratio, cfg.width, cfg.hidden,
+                        cfg.dropout).to(device)
+    opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
+    steps_per_epoch = max(1, int(np.ceil(len(train_s.images) / cfg.batch_size)))
+    total_steps = cfg.epochs * steps_per_epoch
+    step = 0
+    stopper = EarlyStopping(cfg.patience)
+    history: list[dict] = []
+    start_epoch = 0
+    last = out / "checkpoints" / "last.pt"
+    if resume and last.is_file():
+        state = torch.load(last, map_location=device, weights_only=False)
+        model.load_state_dict(state["model"])
+        opt.load_state_dict(state["optimizer"])
+        history, start_epoch = state["history"], state["epoch"] + 1
+        step = start_epoch * steps_per_epoch
+        stopper.best, stopper.best_epoch, stopper.bad = state["stopper"]
+        rng = np.random.default_rng([cfg.seed, start_epoch])
+    best_state = None
+    t0 = time.time()
+    for epoch in range(start_epoch, cfg.epochs):
+        model.train()
+        order = rng.permutation(len(train_s.images))
+        losses = []
+        for s in range(0, len(order), cfg.batch_size):
+            idx = order[s:s + cfg.batch_size]
+            if len(idx) < 2:
+                continue  # BatchNorm cannot train on a batch of one
+            x, tx, ty, w = (t.to(device) for t in _batch(train_s, idx, cfg, skeleton, rng, sigma))
+            px, py = model(x)
+            loss = kl_loss(px, tx, w, cfg.beta) + kl_loss(py, ty, w, cfg.beta)
+            for group in opt.param_groups:
+                group["lr"] = cfg.lr * lr_factor(step, total_steps)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+            step += 1
+            losses.append(float(loss.detach()))
+        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+               "lr": float(opt.param_groups[0]["lr"]), "seconds": round(time.time() - t0, 1)}
+        improved = True
+        if val_s is not None and len(val_s.images):
+            pred = predict_samples(model, val_s, cfg, device)
+            row["val_mean_oks"] = float(np.nanmean(metrics.oks(pred, val_s.keypoints, val_s.areas, skeleton.sigma_array)))
+            improved = stopper.step(row["val_mean_oks"], epoch)
+        history.append(row)
+        if improved:
+            best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
+        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                    "history": history, "epoch": epoch, "stopper": (stopper.best, stopper.best_epoch, stopper.bad),
+                    "config": cfg.to_dict()}, str(last) + ".tmp")
+        os.replace(str(last) + ".tmp", last)
+        msg = f"epoch {epoch + 1}/{cfg.epochs} loss {row['loss']:.4f}"
+        if "val_mean_oks" in row:
+            msg += f" val OKS {row['val_mean_oks']:.3f}"
+        progress(0.95 * (epoch + 1) / cfg.epochs, msg)
+        if val_s is not None and stopper.should_stop:
+            progress(0.95, f"early stop at epoch {epoch + 1}: best val OKS {stopper.best:.3f} at epoch {stopper.best_epoch + 1}")
+            break
+    if best_state is not None:
+        model.load_state_dict(best_state)
+    model = model.cpu().eval()
+    progress(0.96, "exporting ONNX")
+    report = save_keypoint_model(model, out, skeleton, cfg, history, train_s, val_s, stopper)
+    progress(1.0, "done")
+    return report
+
+
+def save_keypoint_model(model, out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, history: list,
+                        train_s: KeypointSamples, val_s: KeypointSamples | None, stopper: EarlyStopping) -> dict:
+    """Write model.pt, model.onnx (parity-checked), history.json and model.json; returns the report."""
+    import torch
+
+    from ..onnx_export import export_onnx, max_parity_error
+
+    w, h = cfg.input_size
+    torch.save({"model": model.state_dict(), "net": model.config(), "skeleton": skeleton.to_dict(),
+                "config": cfg.to_dict()}, str(out / "model.pt") + ".tmp")
+    os.replace(str(out / "model.pt") + ".tmp", out / "model.pt")
+    example = torch.zeros(1, 3, h, w)
+    export_onnx(model, (example,), out / "model.onnx", ["input"], ["simcc_x", "simcc_y"], dynamic_batch=True)
+    probe = np.random.default_rng(0).normal(size=(2, 3, h, w)).astype(np.float32)
+    parity = max_parity_error(model, out / "model.onnx", {"input": probe})
+    report = {"train_frames": len(train_s.images), "missing_frames": train_s.missing,
+              "epochs_run": len(history), "onnx_max_abs_diff": parity}
+    report["train"] = keypoint_report(predict_samples(model, train_s, cfg, "cpu"), train_s, skeleton)
+    if val_s is not None and len(val_s.images):
+        report["val"] = keypoint_report(predict_samples(model, val_s, cfg, "cpu"), val_s, skeleton)
+        report["best_epoch"] = stopper.best_epoch + 1
+    with open(out / "history.json", "w", encoding="utf-8") as fh:
+        json.dump(history, fh)
+    version = f"builtin-simcc-{skeleton.name}-{time.strftime('%Y%m%d-%H%M%S')}"
+    modeldir.write_meta(out, {"kind": "keypoints", "version": version, "architecture": "KeypointNet-SimCC",
+                              "skeleton": skeleton.to_dict(), "input_size": [w, h], "split_ratio": cfg.split_ratio,
+                              "padding": cfg.augment.padding, "mean": MEAN.tolist(), "std": STD.tolist(),
+                              "config": cfg.to_dict(), "metrics": report})
+    return report
