@@ -10,31 +10,35 @@ from django.db import connection
 # COPY text format escapes: backslash first, then the separators it would otherwise misread.
 _ESCAPES = str.maketrans({"\\": "\\\\", "\t": "\\t", "\n": "\\n", "\r": "\\r"})
 BLOCK_BYTES = 1 << 20
+NULL = "\\N"
+
+
+def escape(text: str) -> str:
+    """A free-text value (file names, paths) for a COPY text line."""
+    return text.translate(_ESCAPES)
 
 
 def copy_field(value) -> str:
+    """Any value for a COPY text line (the general path; hot loops format their own lines)."""
     if value is None:
-        return "\\N"
+        return NULL
     if value is True:
         return "t"
     if value is False:
         return "f"
     if isinstance(value, str):
-        return value.translate(_ESCAPES)
+        return escape(value)
     if isinstance(value, datetime):
         return value.isoformat()
     return str(value)
 
 
-def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
-    """COPY `rows` into `table` inside the current transaction; returns the number of rows.
-
-    Text values are escaped here; JSON columns take their JSON text as a string.
-    """
+def copy_lines(table: str, columns: list[str], lines: Iterable[str]) -> int:
+    """COPY ready lines (tab-separated, escaped, newline-terminated) into `table` inside the current
+    transaction, in blocks of about a megabyte; returns the number of lines."""
     count, block, size = 0, [], 0
     with connection.cursor() as cur, cur.copy(f"COPY {table} ({', '.join(columns)}) FROM STDIN") as copy:
-        for row in rows:
-            line = "\t".join(map(copy_field, row)) + "\n"
+        for line in lines:
             block.append(line)
             size += len(line)
             count += 1
@@ -44,3 +48,8 @@ def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
         if block:
             copy.write("".join(block).encode())
     return count
+
+
+def copy_rows(table: str, columns: list[str], rows: Iterable[tuple]) -> int:
+    """COPY tuples of Python values (None, bools, strings, numbers, datetimes)."""
+    return copy_lines(table, columns, ("\t".join(map(copy_field, row)) + "\n" for row in rows))

@@ -13,7 +13,6 @@ import hashlib
 import json
 import logging
 import os
-import re
 import tempfile
 from pathlib import Path
 
@@ -28,7 +27,7 @@ from mlcore.spine import fill_spine
 
 from ..formats.coco import parse_coco
 from ..models import Annotation, Clip, Frame, FrameStatus, ImportSource, KeypointState, Project, Revision
-from .copying import copy_rows
+from .copying import NULL, copy_lines, escape
 from .errors import InputError
 from .images import IMAGE_EXTENSIONS, BadImage, check_image, list_image_files
 from .zips import extract_safely
@@ -177,9 +176,6 @@ def _digests(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, lab
     return [hashlib.md5(row.tobytes() + (label or "").encode()).hexdigest() for row, label in zip(rows, labels)]
 
 
-_WHOLE_FLOAT = re.compile(rb"\.0(?=[,\]])")
-
-
 def _json_rows(values: np.ndarray) -> list[str]:
     """(N, D) -> N JSON list texts, rounded to 0.01, whole numbers without ".0" (so v flags are integers).
 
@@ -189,7 +185,9 @@ def _json_rows(values: np.ndarray) -> list[str]:
     if len(values) == 0:
         return []
     flat = np.ascontiguousarray(np.round(values, 2).reshape(len(values), -1) + 0.0)  # + 0.0 turns -0.0 into 0.0
-    text = _WHOLE_FLOAT.sub(b"", orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY)).decode()
+    # Shortest float repr never ends in a zero other than ".0", so plain replaces are exact (and
+    # much faster than a regex over 60 MB).
+    text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY).replace(b".0,", b",").replace(b".0]", b"]").decode()
     return ["[" + row + "]" for row in text[2:-2].split("],[")]
 
 
@@ -274,10 +272,13 @@ class _ImportWriter:
                     source_path = path
                 clip, frame_index = self.clip_of[im["id"]]
                 status = FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
-                yield (self.project.pk, clip_ids[clip], im["file_name"], image, source_path, im["width"],
-                       im["height"], frame_index, "", status, 0.0, self.source.pk, im["id"], self.now)
+                index_text = NULL if frame_index is None else frame_index
+                yield (f"{self.project.pk}\t{clip_ids[clip]}\t{escape(im['file_name'])}\t{escape(image)}\t"
+                       f"{escape(source_path)}\t{im['width']}\t{im['height']}\t{index_text}\t\t{status}\t0\t"
+                       f"{self.source.pk}\t{im['id']}\t{now}\n")
 
-        copy_rows(Frame._meta.db_table, cols, rows())
+        now = self.now.isoformat()
+        copy_lines(Frame._meta.db_table, cols, rows())
 
     def _fill_images_of_existing(self, images, existing, image_files, copy_images, stored, problems):
         """Frames imported earlier without their image get it when a later import brings it."""
@@ -312,6 +313,7 @@ class _ImportWriter:
         kp_texts = _json_rows(filled.reshape(len(filled), -1))
         bbox_texts = _json_rows(parsed.bboxes)
         labelled_counts = (filled[..., 2] > 0).sum(axis=1).tolist()
+        now = self.now.isoformat()
         state_cache: dict[bytes, str] = {}
 
         def states_json(i: int) -> str:
@@ -337,10 +339,11 @@ class _ImportWriter:
             label = self.labels.get(label_names[i]) if label_names[i] else None
             stored_row = existing.get((frame_id, ann["instance"]))
             if stored_row is None:
-                new_rows.append((self.project.pk, frame_id, ann["instance"], kp_texts[i], states_json(i),
-                                 labelled_counts[i], bbox_texts[i], float(parsed.areas[i]),
-                                 label.pk if label else None, "import", False, digests[i], ann["id"], 1, self.now,
-                                 self.now))
+                # JSON texts of numbers and state names need no COPY escaping.
+                new_rows.append(
+                    f"{self.project.pk}\t{frame_id}\t{ann['instance']}\t{kp_texts[i]}\t{states_json(i)}\t"
+                    f"{labelled_counts[i]}\t{bbox_texts[i]}\t{float(parsed.areas[i])!r}\t"
+                    f"{label.pk if label else NULL}\timport\tf\t{digests[i]}\t{ann['id']}\t1\t{now}\t{now}\n")
                 continue
             if stored_row[1] == digests[i]:
                 unchanged += 1
@@ -376,7 +379,7 @@ class _ImportWriter:
                 "form_label_id",
                 "source", "human_edited", "import_digest", "source_annotation_id", "version", "created_at",
                 "updated_at"]
-        copy_rows(Annotation._meta.db_table, cols, new_rows)
+        copy_lines(Annotation._meta.db_table, cols, new_rows)
         Annotation.objects.bulk_update(
             changed, ["keypoints", "keypoint_states", "num_keypoints", "bbox", "area", "form_label", "import_digest",
                       "source_annotation_id", "version", "updated_at", "updated_by"], batch_size=2000)
