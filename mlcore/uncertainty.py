@@ -1,0 +1,238 @@
+"""Uncertainty signals, a combined review priority, queue diversity and label-error scores.
+
+Shapes: N frames (one predicted instance each), K keypoints, S samples.
+Every signal is "higher = more doubtful"; per-keypoint signals are (N, K) and
+a frame's value is the mean over its keypoints (NaN-aware; NaN = signal not
+available for that frame, e.g. no flip prediction or a clip of one frame).
+Distances are divided by the instance size sqrt(w * h) of its box, so a
+5-pixel wobble on a distant lifter counts more than on a close one.
+
+Signals
+- confidence: 1 - keypoint score (the model's own doubt).
+- flip: distance between the prediction and the prediction on the mirrored
+  image (mapped back, sides swapped). Test-time augmentation disagreement.
+- spread: RMS distance of S MC-dropout passes (or S ensemble members) from
+  their mean.
+- temporal: distance of a keypoint from where its neighbouring frames of the
+  same clip put it: from the linear interpolation between the previous and
+  next frame (by frame number), or, at either end of a clip, half the distance
+  to the one neighbour. Real motion is smooth, a jump is a suspect.
+- form: 1 - (p_top1 - p_top2) of the form classifier (small margin = unsure);
+  ``form_entropy`` is also given.
+
+Combined priority (``combine``): each available signal is turned into its rank
+within the batch, scaled to 0..1 (ties share the mean rank), and the frame's
+priority is the weighted mean of its available ranks, default weights
+confidence 1, flip 1, spread 1, temporal 1, form 0.5. Ranks make signals with
+different units comparable without tuning scales, and a frame missing one
+signal is ranked on the others. Priority is relative to the batch it was
+computed in: re-score the pool together, not frame by frame.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+DEFAULT_WEIGHTS = {"confidence": 1.0, "flip": 1.0, "spread": 1.0, "temporal": 1.0, "form": 0.5}
+
+
+def _size(bboxes: np.ndarray) -> np.ndarray:
+    b = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
+    return np.sqrt(np.maximum(b[:, 2] * b[:, 3], 1.0))
+
+
+def frame_mean(per_keypoint: np.ndarray) -> np.ndarray:
+    """(N, K) -> (N,) mean over keypoints, ignoring NaN (NaN if all are NaN)."""
+    a = np.asarray(per_keypoint, dtype=np.float64)
+    ok = ~np.isnan(a)
+    return np.where(ok.any(1), np.where(ok, a, 0).sum(1) / np.maximum(ok.sum(1), 1), np.nan)
+
+
+def confidence(scores: np.ndarray) -> np.ndarray:
+    """Keypoint scores (N, K) -> doubt (N, K) = 1 - score, clipped to 0..1."""
+    return 1.0 - np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
+
+
+def flip_disagreement(keypoints: np.ndarray, flip_keypoints: np.ndarray, bboxes: np.ndarray) -> np.ndarray:
+    """(N, K, 2|3) and its mirrored-input twin (N, K, 2|3; NaN rows if missing) -> (N, K) distance / box size."""
+    a = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    b = np.asarray(flip_keypoints, dtype=np.float64)[..., :2]
+    return np.linalg.norm(a - b, axis=-1) / _size(bboxes)[:, None]
+
+
+def sample_spread(samples: np.ndarray, bboxes: np.ndarray) -> np.ndarray:
+    """S predictions per frame (S, N, K, 2|3) (MC-dropout passes or ensemble members) -> (N, K) RMS spread / box size."""
+    s = np.asarray(samples, dtype=np.float64)[..., :2]
+    centre = s.mean(axis=0, keepdims=True)
+    rms = np.sqrt(((s - centre) ** 2).sum(-1).mean(0))
+    return rms / _size(bboxes)[:, None]
+
+
+def temporal_jump(keypoints: np.ndarray, clip_ids, frames, bboxes: np.ndarray) -> np.ndarray:
+    """Keypoints (N, K, 2|3) of frames from clips -> (N, K) deviation from the neighbours / box size.
+
+    clip_ids: N clip ids; frames: N frame numbers (None = unknown, such frames
+    get NaN). Frames are ordered by number within each clip; several
+    instances with the same clip and frame are compared with the other frames only.
+    """
+    kp = np.asarray(keypoints, dtype=np.float64)[..., :2]
+    n, k = kp.shape[:2]
+    out = np.full((n, k), np.nan)
+    size = _size(bboxes)
+    by_clip: dict[str, list[int]] = {}
+    for i, (c, f) in enumerate(zip(clip_ids, frames)):
+        if f is not None:
+            by_clip.setdefault(str(c), []).append(i)
+    for rows in by_clip.values():
+        rows = sorted(rows, key=lambda i: frames[i])
+        fr = np.array([frames[i] for i in rows], dtype=np.float64)
+        for j, i in enumerate(rows):
+            prev = [r for r in range(j - 1, -1, -1) if fr[r] < fr[j]]
+            nxt = [r for r in range(j + 1, len(rows)) if fr[r] > fr[j]]
+            if prev and nxt:
+                p, q = prev[0], nxt[0]
+                t = (fr[j] - fr[p]) / (fr[q] - fr[p])
+                expected = kp[rows[p]] + t * (kp[rows[q]] - kp[rows[p]])
+                out[i] = np.linalg.norm(kp[i] - expected, axis=-1) / size[i]
+            elif prev or nxt:
+                r = prev[0] if prev else nxt[0]
+                out[i] = 0.5 * np.linalg.norm(kp[i] - kp[rows[r]], axis=-1) / size[i]
+    return out
+
+
+def form_margin(probs: np.ndarray) -> np.ndarray:
+    """Form probabilities (N, C) -> 1 - (top1 - top2), in 0..1."""
+    p = np.sort(np.asarray(probs, dtype=np.float64), axis=1)
+    if p.shape[1] < 2:
+        return np.zeros(len(p))
+    return 1.0 - (p[:, -1] - p[:, -2])
+
+
+def form_entropy(probs: np.ndarray) -> np.ndarray:
+    """Form probabilities (N, C) -> entropy / log(C), in 0..1."""
+    p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
+    return -(p * np.log(p)).sum(1) / np.log(max(p.shape[1], 2))
+
+
+def rank01(values: np.ndarray) -> np.ndarray:
+    """Values (N,) -> ranks scaled to 0..1 (ties share their mean rank; NaN stays NaN)."""
+    v = np.asarray(values, dtype=np.float64)
+    out = np.full(v.shape, np.nan)
+    ok = ~np.isnan(v)
+    m = int(ok.sum())
+    if m == 0:
+        return out
+    if m == 1:
+        out[ok] = 0.5
+        return out
+    vals = v[ok]
+    order = np.argsort(vals, kind="mergesort")
+    ranks = np.empty(m)
+    ranks[order] = np.arange(m, dtype=np.float64)
+    for u in np.unique(vals):       # average ties so equal signals get equal priority
+        same = vals == u
+        if same.sum() > 1:
+            ranks[same] = ranks[same].mean()
+    out[ok] = ranks / (m - 1)
+    return out
+
+
+def combine(signals: dict[str, np.ndarray], weights: dict[str, float] | None = None) -> np.ndarray:
+    """Per-frame signals {name: (N,)} -> priority (N,) in 0..1 (see the module docstring).
+
+    Signals not in ``weights`` get weight 1. A frame with no available signal gets 0.
+    """
+    weights = {**DEFAULT_WEIGHTS, **(weights or {})}
+    names = [n for n in signals if weights.get(n, 1.0) > 0]
+    if not names:
+        raise ValueError("no signals to combine")
+    n = len(np.asarray(signals[names[0]]))
+    total = np.zeros(n)
+    wsum = np.zeros(n)
+    for name in names:
+        r = rank01(signals[name])
+        ok = ~np.isnan(r)
+        w = weights.get(name, 1.0)
+        total[ok] += w * r[ok]
+        wsum[ok] += w
+    return np.where(wsum > 0, total / np.maximum(wsum, 1e-12), 0.0)
+
+
+def diverse_order(priority: np.ndarray, clip_ids, max_per_clip: int = 2) -> np.ndarray:
+    """Queue order: highest priority first, but at most ``max_per_clip`` frames of a clip in the top part.
+
+    Frames of one clip are near-duplicates; a reviewer learns more from the
+    worst frame of five clips than the five worst frames of one. The first
+    pass takes frames by priority, skipping a clip once it has
+    ``max_per_clip``; the skipped frames follow, again by priority.
+    Returns indices (N,) into the inputs.
+    """
+    p = np.asarray(priority, dtype=np.float64)
+    order = np.argsort(-p, kind="mergesort")
+    taken: dict[str, int] = {}
+    head, tail = [], []
+    for i in order:
+        c = str(clip_ids[i])
+        if taken.get(c, 0) < max_per_clip:
+            taken[c] = taken.get(c, 0) + 1
+            head.append(i)
+        else:
+            tail.append(i)
+    return np.array(head + tail, dtype=np.int64)
+
+
+def label_error_scores(pred: np.ndarray, human: np.ndarray, areas: np.ndarray, sigmas: np.ndarray,
+                       min_score: float = 0.5, max_similarity: float = 0.5, min_joints: int = 3,
+                       form_probs: np.ndarray | None = None, human_form: list | None = None,
+                       classes: list | None = None, min_form_prob: float = 0.8) -> dict[str, np.ndarray]:
+    """Where a confident model disagrees with the human label (seed 004's outlier check).
+
+    pred (N, K, 3) [x, y, score]; human (N, K, 3) [x, y, v]; areas (N,) OKS areas; sigmas (K,).
+    A joint is suspect when the model's score >= ``min_score``, the human
+    labelled it, and their per-keypoint OKS similarity is < ``max_similarity``
+    (0.5 is, e.g., about 80 px on the hips of a 300-px person). A frame is
+    flagged with >= ``min_joints`` suspect joints, or when the form model gives
+    another label than the human's with probability >= ``min_form_prob``.
+    Returns joints (N, K) bool, count (N,), form_disagrees (N,) bool,
+    score (N,) = suspect joints / labelled joints + the disagreeing form
+    probability (0 when it agrees), and flagged (N,) bool.
+    """
+    from .metrics import oks_per_keypoint
+
+    pred = np.asarray(pred, dtype=np.float64)
+    human = np.asarray(human, dtype=np.float64)
+    ks = oks_per_keypoint(pred, human, areas, sigmas)
+    labelled = human[..., 2] > 0
+    joints = labelled & (pred[..., 2] >= min_score) & (np.nan_to_num(ks, nan=1.0) < max_similarity)
+    count = joints.sum(1)
+    form_dis = np.zeros(len(pred), dtype=bool)
+    form_p = np.zeros(len(pred))
+    if form_probs is not None and human_form is not None and classes is not None:
+        probs = np.asarray(form_probs, dtype=np.float64)
+        top = probs.argmax(1)
+        for i, lab in enumerate(human_form):
+            if lab is None:
+                continue
+            if classes[top[i]] != lab and probs[i, top[i]] >= min_form_prob:
+                form_dis[i] = True
+                form_p[i] = probs[i, top[i]]
+    score = count / np.maximum(labelled.sum(1), 1) + form_p
+    return {"joints": joints, "count": count, "form_disagrees": form_dis, "score": score,
+            "flagged": (count >= min_joints) | form_dis}
+
+
+def error_capture(priority: np.ndarray, is_error: np.ndarray, top: float = 0.2) -> dict[str, float]:
+    """How well a priority finds the bad frames: of the error frames, the share in the top ``top`` by priority.
+
+    Returns capture (recall of errors in the top share), precision (errors
+    among the top share), and what random order would give on average
+    (capture = top, precision = base rate).
+    """
+    p = np.asarray(priority, dtype=np.float64)
+    err = np.asarray(is_error, dtype=bool)
+    n_top = max(1, int(round(top * len(p))))
+    top_idx = np.argsort(-p, kind="mergesort")[:n_top]
+    caught = err[top_idx].sum()
+    return {"capture": float(caught / err.sum()) if err.any() else float("nan"),
+            "precision": float(caught / n_top), "random_capture": float(n_top / len(p)),
+            "random_precision": float(err.mean()), "errors": int(err.sum()), "top_n": int(n_top)}
