@@ -269,17 +269,22 @@ def to_coco_dict(dataset: DatasetRecord) -> dict:
     }
 
 
-def _annotation_text(a: AnnotationRecord, verified_cache: dict[str, str]) -> str:
-    """One annotation as JSON text, the same object to_coco_dict builds, from pre-serialised parts."""
+def _annotation_text(a: AnnotationRecord, cache: dict[str, str]) -> str:
+    """One annotation as JSON text, the same object to_coco_dict builds, from pre-serialised parts.
+
+    `cache` holds the JSON of the few distinct state lists, labels and sources.
+    """
     raw = a.raw
     states = raw["keypoint_states"]
-    if states not in verified_cache:
-        verified_cache[states] = json.dumps([s == "verified" for s in json.loads(states)], separators=(",", ":"))
+    for key, make in ((states, lambda: [s == "verified" for s in json.loads(states)]),
+                      (a.form_label, lambda: a.form_label), (a.source, lambda: a.source)):
+        if key not in cache:
+            cache[key] = json.dumps(make(), separators=(",", ":"))
     return (
         f'{{"id":{a.id},"image_id":{a.image_id},"category_id":1,"iscrowd":0,"keypoints":{raw["keypoints"]},'
-        f'"num_keypoints":{a.num_keypoints},"bbox":{raw["bbox"]},"area":{json.dumps(a.area)},"segmentation":[],'
-        f'"attributes":{{"form_label":{json.dumps(a.form_label)},"keypoint_states":{states},'
-        f'"verified":{verified_cache[states]},"source":{json.dumps(a.source)}}}}}'
+        f'"num_keypoints":{a.num_keypoints},"bbox":{raw["bbox"]},"area":{float(a.area)!r},"segmentation":[],'
+        f'"attributes":{{"form_label":{cache[a.form_label]},"keypoint_states":{states},'
+        f'"verified":{cache[states]},"source":{cache[a.source]}}}}}'
     )
 
 
