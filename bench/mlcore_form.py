@@ -1,0 +1,60 @@
+"""Form classification on barbell-row with clip-grouped 5-fold CV: GCN vs MLP vs gradient boosting.
+
+Run: .venv/bin/python bench/mlcore_form.py [--repeats 3]
+Inputs are the human keypoints of the 210 annotated frames (19 clips), normalised
+by mlcore.form.pose_features. Folds: metrics.group_kfold (no clip in two folds,
+classes spread over folds), repeated with different fold seeds; the figures are
+pooled out-of-fold predictions, mean and std over repeats. Positive class for F1:
+lumbar_error (the README's reference: gradient boosting F1 0.61, accuracy 0.54).
+No early stopping (there is no clean validation set inside a fold): fixed epochs.
+"""
+
+from __future__ import annotations
+
+import argparse
+
+import numpy as np
+
+from mlcore_common import FOLDS, emit, load_barbell
+
+from mlcore import metrics
+from mlcore.skeletons import COCO17
+from mlcore.training.form import FormTrainConfig, fit_form_net, fit_gradient_boosting, form_data, predict_net
+
+CLASSES = ["correct", "lumbar_error"]
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--repeats", type=int, default=3)
+    ap.add_argument("--epochs", type=int, default=300)
+    args = ap.parse_args()
+    data, _ = load_barbell()
+    fd = form_data(data, COCO17)
+    y = np.array([CLASSES.index(lab) for lab in fd.labels])
+    results: dict[str, list[dict]] = {"gcn": [], "mlp": [], "gradient_boosting": []}
+    for rep in range(args.repeats):
+        folds = metrics.group_kfold(fd.clip_ids, FOLDS, seed=rep, labels=fd.labels)
+        oof = {k: np.zeros(len(y), dtype=int) for k in results}
+        for train_idx, test_idx in folds:
+            for arch in ("gcn", "mlp"):
+                cfg = FormTrainConfig(arch=arch, epochs=args.epochs, seed=rep)
+                net, _ = fit_form_net(fd.features[train_idx], y[train_idx], 2, COCO17, cfg)
+                oof[arch][test_idx] = predict_net(net, fd.features[test_idx]).argmax(1)
+            gb = fit_gradient_boosting(fd.features[train_idx], y[train_idx], seed=rep)
+            oof["gradient_boosting"][test_idx] = gb.predict(fd.features[test_idx].reshape(len(test_idx), -1))
+        for name, pred in oof.items():
+            rep_ = metrics.classification_report([CLASSES[i] for i in y], [CLASSES[i] for i in pred], CLASSES,
+                                                 positive="lumbar_error")
+            results[name].append(rep_)
+    for name, reps in results.items():
+        for key in ("f1", "accuracy", "f1_macro"):
+            vals = [r[key] for r in reps]
+            emit(f"form.{name}.{key}", round(float(np.mean(vals)), 4), "score", std=round(float(np.std(vals)), 4),
+                 repeats=len(vals), folds=FOLDS, positive="lumbar_error" if key == "f1" else None)
+        emit(f"form.{name}.confusion_matrix_repeat0", reps[0]["confusion_matrix"], "counts",
+             labels=CLASSES, rows="true", columns="predicted")
+
+
+if __name__ == "__main__":
+    main()

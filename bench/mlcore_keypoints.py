@@ -1,0 +1,78 @@
+"""Built-in keypoint model on barbell-row: clip-grouped 5-fold, held-out clips only.
+
+Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150]
+For each fold the model trains on the other folds' clips for a fixed number
+of epochs (no early stopping: there is no clean validation set inside a
+fold) and predicts the held-out clips twice: with the human boxes (standard
+top-down evaluation) and with the whole frame as the box (how unlabelled
+frames are pre-annotated, and what MediaPipe gets). Flip test and 8
+MC-dropout passes give the uncertainty signals. All out-of-fold predictions
+go to $MLCORE_BENCH_OUT/builtin_preds_{gtbox,frame}.json for
+bench/mlcore_uncertainty.py; MediaPipe's figures come from bench/mlcore_mediapipe.py.
+"""
+
+from __future__ import annotations
+
+import argparse
+import time
+
+import numpy as np
+
+from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
+
+from mlcore import coco, metrics, pipeline
+from mlcore.cli import _MCOnly
+from mlcore.predictors.onnx_topdown import OnnxTopDownPredictor
+from mlcore.predictors.torch_topdown import TorchTopDownPredictor
+from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
+
+
+def run_folds(epochs: int) -> dict:
+    data, images = load_barbell()
+    table = coco.keypoint_table(data)
+    folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
+    preds = {"gtbox": [], "frame": []}
+    train_seconds, infer = [], []
+    for f, (tr, te) in enumerate(folds):
+        train = coco.subset(data, table.image_ids[tr])
+        test = coco.subset(data, table.image_ids[te])
+        model_dir = out_dir() / f"builtin_fold{f}"
+        t = time.time()
+        train_keypoints(train, images, model_dir, config=KeypointTrainConfig(epochs=epochs, seed=f))
+        train_seconds.append(time.time() - t)
+        onnx = OnnxTopDownPredictor(model_dir / "model.onnx", threads=1)
+        mc = _MCOnly(TorchTopDownPredictor(model_dir, mc_samples=8, seed=f))
+        for mode, boxes in (("gtbox", "auto"), ("frame", "frame")):
+            t = time.time()
+            preds[mode] += pipeline.predict_coco(test, images, onnx, boxes=boxes, flip_test=True, extra_predictors=[mc])
+            infer.append((time.time() - t) / max(len(test["images"]), 1))
+        print(f"# fold {f}: {len(tr)} train / {len(te)} test frames, {train_seconds[-1]:.0f} s", flush=True)
+    for mode, p in preds.items():
+        coco.save_coco(p, out_dir() / f"builtin_preds_{mode}.json")
+    return {"data": data, "preds": preds, "train_seconds": train_seconds, "infer": infer}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--epochs", type=int, default=150)
+    args = ap.parse_args()
+    res = run_folds(args.epochs)
+    data = res["data"]
+    emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"])), 1), "s",
+         epochs=args.epochs, folds=FOLDS, note="2 shared CPU cores")
+    emit("builtin.predict_seconds_per_frame", round(float(np.mean(res["infer"])), 3), "s",
+         note="ONNX + flip test + 8 MC-dropout passes, 1 onnxruntime thread")
+    for mode, preds in res["preds"].items():
+        rep = pipeline.evaluate(data, preds)["keypoints"]
+        tag = f"builtin.{mode}"
+        emit(f"{tag}.mean_oks", round(rep["mean_oks"], 4), "oks", frames=rep["gt_instances"], heldout="clip-grouped 5-fold")
+        emit(f"{tag}.oks_ge_0.5_share", round(rep["oks_ge_0.5"], 4), "share")
+        emit(f"{tag}.oks_ap", round(rep["oks_ap"]["AP"], 4), "AP")
+        emit(f"{tag}.pck@0.1", round(rep["pck@0.1"], 4), "share")
+        emit(f"{tag}.mean_pixel_error", round(rep["mean_pixel_error"], 2), "px")
+        for name, v in rep["per_keypoint_oks"].items():
+            emit(f"{tag}.keypoint_oks.{name}", v, "oks")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,223 @@
+"""``python -m mlcore``: predict, train, evaluate, merge and split on COCO files; no Django needed.
+
+    python -m mlcore predict  --model <mediapipe|file.onnx|model-dir> --coco images.json --images DIR --out preds.json
+    python -m mlcore train    keypoints|form --coco train.json --images DIR [--val val.json] --out MODEL_DIR
+    python -m mlcore evaluate --gt gt.json --pred preds.json
+    python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b] --out merged.json
+    python -m mlcore split    --coco merged.json --out-dir DIR [--ratios 0.7 0.15 0.15] [--seed 42]
+
+Results and reports are JSON; progress goes to stderr as lines
+``{"progress": 0.42, "message": "..."}`` so a job runner can follow it.
+Exit status: 0 ok, 2 bad arguments or input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from . import __version__
+
+
+def _progress(fraction: float, message: str) -> None:
+    print(json.dumps({"progress": round(float(fraction), 4), "message": message}), file=sys.stderr, flush=True)
+
+
+def _dump(obj, out: str | None) -> None:
+    from .coco import save_coco
+
+    if out:
+        save_coco(obj, out)
+    else:
+        json.dump(obj, sys.stdout, indent=1)
+        sys.stdout.write("\n")
+
+
+def cmd_predict(args) -> int:
+    from . import pipeline
+    from .coco import load_coco, save_coco
+    from .modeldir import is_model_dir, read_meta
+
+    data = load_coco(args.coco)
+    if args.model != "mediapipe" and is_model_dir(args.model) and read_meta(args.model)["kind"] == "form":
+        from .form import FormClassifier
+
+        preds = pipeline.predict_form(data, FormClassifier(args.model, int8=args.int8, threads=args.threads))
+        save_coco(preds, args.out)
+        _progress(1.0, f"classified {len(preds)} annotations -> {args.out}")
+        return 0
+    if not args.images:
+        raise SystemExit("predict: --images is required for keypoint models")
+    from .predictors import load_predictor
+
+    predictor = load_predictor(args.model, threads=args.threads)
+    extra = []
+    if args.mc_samples:
+        if not is_model_dir(args.model):
+            raise SystemExit("predict: --mc-samples needs a built-in model directory (it runs model.pt with dropout on)")
+        from .predictors.torch_topdown import TorchTopDownPredictor
+
+        extra.append(_MCOnly(TorchTopDownPredictor(args.model, mc_samples=args.mc_samples)))
+    form = None
+    if args.form_model:
+        from .form import FormClassifier
+
+        form = FormClassifier(args.form_model, threads=args.threads)
+    preds = pipeline.predict_coco(data, args.images, predictor, boxes=args.boxes, flip_test=not args.no_flip_test,
+                                  extra_predictors=extra, form_classifier=form, progress=_progress, limit=args.limit)
+    save_coco(preds, args.out)
+    _progress(1.0, f"{len(preds)} predictions -> {args.out}")
+    return 0
+
+
+class _MCOnly:
+    """Wraps a predictor so only its MC-dropout passes feed the spread signal (its own mean is not a sample)."""
+
+    def __init__(self, predictor):
+        self.p = predictor
+
+    def predict(self, image, boxes=None, flip_test=False):
+        found = self.p.predict(image, boxes)
+        for inst in found:
+            inst.keypoints = inst.extra["mc_keypoints"][0]
+            inst.extra = {"mc_keypoints": inst.extra["mc_keypoints"]}
+        return found
+
+
+def cmd_train(args) -> int:
+    from .coco import load_coco
+    from .skeletons import get_preset
+
+    train = load_coco(args.coco)
+    val = load_coco(args.val) if args.val else None
+    skeleton = get_preset(args.skeleton) if args.skeleton else None
+    if args.what == "keypoints":
+        if not args.images:
+            raise SystemExit("train keypoints: --images is required")
+        from .training.keypoints import KeypointTrainConfig, train_keypoints
+
+        cfg = KeypointTrainConfig(seed=args.seed)
+        if args.epochs:
+            cfg.epochs = args.epochs
+        if args.batch_size:
+            cfg.batch_size = args.batch_size
+        if args.input_size:
+            w, h = (int(v) for v in args.input_size.lower().split("x"))
+            cfg.input_size = (w, h)
+        if args.patience:
+            cfg.patience = args.patience
+        report = train_keypoints(train, args.images, args.out, val=val, skeleton=skeleton, config=cfg,
+                                 device=args.device, progress=_progress, resume=args.resume)
+    else:
+        from .training.form import FormTrainConfig, train_form
+
+        cfg = FormTrainConfig(arch=args.arch, seed=args.seed)
+        if args.epochs:
+            cfg.epochs = args.epochs
+        if args.patience:
+            cfg.patience = args.patience
+        report = train_form(train, args.out, val=val, skeleton=skeleton, config=cfg, device=args.device,
+                            progress=_progress)
+    _dump(report, None)
+    return 0
+
+
+def cmd_evaluate(args) -> int:
+    from . import pipeline
+    from .coco import load_coco
+
+    report = pipeline.evaluate(load_coco(args.gt), load_coco(args.pred), pck_alphas=tuple(args.pck))
+    _dump(report, args.out)
+    return 0
+
+
+def cmd_merge(args) -> int:
+    from .coco import load_coco, merge_coco, save_coco
+
+    merged = merge_coco([load_coco(p) for p in args.inputs], form_labels=args.form_labels,
+                        file_prefixes=args.prefixes, drop_unannotated=not args.keep_unannotated)
+    save_coco(merged, args.out)
+    _progress(1.0, f"{len(merged['images'])} images, {len(merged['annotations'])} annotations -> {args.out}")
+    return 0
+
+
+def cmd_split(args) -> int:
+    from .coco import load_coco, save_coco, split_by_clip
+
+    parts = split_by_clip(load_coco(args.coco), tuple(args.ratios), args.seed)
+    for name, part in parts.items():
+        save_coco(part, Path(args.out_dir) / f"{name}_coco.json")
+    _dump({k: {"images": len(v["images"]), "annotations": len(v["annotations"])} for k, v in parts.items()}, None)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(prog="python -m mlcore", description="PoseReview ML core (no Django).")
+    p.add_argument("--version", action="version", version=f"mlcore {__version__}")
+    sub = p.add_subparsers(dest="command", required=True)
+
+    pr = sub.add_parser("predict", help="keypoint predictions with uncertainty, or form predictions")
+    pr.add_argument("--model", required=True, help="mediapipe | a SimCC .onnx file | a model directory")
+    pr.add_argument("--coco", required=True, help="COCO file listing the images (annotations give boxes)")
+    pr.add_argument("--images", help="folder holding the image files (searched recursively)")
+    pr.add_argument("--out", required=True)
+    pr.add_argument("--boxes", choices=["auto", "frame"], default="auto",
+                    help="auto: annotation boxes where present, else the whole frame; frame: always the whole frame")
+    pr.add_argument("--no-flip-test", action="store_true", help="skip the mirrored pass (no flip signal)")
+    pr.add_argument("--mc-samples", type=int, default=0, help="MC-dropout passes (built-in model dirs)")
+    pr.add_argument("--form-model", help="form model dir: classify the predicted keypoints too")
+    pr.add_argument("--int8", action="store_true", help="use the INT8 form model")
+    pr.add_argument("--limit", type=int, help="only the first N images")
+    pr.add_argument("--threads", type=int, help="onnxruntime threads")
+    pr.set_defaults(func=cmd_predict)
+
+    tr = sub.add_parser("train", help="train the built-in keypoint model or a form classifier")
+    tr.add_argument("what", choices=["keypoints", "form"])
+    tr.add_argument("--coco", required=True)
+    tr.add_argument("--images")
+    tr.add_argument("--val")
+    tr.add_argument("--out", required=True)
+    tr.add_argument("--epochs", type=int)
+    tr.add_argument("--device", help="cpu | cuda (default: cuda when available)")
+    tr.add_argument("--skeleton", help="preset to train (default: the training file's category)")
+    tr.add_argument("--arch", choices=["gcn", "mlp"], default="gcn", help="form model architecture")
+    tr.add_argument("--seed", type=int, default=0)
+    tr.add_argument("--batch-size", type=int)
+    tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")
+    tr.add_argument("--patience", type=int, help="early-stopping patience in epochs (with --val)")
+    tr.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints/last.pt")
+    tr.set_defaults(func=cmd_train)
+
+    ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")
+    ev.add_argument("--gt", required=True)
+    ev.add_argument("--pred", required=True)
+    ev.add_argument("--pck", type=float, nargs="+", default=[0.05, 0.1], help="PCK thresholds (share of box size)")
+    ev.add_argument("--out")
+    ev.set_defaults(func=cmd_evaluate)
+
+    me = sub.add_parser("merge", help="merge COCO files (renumber ids, drop unannotated images)")
+    me.add_argument("--inputs", nargs="+", required=True)
+    me.add_argument("--form-labels", nargs="+")
+    me.add_argument("--prefixes", nargs="+")
+    me.add_argument("--keep-unannotated", action="store_true")
+    me.add_argument("--out", required=True)
+    me.set_defaults(func=cmd_merge)
+
+    sp = sub.add_parser("split", help="clip-grouped train/val/test split")
+    sp.add_argument("--coco", required=True)
+    sp.add_argument("--out-dir", required=True)
+    sp.add_argument("--ratios", type=float, nargs=3, default=[0.7, 0.15, 0.15])
+    sp.add_argument("--seed", type=int, default=42)
+    sp.set_defaults(func=cmd_split)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return args.func(args)
+    except (ValueError, FileNotFoundError, KeyError) as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return 2
