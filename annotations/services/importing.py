@@ -27,7 +27,7 @@ from mlcore.spine import fill_spine
 
 from ..formats.coco import parse_coco
 from ..models import Annotation, Clip, Frame, FrameStatus, ImportSource, KeypointState, Project, Revision
-from .copying import NULL, copy_lines, escape
+from .copying import ANALYZE_AFTER_ROWS, NULL, analyze, copy_lines, escape
 from .errors import InputError
 from .images import IMAGE_EXTENSIONS, BadImage, check_image, list_image_files
 from .zips import extract_safely
@@ -221,6 +221,8 @@ class _ImportWriter:
         self._fill_images_of_existing(images, existing, image_files, copy_images, stored, problems)
         self.report(0.5, "writing annotations")
         counts = self._write_annotations(parsed, filled, heuristic, id_to_frame, problems)
+        if len(new_images) + counts["new_annotations"] >= ANALYZE_AFTER_ROWS:
+            analyze(Clip, Frame, Annotation)
         # Frames that gained their first annotation leave the unlabelled pool.
         Frame.objects.filter(project=project, status=FrameStatus.UNLABELLED,
                              annotations__isnull=False).update(status=FrameStatus.ANNOTATED)

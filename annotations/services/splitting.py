@@ -15,6 +15,7 @@ from django.db import connection, transaction
 from django.db.models import Count
 
 from ..models import Annotation, Clip, ClipSplit, Frame, SplitVersion, Subset
+from .copying import ANALYZE_AFTER_ROWS, analyze
 from .errors import InputError
 
 SUBSETS = (Subset.TRAIN.value, Subset.VAL.value, Subset.TEST.value)
@@ -109,6 +110,8 @@ def create_split(project, *, ratios: dict | None = None, seed: int = 42, fresh: 
                 "WHERE cs.version_id = %s AND f.clip_id = cs.clip_id AND f.split IS DISTINCT FROM cs.subset",
                 [version.pk],
             )
+        if len(assignment) - len(existing) >= ANALYZE_AFTER_ROWS // 10:
+            analyze(ClipSplit, Frame)
         version.summary = split_summary(project, version, labels, assignment, existing)
         version.save(update_fields=["summary"])
     if job:
