@@ -40,7 +40,9 @@ class Annotation(models.Model):
     num_keypoints = models.PositiveSmallIntegerField(default=0, help_text="count of labelled points (v > 0)")
     bbox = models.JSONField(help_text="[x, y, w, h] in pixels")
     area = models.FloatField()
-    form_label = models.ForeignKey(FormLabel, null=True, blank=True, on_delete=models.PROTECT, related_name="annotations")
+    # RESTRICT: a label in use cannot be deleted alone, but deleting its project takes both.
+    form_label = models.ForeignKey(FormLabel, null=True, blank=True, on_delete=models.RESTRICT,
+                                   related_name="annotations")
     source = models.CharField(max_length=10, choices=SOURCE_CHOICES, default="import")
     human_edited = models.BooleanField(default=False, help_text="a person changed it in PoseReview")
     import_digest = models.CharField(max_length=32, blank=True, help_text="digest of the last imported content")

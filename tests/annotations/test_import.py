@@ -148,3 +148,15 @@ def test_a_zip_export_imports_with_its_images_copied(project, tmp_path, settings
     assert frame.image and not frame.source_path
     with frame.open_image() as fh:
         assert fh.read(2) == b"\xff\xd8"  # a JPEG, copied into media storage
+
+
+def test_a_project_with_labelled_annotations_can_be_deleted_but_a_label_in_use_cannot(imported):
+    from django.db.models import RestrictedError
+
+    from annotations.models import FormLabel, Project
+
+    with pytest.raises(RestrictedError):
+        FormLabel.objects.get(project=imported, name="correct").delete()
+    imported.delete()
+    assert not Project.objects.filter(slug="demo").exists()
+    assert Annotation.objects.count() == 0 and Frame.objects.count() == 0
