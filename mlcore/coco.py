@@ -52,6 +52,7 @@ def save_coco(data: dict | list, path: str | os.PathLike) -> None:
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as fh:
             json.dump(data, fh, cls=_NumpyEncoder)
+        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be read by other processes
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):

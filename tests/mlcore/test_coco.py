@@ -93,6 +93,7 @@ def test_save_coco_writes_atomically(tmp_path):
     coco.save_coco({"images": [], "x": np.float32(1.5), "n": np.int64(3)}, target)
     assert json.loads(target.read_text()) == {"images": [], "x": 1.5, "n": 3}
     assert [p.name for p in target.parent.iterdir()] == ["out.json"]
+    assert target.stat().st_mode & 0o044 == 0o044      # readable by the web server's user too
 
 
 def test_image_index_finds_frames_in_task_folders(tmp_path):
