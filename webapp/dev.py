@@ -100,8 +100,18 @@ def run() -> int:
     env.setdefault("DEBUG", "1")
     children: list[subprocess.Popen] = []
 
+    def on_signal(_signum, _frame):
+        raise KeyboardInterrupt
+
+    # Children run in their own sessions: Ctrl-C reaches only this process, which then stops
+    # them in order (web server, worker) and the embedded servers last.
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    spawn = dict(env=env, cwd=ROOT, start_new_session=True)
+
     def shutdown(*_):
-        for child in children:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
+        for child in reversed(children):
             if child.poll() is None:
                 child.terminate()
         for child in children:
@@ -122,19 +132,18 @@ def run() -> int:
         manage(env, "collectstatic", "--noinput", "-v", "0")
         children.append(subprocess.Popen(
             [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "default,ml", "--concurrency", "2",
-             "--loglevel", "INFO"], env=env, cwd=ROOT))
+             "--loglevel", "INFO"], **spawn))
         manage(env, "setup_demo")
         port = env.get("PORT", "8000")
         children.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"], env=env, cwd=ROOT))
+            [sys.executable, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"], **spawn))
         user = env.get("POSEREVIEW_DEMO_USER", "admin")
         password = env.get("POSEREVIEW_DEMO_PASSWORD", "posereview-demo")
         print(f"\nPoseReview is running at http://127.0.0.1:{port}/\n"
               f"Log in as {user!r} with password {password!r} (demo admin).\nCtrl-C stops everything.\n", flush=True)
-        signal.signal(signal.SIGTERM, lambda *_: (_ for _ in ()).throw(KeyboardInterrupt()))
         while all(child.poll() is None for child in children):
             time.sleep(1)
-        print("a child process stopped; shutting down", flush=True)
+        print("the web server or the worker stopped; shutting down", flush=True)
         return 1
     except KeyboardInterrupt:
         print("\nstopping...", flush=True)

@@ -166,7 +166,8 @@ def _summary_line(r: dict) -> str:
     return (f"{r['frames']} frames ({r['annotated']} annotated) in {r['clips']} clips; {r['new_frames']} new frames, "
             f"{r['new_annotations']} new annotations, {r['revisions']} updated, {len(r['conflicts'])} conflicts, "
             f"{r['missing_images_count']} missing and {r['unlisted_images_count']} unlisted images, "
-            f"{len(r['problems'])} problems")
+            f"{sum(p.get('action') == 'skipped' for p in r['problems'])} records skipped, "
+            f"{sum(p.get('action') == 'kept' for p in r['problems'])} kept with a warning")
 
 
 def _digests(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, labels: list) -> list[str]:
