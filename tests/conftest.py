@@ -25,6 +25,9 @@ def media_in_tmp(settings, tmp_path):
     settings.MEDIA_ROOT = tmp_path / "media"
     settings.PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
     yield settings.MEDIA_ROOT
+    from django.db import connections
+
+    connections["jobstate"].close()  # progress reports open it; an open session blocks dropping the test DB
 
 
 @pytest.fixture

@@ -173,7 +173,7 @@ def _summary_line(r: dict) -> str:
 def _digests(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, labels: list) -> list[str]:
     """md5 of each annotation's imported content (file points, box, label): equal digest = unchanged."""
     kp = np.where(present[..., None], np.round(keypoints, 2), -1.0)
-    rows = np.concatenate([kp.reshape(len(kp), -1), np.round(bboxes, 2)], axis=1)
+    rows = np.concatenate([kp.reshape(len(kp), kp.shape[1] * 3), np.round(bboxes, 2).reshape(len(kp), 4)], axis=1)
     return [hashlib.md5(row.tobytes() + (label or "").encode()).hexdigest() for row, label in zip(rows, labels)]
 
 
@@ -313,7 +313,7 @@ class _ImportWriter:
     def _write_annotations(self, parsed, filled, heuristic, id_to_frame, problems) -> dict:
         label_names = self._label_names(parsed, problems)
         digests = _digests(parsed.keypoints, parsed.present, parsed.bboxes, label_names)
-        kp_texts = _json_rows(filled.reshape(len(filled), -1))
+        kp_texts = _json_rows(filled.reshape(len(filled), filled.shape[1] * 3))
         bbox_texts = _json_rows(parsed.bboxes)
         labelled_counts = (filled[..., 2] > 0).sum(axis=1).tolist()
         now = self.now.isoformat()

@@ -103,18 +103,31 @@ class Skeleton:
         }
 
     def with_keypoints(self, extra: "Skeleton | list[str]", sigmas: list[float] | None = None) -> "Skeleton":
-        """A copy with keypoints appended at the end (stored K-vectors stay valid as a prefix)."""
+        """A copy with keypoints appended at the end (stored K-vectors stay valid as a prefix).
+
+        New left_/right_ points are paired for flipping with each other or with existing points.
+        """
         if isinstance(extra, Skeleton):
             names, sig = list(extra.keypoints), list(extra.sigmas)
         else:
             names = [normalise_name(n) for n in extra]
             sig = list(sigmas) if sigmas is not None else [0.079] * len(names)
+        keypoints = self.keypoints + tuple(names)
+        index = {n: i for i, n in enumerate(keypoints)}
+        paired = {i for pair in self.flip_pairs for i in pair}
+        new_pairs = tuple(
+            (index[n], index["right_" + n[len("left_"):]])
+            for n in names
+            if n.startswith("left_") and "right_" + n[len("left_"):] in index
+            and not {index[n], index["right_" + n[len("left_"):]]} & paired
+        )
         return Skeleton(
             name=self.name,
-            keypoints=self.keypoints + tuple(names),
+            keypoints=keypoints,
             links=self.links,
-            flip_pairs=self.flip_pairs,
+            flip_pairs=self.flip_pairs + new_pairs,
             sigmas=self.sigmas + tuple(sig),
+            colours=self.colours + tuple(default_colour(n) for n in names),
         )
 
 

@@ -15,7 +15,6 @@ import zlib
 from pathlib import Path
 
 import pytest
-from django.db import connections
 from PIL import Image
 
 from tests.conftest import LUMBAR_IMAGES, LUMBAR_JSON, api_client, needs_dataset
@@ -131,7 +130,6 @@ def eager_jobs(settings):
     app.conf.task_always_eager = True
     yield
     app.conf.task_always_eager = before
-    connections["jobstate"].close()  # progress reports opened it; an open session blocks dropping the test DB
 
 
 def post_import(client, slug, payload: bytes, name: str, capture, **fields):
