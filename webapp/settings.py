@@ -6,6 +6,7 @@ MEDIA_ROOT        where uploaded and copied files live
 SECRET_KEY, DEBUG, ALLOWED_HOSTS (comma-separated)
 """
 
+import hashlib
 import os
 from pathlib import Path
 
@@ -73,6 +74,9 @@ DATABASES = {"default": dj_database_url.parse(DATABASE_URL, conn_max_age=60)}
 # A second connection to the same database, in autocommit, so a job's progress is visible to
 # others while its own work is still inside one open transaction. In tests it mirrors default.
 DATABASES["jobstate"] = {**DATABASES["default"], "TEST": {"MIRROR": "default"}}
+# One test database per checkout, so two checkouts' test runs on one server never collide.
+DATABASES["default"]["TEST"] = {
+    "NAME": f"test_{DATABASES['default']['NAME']}_{hashlib.sha1(str(BASE_DIR).encode()).hexdigest()[:8]}"}
 if not DATABASES["default"]["ENGINE"].endswith("postgresql"):
     raise RuntimeError("PoseReview runs on PostgreSQL only; DATABASE_URL must be a postgres:// URL")
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
