@@ -27,3 +27,5 @@ def job_visible(user, job) -> bool:
 
 # Minimum role per job kind: imports, merges and splits shape the dataset (PI); exports read it.
 JOB_ROLES = {"import": Role.PI, "merge": Role.PI, "split": Role.PI, "export": Role.REVIEWER}
+# Kinds started through their own endpoints or services (video upload, interpolation, ML jobs)
+# check their roles there.

@@ -20,6 +20,11 @@ class Job(models.Model):
         MERGE = "merge", "Merge"
         SPLIT = "split", "Split"
         EXPORT = "export", "Export"
+        EXTRACT = "extract", "Video frame extraction"
+        INTERPOLATE = "interpolate", "Interpolation"
+        PREDICT = "predict", "Predict"
+        SCORE = "score", "Score"
+        RETRAIN = "retrain", "Retrain"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

@@ -29,7 +29,8 @@ class Annotation(models.Model):
     version: optimistic-locking counter, bumped by every save.
     """
 
-    SOURCE_CHOICES = [("import", "Import"), ("human", "Edited in PoseReview"), ("model", "Accepted prediction")]
+    SOURCE_CHOICES = [("import", "Import"), ("human", "Edited in PoseReview"), ("model", "Accepted prediction"),
+                      ("interpolated", "Interpolated between keyframes")]
 
     # Covered by the (project, updated_at) and unique (frame, instance) indexes.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations", db_index=False)
@@ -43,7 +44,7 @@ class Annotation(models.Model):
     # RESTRICT: a label in use cannot be deleted alone, but deleting its project takes both.
     form_label = models.ForeignKey(FormLabel, null=True, blank=True, on_delete=models.RESTRICT,
                                    related_name="annotations")
-    source = models.CharField(max_length=10, choices=SOURCE_CHOICES, default="import")
+    source = models.CharField(max_length=12, choices=SOURCE_CHOICES, default="import")
     human_edited = models.BooleanField(default=False, help_text="a person changed it in PoseReview")
     import_digest = models.CharField(max_length=32, blank=True, help_text="digest of the last imported content")
     source_annotation_id = models.BigIntegerField(null=True, blank=True)

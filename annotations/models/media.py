@@ -18,6 +18,10 @@ class Video(models.Model):
     width = models.PositiveIntegerField(null=True, blank=True)
     height = models.PositiveIntegerField(null=True, blank=True)
     codec = models.CharField(max_length=50, blank=True)
+    rotation = models.SmallIntegerField(default=0, help_text="degrees from the container's display matrix")
+    frame_count = models.PositiveIntegerField(null=True, blank=True)
+    variable_frame_rate = models.BooleanField(default=False)
+    source_name = models.CharField(max_length=255, blank=True, help_text="file name as uploaded")
     created_at = models.DateTimeField(auto_now_add=True)
 
     class Meta:
@@ -77,6 +81,8 @@ class Frame(models.Model):
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="frames", db_index=False)
     file_name = models.CharField(max_length=255)
     image = models.FileField(upload_to="frames/", blank=True, max_length=500)
+    thumbnail = models.FileField(upload_to="thumbnails/", blank=True, max_length=500)
+    timestamp = models.FloatField(null=True, blank=True, help_text="seconds into the video, for extracted frames")
     source_path = models.CharField(max_length=1024, blank=True, help_text="absolute path of an image referenced in place")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()

@@ -256,8 +256,9 @@ class _ImportWriter:
         return name
 
     def _copy_frames(self, new_images, image_files, copy_images, clip_ids, annotated_ids, stored, problems):
-        cols = ["project_id", "clip_id", "file_name", "image", "source_path", "width", "height", "frame_index",
-                "split", "status", "priority", "source_id", "source_image_id", "created_at"]
+        # Every NOT NULL column must be listed: Django's field defaults live in Python, not in the table.
+        cols = ["project_id", "clip_id", "file_name", "image", "thumbnail", "source_path", "width", "height",
+                "frame_index", "split", "status", "priority", "source_id", "source_image_id", "created_at"]
 
         def rows():
             for n, im in enumerate(new_images):
@@ -276,7 +277,7 @@ class _ImportWriter:
                 clip, frame_index = self.clip_of[im["id"]]
                 status = FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
                 index_text = NULL if frame_index is None else frame_index
-                yield (f"{self.project.pk}\t{clip_ids[clip]}\t{escape(im['file_name'])}\t{escape(image)}\t"
+                yield (f"{self.project.pk}\t{clip_ids[clip]}\t{escape(im['file_name'])}\t{escape(image)}\t\t"
                        f"{escape(source_path)}\t{im['width']}\t{im['height']}\t{index_text}\t\t{status}\t0\t"
                        f"{self.source.pk}\t{im['id']}\t{now}\n")
 

@@ -13,6 +13,7 @@ import traceback
 
 from django.core.files.storage import default_storage
 from django.db import transaction
+from django.utils.module_loading import import_string
 from django.utils import timezone
 
 from ..models import Job, Project
@@ -31,9 +32,10 @@ def start_job(project: Project | None, kind: str, params: dict, user=None, *, ru
         run_job(job.pk)
         job.refresh_from_db()
         return job
-    from ..tasks import run_job as run_job_task
+    from ..tasks import run_job as run_job_task, run_ml_job
 
-    transaction.on_commit(lambda: _enqueue(run_job_task, job))
+    task = run_ml_job if kind in ML_KINDS else run_job_task
+    transaction.on_commit(lambda: _enqueue(task, job))
     return job
 
 
@@ -51,7 +53,7 @@ def run_job(job_id: int) -> None:
         return
     job = Job.objects.select_related("project", "created_by").get(pk=job_id)
     try:
-        result = HANDLERS[job.kind](job)
+        result = handler_for(job.kind)(job)
     except InputError as exc:
         job.fail(str(exc), result={"problems": exc.problems})
     except Exception as exc:  # a job must end as failed with its traceback, never stay running
@@ -109,9 +111,23 @@ def _run_merge(job: Job) -> dict:
     return merging.run_merge_job(job)
 
 
+# kind -> handler(job) -> result dict. Handlers of other areas are named by dotted path and
+# live in their own modules, so adding a job kind does not touch this file's imports.
 HANDLERS = {
     Job.Kind.IMPORT: _run_import,
     Job.Kind.SPLIT: _run_split,
     Job.Kind.EXPORT: _run_export,
     Job.Kind.MERGE: _run_merge,
+    Job.Kind.EXTRACT: "annotations.services.videos.run_extract_job",
+    Job.Kind.INTERPOLATE: "annotations.services.interpolation.run_interpolate_job",
+    Job.Kind.PREDICT: "annotations.services.learning.run_predict_job",
+    Job.Kind.SCORE: "annotations.services.learning.run_score_job",
+    Job.Kind.RETRAIN: "annotations.services.learning.run_retrain_job",
 }
+# Training and inference go to the `ml` queue, where GPU workers listen.
+ML_KINDS = {Job.Kind.PREDICT, Job.Kind.SCORE, Job.Kind.RETRAIN}
+
+
+def handler_for(kind: str):
+    handler = HANDLERS[kind]
+    return import_string(handler) if isinstance(handler, str) else handler
