@@ -1,4 +1,4 @@
-from django.urls import path
+from django.urls import include, path
 from rest_framework.authtoken.views import obtain_auth_token
 
 from . import api
@@ -18,4 +18,5 @@ urlpatterns = [
     path("projects/<slug:slug>/splits/<str:subset>/coco.json", api.split_coco, name="api-split-coco"),
     path("jobs/<int:job_id>/", api.job_detail, name="api-job"),
     path("jobs/<int:job_id>/download/", api.job_download, name="api-job-download"),
+    path("", include("annotations.api_video_urls")),
 ]

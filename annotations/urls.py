@@ -1,5 +1,5 @@
 from django.http import HttpResponse
-from django.urls import path
+from django.urls import include, path
 
 from . import views
 
@@ -11,4 +11,5 @@ urlpatterns = [
     path("p/<slug:slug>/clips/", views.clip_list, name="clips"),
     path("p/<slug:slug>/clips/<str:key>/", views.clip_detail, name="clip"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
+    path("", include("annotations.video_urls")),
 ]

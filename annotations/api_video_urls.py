@@ -1,0 +1,3 @@
+"""REST endpoints of the video area (chunked upload, extraction, timeline data, interpolation)."""
+
+urlpatterns: list = []

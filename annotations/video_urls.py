@@ -1,0 +1,3 @@
+"""Pages of the video area (upload, clip timeline)."""
+
+urlpatterns: list = []
