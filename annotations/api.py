@@ -17,7 +17,7 @@ from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from . import stats
-from .models import Annotation, Frame, Job, Project, Revision, Role
+from .models import Annotation, Frame, Job, Project, Revision
 from .permissions import JOB_ROLES, job_visible, project_for
 from .serializers import (AnnotationSerializer, FrameSerializer, JobSerializer, ProjectSerializer, RevisionSerializer,
                           SplitVersionSerializer)

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 
@@ -18,6 +17,7 @@ import numpy as np
 
 from mlcore.skeletons import Skeleton, normalise_name
 
+from .files import atomic_path, atomic_zip
 from .records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
 
 VALID_VISIBILITY = (0, 1, 2)
@@ -305,18 +305,10 @@ def coco_text(dataset: DatasetRecord) -> str:
 def write_json_atomic(payload: dict | str, out_path: str | os.PathLike) -> int:
     """Write JSON (a dict, or ready JSON text) to a temporary file beside `out_path`, then rename it
     into place. Returns bytes."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     # json.dumps runs in C; json.dump to a file object would go through the slow pure-Python encoder.
     text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=out_path.suffix)
-    try:
-        with os.fdopen(fd, "w") as fh:
-            fh.write(text)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(text)
     return len(text)
 
 
@@ -332,20 +324,12 @@ def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: b
 
 
 def write_zip(datasets: dict[str, DatasetRecord], out_path: Path, include_images: bool) -> dict:
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".zip")
-    os.close(fd)
     copied = 0
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            for subset, ds in datasets.items():
-                zf.writestr(f"annotations/{subset}.json", coco_text(ds))
-                if include_images:
-                    copied += add_images(zf, ds, f"images/{subset}/")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_zip(out_path) as zf:
+        for subset, ds in datasets.items():
+            zf.writestr(f"annotations/{subset}.json", coco_text(ds))
+            if include_images:
+                copied += add_images(zf, ds, f"images/{subset}/")
     return {"files": len(datasets), "bytes": out_path.stat().st_size, "images_copied": copied,
             "images": sum(len(d.images) for d in datasets.values()),
             "annotations": sum(len(d.annotations) for d in datasets.values())}

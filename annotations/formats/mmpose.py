@@ -6,16 +6,13 @@ skeleton_info; joint_weights; sigmas) and COCO JSON; PoseReview never imports MM
 
 from __future__ import annotations
 
-import json
-import os
 import pprint
-import tempfile
-import zipfile
 from pathlib import Path
 
 from mlcore.skeletons import Skeleton
 
-from .coco import add_images, to_coco_dict
+from .coco import add_images, coco_text
+from .files import atomic_zip
 from .records import DatasetRecord
 
 LOWER_BODY = ("hip", "knee", "ankle", "heel", "toe")
@@ -86,22 +83,14 @@ def config_stub(subsets: list[str], skeleton: Skeleton) -> str:
 
 def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: bool = False) -> dict:
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
     skeleton = next(iter(datasets.values())).skeleton
     name = next(iter(datasets.values())).info.get("project", "posereview")
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".zip")
-    os.close(fd)
     copied = 0
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            zf.writestr("metainfo.py", metainfo_file(skeleton, name))
-            zf.writestr("config.py", config_stub(list(datasets), skeleton))
-            for subset, ds in datasets.items():
-                zf.writestr(f"annotations/{subset}.json", json.dumps(to_coco_dict(ds), separators=(",", ":")))
-                if include_images:
-                    copied += add_images(zf, ds, f"images/{subset}/")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_zip(out_path) as zf:
+        zf.writestr("metainfo.py", metainfo_file(skeleton, name))
+        zf.writestr("config.py", config_stub(list(datasets), skeleton))
+        for subset, ds in datasets.items():
+            zf.writestr(f"annotations/{subset}.json", coco_text(ds))
+            if include_images:
+                copied += add_images(zf, ds, f"images/{subset}/")
     return {"subsets": list(datasets), "images_copied": copied, "bytes": out_path.stat().st_size}

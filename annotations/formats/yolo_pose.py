@@ -12,14 +12,12 @@ box is clipped to the image and a labelled point outside the image is written as
 
 from __future__ import annotations
 
-import os
-import tempfile
-import zipfile
 from pathlib import Path
 
 import yaml
 
 from .coco import add_images
+from .files import atomic_zip
 from .records import DatasetRecord
 
 
@@ -69,25 +67,17 @@ def dataset_yaml(skeleton, subsets: list[str]) -> str:
 
 def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: bool = False) -> dict:
     out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=".zip")
-    os.close(fd)
     n_labels = copied = 0
     outside: list = []
-    try:
-        with zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-            skeleton = next(iter(datasets.values())).skeleton
-            zf.writestr("data.yaml", dataset_yaml(skeleton, list(datasets)))
-            for subset, ds in datasets.items():
-                stems = {im.id: im.file_name.rsplit(".", 1)[0] for im in ds.images}
-                for image_id, lines in label_lines(ds, outside).items():
-                    zf.writestr(f"labels/{subset}/{stems[image_id]}.txt", "\n".join(lines) + "\n")
-                    n_labels += 1
-                if include_images:
-                    copied += add_images(zf, ds, f"images/{subset}/")
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    with atomic_zip(out_path) as zf:
+        skeleton = next(iter(datasets.values())).skeleton
+        zf.writestr("data.yaml", dataset_yaml(skeleton, list(datasets)))
+        for subset, ds in datasets.items():
+            stems = {im.id: im.file_name.rsplit(".", 1)[0] for im in ds.images}
+            for image_id, lines in label_lines(ds, outside).items():
+                zf.writestr(f"labels/{subset}/{stems[image_id]}.txt", "\n".join(lines) + "\n")
+                n_labels += 1
+            if include_images:
+                copied += add_images(zf, ds, f"images/{subset}/")
     return {"label_files": n_labels, "images_copied": copied, "bytes": out_path.stat().st_size,
             "points_outside_image": len(outside)}

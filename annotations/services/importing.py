@@ -14,7 +14,6 @@ import json
 import logging
 import os
 import tempfile
-from pathlib import Path
 
 import numpy as np
 import orjson
