@@ -312,11 +312,8 @@ class _ImportWriter:
 
     def _write_annotations(self, parsed, filled, heuristic, id_to_frame, problems) -> dict:
         label_names = self._label_names(parsed, problems)
+        labels = [self.labels.get(name) if name else None for name in label_names]
         digests = _digests(parsed.keypoints, parsed.present, parsed.bboxes, label_names)
-        kp_texts = _json_rows(filled.reshape(len(filled), filled.shape[1] * 3))
-        bbox_texts = _json_rows(parsed.bboxes)
-        labelled_counts = (filled[..., 2] > 0).sum(axis=1).tolist()
-        now = self.now.isoformat()
         state_cache: dict[bytes, str] = {}
 
         def states_json(i: int) -> str:
@@ -333,56 +330,25 @@ class _ImportWriter:
             for pk, frame_id, instance, digest in Annotation.objects.filter(project=self.project)
             .values_list("id", "frame_id", "instance", "import_digest")
         }
-        differing = {}  # annotation id -> (index into parsed, frame id, label) where the file's content changed
-        new_rows, changed, revisions, conflicts, unchanged = [], [], [], [], 0
+        new, differing, unchanged = [], {}, 0  # differing: annotation id -> (index into parsed, frame id)
         for i, ann in enumerate(parsed.annotations):
             frame_id = id_to_frame.get(ann["image_id"])
             if frame_id is None:
                 continue  # its image entry was rejected; already reported
-            label = self.labels.get(label_names[i]) if label_names[i] else None
             stored_row = existing.get((frame_id, ann["instance"]))
             if stored_row is None:
-                # JSON texts of numbers and state names need no COPY escaping.
-                new_rows.append(
-                    f"{self.project.pk}\t{frame_id}\t{ann['instance']}\t{kp_texts[i]}\t{states_json(i)}\t"
-                    f"{labelled_counts[i]}\t{bbox_texts[i]}\t{float(parsed.areas[i])!r}\t"
-                    f"{label.pk if label else NULL}\timport\tf\t{digests[i]}\t{ann['id']}\t1\t{now}\t{now}\n")
-                continue
-            if stored_row[1] == digests[i]:
+                new.append((i, frame_id))
+            elif stored_row[1] == digests[i]:
                 unchanged += 1
-                continue
-            differing[stored_row[0]] = (i, frame_id, label)
-
-        for current in Annotation.objects.filter(pk__in=list(differing)).select_related("form_label"):
-            i, frame_id, label = differing[current.pk]
-            ann, bbox = parsed.annotations[i], json.loads(bbox_texts[i])
-            incoming = {"keypoints": json.loads(kp_texts[i]), "keypoint_states": json.loads(states_json(i)), "bbox": bbox,
-                        "area": float(parsed.areas[i]), "form_label": label.name if label else None}
-            if current.human_edited:
-                conflicts.append({"frame_id": frame_id,
-                                  "annotation_id": current.pk, "source_annotation_id": ann["id"]})
-                revisions.append(Revision(project=self.project, frame_id=frame_id, annotation=current,
-                                          user=self.user, job=self.job, kind="import_conflict",
-                                          before=current.snapshot(), after=incoming,
-                                          note="a newer export differs from an annotation corrected in PoseReview; "
-                                               "the correction was kept"))
-                continue
-            before = current.snapshot()
-            current.keypoints, current.keypoint_states = incoming["keypoints"], incoming["keypoint_states"]
-            current.num_keypoints = labelled_counts[i]
-            current.bbox, current.area, current.form_label = bbox, incoming["area"], label
-            current.import_digest, current.source_annotation_id = digests[i], ann["id"]
-            current.version += 1
-            current.updated_at, current.updated_by = self.now, self.user
-            changed.append(current)
-            revisions.append(Revision(project=self.project, frame_id=frame_id, annotation=current, user=self.user,
-                                      job=self.job, kind="import", before=before, after=current.snapshot()))
+            else:
+                differing[stored_row[0]] = (i, frame_id)
 
         cols = ["project_id", "frame_id", "instance", "keypoints", "keypoint_states", "num_keypoints", "bbox", "area",
-                "form_label_id",
-                "source", "human_edited", "import_digest", "source_annotation_id", "version", "created_at",
-                "updated_at"]
-        copy_lines(Annotation._meta.db_table, cols, new_rows)
+                "form_label_id", "source", "human_edited", "import_digest", "source_annotation_id", "version",
+                "created_at", "updated_at"]
+        copy_lines(Annotation._meta.db_table, cols,
+                   self._new_annotation_lines(new, parsed, filled, labels, digests, states_json))
+        changed, revisions, conflicts = self._apply_changes(differing, parsed, filled, labels, digests, states_json)
         Annotation.objects.bulk_update(
             changed, ["keypoints", "keypoint_states", "num_keypoints", "bbox", "area", "form_label", "import_digest",
                       "source_annotation_id", "version", "updated_at", "updated_by"], batch_size=2000)
@@ -391,10 +357,57 @@ class _ImportWriter:
         for c in conflicts:
             c["file_name"] = names.get(c["frame_id"])
         return {
-            "annotations": len(new_rows) + len(changed) + unchanged + len(conflicts),
-            "new_annotations": len(new_rows),
+            "annotations": len(new) + len(changed) + unchanged + len(conflicts),
+            "new_annotations": len(new),
             "revisions": len(changed),
             "unchanged": unchanged,
             "conflicts": conflicts,
             "heuristic_points": int(heuristic.sum()),
         }
+
+    def _new_annotation_lines(self, new, parsed, filled, labels, digests, states_json, chunk=10_000):
+        """COPY lines for new annotations, serialised a chunk at a time so PostgreSQL ingests one
+        chunk while the next is prepared. JSON texts of numbers and state names need no escaping."""
+        now = self.now.isoformat()
+        for start in range(0, len(new), chunk):
+            part = new[start:start + chunk]
+            idx = np.fromiter((i for i, _ in part), dtype=np.int64, count=len(part))
+            kp_texts = _json_rows(filled[idx].reshape(len(idx), -1))
+            bbox_texts = _json_rows(parsed.bboxes[idx])
+            counts = (filled[idx, :, 2] > 0).sum(axis=1).tolist()
+            for n, (i, frame_id) in enumerate(part):
+                label, ann = labels[i], parsed.annotations[i]
+                yield (f"{self.project.pk}\t{frame_id}\t{ann['instance']}\t{kp_texts[n]}\t{states_json(i)}\t"
+                       f"{counts[n]}\t{bbox_texts[n]}\t{float(parsed.areas[i])!r}\t{label.pk if label else NULL}\t"
+                       f"import\tf\t{digests[i]}\t{ann['id']}\t1\t{now}\t{now}\n")
+
+    def _apply_changes(self, differing, parsed, filled, labels, digests, states_json):
+        """Update annotations whose imported content changed (one Revision each), except those a
+        person corrected here: those keep the correction and get an import_conflict revision."""
+        changed, revisions, conflicts = [], [], []
+        for current in Annotation.objects.filter(pk__in=list(differing)).select_related("form_label"):
+            i, frame_id = differing[current.pk]
+            ann, label = parsed.annotations[i], labels[i]
+            incoming = {"keypoints": json.loads(_json_rows(filled[i].reshape(1, -1))[0]),
+                        "keypoint_states": json.loads(states_json(i)),
+                        "bbox": json.loads(_json_rows(parsed.bboxes[i:i + 1])[0]),
+                        "area": float(parsed.areas[i]), "form_label": label.name if label else None}
+            if current.human_edited:
+                conflicts.append({"frame_id": frame_id, "annotation_id": current.pk, "source_annotation_id": ann["id"]})
+                revisions.append(Revision(project=self.project, frame_id=frame_id, annotation=current,
+                                          user=self.user, job=self.job, kind="import_conflict",
+                                          before=current.snapshot(), after=incoming,
+                                          note="a newer export differs from an annotation corrected in PoseReview; "
+                                               "the correction was kept"))
+                continue
+            before = current.snapshot()
+            current.keypoints, current.keypoint_states = incoming["keypoints"], incoming["keypoint_states"]
+            current.num_keypoints = int((filled[i, :, 2] > 0).sum())
+            current.bbox, current.area, current.form_label = incoming["bbox"], incoming["area"], label
+            current.import_digest, current.source_annotation_id = digests[i], ann["id"]
+            current.version += 1
+            current.updated_at, current.updated_by = self.now, self.user
+            changed.append(current)
+            revisions.append(Revision(project=self.project, frame_id=frame_id, annotation=current, user=self.user,
+                                      job=self.job, kind="import", before=before, after=current.snapshot()))
+        return changed, revisions, conflicts
