@@ -160,3 +160,23 @@ def test_a_project_with_labelled_annotations_can_be_deleted_but_a_label_in_use_c
     imported.delete()
     assert not Project.objects.filter(slug="demo").exists()
     assert Annotation.objects.count() == 0 and Frame.objects.count() == 0
+
+
+def test_a_plain_coco_file_imports_with_its_own_form_labels_and_clip_ids(imported, tmp_path):
+    """Our own export (plain COCO, lower-case names, attributes.form_label, images[].clip_id) round-trips."""
+    from annotations.models import Project
+    from annotations.services.exporting import export
+
+    path, _ = export(imported, "coco", ["all"], out_path=tmp_path / "all.json")
+    data = json.loads(path.read_text())
+    data["images"][0]["clip_id"] = "relabelled_clip"
+    path.write_text(json.dumps(data))
+    target = Project.create("copy", "Copy", "coco17_spine")
+    result = import_coco_file(target, path)  # no --form-label: each annotation carries its own
+    assert result["annotated"] == 210 and result["unmapped_keypoints"] == []
+    assert [p for p in result["problems"] if p["action"] == "skipped"] == []
+    labels = Annotation.objects.filter(project=target).values_list("form_label__name", flat=True)
+    assert sorted(set(labels)) == ["correct", "lumbar_error"] and list(labels).count("correct") == 102
+    assert Frame.objects.get(project=target, file_name=data["images"][0]["file_name"]).clip.key == "relabelled_clip"
+    # the spine points came from the file this time, so nothing is re-guessed
+    assert result["heuristic_points"] == 0

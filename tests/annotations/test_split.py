@@ -80,3 +80,14 @@ def test_a_new_version_after_new_clips_keeps_the_old_assignments(imported):
     assert {k: new[k] for k in old} == old
     assert set(new) - set(old) == {f"99999_{i}" for i in range(1, 6)}
     assert Clip.objects.filter(project=imported).count() == len(new)
+
+
+def test_no_clip_of_the_real_dataset_is_split_across_subsets_for_many_seeds(imported):
+    for seed in range(12):
+        version = create_split(imported, seed=seed, fresh=True)
+        subsets_per_clip = {}
+        for clip, subset in ClipSplit.objects.filter(version=version).values_list("clip__key", "subset"):
+            subsets_per_clip.setdefault(clip, set()).add(subset)
+        assert all(len(s) == 1 for s in subsets_per_clip.values())
+        frames = Frame.objects.filter(project=imported).values_list("clip__key", "split")
+        assert all(split in subsets_per_clip[clip] for clip, split in frames)
