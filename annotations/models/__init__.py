@@ -2,6 +2,7 @@
 
 from .jobs import Job
 from .labels import Annotation, KeypointState, Revision
+from .learning import LearningSettings, ModelKind, ModelSource, ModelStatus, ModelVersion, Prediction, SimulationRun
 from .media import Clip, Frame, FrameStatus, ImportSource, Video
 from .projects import FormLabel, Membership, Project, Role
 from .review import FrameLease, FrameTransition, Queue, QueueItem, QueueSkip
@@ -11,4 +12,5 @@ __all__ = [
     "Annotation", "Clip", "ClipSplit", "FormLabel", "Frame", "FrameStatus", "ImportSource", "Job",
     "KeypointState", "Membership", "Project", "Revision", "Role", "SplitVersion", "Subset", "Video",
     "FrameLease", "FrameTransition", "Queue", "QueueItem", "QueueSkip",
+    "LearningSettings", "ModelKind", "ModelSource", "ModelStatus", "ModelVersion", "Prediction", "SimulationRun",
 ]
