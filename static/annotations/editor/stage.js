@@ -46,9 +46,10 @@ export class Stage {
     this.image = el("image", { id: "frame-image", x: 0, y: 0, preserveAspectRatio: "none" }, this.world);
     this.onionLayer = el("g", { id: "onion-layer", class: "onion" }, this.svg);
     this.ghostLayer = el("g", { id: "ghost-layer", class: "ghost" }, this.svg);
-    this.conflictLayer = el("g", { id: "conflict-layer", class: "theirs" }, this.svg);
     this.boneLayer = el("g", { id: "bones" }, this.svg);
     this.pointLayer = el("g", { id: "points" }, this.svg);
+    // The other version in a conflict goes on top: it is what the person must compare against.
+    this.conflictLayer = el("g", { id: "conflict-layer", class: "theirs" }, this.svg);
     const { keypoints, links, colours } = this.skeleton;
     this.bones = links.map(([a, b], n) => {
       const spine = SPINE_NAMES.has(keypoints[a]) && SPINE_NAMES.has(keypoints[b]);
