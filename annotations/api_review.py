@@ -152,7 +152,7 @@ def revision_restore(request, slug, revision_id):
     version = request.data.get("version")
     if not isinstance(version, int) or isinstance(version, bool):
         raise InputError("'version' (the current version you are looking at) is required")
-    ann = history.restore(revision, request.user, version)
+    ann = history.restore(revision, request.user, version, request.data.get("which", "after"))
     return Response(AnnotationSerializer(ann).data)
 
 

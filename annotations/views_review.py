@@ -94,7 +94,8 @@ def revision_restore(request, slug, revision_id):
     revision = get_object_or_404(Revision, project=project, pk=revision_id)
     version = request.POST.get("version", "")
     try:
-        ann = history.restore(revision, request.user, int(version) if version.isdigit() else None)
+        ann = history.restore(revision, request.user, int(version) if version.isdigit() else None,
+                              request.POST.get("which", "after"))
     except StaleEdit:
         messages.error(request, "Someone saved this frame while you were reading its history; "
                                 "look at the newest entry and try again.")

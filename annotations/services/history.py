@@ -54,6 +54,7 @@ def frame_history(frame: Frame) -> list[dict]:
             "note": rev.note, "changes": describe_change(rev.before, rev.after, names),
             "version": (rev.after or {}).get("version"), "form_label": (rev.after or {}).get("form_label"),
             "restorable": bool(rev.after) and rev.annotation_id is not None and rev.kind != "import_conflict",
+            "restorable_before": False,
         })
     for t in FrameTransition.objects.filter(frame=frame).select_related("user"):
         entries.append({
@@ -63,20 +64,30 @@ def frame_history(frame: Frame) -> list[dict]:
             "restorable": False,
         })
     entries.sort(key=lambda e: (e["created_at"], e["type"] == "transition", e["id"]), reverse=True)
+    revisions = [e for e in entries if e["type"] == "revision" and e["restorable"]]
+    if revisions:
+        # The oldest change also offers the state before it: the frame as it was imported.
+        oldest = Revision.objects.get(pk=revisions[-1]["id"])
+        revisions[-1]["restorable_before"] = bool(oldest.before) and oldest.before.get("version") is not None \
+            and any(v > 0 for v in oldest.before.get("keypoints", [])[2::3])
     return entries
 
 
-def restore(revision: Revision, user, expected_version: int | None = None) -> Annotation:
-    """Write `revision`'s after-state back to its annotation; the result is a new "restore" Revision.
+def restore(revision: Revision, user, expected_version: int | None = None, which: str = "after") -> Annotation:
+    """Write `revision`'s after-state (or, with which="before", the state it changed) back to its
+    annotation; the result is a new "restore" Revision.
 
-    expected_version: the version the person looked at (None: the current one, for a page's
-    restore button that was just rendered). Raises StaleEdit if it moved on meanwhile.
+    The before-state of a frame's first revision is how it was imported: restoring it undoes
+    every change made here. expected_version: the version the person looked at (None: the
+    current one). Raises StaleEdit if it moved on meanwhile.
     """
-    if not revision.after or revision.annotation_id is None or revision.kind == "import_conflict":
+    if which not in ("after", "before"):
+        raise InputError("restore the state 'after' or 'before' a revision")
+    after = revision.after if which == "after" else revision.before
+    if not after or revision.annotation_id is None or revision.kind == "import_conflict":
         raise InputError("this revision cannot be restored (it has no stored content or its annotation is gone)")
     ann = Annotation.objects.select_related("project").get(pk=revision.annotation_id)
     K = ann.project.num_keypoints
-    after = revision.after
     kpts = list(after["keypoints"]) + [0, 0, 0] * (K - len(after["keypoints"]) // 3)
     states = list(after["keypoint_states"]) + ["unverified"] * (K - len(after["keypoint_states"]))
     label = after.get("form_label")
@@ -85,4 +96,4 @@ def restore(revision: Revision, user, expected_version: int | None = None) -> An
     data = {"keypoints": kpts, "keypoint_states": states, "bbox": after["bbox"], "form_label": label}
     version = ann.version if expected_version is None else expected_version
     return editing.save_edit(ann.pk, user, data, version, kind="restore",
-                             note=f"restored the state after revision {revision.pk} (version {after.get('version')})")
+                             note=f"restored the state {which} revision {revision.pk} (version {after.get('version')})")

@@ -127,7 +127,7 @@ def _place_heuristic(project: Project, old_k: int, user) -> int:
     """Fill the new points (index >= old_k) of every annotation by the spine heuristic; returns how many changed."""
     skeleton = project.get_skeleton()
     K = skeleton.num_keypoints
-    anns = list(Annotation.objects.select_for_update().filter(project=project).select_related("form_label"))
+    anns = list(Annotation.objects.select_for_update(of=("self",)).filter(project=project).select_related("form_label"))
     if not anns:
         return 0
     padded = np.array([a.padded_keypoints(K)[0] for a in anns], dtype=np.float64).reshape(len(anns), K, 3)
