@@ -32,6 +32,8 @@ from .videos import check_video_file_name
 
 PARTS = "uploads/video-parts"
 MAX_CHUNK_BYTES = 64 * 1024 * 1024
+# What browsers are told to send per request: small enough that a retry after a drop costs little.
+CHUNK_BYTES = 8 * 1024 * 1024
 # An upload nobody continued for this long is abandoned; begin() sweeps such parts away.
 ABANDONED_AFTER_S = 2 * 24 * 3600
 _BLOCK = 1 << 20
@@ -62,7 +64,7 @@ class Upload:
 
     def as_dict(self) -> dict:
         return {"id": self.id, "file_name": self.file_name, "size": self.size, "offset": self.offset,
-                "complete": self.complete, "chunk_size": 8 * 1024 * 1024}
+                "complete": self.complete, "chunk_size": CHUNK_BYTES}
 
 
 def _folder(upload_id: str) -> str:

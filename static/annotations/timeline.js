@@ -100,7 +100,15 @@
     ctx.fillStyle = "#101828";
     ctx.fillRect(0, 0, canvas.width, canvas.height);
     const img = image(f);
-    if (img && img.complete && img.naturalWidth) ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+    const ready = img && img.complete && img.naturalWidth;
+    if (ready) ctx.drawImage(img, 0, 0, canvas.width, canvas.height);
+    else {
+      ctx.fillStyle = "#98a2b3";
+      ctx.font = "14px system-ui";
+      ctx.textAlign = "center";
+      ctx.fillText(f.image ? "loading the frame..." : "this frame has no image", canvas.width / 2, canvas.height / 2);
+    }
+    canvas.dataset.drawn = ready ? String(f.id) : ""; // which frame's pixels are on screen (tests wait on it)
     const jumping = new Set(f.jump && f.jump.flagged ? f.jump.keypoints : []);
     const names = data.skeleton.keypoints, colours = data.skeleton.colours;
     for (const ann of f.annotations) {
@@ -229,9 +237,9 @@
     const { response, body: job } = await post(root.dataset.interpolateUrl, body);
     if (!response.ok) { status.textContent = job.detail || "interpolation could not start"; return; }
     const done = await waitForJob(job, status);
+    await load(data.frames[current].id); // the new points first, then the news
     status.textContent = done.message || done.status;
     status.className = `status-${done.status}`;
-    await load(data.frames[current].id);
   }
 
   if ($("tl-fill-pair")) {
