@@ -317,7 +317,7 @@ function renderFrameInfo() {
   $("rejection").hidden = !rej;
   if (rej) $("rejection-text").textContent = `${rej.by || "A reviewer"}: ${rej.comment}`;
   const signals = state.data.lease && state.data.lease.signals ? state.data.lease.signals : {};
-  const why = Object.entries(signals).filter(([k]) => k !== "rejected");
+  const why = Object.entries(signals).filter(([k]) => !k.startsWith("rejected"));
   $("signals").hidden = !why.length;
   $("signals-text").textContent = why.map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
     .join(" · ");

@@ -221,7 +221,8 @@ export class Stage {
     this.tag.classList.remove("hidden");
     this.tag.setAttribute("x", (sx + 10).toFixed(1));
     this.tag.setAttribute("y", (sy - 8).toFixed(1));
-    this.tag.textContent = this.skeleton.keypoints[i];
+    const name = this.skeleton.keypoints[i];
+    if (this.tag.textContent !== name) this.tag.textContent = name;
   }
 
   // -- faint layers: onion skin, model prediction, the other version in a conflict -------------
