@@ -1,0 +1,158 @@
+"""Training and held-out evaluation on plain COCO dicts (no database): shared by the retrain job and
+the active-learning simulation, so both measure models the same way.
+
+Keypoint quality on held-out clips: every held-out person predicted in its human box (top-down
+evaluation), then mlcore.pipeline.evaluate (OKS-AP with the skeleton's sigmas, mean OKS, PCK,
+pixel error per keypoint). Form quality: mlcore.pipeline.predict_form on the human keypoints of
+the held-out clips, then evaluate (accuracy, F1, confusion matrix).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+from contextlib import contextmanager
+from pathlib import Path
+
+from mlcore import pipeline
+from mlcore.form import FormClassifier
+from mlcore.onnx_export import quantize_int8
+from mlcore.predictors import load_predictor
+from mlcore.skeletons import Skeleton
+from mlcore.training.augment import AugmentConfig
+from mlcore.training.common import no_progress
+from mlcore.training.form import FormTrainConfig, train_form
+from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
+
+# What the app trains unless the project's learning settings or the job say otherwise: the
+# mlcore defaults with fewer epochs, so a retrain on a few hundred frames takes minutes on a CPU.
+DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20}
+DEFAULT_FORM_CONFIG = {"epochs": 200}
+
+
+@contextmanager
+def quiet_quantiser():
+    """onnxruntime's quantiser logs a line per tensor on the root logger; keep worker logs readable."""
+    root = logging.getLogger()
+    level = root.level
+    root.setLevel(max(level, logging.WARNING))
+    try:
+        yield
+    finally:
+        root.setLevel(level)
+
+
+def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
+    """KeypointTrainConfig from JSON overrides (input_size as [W, H], augment as a dict)."""
+    values = {**DEFAULT_KEYPOINT_CONFIG, **(overrides or {})}
+    fields = {f.name for f in dataclasses.fields(KeypointTrainConfig)}
+    unknown = set(values) - fields
+    if unknown:
+        raise ValueError(f"unknown keypoint training settings {sorted(unknown)}")
+    if "input_size" in values:
+        values["input_size"] = tuple(int(v) for v in values["input_size"])
+    if "sigma" in values and values["sigma"] is not None:
+        values["sigma"] = tuple(values["sigma"])
+    if isinstance(values.get("augment"), dict):
+        aug = dict(values["augment"])
+        if "scale" in aug:
+            aug["scale"] = tuple(aug["scale"])
+        values["augment"] = AugmentConfig(**aug)
+    return KeypointTrainConfig(**values)
+
+
+def form_config(overrides: dict | None = None) -> FormTrainConfig:
+    values = {**DEFAULT_FORM_CONFIG, **(overrides or {})}
+    fields = {f.name for f in dataclasses.fields(FormTrainConfig)}
+    unknown = set(values) - fields
+    if unknown:
+        raise ValueError(f"unknown form training settings {sorted(unknown)}")
+    return FormTrainConfig(**values)
+
+
+def has_form_labels(data: dict, minimum: int = 2) -> bool:
+    labels = {(a.get("attributes") or {}).get("form_label") for a in data.get("annotations", [])}
+    return len(labels - {None}) >= minimum
+
+
+def train_keypoint_model(train: dict, val: dict | None, images_dir: Path, out_dir: Path, skeleton: Skeleton,
+                         config: KeypointTrainConfig, progress=no_progress, int8: bool = True) -> dict:
+    """Train into out_dir (mlcore model directory); adds model.int8.onnx when quantisation works."""
+    val = val if val and val.get("annotations") else None
+    report = train_keypoints(train, images_dir, out_dir, val=val, skeleton=skeleton, config=config, progress=progress)
+    if int8:
+        try:
+            with quiet_quantiser():
+                quantize_int8(Path(out_dir) / "model.onnx", Path(out_dir) / "model.int8.onnx")
+        except Exception as exc:  # quantisation is a bonus; a model without it is still a model
+            report["int8_error"] = f"{type(exc).__name__}: {exc}"
+    return report
+
+
+def train_form_model(train: dict, val: dict | None, out_dir: Path, skeleton: Skeleton, config: FormTrainConfig,
+                     progress=no_progress, quantize: bool = True) -> dict:
+    val = val if val and has_form_labels(val, 1) else None
+    with quiet_quantiser():
+        return train_form(train, out_dir, val=val, skeleton=skeleton, config=config, progress=progress,
+                          quantize=quantize)
+
+
+def evaluate_keypoint_predictor(predictor, gt: dict, images_dir: Path, progress=no_progress) -> dict:
+    """mlcore's keypoint report for `predictor` on the annotations of `gt` (each in its human box)."""
+    if not gt.get("annotations"):
+        return {}
+    results = pipeline.predict_coco(gt, images_dir, predictor, boxes="auto", flip_test=False, progress=progress)
+    results = [r for r in results if "annotation_id" in r]
+    if not results:
+        return {}
+    return pipeline.evaluate(gt, results)["keypoints"]
+
+
+def evaluate_keypoint_dir(model_dir: Path, gt: dict, images_dir: Path, int8: bool = False, progress=no_progress) -> dict:
+    model_dir = Path(model_dir)
+    if int8:
+        if not (model_dir / "model.int8.onnx").is_file():
+            return {}
+        meta_skeleton = load_predictor(model_dir).skeleton
+        predictor = load_predictor(model_dir / "model.int8.onnx", skeleton=meta_skeleton)
+    else:
+        predictor = load_predictor(model_dir)
+    return evaluate_keypoint_predictor(predictor, gt, images_dir, progress)
+
+
+def evaluate_form_classifier(classifier, gt: dict) -> dict:
+    """mlcore's form report for a FormClassifier on the human keypoints and labels of `gt`."""
+    if not has_form_labels(gt, 1):
+        return {}
+    results = pipeline.predict_form(gt, classifier)
+    if not results:
+        return {}
+    return pipeline.evaluate(gt, results)["form"]
+
+
+def evaluate_form_dir(model_dir: Path, gt: dict, int8: bool = False) -> dict:
+    return evaluate_form_classifier(FormClassifier(model_dir, int8=int8), gt)
+
+
+def keypoint_quality(report: dict) -> tuple[float, float]:
+    """What promotion compares for keypoint models: (OKS-AP, mean OKS); missing parts count as -1."""
+    if not report:
+        return (-1.0, -1.0)
+    ap = (report.get("oks_ap") or {}).get("AP")
+    mean = report.get("mean_oks")
+    return (_num(ap), _num(mean))
+
+
+def form_quality(report: dict) -> tuple[float, float]:
+    """What promotion compares for form models: (macro F1, accuracy)."""
+    if not report:
+        return (-1.0, -1.0)
+    return (_num(report.get("f1_macro")), _num(report.get("accuracy")))
+
+
+def _num(v) -> float:
+    try:
+        v = float(v)
+    except (TypeError, ValueError):
+        return -1.0
+    return v if v == v and v >= 0 else -1.0
