@@ -121,13 +121,34 @@ class Selection:
         return True
 
 
-@dataclass
 class DecodedFrame:
-    """index: position in the video (0-based, presentation order); time: seconds; image: upright RGB."""
+    """index: position in the video (0-based, presentation order); time: seconds; image: upright RGB.
 
-    index: int
-    time: float
-    image: Image.Image
+    The picture is converted (YUV to RGB, turned upright) on first use of `image`, so the
+    conversion runs on whichever thread asks for it: the JPEG writer's, in parallel with decoding
+    (FFmpeg's scaler releases the GIL).
+    """
+
+    __slots__ = ("index", "time", "rotation", "_frame", "_image")
+
+    def __init__(self, index: int, time: float, frame, rotation: int = 0):
+        self.index, self.time, self.rotation = index, time, rotation
+        self._frame, self._image = frame, None
+
+    @property
+    def size(self) -> tuple[int, int]:
+        """(width, height) as shown, without converting the picture."""
+        if self._image is not None:
+            return self._image.size
+        w, h = self._frame.width, self._frame.height
+        return (h, w) if self.rotation in (90, 270) else (w, h)
+
+    @property
+    def image(self) -> Image.Image:
+        if self._image is None:
+            self._image = upright(self._frame.to_image(), self.rotation)
+            self._frame = None  # give the decoder's buffer back
+        return self._image
 
 
 @dataclass
@@ -300,8 +321,7 @@ def decode(path: str, selection: Selection, stats: DecodeStats, label: str | Non
                     stats.add(time)
                     if selection.picks(index, pts_time):
                         stats.kept += 1
-                        image = upright(frame.to_image(), rotation_of(frame))
-                        yield DecodedFrame(index, time, image)
+                        yield DecodedFrame(index, time, frame, rotation_of(frame))
                     index += 1
                     if progress and index % 25 == 0 and declared:
                         progress(min(time / declared, 1.0))

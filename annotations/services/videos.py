@@ -173,11 +173,11 @@ def extract(project: Project, path: str, *, label: str, selection: Selection, vi
     try:
         for frame in decode(path, selection, stats, label, progress=lambda f: report(0.02 + 0.88 * f)):
             name = f"{clip_key}_{frame.index}.jpg"
-            row = {"file_name": name, "index": frame.index, "time": frame.time,
-                   "width": frame.image.width, "height": frame.image.height}
+            width, height = frame.size
+            row = {"file_name": name, "index": frame.index, "time": frame.time, "width": width, "height": height}
             picked.append(row)
             if name not in existing:
-                row["files"] = writer.submit(name, frame.image)
+                row["files"] = writer.submit(name, frame)
         writer.wait()
         report(0.92, f"writing {len(picked)} frames")
         with transaction.atomic():
@@ -290,10 +290,11 @@ class FrameWriter:
         self.stored: list[str] = []
         self._lock = threading.Lock()
 
-    def submit(self, file_name: str, image: Image.Image) -> Future:
+    def submit(self, file_name: str, frame) -> Future:
+        """frame: a video_decode.DecodedFrame (converted to RGB on the writer's thread) or a PIL image."""
         while len(self.pending) >= self.limit:
             self.pending.popleft().result()
-        future = self.pool.submit(self._write, file_name, image)
+        future = self.pool.submit(self._write, file_name, frame)
         self.pending.append(future)
         return future
 
@@ -309,11 +310,10 @@ class FrameWriter:
             self.stored.append(stored)
         return stored
 
-    def _write(self, file_name: str, image: Image.Image) -> tuple[str, str]:
+    def _write(self, file_name: str, frame) -> tuple[str, str]:
+        image = frame if isinstance(frame, Image.Image) else frame.image
         main = self._save(f"frames/{self.slug}/{file_name}", image)
-        thumb = image.copy()
-        thumb.thumbnail(THUMBNAIL_BOX, Image.Resampling.BILINEAR, reducing_gap=2.0)
-        return main, self._save(f"thumbnails/{self.slug}/{file_name}", thumb)
+        return main, self._save(f"thumbnails/{self.slug}/{file_name}", thumbnail(image))
 
     def discard(self) -> None:
         """Remove every file written so far (after the running encodes finish)."""
@@ -330,6 +330,13 @@ class FrameWriter:
 
     def close(self) -> None:
         self.pool.shutdown(wait=True)
+
+
+def thumbnail(image: Image.Image) -> Image.Image:
+    """The picture shrunk to fit THUMBNAIL_BOX, aspect kept (what Image.thumbnail does, without a copy)."""
+    scale = min(THUMBNAIL_BOX[0] / image.width, THUMBNAIL_BOX[1] / image.height, 1.0)
+    size = (max(1, round(image.width * scale)), max(1, round(image.height * scale)))
+    return image.resize(size, Image.Resampling.BILINEAR, reducing_gap=2.0)
 
 
 @contextmanager
