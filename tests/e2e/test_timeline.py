@@ -172,7 +172,9 @@ def test_a_pi_uploads_a_video_in_chunks_through_a_dropped_connection(project, us
             route.continue_()
 
     page.route("**/video-uploads/*/", drop_second_chunk)
-    page.goto("/p/demo/videos/")
+    page.goto("/p/demo/")
+    page.click("header nav >> text=Videos")
+    assert page.url.endswith("/p/demo/videos/")
     page.set_input_files("#upload-file", str(path))
     page.check("input[name=mode][value=every]")
     page.fill("#upload-form input[name=every]", "4")
