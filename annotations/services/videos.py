@@ -386,20 +386,26 @@ def remove_upload(name: str | None) -> None:
 # -- pre-annotation -------------------------------------------------------------------------------
 
 def preannotate(project: Project, frame_ids: list[int], user=None) -> dict:
-    """Start the model's predict (then score) jobs on new frames, where this installation has them.
+    """Start the model's predict job on the new frames (it queues the score job when it is done).
 
-    The model jobs live in annotations.services.learning; without it, say so instead of pretending.
+    The model jobs live in annotations.services.learning; without it, or without a model to
+    predict with, the result says so instead of pretending.
     """
     if not frame_ids:
         return {"requested": True, "available": True, "jobs": [], "reason": "no new frames"}
     if importlib.util.find_spec("annotations.services.learning") is None:
         return {"requested": True, "available": False,
                 "reason": "pre-annotation needs the model jobs (predict, score), which are not available yet"}
-    from . import learning
     from .jobs import start_job
 
-    if hasattr(learning, "start_preannotation"):
-        jobs = learning.start_preannotation(project, frame_ids, user)
-        return {"requested": True, "available": True, "jobs": [j.pk for j in jobs]}
-    job = start_job(project, Job.Kind.PREDICT, {"frame_ids": frame_ids, "then_score": True}, user)
-    return {"requested": True, "available": True, "jobs": [job.pk]}
+    try:
+        from .learning.runtime import keypoint_version_for
+
+        version = keypoint_version_for(project)
+    except InputError as exc:
+        return {"requested": True, "available": False, "reason": str(exc)}
+    except ImportError:  # an older learning package without the runtime helper: let the job decide
+        version = None
+    job = start_job(project, Job.Kind.PREDICT, {"frames": frame_ids, "then_score": True}, user)
+    return {"requested": True, "available": True, "jobs": [job.pk],
+            "model": str(version) if version is not None else None}

@@ -197,3 +197,40 @@ def test_only_a_pi_may_upload_and_members_may_read(project, users, tmp_path, fra
     assert response.status_code == 404
     assert api_client(users["annotator"]).get(f"/api/projects/{project.slug}/videos/").json() == []
     assert Job.objects.count() == 0
+
+
+def test_pre_annotation_without_a_model_says_why(project, users, tmp_path, frames20, eager_jobs, monkeypatch,
+                                                 django_capture_on_commit_callbacks):
+    from annotations.services.learning import runtime
+
+    monkeypatch.setattr(runtime, "mediapipe_available", lambda: False)
+    path = write_video(tmp_path / "a.mp4", frames20[:3])
+    job = succeeded(upload_video(api_client(users["pi"]), project.slug, path, django_capture_on_commit_callbacks,
+                                 preannotate="1"))
+    assert job.result["preannotation"] == {
+        "requested": True, "available": False,
+        "reason": "no active keypoint model: retrain, or upload and activate an ONNX model "
+                  "(MediaPipe is not installed here)"}
+    assert list(Job.objects.values_list("kind", flat=True)) == ["extract"]
+
+
+def test_pre_annotation_starts_the_predict_job_on_the_new_frames(project, users, tmp_path, frames20, monkeypatch):
+    from django.core.files import File
+    from django.core.files.storage import default_storage
+
+    from annotations.services import videos
+    from annotations.services.learning import runtime
+
+    monkeypatch.setattr(runtime, "keypoint_version_for", lambda project: "demo keypoints v1")
+    path = write_video(tmp_path / "a.mp4", frames20[:4])
+    with open(path, "rb") as fh:
+        upload = default_storage.save("uploads/t/a.mp4", File(fh))
+    job = videos.start_extraction(project, upload, "a.mp4", {"selection": {"mode": "every", "every": 2},
+                                                             "preannotate": True}, users["pi"], run_now=True)
+    assert job.status == Job.Status.SUCCEEDED, job.message
+    predict = Job.objects.get(kind="predict")
+    new = sorted(Frame.objects.values_list("pk", flat=True))
+    assert job.result["preannotation"] == {"requested": True, "available": True, "jobs": [predict.pk],
+                                           "model": "demo keypoints v1"}
+    assert predict.params == {"frames": new, "then_score": True} and len(new) == 2
+    assert predict.created_by == users["pi"]
