@@ -10,7 +10,7 @@ from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
-from .models import Annotation, Frame, FrameLease, QueueItem, Revision, Role
+from .models import Annotation, Frame, FrameLease, Prediction, QueueItem, Revision, Role
 from .models.review import DECISION_QUEUES, QUEUE_ROLES
 from .permissions import project_for
 from .serializers import AnnotationSerializer
@@ -177,13 +177,29 @@ def neighbours(frame: Frame) -> tuple[int | None, int | None]:
     return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
 
 
-def predictions_for(frame: Frame) -> list[dict]:
-    """Model predictions for the ghost layer: [{"model_version", "keypoints" (3K flat), "scores" (K)}].
+def predictions_for(frame: Frame, K: int) -> list[dict]:
+    """Model predictions for the ghost layer, the active keypoint model's first, then the newest.
 
-    Prediction rows arrive with the active-learning issue; until then there are none, and the
-    editor shows an empty ghost layer rather than anything made up.
+    Each: {"model_version", "active", "keypoints" (3K flat; v = 2 where the model placed a point),
+    "scores" (K confidences, 0 for points it lacks), "heuristic" (indices the spine heuristic
+    placed, score 0), "form_probs", "form_label"}. A prediction never changes the annotation:
+    the person accepts points from it in the editor.
     """
-    return []
+    rows = (Prediction.objects.filter(frame=frame, instance=0).select_related("model_version")
+            .order_by("-model_version__is_active", "-created_at")[:2])
+    out = []
+    for p in rows:
+        heuristic = {int(i) for i in p.heuristic_keypoints or []}
+        flat, scores = [], []
+        for i in range(K):
+            x, y, score = p.keypoints[i] if i < len(p.keypoints) else (0, 0, 0)
+            placed = score > 0 or i in heuristic
+            flat += [round(float(x), 2), round(float(y), 2), 2 if placed else 0]
+            scores.append(round(float(score), 3))
+        out.append({"model_version": p.model_version.label, "active": p.model_version.is_active,
+                    "keypoints": flat, "scores": scores, "heuristic": sorted(heuristic),
+                    "form_probs": p.form_probs, "form_label": p.form_label})
+    return out
 
 
 def editor_payload(frame: Frame, user) -> dict:
@@ -210,7 +226,7 @@ def editor_payload(frame: Frame, user) -> dict:
                   "image_url": reverse("api-frame-image", args=[project.slug, frame.pk])},
         "annotation": annotation_payload(anns.get(frame.pk), K),
         "neighbours": {"prev": side(prev_id), "next": side(next_id)},
-        "predictions": predictions_for(frame),
+        "predictions": predictions_for(frame, K),
         "lease": ({"queue": lease.item.queue if lease.item_id else None, "item": lease.item_id,
                    "expires_at": lease.expires_at.isoformat(),
                    "signals": lease.item.signals if lease.item_id else {}} if lease else None),

@@ -85,4 +85,13 @@ class Migration(migrations.Migration):
             model_name='queueskip',
             constraint=models.UniqueConstraint(fields=('item', 'user'), name='one_skip_per_item_and_user'),
         ),
+        # Claims walk the open items from the top, and every submit turns the top item into a dead
+        # index entry; vacuum these small-per-row, high-churn tables after a few thousand changes
+        # instead of after 20% of a million rows.
+        migrations.RunSQL(
+            "ALTER TABLE annotations_queueitem SET (autovacuum_vacuum_scale_factor = 0, "
+            "autovacuum_vacuum_threshold = 2000, autovacuum_analyze_scale_factor = 0.02); "
+            "ALTER TABLE annotations_framelease SET (autovacuum_vacuum_scale_factor = 0, "
+            "autovacuum_vacuum_threshold = 1000)",
+            reverse_sql=migrations.RunSQL.noop),
     ]

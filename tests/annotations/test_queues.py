@@ -164,3 +164,17 @@ def test_queue_api_claims_and_respects_roles(imported, frames, users):
     assert annotator.post(f"/api/projects/demo/frames/{fid}/lease/renew/").status_code == 200
     assert annotator.post(f"/api/projects/demo/frames/{fid}/lease/release/").json() == {"released": True}
     assert annotator.post(f"/api/projects/demo/frames/{fid}/lease/renew/").status_code == 404
+
+
+def test_the_split_filter_follows_the_current_split_version(imported, frames, users):
+    from annotations.models import Frame
+    from annotations.services.queues import claim_next, set_priorities
+    from annotations.services.splitting import create_split
+
+    create_split(imported, seed=42)
+    set_priorities(imported, "uncertain", {f: float(f) for f in frames})
+    got = [claim_next(imported, "uncertain", users[u], split="test") for u in ("annotator", "reviewer", "pi")]
+    splits = set(Frame.objects.filter(pk__in=[i.frame_id for i in got]).values_list("split", flat=True))
+    assert splits == {"test"}
+    best_test = max(f.pk for f in Frame.objects.filter(pk__in=list(frames), split="test"))
+    assert got[0].frame_id == best_test

@@ -166,3 +166,29 @@ def test_new_spine_points_can_start_from_the_heuristic_on_a_coco17_project(users
         assert ann.keypoint_states[17:] == ["heuristic"] * 7 and ann.keypoints[17 * 3 + 2] == 1
         assert ann.version == 2
     assert Revision.objects.filter(project=project, note__startswith="skeleton grew").count() == 108
+
+
+@pytest.fixture
+def predicted(imported):
+    """A model prediction on one annotated frame: points moved 5 px, spine points from the heuristic."""
+    from annotations.models import Annotation, ModelVersion, Prediction
+
+    ann = Annotation.objects.filter(project=imported).order_by("frame_id").first()
+    version = ModelVersion.objects.create(project=imported, kind="keypoints", number=1, status="ready",
+                                          is_active=True)
+    kp = [[ann.keypoints[3 * i] + 5, ann.keypoints[3 * i + 1], 0.9 if i < 17 else 0.0] for i in range(24)]
+    kp[16][2] = 0.0  # a point the model did not find
+    Prediction.objects.create(project=imported, frame=ann.frame, model_version=version, keypoints=kp,
+                              bbox=ann.bbox, heuristic_keypoints=list(range(17, 24)),
+                              form_probs={"correct": 0.2, "lumbar_error": 0.8}, form_label="lumbar_error")
+    return ann
+
+
+def test_the_editor_payload_carries_the_models_prediction_for_the_ghost_layer(predicted, users):
+    data = api_client(users["annotator"]).get(f"/api/projects/demo/frames/{predicted.frame_id}/editor/").json()
+    [pred] = data["predictions"]
+    assert pred["model_version"] == "keypoints v1" and pred["active"] is True
+    assert pred["keypoints"][:3] == [round(predicted.keypoints[0] + 5, 2), predicted.keypoints[1], 2]
+    assert pred["keypoints"][3 * 16 + 2] == 0 and pred["scores"][16] == 0.0
+    assert pred["heuristic"] == list(range(17, 24)) and pred["keypoints"][3 * 17 + 2] == 2
+    assert pred["form_label"] == "lumbar_error" and pred["form_probs"]["lumbar_error"] == 0.8

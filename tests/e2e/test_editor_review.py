@@ -242,3 +242,35 @@ def test_neighbour_frames_show_as_onion_skin_and_copy_from_previous(imported, us
     page.go_back()
     page.wait_for_function("f => window.poseEditor.state.frameId === f", arg=frame.pk)
     assert drag is not None  # imported helper stays used by the module's readers
+
+
+def test_the_models_prediction_shows_as_a_ghost_and_points_are_accepted_from_it(imported, users, new_page):
+    from annotations.models import Annotation, ModelVersion, Prediction
+
+    ann = Annotation.objects.filter(project=imported).order_by("frame_id").first()
+    version = ModelVersion.objects.create(project=imported, kind="keypoints", number=1, status="ready",
+                                          is_active=True)
+    kp = [[ann.keypoints[3 * i] + 8, ann.keypoints[3 * i + 1] + 4, 0.3 + 0.04 * i if i < 17 else 0.0]
+          for i in range(24)]
+    Prediction.objects.create(project=imported, frame=ann.frame, model_version=version, keypoints=kp, bbox=ann.bbox,
+                              heuristic_keypoints=list(range(17, 24)), form_probs={"lumbar_error": 0.7},
+                              form_label="lumbar_error")
+    page = new_page()
+    login(page, "annotator", "pw-annotator")
+    page.goto(f"/p/demo/frames/{ann.frame_id}/edit/")
+    wait_ready(page)
+    assert page.locator("#ghost-layer circle").count() == 24
+    page.click("#kp-list li[data-i='9']")  # left_wrist
+    assert "left_wrist: confidence 0.66" in page.locator("#pred-info").inner_text()
+    screenshot(page, "editor-prediction-ghost")
+    page.keyboard.press("y")
+    wrist = point(page, 9)
+    assert (wrist["x"], wrist["y"], wrist["state"]) == (kp[9][0], kp[9][1], "predicted")
+    page.keyboard.press("g")
+    assert page.locator("#ghost-layer circle").count() == 0
+    page.keyboard.press("Shift+Y")
+    assert point(page, 3)["state"] == "predicted" and point(page, 20)["state"] == "heuristic"
+    page.keyboard.press("s")
+    wait_saved(page, ann.version + 1)
+    stored = Annotation.objects.get(pk=ann.pk)
+    assert stored.keypoint_states[9] == "predicted" and stored.keypoints[27] == kp[9][0]

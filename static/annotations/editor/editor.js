@@ -166,6 +166,7 @@ function select(i) {
     rows[i].scrollIntoView({ block: "nearest" });
   }
   $("selected-name").textContent = i >= 0 ? names[i] : "none";
+  if (state.data) renderPrediction();
 }
 
 function selectedPoint() {
@@ -211,11 +212,14 @@ function acceptPredicted(indices) {
     return;
   }
   const kp = pred.keypoints;
+  const heuristic = new Set(pred.heuristic || []);
   const take = indices.filter((i) => kp[3 * i + 2] > 0);
   if (!take.length) return;
+  // Accepted points stay unverified (dashed) until a person moves or confirms them; points the
+  // spine heuristic filled in for the model keep that origin.
   change((pose) => {
-    for (const i of take) Object.assign(pose.points[i], { x: kp[3 * i], y: kp[3 * i + 1], v: kp[3 * i + 2] > 1 ? 2 : 1,
-                                                          state: "predicted" });
+    for (const i of take) Object.assign(pose.points[i], { x: kp[3 * i], y: kp[3 * i + 1], v: 2,
+                                                          state: heuristic.has(i) ? "heuristic" : "predicted" });
   }, take);
 }
 
@@ -321,11 +325,29 @@ function renderFrameInfo() {
   $("signals").hidden = !why.length;
   $("signals-text").textContent = why.map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
     .join(" · ");
+  renderPrediction();
+}
+
+/** The prediction panel: which model, its form guess, and the selected point's confidence. */
+function renderPrediction() {
   const pred = prediction();
-  $("pred-info").textContent = pred
-    ? `Model ${pred.model_version}: ${pred.keypoints.filter((_, j) => j % 3 === 2 && pred.keypoints[j] > 0).length} points`
-    : "No model prediction for this frame yet.";
   $("btn-accept-all").disabled = !pred;
+  if (!pred) {
+    $("pred-info").textContent = "No model prediction for this frame yet.";
+    return;
+  }
+  const placed = pred.keypoints.filter((_, j) => j % 3 === 2 && pred.keypoints[j] > 0).length;
+  const parts = [`${pred.model_version}${pred.active ? "" : " (not the active model)"}: ${placed} points`];
+  if (pred.form_label) {
+    const p = pred.form_probs && pred.form_probs[pred.form_label];
+    parts.push(`form ${pred.form_label}${p != null ? ` (${Math.round(p * 100)}%)` : ""}`);
+  }
+  const i = state.selected;
+  if (i >= 0 && pred.keypoints[3 * i + 2] > 0) {
+    const heuristic = (pred.heuristic || []).includes(i);
+    parts.push(`${names[i]}: ${heuristic ? "spine heuristic" : `confidence ${pred.scores[i].toFixed(2)}`} (Y accepts)`);
+  }
+  $("pred-info").textContent = parts.join(" · ");
 }
 
 function drawOnion() {
