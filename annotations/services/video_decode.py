@@ -157,6 +157,7 @@ class DecodeStats:
 
     decoded: int = 0
     kept: int = 0
+    offset: float = 0.0  # the stream's start time (frame times are counted from it)
     first_time: float | None = None
     last_time: float | None = None
     min_step: float | None = None
@@ -304,6 +305,9 @@ def decode(path: str, selection: Selection, stats: DecodeStats, label: str | Non
             declared = _stream_duration(stream, container)
             declared_frames = stream.frames or None
             base = stream.time_base
+            # Times are seconds into the video: a stream may start at a non-zero pts (cut files, MPEG-TS).
+            start = Fraction(stream.start_time or 0) * Fraction(base) if base else Fraction(0)
+            stats.offset = float(start)
             index, last_pts, seen_errors = 0, None, 0
             try:
                 for frame in container.decode(stream):
@@ -313,7 +317,7 @@ def decode(path: str, selection: Selection, stats: DecodeStats, label: str | Non
                     if pts is None:  # a stream without timestamps: fall back to the nominal rate
                         pts_time = Fraction(index) / Fraction(stream.average_rate or 25)
                     else:
-                        pts_time = Fraction(pts) * Fraction(base)
+                        pts_time = max(Fraction(pts) * Fraction(base) - start, Fraction(0))
                     if last_pts is not None and pts_time <= last_pts:
                         continue  # a repeated timestamp is a duplicate frame, not a new moment
                     last_pts = pts_time
@@ -350,7 +354,9 @@ def _check_complete(label: str, stats: DecodeStats, declared: float | None, decl
         raise VideoProblem(f"{label}: the video is truncated: its header lists {declared_frames} frames "
                            f"but only {stats.decoded} could be decoded")
     step = stats.median_step or 0.0
-    end = stats.end_time or 0.0
+    # Containers disagree on whether a duration counts from zero or from the first frame (Matroska
+    # tags the end time, MP4 the track length): judge by the later reading, never cry wolf.
+    end = (stats.end_time or 0.0) + stats.offset
     if declared and step and end < declared - max(TRUNCATION_SLACK_FRAMES * step, 0.02 * declared):
         raise VideoProblem(f"{label}: the video is truncated: it should last {declared:.2f} s but its frames "
                            f"end at {end:.2f} s")

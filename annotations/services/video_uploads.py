@@ -25,7 +25,7 @@ from dataclasses import asdict, dataclass
 
 from django.conf import settings
 from django.core.files.storage import default_storage
-from django.http import Http404
+from django.http import Http404, UnreadablePostError
 
 from .errors import InputError
 from .videos import check_video_file_name
@@ -83,6 +83,11 @@ def begin(project, user, file_name: str, size) -> Upload:
     if size > settings.POSEREVIEW_MAX_UPLOAD_BYTES:
         raise InputError(f"{file_name}: {size:,} bytes exceeds the upload limit of "
                          f"{settings.POSEREVIEW_MAX_UPLOAD_BYTES:,} bytes")
+    try:
+        default_storage.path(PARTS)
+    except NotImplementedError:
+        raise InputError("resumable uploads need the media folder on disk; send the file in one request "
+                         "(POST videos/ with 'file')") from None
     sweep_abandoned()
     upload = Upload(id=uuid.uuid4().hex, project=project.slug, user_id=user.pk,
                     file_name=os.path.basename(file_name)[:200], size=size, created=time.time())
@@ -132,7 +137,10 @@ def append(project, user, upload_id: str, offset, stream, length: int | None) ->
             raise InputError(f"the chunk is {length:,} bytes but only {remaining:,} are left of {upload.file_name}")
         wanted = remaining if length is None else length
         while wanted > 0:
-            block = stream.read(min(_BLOCK, wanted))
+            try:
+                block = stream.read(min(_BLOCK, wanted))
+            except (OSError, UnreadablePostError):
+                break  # the client went away mid-chunk: keep what arrived, it resumes from there
             if not block:
                 break
             fh.write(block[:wanted])

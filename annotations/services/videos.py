@@ -225,7 +225,8 @@ def _describe(video: Video, info, stats: DecodeStats) -> None:
     """Record what the file is: nominal fps unless the rate varies (then the measured mean)."""
     vfr = stats.variable_frame_rate
     video.fps = round(stats.mean_fps if vfr and stats.mean_fps else info.fps or stats.mean_fps or 0, 4) or None
-    video.duration = round(info.duration or stats.end_time or 0.0, 4)
+    # Measured from the frames (last frame's time plus one interval); the header only for a single frame.
+    video.duration = round((stats.end_time if stats.decoded > 1 else None) or info.duration or 0.0, 4)
     video.width, video.height, video.codec = info.width, info.height, info.codec
     video.rotation, video.frame_count, video.variable_frame_rate = info.rotation, stats.decoded, vfr
 

@@ -234,3 +234,13 @@ def test_pre_annotation_starts_the_predict_job_on_the_new_frames(project, users,
                                            "model": "demo keypoints v1"}
     assert predict.params == {"frames": new, "then_score": True} and len(new) == 2
     assert predict.created_by == users["pi"]
+
+
+def test_frame_times_count_from_the_start_of_a_stream_that_does_not_begin_at_zero(
+        project, users, tmp_path, frames20, eager_jobs, django_capture_on_commit_callbacks):
+    # A clip cut out of a longer recording keeps its timestamps: its first frame is shown at 0.5 s.
+    path = write_video(tmp_path / "cut-out.mkv", frames20[:5], fmt="matroska", codec="mpeg4", pts=[5, 6, 7, 8, 9])
+    succeeded(upload_video(api_client(users["pi"]), project.slug, path, django_capture_on_commit_callbacks))
+    assert list(Frame.objects.order_by("frame_index").values_list("timestamp", flat=True)) == pytest.approx(
+        [0.0, 0.1, 0.2, 0.3, 0.4])
+    assert Video.objects.get().duration == 0.5
