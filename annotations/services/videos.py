@@ -165,7 +165,11 @@ def extract(project: Project, path: str, *, label: str, selection: Selection, vi
     if clip is not None and clip.video_id and (video is None or clip.video_id != video.pk):
         raise InputError(f"clip {clip_key} already holds the frames of video {clip.video}; "
                          "choose another clip id, or re-extract that video")
+    # name -> id of the clip's frames, and which of them lack pixels (imported without their image).
     existing = dict(Frame.objects.filter(project=project, clip=clip).values_list("file_name", "id")) if clip else {}
+    imageless = {name: (w, h) for name, w, h in Frame.objects.filter(project=project, clip=clip, image="",
+                                                                     source_path="")
+                 .values_list("file_name", "width", "height")} if clip else {}
 
     writer = FrameWriter(project.slug)
     stats = DecodeStats()
@@ -176,7 +180,8 @@ def extract(project: Project, path: str, *, label: str, selection: Selection, vi
             width, height = frame.size
             row = {"file_name": name, "index": frame.index, "time": frame.time, "width": width, "height": height}
             picked.append(row)
-            if name not in existing:
+            # An imported frame without pixels gets the video's, if the sizes agree (its labels are in pixels).
+            if name not in existing or imageless.get(name) == (width, height):
                 row["files"] = writer.submit(name, frame)
         writer.wait()
         report(0.92, f"writing {len(picked)} frames")
@@ -196,15 +201,22 @@ def extract(project: Project, path: str, *, label: str, selection: Selection, vi
             new = [Frame(project=project, clip=clip, file_name=r["file_name"], image=r["files"].result()[0],
                          thumbnail=r["files"].result()[1], timestamp=round(r["time"], 6), width=r["width"],
                          height=r["height"], frame_index=r["index"], status=FrameStatus.UNLABELLED)
-                   for r in picked if "files" in r]
+                   for r in picked if "files" in r and r["file_name"] not in existing]
             Frame.objects.bulk_create(new, batch_size=2000)
+            for r in picked:  # imported frames that had no image get the video's (their labels stay as they are)
+                if "files" in r and r["file_name"] in existing:
+                    image, thumb = r["files"].result()
+                    Frame.objects.filter(pk=existing[r["file_name"]]).update(image=image, thumbnail=thumb,
+                                                                            timestamp=round(r["time"], 6))
             removed = prune(clip, {r["file_name"] for r in picked}) if reextract else 0
     except VideoProblem as exc:
         writer.discard()
         raise InputError(str(exc)) from exc
     except IntegrityError as exc:
         writer.discard()
-        raise InputError(f"{label}: frame names clash with frames already in {project.slug} ({exc})") from exc
+        # Another extraction took the same video, clip or frame names meanwhile (the names were free when checked).
+        raise InputError(f"{label}: its video, clip or frame names were taken by another extraction in "
+                         f"{project.slug} meanwhile; try again ({exc})") from exc
     except BaseException:
         writer.discard()
         raise

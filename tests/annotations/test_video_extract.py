@@ -244,3 +244,19 @@ def test_frame_times_count_from_the_start_of_a_stream_that_does_not_begin_at_zer
     assert list(Frame.objects.order_by("frame_index").values_list("timestamp", flat=True)) == pytest.approx(
         [0.0, 0.1, 0.2, 0.3, 0.4])
     assert Video.objects.get().duration == 0.5
+
+
+def test_an_imported_frame_without_its_image_gets_the_videos_when_the_sizes_agree(
+        project, users, tmp_path, frames20, eager_jobs, django_capture_on_commit_callbacks):
+    clip = Clip.objects.create(project=project, key="53700_1")
+    same = Frame.objects.create(project=project, clip=clip, file_name="53700_1_2.jpg", width=W, height=H, frame_index=2)
+    other = Frame.objects.create(project=project, clip=clip, file_name="53700_1_3.jpg", width=640, height=480,
+                                 frame_index=3)
+    path = write_video(tmp_path / "53700.mp4", frames20[:5])
+    job = succeeded(upload_video(api_client(users["pi"]), project.slug, path, django_capture_on_commit_callbacks,
+                                 clip="53700_1"))
+    same.refresh_from_db()
+    other.refresh_from_db()
+    assert same.image.name == "frames/demo/53700_1_2.jpg" and same.timestamp == pytest.approx(0.2)
+    assert other.image.name == ""  # 640x480 labels cannot sit on a 240x352 picture
+    assert (job.result["new_frames"], job.result["kept_frames"]) == (3, 2)
