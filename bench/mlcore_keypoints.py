@@ -22,7 +22,8 @@ from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
 
 from mlcore import coco, metrics, pipeline
 from mlcore.cli import _MCOnly
-from mlcore.predictors.onnx_topdown import OnnxTopDownPredictor
+from mlcore.modeldir import is_model_dir, read_meta
+from mlcore.predictors import load_predictor
 from mlcore.predictors.torch_topdown import TorchTopDownPredictor
 from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
@@ -38,15 +39,18 @@ def run_folds(epochs: int) -> dict:
         test = coco.subset(data, table.image_ids[te])
         model_dir = out_dir() / f"builtin_fold{f}"
         t = time.time()
-        train_keypoints(train, images, model_dir, config=KeypointTrainConfig(epochs=epochs, seed=f))
-        train_seconds.append(time.time() - t)
-        onnx = OnnxTopDownPredictor(model_dir / "model.onnx", threads=1)
+        if is_model_dir(model_dir) and read_meta(model_dir)["config"]["epochs"] == epochs:
+            print(f"# fold {f}: reusing {model_dir}", flush=True)   # a rerun after a crash
+        else:
+            train_keypoints(train, images, model_dir, config=KeypointTrainConfig(epochs=epochs, seed=f))
+            train_seconds.append(time.time() - t)
+        onnx = load_predictor(model_dir, threads=1)
         mc = _MCOnly(TorchTopDownPredictor(model_dir, mc_samples=8, seed=f))
         for mode, boxes in (("gtbox", "auto"), ("frame", "frame")):
             t = time.time()
             preds[mode] += pipeline.predict_coco(test, images, onnx, boxes=boxes, flip_test=True, extra_predictors=[mc])
             infer.append((time.time() - t) / max(len(test["images"]), 1))
-        print(f"# fold {f}: {len(tr)} train / {len(te)} test frames, {train_seconds[-1]:.0f} s", flush=True)
+        print(f"# fold {f}: {len(tr)} train / {len(te)} test frames, {time.time() - t:.0f} s", flush=True)
     for mode, p in preds.items():
         coco.save_coco(p, out_dir() / f"builtin_preds_{mode}.json")
     return {"data": data, "preds": preds, "train_seconds": train_seconds, "infer": infer}
@@ -58,7 +62,7 @@ def main() -> None:
     args = ap.parse_args()
     res = run_folds(args.epochs)
     data = res["data"]
-    emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"])), 1), "s",
+    emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"] or [np.nan])), 1), "s",
          epochs=args.epochs, folds=FOLDS, note="2 shared CPU cores")
     emit("builtin.predict_seconds_per_frame", round(float(np.mean(res["infer"])), 3), "s",
          note="ONNX + flip test + 8 MC-dropout passes, 1 onnxruntime thread")

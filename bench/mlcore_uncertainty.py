@@ -39,7 +39,8 @@ def capture_report(tag: str, oks: np.ndarray, signals: dict[str, np.ndarray]) ->
         res = unc.error_capture(np.where(ok, values, -np.inf), err, 0.2)
         emit(f"{tag}.error_capture@20%.{name}", round(res["capture"], 4), "share",
              precision=round(res["precision"], 4), random_capture=round(res["random_capture"], 4),
-             random_precision=round(res["random_precision"], 4), available=int(ok.sum()))
+             random_precision=round(res["random_precision"], 4), ceiling=round(res["ceiling"], 4),
+             available=int(ok.sum()))
 
 
 def mediapipe_signals(data: dict, preds: list[dict]) -> dict[str, np.ndarray]:
@@ -84,7 +85,8 @@ def label_error_check(data: dict, preds: list[dict], share: float = 0.1, seed: i
     emit("label_error.recall", round(tp / max(bad.sum(), 1), 4), "share")
     emit("label_error.precision", round(tp / max(flagged.sum(), 1), 4), "share", flagged=int(flagged.sum()))
     res_top = unc.error_capture(res["score"], bad, 0.2)
-    emit("label_error.capture@20%", round(res_top["capture"], 4), "share", random_capture=0.2)
+    emit("label_error.capture@20%", round(res_top["capture"], 4), "share", random_capture=0.2,
+         ceiling=round(res_top["ceiling"], 4))
 
 
 def main() -> None:

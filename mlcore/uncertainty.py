@@ -225,8 +225,9 @@ def error_capture(priority: np.ndarray, is_error: np.ndarray, top: float = 0.2) 
     """How well a priority finds the bad frames: of the error frames, the share in the top ``top`` by priority.
 
     Returns capture (recall of errors in the top share), precision (errors
-    among the top share), and what random order would give on average
-    (capture = top, precision = base rate).
+    among the top share), what random order would give on average
+    (capture = top, precision = base rate), and the ceiling: the best
+    possible capture when there are more errors than places at the top.
     """
     p = np.asarray(priority, dtype=np.float64)
     err = np.asarray(is_error, dtype=bool)
@@ -235,4 +236,5 @@ def error_capture(priority: np.ndarray, is_error: np.ndarray, top: float = 0.2) 
     caught = err[top_idx].sum()
     return {"capture": float(caught / err.sum()) if err.any() else float("nan"),
             "precision": float(caught / n_top), "random_capture": float(n_top / len(p)),
-            "random_precision": float(err.mean()), "errors": int(err.sum()), "top_n": int(n_top)}
+            "random_precision": float(err.mean()), "errors": int(err.sum()), "top_n": int(n_top),
+            "ceiling": float(min(1.0, n_top / err.sum())) if err.any() else float("nan")}

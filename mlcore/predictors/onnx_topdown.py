@@ -73,6 +73,16 @@ class OnnxTopDownPredictor(Predictor):
         else:
             raise ValueError(f"{self.path.name}: expected outputs simcc_x and simcc_y, got {outputs}")
         k = self.session.get_outputs()[0].shape[1]
+        if not isinstance(k, int):
+            # Some exporters leave K symbolic; one dummy run tells it.
+            probe = np.zeros((1 if self.fixed_batch in (None, 1) else self.fixed_batch, c, h, w), dtype=np.float32)
+            k = int(self.session.run(self.output_names[:1], {self.input_name: probe})[0].shape[1])
+        if skeleton is None and (self.path.parent / "model.json").is_file():
+            from ..modeldir import read_meta
+
+            meta = read_meta(self.path.parent)
+            if meta["kind"] == "keypoints":
+                skeleton = Skeleton.from_dict(meta["skeleton"])
         if skeleton is None:
             if not isinstance(k, int) or k not in _BY_COUNT:
                 raise ValueError(f"{self.path.name}: {k} keypoints; pass the skeleton explicitly")

@@ -9,6 +9,15 @@ import pytest
 
 REPO = Path(__file__).resolve().parents[2]
 
+try:
+    import torch
+
+    # The test networks are tiny: one thread is as fast, and it does not
+    # spin-wait against other processes sharing the two cores.
+    torch.set_num_threads(1)
+except ImportError:  # pragma: no cover - torch is a core dependency
+    pass
+
 
 def dataset_root() -> Path:
     return Path(os.environ.get("POSEREVIEW_DATASET", REPO / ".." / "shared" / "datasets" / "barbell-row"))

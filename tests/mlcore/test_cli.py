@@ -2,6 +2,7 @@
 
 import ast
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -22,8 +23,9 @@ BLOCK = ("import sys, runpy\n"
 
 
 def run_cli(*args, check=True):
+    env = {**os.environ, "OMP_NUM_THREADS": "1"}   # tiny models; do not fight other processes for cores
     proc = subprocess.run([sys.executable, "-c", BLOCK, *map(str, args)], cwd=REPO, capture_output=True, text=True,
-                          timeout=300)
+                          timeout=300, env=env)
     if check and proc.returncode != 0:
         raise AssertionError(f"mlcore {' '.join(map(str, args))} failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
     return proc

@@ -97,3 +97,5 @@ def test_error_capture_counts_errors_in_the_top_share():
     res = u.error_capture(pr, err, top=0.2)
     assert res["capture"] == pytest.approx(2 / 3) and res["precision"] == 1.0
     assert res["random_precision"] == pytest.approx(0.3)
+    assert res["ceiling"] == pytest.approx(2 / 3)      # 3 errors, 2 places at the top
+    assert u.error_capture(pr, np.ones(10, bool), top=0.2)["ceiling"] == pytest.approx(0.2)
