@@ -32,4 +32,5 @@ urlpatterns = [
     path("jobs/<int:job_id>/", api.job_detail, name="api-job"),
     path("jobs/<int:job_id>/download/", api.job_download, name="api-job-download"),
     path("", include("annotations.api_video_urls")),
+    path("", include("annotations.api_learning")),
 ]

@@ -14,3 +14,11 @@ def run_job(job_id: int) -> None:
 def run_ml_job(job_id: int) -> None:
     """Training and inference jobs: routed to the `ml` queue so GPU workers take them."""
     run_job_service(job_id)
+
+
+@shared_task(name="annotations.tasks.check_auto_retrain")
+def check_auto_retrain() -> list:
+    """Beat: start a retrain of every project with enough newly verified frames (none while one runs)."""
+    from .services.learning.triggers import check_all_projects
+
+    return check_all_projects()

@@ -18,4 +18,5 @@ urlpatterns = [
     path("p/<slug:slug>/settings/", views_review.project_settings_page, name="project-settings"),
     path("jobs/<int:job_id>/", views.job_detail, name="job"),
     path("", include("annotations.video_urls")),
+    path("", include("annotations.views_dashboards")),
 ]

@@ -131,6 +131,13 @@ CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
 CELERY_TASK_ROUTES = {"annotations.tasks.run_ml_job": {"queue": "ml"}}
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
+# Celery beat: look for projects with enough newly verified frames to retrain (see
+# annotations/services/learning/triggers.py); the retrain itself goes to the ml queue.
+POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS = float(os.environ.get("POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS", 300))
+CELERY_BEAT_SCHEDULE = {
+    "auto-retrain-check": {"task": "annotations.tasks.check_auto_retrain",
+                           "schedule": POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS},
+}
 
 LOGGING = {
     "version": 1,

@@ -1,0 +1,169 @@
+"""PI pages of the active-learning loop: the models page (versions, retrain, predict, score, upload,
+activate, settings, running jobs with progress and cancel) and the dataset, models and queues
+dashboards (each chart drawn in the browser from its JSON endpoint)."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.shortcuts import get_object_or_404, redirect, render
+from django.urls import path
+from django.views.decorators.http import require_POST
+
+from .models import Job, LearningSettings, ModelKind, ModelVersion, Role
+from .permissions import project_for
+from .services.errors import InputError
+from .services.jobs import ML_KINDS, start_job
+from .services.learning import start_retrain
+from .services.learning.dashboards import BOARD_TITLES, boards
+from .services.learning.progress import request_cancel
+from .services.learning.promotion import activate
+from .services.learning.triggers import newly_verified_frames
+from .services.learning.uploads import register_onnx
+
+LEARNING_KINDS = [Job.Kind.PREDICT, Job.Kind.SCORE, Job.Kind.RETRAIN]
+
+
+def models_page(request, slug):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    versions = (ModelVersion.objects.filter(project=project).select_related("split_version", "created_by")
+                .order_by("-number", "kind"))
+    jobs = Job.objects.filter(project=project, kind__in=LEARNING_KINDS).select_related("created_by")[:15]
+    settings = LearningSettings.of(project)
+    versions = list(versions)
+    for v in versions:
+        v.quality = quality_text(v)
+    return render(request, "annotations/models/models.html", {
+        "project": project, "versions": versions, "boards": BOARD_TITLES.items(), "jobs": jobs, "settings": settings,
+        "is_pi": project.has_role(request.user, Role.PI),
+        "active": {k: ModelVersion.active(project, k) for k in ModelKind.values},
+        "newly_verified": newly_verified_frames(project),
+        "unfinished": [j for j in jobs if not j.is_finished],
+    })
+
+
+def _f(v, digits: int = 3) -> str:
+    return "–" if v is None else f"{v:.{digits}f}"
+
+
+def quality_text(v: ModelVersion) -> str:
+    """One line of what a version achieved on its held-out clips (or its upload validation)."""
+    kp, form = v.metrics.get("keypoints"), v.metrics.get("form")
+    if kp:
+        return (f"OKS-AP {_f((kp.get('oks_ap') or {}).get('AP'))} · mean OKS {_f(kp.get('mean_oks'))} · "
+                f"PCK@0.1 {_f(kp.get('pck@0.1'))}")
+    if form:
+        return f"macro F1 {_f(form.get('f1_macro'))} · accuracy {_f(form.get('accuracy'))} on {form.get('n')} frames"
+    if v.validation:
+        if v.validation.get("ok"):
+            return f"validation passed on {v.validation.get('frames')} frames, mean OKS {_f(v.validation.get('mean_oks'))}"
+        return "validation failed: " + "; ".join(v.validation.get("problems", []))
+    return ""
+
+
+def _back(slug):
+    return redirect("models-page", slug=slug)
+
+
+@require_POST
+def start_learning(request, slug, kind):
+    if kind not in ("predict", "score", "retrain"):
+        return _back(slug)
+    project = project_for(request.user, slug, Role.PI if kind == "retrain" else Role.REVIEWER)
+    try:
+        if kind == "retrain":
+            params = {"force": request.POST.get("force") == "on"}
+            if request.POST.get("epochs"):
+                params["keypoint_config"] = {"epochs": int(request.POST["epochs"])}
+            job = start_retrain(project, params, request.user)
+        else:
+            params = {"scope": request.POST.get("scope", "all")} if kind == "predict" else {}
+            job = start_job(project, kind, params, request.user)
+    except (InputError, ValueError) as exc:
+        messages.error(request, str(exc))
+        return _back(slug)
+    messages.info(request, f"{kind} job {job.pk} queued")
+    return _back(slug)
+
+
+@require_POST
+def upload_model(request, slug):
+    project = project_for(request.user, slug, Role.PI)
+    upload = request.FILES.get("file")
+    try:
+        if upload is None:
+            raise InputError("choose an .onnx file")
+        version, job = register_onnx(project, upload, request.POST.get("keypoint_names", ""), request.user,
+                                     request.POST.get("name", ""))
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return _back(slug)
+    messages.info(request, f"{version.label} uploaded; validation job {job.pk} queued")
+    return _back(slug)
+
+
+@require_POST
+def activate_model(request, slug, model_id):
+    project = project_for(request.user, slug, Role.PI)
+    version = get_object_or_404(ModelVersion, project=project, pk=model_id)
+    try:
+        activate(version, request.user)
+        if request.POST.get("predict") == "on":
+            start_job(project, Job.Kind.PREDICT, {"then_score": True}, request.user)
+    except InputError as exc:
+        messages.error(request, str(exc))
+        return _back(slug)
+    messages.info(request, f"{version.label} is now the active {version.get_kind_display().lower()}")
+    return _back(slug)
+
+
+@require_POST
+def save_settings(request, slug):
+    project = project_for(request.user, slug, Role.PI)
+    s = LearningSettings.of(project)
+    try:
+        s.retrain_after = max(0, int(request.POST.get("retrain_after", s.retrain_after)))
+        s.mc_samples = min(64, max(0, int(request.POST.get("mc_samples", s.mc_samples))))
+    except ValueError:
+        messages.error(request, "give whole numbers")
+        return _back(slug)
+    s.save()
+    messages.info(request, "learning settings saved")
+    return _back(slug)
+
+
+@require_POST
+def cancel_job(request, slug, job_id):
+    project = project_for(request.user, slug, Role.REVIEWER)
+    job = get_object_or_404(Job, project=project, pk=job_id)
+    if job.created_by_id != request.user.pk and not project.has_role(request.user, Role.PI):
+        messages.error(request, "only the PI or whoever started the job may cancel it")
+    elif job.status == Job.Status.RUNNING and job.kind not in ML_KINDS:
+        messages.error(request, "this job cannot be stopped while it runs")
+    elif request_cancel(job, request.user):
+        messages.info(request, f"job {job.pk} cancelled")
+    else:
+        messages.error(request, f"job {job.pk} has already finished")
+    return _back(slug)
+
+
+def dashboard(request, slug, board="dataset"):
+    project = project_for(request.user, slug, Role.PI)
+    charts = boards().get(board)
+    if charts is None:
+        return render(request, "404.html", status=404)
+    return render(request, "annotations/dashboards/board.html", {
+        "project": project, "board": board, "board_title": BOARD_TITLES[board],
+        "boards": BOARD_TITLES.items(), "charts": list(charts),
+    })
+
+
+urlpatterns = [
+    path("p/<slug:slug>/models/", models_page, name="models-page"),
+    path("p/<slug:slug>/models/upload/", upload_model, name="model-upload"),
+    path("p/<slug:slug>/models/settings/", save_settings, name="learning-settings"),
+    path("p/<slug:slug>/models/<int:model_id>/activate/", activate_model, name="model-activate"),
+    path("p/<slug:slug>/models/jobs/<int:job_id>/cancel/", cancel_job, name="learning-job-cancel"),
+    path("p/<slug:slug>/models/<str:kind>/", start_learning, name="learning-start"),
+    path("p/<slug:slug>/dashboards/", dashboard, name="dashboards"),
+    path("p/<slug:slug>/dashboards/<str:board>/", dashboard, name="dashboard"),
+]
