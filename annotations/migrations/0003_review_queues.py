@@ -5,6 +5,30 @@ from django.conf import settings
 from django.db import migrations, models
 
 
+TRIGGERS = """
+CREATE FUNCTION annotations_queueitem_follow_frame() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'UPDATE annotations_queueitem qi SET split = n.split FROM new_rows n
+             WHERE qi.frame_id = n.id AND qi.split IS DISTINCT FROM n.split';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER queueitem_follows_frame AFTER UPDATE ON annotations_frame
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION annotations_queueitem_follow_frame();
+
+CREATE FUNCTION annotations_queueitem_follow_annotation() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    EXECUTE 'UPDATE annotations_queueitem qi SET form_label_id = n.form_label_id FROM new_rows n
+             WHERE qi.frame_id = n.frame_id AND n.instance = 0
+               AND qi.form_label_id IS DISTINCT FROM n.form_label_id';
+    RETURN NULL;
+END $$;
+CREATE TRIGGER queueitem_follows_new_annotation AFTER INSERT ON annotations_annotation
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION annotations_queueitem_follow_annotation();
+CREATE TRIGGER queueitem_follows_annotation AFTER UPDATE ON annotations_annotation
+    REFERENCING NEW TABLE AS new_rows FOR EACH STATEMENT EXECUTE FUNCTION annotations_queueitem_follow_annotation();
+"""
+
+
 class Migration(migrations.Migration):
 
     dependencies = [
@@ -18,6 +42,7 @@ class Migration(migrations.Migration):
             fields=[
                 ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
                 ('queue', models.CharField(choices=[('uncertain', 'Most uncertain'), ('label_error', 'Suspected label errors'), ('unverified_spine', 'Unverified spine points'), ('new_preannotated', 'New pre-annotated frames'), ('audit', 'Random audit'), ('review', 'Submitted, awaiting review')], max_length=20)),
+                ('split', models.CharField(blank=True, default='', max_length=5)),
                 ('priority', models.FloatField(default=0.0)),
                 ('signals', models.JSONField(blank=True, default=dict)),
                 ('done_at', models.DateTimeField(blank=True, help_text='when the frame left the queue', null=True)),
@@ -25,6 +50,7 @@ class Migration(migrations.Migration):
                 ('updated_at', models.DateTimeField(auto_now=True)),
                 ('clip', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='+', to='annotations.clip')),
                 ('done_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                ('form_label', models.ForeignKey(blank=True, db_index=False, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to='annotations.formlabel')),
                 ('frame', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='queue_items', to='annotations.frame')),
                 ('project', models.ForeignKey(db_index=False, on_delete=django.db.models.deletion.CASCADE, related_name='queue_items', to='annotations.project')),
             ],
@@ -77,6 +103,14 @@ class Migration(migrations.Migration):
             model_name='queueitem',
             index=models.Index(models.F('project'), models.F('queue'), models.F('clip'), models.OrderBy(models.F('priority'), descending=True), models.F('id'), condition=models.Q(('done_at__isnull', True)), name='queue_open_clip_order'),
         ),
+        migrations.AddIndex(
+            model_name='queueitem',
+            index=models.Index(models.F('project'), models.F('queue'), models.F('split'), models.OrderBy(models.F('priority'), descending=True), models.F('id'), condition=models.Q(('done_at__isnull', True)), name='queue_open_split_order'),
+        ),
+        migrations.AddIndex(
+            model_name='queueitem',
+            index=models.Index(models.F('project'), models.F('queue'), models.F('form_label'), models.OrderBy(models.F('priority'), descending=True), models.F('id'), condition=models.Q(('done_at__isnull', True)), name='queue_open_label_order'),
+        ),
         migrations.AddConstraint(
             model_name='queueitem',
             constraint=models.UniqueConstraint(fields=('frame', 'queue'), name='one_item_per_frame_and_queue'),
@@ -94,4 +128,16 @@ class Migration(migrations.Migration):
             "ALTER TABLE annotations_framelease SET (autovacuum_vacuum_scale_factor = 0, "
             "autovacuum_vacuum_threshold = 1000)",
             reverse_sql=migrations.RunSQL.noop),
+        # Queue items carry their frame's split and form label for filtered claims. Statement-level
+        # triggers keep them in step whatever changes them (the split job's bulk UPDATE, an edit,
+        # an import's COPY): one set-based UPDATE per statement, planned afresh (EXECUTE) so a
+        # single-frame save and a million-frame re-split each get their own plan.
+        migrations.RunSQL(
+            TRIGGERS,
+            reverse_sql=(
+                "DROP TRIGGER IF EXISTS queueitem_follows_frame ON annotations_frame; "
+                "DROP TRIGGER IF EXISTS queueitem_follows_new_annotation ON annotations_annotation; "
+                "DROP TRIGGER IF EXISTS queueitem_follows_annotation ON annotations_annotation; "
+                "DROP FUNCTION IF EXISTS annotations_queueitem_follow_frame(); "
+                "DROP FUNCTION IF EXISTS annotations_queueitem_follow_annotation();")),
     ]

@@ -14,7 +14,7 @@ from django.db import models
 from django.db.models import Q
 
 from .media import Clip, Frame
-from .projects import Project, Role
+from .projects import FormLabel, Project, Role
 
 
 class Queue(models.TextChoices):
@@ -38,13 +38,19 @@ class QueueItem(models.Model):
 
     signals: why the frame is here, e.g. {"jump": 41.2} from the timeline check, model
     uncertainty terms from the score job, or {"rejected": "comment"} after a rejection.
-    clip is the frame's clip, copied here so that claims filtered by clip use one index.
+    clip, split and form_label are the frame's, copied here so that a claim filtered by any of
+    them walks one index in priority order instead of looking every frame up. Database triggers
+    (migration 0003) keep split and form_label in step with the frame and its annotation,
+    whichever code changes them (a new split, an edit, an import).
     """
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="queue_items", db_index=False)
     frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="queue_items", db_index=False)
     clip = models.ForeignKey(Clip, on_delete=models.CASCADE, related_name="+", db_index=False)
     queue = models.CharField(max_length=20, choices=Queue.choices)
+    split = models.CharField(max_length=5, blank=True, default="")
+    form_label = models.ForeignKey(FormLabel, null=True, blank=True, on_delete=models.SET_NULL, related_name="+",
+                                   db_index=False)
     priority = models.FloatField(default=0.0)
     signals = models.JSONField(default=dict, blank=True)
     done_at = models.DateTimeField(null=True, blank=True, help_text="when the frame left the queue")
@@ -61,6 +67,10 @@ class QueueItem(models.Model):
                          condition=Q(done_at__isnull=True)),
             models.Index("project", "queue", "clip", models.F("priority").desc(), "id", name="queue_open_clip_order",
                          condition=Q(done_at__isnull=True)),
+            models.Index("project", "queue", "split", models.F("priority").desc(), "id",
+                         name="queue_open_split_order", condition=Q(done_at__isnull=True)),
+            models.Index("project", "queue", "form_label", models.F("priority").desc(), "id",
+                         name="queue_open_label_order", condition=Q(done_at__isnull=True)),
         ]
 
     def __str__(self) -> str:

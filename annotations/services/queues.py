@@ -21,8 +21,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
 
-from ..models import (Annotation, Clip, ClipSplit, FrameLease, FrameStatus, KeypointState, Queue, QueueItem, QueueSkip,
-                      SplitVersion)
+from ..models import Annotation, Clip, FrameLease, FrameStatus, KeypointState, Queue, QueueItem, QueueSkip
 from ..models.review import QUEUE_ROLES
 from .errors import InputError
 
@@ -68,14 +67,15 @@ def set_priorities(project, queue: str, scores: dict[int, float], signals: dict[
             end = start + UPSERT_CHUNK
             cur.execute(
                 f"""
-                INSERT INTO annotations_queueitem (project_id, frame_id, clip_id, queue, priority, signals,
-                                                   created_at, updated_at)
-                SELECT f.project_id, f.id, f.clip_id, %s, s.priority, COALESCE(s.signals::jsonb, '{{}}'::jsonb),
-                       now(), now()
+                INSERT INTO annotations_queueitem (project_id, frame_id, clip_id, split, form_label_id, queue,
+                                                   priority, signals, created_at, updated_at)
+                SELECT f.project_id, f.id, f.clip_id, f.split, a.form_label_id, %s, s.priority,
+                       COALESCE(s.signals::jsonb, '{{}}'::jsonb), now(), now()
                 FROM unnest(%s::bigint[], %s::float8[], %s::text[]) AS s(frame_id, priority, signals)
                 JOIN annotations_frame f ON f.id = s.frame_id AND f.project_id = %s
+                LEFT JOIN annotations_annotation a ON a.frame_id = f.id AND a.instance = 0
                 ON CONFLICT (frame_id, queue) DO UPDATE SET
-                    priority = EXCLUDED.priority,
+                    priority = EXCLUDED.priority, split = EXCLUDED.split, form_label_id = EXCLUDED.form_label_id,
                     signals = CASE WHEN %s THEN EXCLUDED.signals ELSE annotations_queueitem.signals END,
                     {"done_at = NULL, done_by_id = NULL," if reopen else ""}
                     updated_at = now()
@@ -131,6 +131,18 @@ def refresh_builtin_queues(project, *, seed: int | None = None) -> dict[str, int
     return queue_sizes(project)
 
 
+def ensure_builtin_queues(project) -> bool:
+    """Build the built-in queues of a project that has never had any queue item; True if it did.
+
+    A freshly imported project then shows work on its first page view, without waiting for a
+    reviewer's refresh or a score job (both of which keep the queues current afterwards).
+    """
+    if QueueItem.objects.filter(project=project).exists():
+        return False
+    refresh_builtin_queues(project)
+    return True
+
+
 # -- claims ----------------------------------------------------------------------------------
 
 def claim_next(project, queue: str, user, *, clip: str | None = None, split: str | None = None,
@@ -150,24 +162,15 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
             return None
         filters.append("qi.clip_id = %s")
         params.append(clip_id)
+    # Each filter is a column of the item with its own index in priority order (see QueueItem).
     if split:
-        # Splits keep clips whole: filter on the item's own clip column against the current
-        # version's clips of that subset (no per-row look-up of the frame). Without a split
-        # version, fall back to the frames' split field.
-        version = SplitVersion.current(project)
-        if version is not None:
-            filters.append("qi.clip_id = ANY(%s::bigint[])")
-            params.append(list(ClipSplit.objects.filter(version=version, subset=split)
-                               .values_list("clip_id", flat=True)))
-        else:
-            filters.append("EXISTS (SELECT 1 FROM annotations_frame f WHERE f.id = qi.frame_id AND f.split = %s)")
-            params.append(split)
+        filters.append("qi.split = %s")
+        params.append(split)
     if form_label:
         label_id = project.form_labels.filter(name=form_label).values_list("id", flat=True).first()
         if label_id is None:
             raise InputError(f"unknown form label {form_label!r}")
-        filters.append("EXISTS (SELECT 1 FROM annotations_annotation a WHERE a.frame_id = qi.frame_id "
-                       "AND a.form_label_id = %s)")
+        filters.append("qi.form_label_id = %s")
         params.append(label_id)
     where = "".join(f" AND {f}" for f in filters)
 
@@ -290,9 +293,12 @@ def requeue(frame, queue: str, *, signals: dict, top: bool = True) -> QueueItem:
         highest = (QueueItem.objects.filter(project_id=frame.project_id, queue=queue, done_at__isnull=True)
                    .order_by("-priority").values_list("priority", flat=True).first())
         priority = (highest or 0.0) + 1.0
+    label_id = (Annotation.objects.filter(frame=frame, instance=0).values_list("form_label_id", flat=True)
+                .first())
     item, created = QueueItem.objects.get_or_create(
         frame=frame, queue=queue,
-        defaults={"project_id": frame.project_id, "clip_id": frame.clip_id, "priority": priority, "signals": signals})
+        defaults={"project_id": frame.project_id, "clip_id": frame.clip_id, "split": frame.split,
+                  "form_label_id": label_id, "priority": priority, "signals": signals})
     if not created:
         item.priority = priority if top else item.priority
         item.signals = {**item.signals, **signals}

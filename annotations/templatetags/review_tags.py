@@ -11,6 +11,7 @@ register = template.Library()
 def queue_panel(context, project):
     """Queue sizes with a start button (and clip/split/label filters) per queue the user may work."""
     user = context["request"].user
+    queues.ensure_builtin_queues(project)
     return {
         "project": project, "queues": queues.queue_overview(project, user), "csrf_token": context.get("csrf_token"),
         "clips": list(project.clips.values_list("key", flat=True)),

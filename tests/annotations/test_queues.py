@@ -178,3 +178,26 @@ def test_the_split_filter_follows_the_current_split_version(imported, frames, us
     assert splits == {"test"}
     best_test = max(f.pk for f in Frame.objects.filter(pk__in=list(frames), split="test"))
     assert got[0].frame_id == best_test
+
+
+def test_queue_items_follow_their_frames_split_and_form_label_whoever_changes_them(imported, frames, users):
+    from annotations.models import Annotation, Frame, QueueItem
+    from annotations.services.editing import save_edit
+    from annotations.services.queues import set_priorities
+
+    fid = sorted(frames)[0]
+    unlabelled = Frame.objects.filter(project=imported, annotations__isnull=True).order_by("id").first()
+    set_priorities(imported, "uncertain", {fid: 1.0, unlabelled.pk: 0.5})
+    item = QueueItem.objects.get(frame_id=fid)
+    assert (item.split, item.form_label.name) == ("", frames[fid][1])
+    Frame.objects.filter(pk=fid).update(split="val")  # as the split job does, in one UPDATE
+    ann = Annotation.objects.get(frame_id=fid)
+    other = "correct" if frames[fid][1] == "lumbar_error" else "lumbar_error"
+    save_edit(ann.pk, users["annotator"], {"form_label": other}, ann.version)
+    item.refresh_from_db()
+    assert (item.split, item.form_label.name) == ("val", other)
+    # An annotation that arrives later (an import, an editor's first save) labels the waiting item too.
+    assert QueueItem.objects.get(frame=unlabelled).form_label is None
+    Annotation.objects.create(project=imported, frame=unlabelled, keypoints=[1, 1, 2], keypoint_states=["verified"],
+                              bbox=[0, 0, 1, 1], area=1, form_label=imported.form_labels.get(name="correct"))
+    assert QueueItem.objects.get(frame=unlabelled).form_label.name == "correct"

@@ -104,8 +104,7 @@ def test_the_history_opens_from_the_editor_and_restores_a_revision(imported, use
     page.goto(f"/p/demo/frames/{ann.frame_id}/edit/")
     wait_ready(page)
     page.keyboard.press("2")
-    page.keyboard.press("s")
-    wait_saved(page, ann.version + 1)
+    wait_saved(page, ann.version + 1)  # autosaved: nobody pressed save
     page.keyboard.press("h")
     page.wait_for_url(re.compile(r"/history/$"))
     rows = page.locator("#history tbody tr")

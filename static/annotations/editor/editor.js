@@ -661,6 +661,9 @@ $("reject-comment").addEventListener("keydown", (e) => {
   }
 });
 $("help-close").addEventListener("click", () => $("help").close());
+$("notice").addEventListener("click", (e) => {
+  if (e.target.tagName !== "A") notice("");
+});
 $("toggle-onion").addEventListener("change", actions.toggleOnion);
 $("toggle-ghost").addEventListener("change", actions.toggleGhost);
 $("btn-skip").hidden = !cfg.queue;
