@@ -38,7 +38,7 @@ def run_folds(epochs: int) -> dict:
         train = coco.subset(data, table.image_ids[tr])
         test = coco.subset(data, table.image_ids[te])
         model_dir = out_dir() / f"builtin_fold{f}"
-        t = time.time()
+        t = t_fold = time.time()
         if is_model_dir(model_dir) and read_meta(model_dir)["config"]["epochs"] == epochs:
             print(f"# fold {f}: reusing {model_dir}", flush=True)   # a rerun after a crash
         else:
@@ -50,7 +50,7 @@ def run_folds(epochs: int) -> dict:
             t = time.time()
             preds[mode] += pipeline.predict_coco(test, images, onnx, boxes=boxes, flip_test=True, extra_predictors=[mc])
             infer.append((time.time() - t) / max(len(test["images"]), 1))
-        print(f"# fold {f}: {len(tr)} train / {len(te)} test frames, {time.time() - t:.0f} s", flush=True)
+        print(f"# fold {f}: {len(tr)} train / {len(te)} test frames, {time.time() - t_fold:.0f} s", flush=True)
     for mode, p in preds.items():
         coco.save_coco(p, out_dir() / f"builtin_preds_{mode}.json")
     return {"data": data, "preds": preds, "train_seconds": train_seconds, "infer": infer}

@@ -75,7 +75,8 @@ def generate(project, n_frames: int) -> None:
             INSERT INTO annotations_frame (project_id, clip_id, file_name, image, thumbnail, source_path, width, height,
                                            frame_index, split, status, priority, created_at)
             SELECT %s, %s + g / %s, 'bench_' || (g / %s) || '_' || (g %% %s) || '.jpg', '', '', '', 360, 530,
-                   g %% %s, CASE WHEN (g / %s) %% 20 < 14 THEN 'train' WHEN (g / %s) %% 20 < 17 THEN 'val' ELSE 'test' END,
+                   g %% %s,
+                   CASE WHEN (g / %s) %% 20 < 14 THEN 'train' WHEN (g / %s) %% 20 < 17 THEN 'val' ELSE 'test' END,
                    'annotated', 0, now()
             FROM generate_series(0, %s - 1) g""",
                     [project.pk, first_clip] + [FRAMES_PER_CLIP] * 6 + [n_frames])
