@@ -34,7 +34,7 @@ def pick_device(device: str | None = None) -> str:
     if device in (None, "", "auto"):
         return "cuda" if torch.cuda.is_available() else "cpu"
     if device.startswith("cuda") and not torch.cuda.is_available():
-        raise RuntimeError("--device cuda asked for, but torch sees no CUDA device")
+        raise ValueError("--device cuda asked for, but torch sees no CUDA device")
     return device
 
 
