@@ -220,7 +220,8 @@ def editor_payload(frame: Frame, user) -> dict:
     lease = queues.held_lease(frame, user)
     rejection = review.last_rejection(frame)
     return {
-        "frame": {"id": frame.pk, "file_name": frame.file_name, "clip": frame.clip.key, "frame_index": frame.frame_index,
+        "frame": {"id": frame.pk, "file_name": frame.file_name, "clip": frame.clip.key,
+                  "frame_index": frame.frame_index,
                   "width": frame.width, "height": frame.height, "split": frame.split, "status": frame.status,
                   "has_image": frame.has_image,
                   "image_url": reverse("api-frame-image", args=[project.slug, frame.pk])},

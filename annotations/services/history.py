@@ -60,7 +60,8 @@ def frame_history(frame: Frame) -> list[dict]:
         entries.append({
             "type": "transition", "id": t.pk, "kind": t.action, "kind_label": t.get_action_display(),
             "user": t.user.get_username() if t.user_id else None, "created_at": t.created_at,
-            "note": t.comment, "changes": [f"{t.from_status} → {t.to_status}"] + ([f"from queue {t.queue}"] if t.queue else []),
+            "note": t.comment,
+            "changes": [f"{t.from_status} → {t.to_status}"] + ([f"from queue {t.queue}"] if t.queue else []),
             "restorable": False,
         })
     entries.sort(key=lambda e: (e["created_at"], e["type"] == "transition", e["id"]), reverse=True)

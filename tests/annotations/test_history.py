@@ -116,4 +116,5 @@ def test_the_imported_state_before_the_first_change_can_be_restored(edited, user
     stored = Annotation.objects.get(pk=edited.pk)
     assert stored.keypoints == edited.original
     assert stored.form_label == edited.form_label
-    assert Revision.objects.filter(annotation=edited).order_by("-id").first().note.startswith("restored the state before")
+    latest = Revision.objects.filter(annotation=edited).order_by("-id").first()
+    assert latest.note.startswith("restored the state before")

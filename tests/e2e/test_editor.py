@@ -64,7 +64,7 @@ def start_queue(page, queue: str) -> None:
 
 
 def test_an_annotator_corrects_a_frame_from_a_queue_and_it_is_stored(queued, users, new_page):
-    from annotations.models import Annotation, Revision
+    from annotations.models import Annotation, FrameLease, Revision
 
     page = new_page()
     login(page, "annotator", "pw-annotator")
@@ -101,6 +101,11 @@ def test_an_annotator_corrects_a_frame_from_a_queue_and_it_is_stored(queued, use
     assert stored.keypoint_states[NECK] == "verified"
     assert stored.form_label.name == "lumbar_error"
     assert Revision.objects.filter(frame_id=frame_id, kind="edit", user=users["annotator"]).count() == 1
+
+    assert FrameLease.objects.filter(frame_id=frame_id, user=users["annotator"]).exists()
+    page.click("#btn-release")  # give the frame back to the queue and leave
+    page.wait_for_url(re.compile(r"/p/demo/$"))
+    assert not FrameLease.objects.filter(frame_id=frame_id).exists()
 
 
 def test_a_second_browser_saving_the_same_frame_gets_both_versions_to_choose_from(queued, users, new_page):
@@ -179,15 +184,16 @@ def test_the_whole_correct_and_submit_loop_works_by_keyboard_alone(queued, users
     assert point(page, NECK + 1)["v"] == 2
     page.keyboard.press("Shift+C")  # confirm the remaining heuristic points
     page.keyboard.press("2")
-    assert page.evaluate("() => window.poseEditor.state.pose.points.filter(p => p.v > 0 && p.state !== 'verified').length") == 0
+    unverified = "() => window.poseEditor.state.pose.points.filter(p => p.v > 0 && p.state !== 'verified').length"
+    assert page.evaluate(unverified) == 0
     page.keyboard.press("?")
     assert page.locator("#help[open]").count() == 1
     screenshot(page, "editor-help")
     page.keyboard.press("?")
 
     page.keyboard.press("Control+Enter")
-    page.wait_for_function("f => window.poseEditor.state.frameId !== f && document.querySelector('#editor').dataset.frame != f",
-                           arg=first)
+    page.wait_for_function(
+        "f => window.poseEditor.state.frameId !== f && document.querySelector('#editor').dataset.frame != f", arg=first)
     wait_ready(page)
     assert page.evaluate("() => window.__samePage") is True  # no page load in between
     assert re.search(r"/frames/(\d+)/edit/\?queue=unverified_spine", page.url)
@@ -235,7 +241,8 @@ def test_edits_made_offline_are_kept_in_the_browser_and_saved_on_the_next_visit(
 def test_an_unlabelled_frame_gets_points_placed_by_list_and_click(queued, users, new_page):
     from annotations.models import Annotation, Frame
 
-    frame = Frame.objects.filter(project=queued, annotations__isnull=True).exclude(source_path="").order_by("id").first()
+    frame = (Frame.objects.filter(project=queued, annotations__isnull=True).exclude(source_path="")
+             .order_by("id").first())
     page = new_page()
     login(page, "annotator", "pw-annotator")
     open_editor(page, f"/p/demo/frames/{frame.pk}/edit/")
@@ -245,7 +252,8 @@ def test_an_unlabelled_frame_gets_points_placed_by_list_and_click(queued, users,
     page.mouse.click(box["x"] + box["width"] * 0.5, box["y"] + box["height"] * 0.25)
     nose = point(page, 0)
     assert nose["v"] == 2 and nose["state"] == "verified"
-    assert nose["x"] == pytest.approx(frame.width * 0.5, abs=2) and nose["y"] == pytest.approx(frame.height * 0.25, abs=2)
+    assert nose["x"] == pytest.approx(frame.width * 0.5, abs=2)
+    assert nose["y"] == pytest.approx(frame.height * 0.25, abs=2)
     page.keyboard.press("s")
     wait_saved(page, 1)
     ann = Annotation.objects.get(frame=frame)

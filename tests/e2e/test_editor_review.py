@@ -176,7 +176,8 @@ def test_dragging_with_37_keypoints_touches_only_the_moved_point_and_its_bones(s
                                      + (node.id ? '!' + node.id : ''));
             }
         });
-        window.__observer.observe(document.body, {subtree: true, attributes: true, childList: true, characterData: true});
+        window.__observer.observe(document.body,
+                                  {subtree: true, attributes: true, childList: true, characterData: true});
         const stage = window.poseEditor.stage;
         const original = stage.h.dragMove;
         window.__moves = [];

@@ -323,7 +323,8 @@ function renderFrameInfo() {
   const signals = state.data.lease && state.data.lease.signals ? state.data.lease.signals : {};
   const why = Object.entries(signals).filter(([k]) => !k.startsWith("rejected"));
   $("signals").hidden = !why.length;
-  $("signals-text").textContent = why.map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
+  $("signals-text").textContent = why
+    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
     .join(" · ");
   renderPrediction();
 }
@@ -366,7 +367,15 @@ function drawGhost() {
                                                radius: 4 }] : []);
 }
 
+/** Give the claimed frame back to its queue unchanged (after saving) and go back to the project. */
+async function release() {
+  if (!(await leaveFrame())) return;
+  await api.call("POST", `frames/${state.frameId}/lease/release/`, {}).catch(() => null);
+  window.location.href = cfg.projectUrl;
+}
+
 function startLeaseTimer() {
+  $("btn-release").hidden = !state.data.lease;
   clearInterval(state.leaseTimer);
   if (!state.data.lease) return;
   const frameId = state.frameId;
@@ -458,10 +467,13 @@ function showConflict(theirs) {
     tr.insertCell().textContent = a;
     tr.insertCell().textContent = b;
   };
-  if ((mine.formLabel || null) !== (other.formLabel || null)) add("form label", mine.formLabel || "—", other.formLabel || "—");
+  if ((mine.formLabel || null) !== (other.formLabel || null)) {
+    add("form label", mine.formLabel || "—", other.formLabel || "—");
+  }
   mine.points.forEach((p, i) => {
     const q = other.points[i];
-    const same = p.v === q.v && p.state === q.state && (p.v === 0 || (Math.abs(p.x - q.x) < 0.01 && Math.abs(p.y - q.y) < 0.01));
+    const near = Math.abs(p.x - q.x) < 0.01 && Math.abs(p.y - q.y) < 0.01;
+    const same = p.v === q.v && p.state === q.state && (p.v === 0 || near);
     if (!same) add(names[i], describe(p), describe(q));
   });
   if (!body.rows.length) add("(no difference in content)", "", "");
@@ -588,7 +600,8 @@ const actions = {
     change((pose) => {
       pose.points.forEach((p, i) => {
         const v = kp[3 * i + 2] || 0;
-        Object.assign(p, v > 0 ? { x: kp[3 * i], y: kp[3 * i + 1], v, state: "unverified" } : { v: 0, state: "unverified" });
+        Object.assign(p, v > 0 ? { x: kp[3 * i], y: kp[3 * i + 1], v, state: "unverified" }
+                               : { v: 0, state: "unverified" });
       });
     });
     notice("Copied from the previous frame: every point is unverified until you move or confirm it (Shift+C).");
@@ -650,6 +663,7 @@ for (const [id, action] of Object.entries(BUTTONS)) {
     actions[action](e);
   });
 }
+$("btn-release").addEventListener("click", release);
 $("keep-mine").addEventListener("click", keepMine);
 $("take-theirs").addEventListener("click", takeTheirs);
 $("reject-confirm").addEventListener("click", confirmReject);
@@ -668,7 +682,8 @@ $("toggle-onion").addEventListener("change", actions.toggleOnion);
 $("toggle-ghost").addEventListener("change", actions.toggleGhost);
 $("btn-skip").hidden = !cfg.queue;
 $("btn-accept").hidden = $("btn-reject").hidden = !cfg.canDecide;
-$("btn-submit").textContent = cfg.decisionQueue && cfg.canDecide ? "Accept & next" : cfg.queue ? "Submit & next" : "Submit";
+$("btn-submit").textContent = cfg.decisionQueue && cfg.canDecide ? "Accept & next"
+  : cfg.queue ? "Submit & next" : "Submit";
 renderHelp($("help-rows"));
 
 window.addEventListener("popstate", async () => {

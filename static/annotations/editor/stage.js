@@ -258,7 +258,8 @@ export class Stage {
         if (kp[3 * i + 2] <= 0) continue;
         const [x, y] = this.toScreen(kp[3 * i], kp[3 * i + 1]);
         const score = layer.scores ? layer.scores[i] : null;
-        const dot = el("circle", { cx: x, cy: y, r: layer.radius || 3, fill: this.skeleton.colours[i], "data-i": i }, g);
+        const dot = el("circle", { cx: x, cy: y, r: layer.radius || 3, fill: this.skeleton.colours[i], "data-i": i },
+                       g);
         if (score != null) dot.setAttribute("opacity", (0.25 + 0.75 * Math.max(0, Math.min(1, score))).toFixed(2));
       }
     }

@@ -199,7 +199,7 @@ export class Saver {
     const doc = this.doc;
     if (!doc || doc.conflict || !this.dirty() || doc.annotationId == null) return;
     const payload = this.hooks.payload();
-    this.api.call("PATCH", `annotations/${doc.annotationId}/`, { ...payload, version: doc.version }, { keepalive: true })
-      .catch(() => {});
+    const body = { ...payload, version: doc.version };
+    this.api.call("PATCH", `annotations/${doc.annotationId}/`, body, { keepalive: true }).catch(() => {});
   }
 }
