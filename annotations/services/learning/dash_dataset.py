@@ -179,7 +179,9 @@ def agreement(project) -> dict:
     edges = [0.0, 0.5, 0.75, 0.9, 0.95, 1.01]
     names = ["<0.5", "0.5-0.75", "0.75-0.9", "0.9-0.95", "≥0.95"]
     counts = [sum(1 for r in rows if lo <= r[3] < hi) for lo, hi in zip(edges, edges[1:])]
-    note = (f"{len(rows)} pairs on {len({r[0] for r in rows})} frames; same form label in "
+    frames = len({r[0] for r in rows})
+    note = (f"{len(rows)} pair{'s' if len(rows) != 1 else ''} on {frames} frame{'s' if frames != 1 else ''}; "
+            f"same form label in "
             f"{100 * sum(r[4] for r in rows) / len(rows):.0f}% of pairs" if rows
             else "no frame has been labelled by two people yet")
     return table("Agreement where several people labelled a frame", ["frame", "user_a", "user_b", "oks",

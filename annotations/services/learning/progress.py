@@ -25,14 +25,15 @@ class JobCancelled(Exception):
 def request_cancel(job: Job, user=None) -> bool:
     """Mark a queued or running job cancelled; True if it was still unfinished."""
     who = user.get_username() if user is not None else "someone"
-    changed = Job.objects.using("jobstate").filter(
+    changed = Job.objects.filter(
         pk=job.pk, status__in=[Job.Status.QUEUED, Job.Status.RUNNING]).update(
         status=Job.Status.CANCELLED, message=f"cancelled by {who}", finished_at=timezone.now())
     return bool(changed)
 
 
 def is_cancelled(job: Job) -> bool:
-    return Job.objects.using("jobstate").filter(pk=job.pk, status=Job.Status.CANCELLED).exists()
+    # Read committed: even inside a job's transaction this sees a cancel committed by the web request.
+    return Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists()
 
 
 class Progress:

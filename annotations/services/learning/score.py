@@ -94,6 +94,16 @@ def frame_signals(p: dict) -> tuple[dict[str, np.ndarray], dict[str, np.ndarray]
     return per_kpt, frame
 
 
+def pool_order(signals: dict[str, np.ndarray], clips: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    """The uncertain queue's order: combined priority (N,) over the pool and the diverse order (N,) of indices.
+
+    signals: per-frame signals {name: (N,)} (NaN where a frame lacks one); clips: N clip ids.
+    The simulation of the loop reveals frames in exactly this order.
+    """
+    priority = unc.combine(signals)
+    return priority, unc.diverse_order(priority, clips, MAX_PER_CLIP)
+
+
 def uncertainty_queue(project, version: ModelVersion, p: dict) -> dict:
     """Priorities of the pool's frames in the uncertain queue; also the frames' own priority."""
     pool = np.array([s in POOL_STATUSES for s in p["status"]])
@@ -101,10 +111,8 @@ def uncertainty_queue(project, version: ModelVersion, p: dict) -> dict:
         return {"frames": 0}
     per_kpt, frame = frame_signals(p)
     sub = {name: v[pool] for name, v in frame.items() if not np.isnan(v[pool]).all()}
-    priority = unc.combine(sub)
+    priority, order = pool_order(sub, [c for c, keep in zip(p["clips"], pool) if keep])
     ranks = {name: unc.rank01(v) for name, v in sub.items()}
-    clips = [c for c, keep in zip(p["clips"], pool) if keep]
-    order = unc.diverse_order(priority, clips, MAX_PER_CLIP)
     ids = p["frame_ids"][pool]
     conf = per_kpt["confidence"][pool]
     n = len(ids)
