@@ -11,7 +11,7 @@ from annotations.services.learning.simulation import frames_to_reach
 
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
 
-TINY = ["--rounds", "2", "--batch", "5", "--seed-frames", "6", "--keypoint-steps", "4", "--input-size", "32x48",
+TINY = ["--rounds", "2", "--batch", "5", "--seed-frames", "6", "--keypoint-epochs", "1", "--keypoint-steps", "4", "--input-size", "32x48",
         "--width", "8", "--form-epochs", "10"]
 
 

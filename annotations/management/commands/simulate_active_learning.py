@@ -30,8 +30,9 @@ class Command(BaseCommand):
         parser.add_argument("--batch", type=int, default=15, help="frames revealed per round (K)")
         parser.add_argument("--seed", type=int, default=0)
         parser.add_argument("--seed-frames", type=int, default=10, help="labelled frames to start from")
-        parser.add_argument("--keypoint-steps", type=int, default=300,
-                            help="optimiser steps of the keypoint model per round")
+        parser.add_argument("--keypoint-epochs", type=int, default=40, help="keypoint model epochs per round")
+        parser.add_argument("--keypoint-steps", type=int, default=200,
+                            help="at least this many optimiser steps per round (more epochs for small sets)")
         parser.add_argument("--input-size", type=size, default=None, help="keypoint model input, WxH (e.g. 48x64)")
         parser.add_argument("--width", type=int, default=None, help="keypoint model width")
         parser.add_argument("--form-epochs", type=int, default=None)
@@ -51,7 +52,8 @@ class Command(BaseCommand):
 
         try:
             run = simulate(project, opts["strategy"], opts["rounds"], opts["batch"], opts["seed"],
-                           seed_frames=opts["seed_frames"], keypoint_steps=opts["keypoint_steps"],
+                           seed_frames=opts["seed_frames"], keypoint_epochs=opts["keypoint_epochs"],
+                           keypoint_steps=opts["keypoint_steps"],
                            keypoint_overrides=kp, form_overrides=form, heldout_fold=opts["heldout_fold"],
                            store=not opts["no_store"], emit=emit)
         except InputError as exc:

@@ -21,6 +21,7 @@ from mlcore.skeletons import Skeleton
 from ...formats.coco import to_coco_dict
 from ...models import Annotation, ClipSplit, Frame, FrameStatus, SplitVersion
 from .. import exporting, splitting
+from ..errors import InputError
 
 # Frames whose annotation a reviewer sent back are not training material until fixed.
 NOT_TRAINABLE = (FrameStatus.REJECTED,)
@@ -142,6 +143,8 @@ def learnable_skeleton(skeleton: Skeleton, data: dict, min_labels: int = 5) -> S
         v = np.asarray(a["keypoints"], dtype=float).reshape(-1, 3)[:K, 2]
         counts[: len(v)] += v > 0
     keep = [i for i in range(K) if counts[i] >= min_labels]
+    if not keep:
+        raise InputError(f"no keypoint has {min_labels} verified labels in the training frames yet")
     if len(keep) == K:
         return skeleton
     return sub_skeleton(skeleton, keep)

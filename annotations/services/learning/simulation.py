@@ -7,8 +7,8 @@ a held-out clip is ever revealed or trained on), then reveals K more frames: the
 uncertain queue's order (the score job's pool_order over the models' signals on the hidden
 frames, predicted on the whole frame as unlabelled frames are), or K at random.
 
-Training uses a fixed number of optimiser steps per round, so a round with few frames is not
-starved of updates and every round costs about the same.
+Training runs a fixed number of epochs per round (as the lab trains), with a floor of optimiser
+steps so that a round with a handful of frames is not starved of updates.
 """
 
 from __future__ import annotations
@@ -101,9 +101,9 @@ def hidden_priorities(data: dict, hidden: list[int], images: Path, kp_dir: Path,
 
 
 def simulate(project, strategy: str, rounds: int, batch: int, seed: int = 0, *, seed_frames: int = 10,
-             keypoint_steps: int = 300, keypoint_overrides: dict | None = None, form_overrides: dict | None = None,
-             heldout_fold: int = 0, store: bool = True, emit: Callable[[dict], None] = lambda row: None
-             ) -> SimulationRun:
+             keypoint_epochs: int = 40, keypoint_steps: int = 200, keypoint_overrides: dict | None = None,
+             form_overrides: dict | None = None, heldout_fold: int = 0, store: bool = True,
+             emit: Callable[[dict], None] = lambda row: None) -> SimulationRun:
     """Run the simulation; `emit` gets each round's row as soon as it is measured. Returns the stored run."""
     if strategy not in STRATEGIES:
         raise InputError(f"strategy must be one of {STRATEGIES}")
@@ -117,8 +117,9 @@ def simulate(project, strategy: str, rounds: int, batch: int, seed: int = 0, *, 
     kp_base = {"epochs": 1, **(keypoint_overrides or {})}
     fm_cfg = form_config({**(form_overrides or {})})
     params = {"strategy": strategy, "seed": seed, "rounds": rounds, "batch": batch, "seed_frames": seed_frames,
-              "keypoint_steps": keypoint_steps, "keypoint_config": keypoint_overrides or {},
-              "form_config": form_overrides or {}, "heldout_fold": heldout_fold}
+              "keypoint_epochs": keypoint_epochs, "keypoint_steps": keypoint_steps,
+              "keypoint_config": keypoint_overrides or {}, "form_config": form_overrides or {},
+              "heldout_fold": heldout_fold}
     run = SimulationRun(project=project, strategy=strategy, seed=seed, batch=batch, seed_frames=len(labelled),
                         params=params, heldout_clips=held_clips)
     if store:
@@ -130,7 +131,7 @@ def simulate(project, strategy: str, rounds: int, batch: int, seed: int = 0, *, 
             t0 = time.time()
             train = coco.subset(without_private(data), labelled)
             cfg = keypoint_config(kp_base)
-            cfg.epochs = epochs_for_steps(len(labelled), keypoint_steps, cfg.batch_size)
+            cfg.epochs = max(keypoint_epochs, epochs_for_steps(len(labelled), keypoint_steps, cfg.batch_size))
             cfg.seed = seed
             fm_cfg.seed = seed
             with tempfile.TemporaryDirectory() as tmp:
