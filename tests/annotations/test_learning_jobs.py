@@ -235,3 +235,10 @@ def test_the_editor_can_fetch_a_frames_predictions_with_the_reasons(trained, use
     assert len(body[0]["keypoints"]) == 3 * trained.num_keypoints and len(body[0]["scores"]) == trained.num_keypoints
     assert body[0]["keypoints"][3 * 20 + 2] == 0  # a heuristic spine point is not offered as a prediction
     assert "confidence" in body[0]["signals"] and "keypoints" not in body[0]["signals"]
+
+
+def test_mc_dropout_passes_add_the_spread_signal(trained, users):
+    run(trained, "predict", users["reviewer"], clips=["52916_12"], then_score=False, mc_samples=3, flip_test=False)
+    preds = list(Prediction.objects.filter(project=trained))
+    assert preds and all(p.signals.get("spread") is not None and "flip" not in p.signals for p in preds)
+    assert all(len(p.signals["keypoints"]["spread"]) == 17 for p in preds)

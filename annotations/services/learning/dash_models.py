@@ -136,7 +136,8 @@ def simulation_runs(project) -> list[SimulationRun]:
 
 
 def _setup(run: SimulationRun) -> str:
-    p = {k: v for k, v in (run.params or {}).items() if k not in ("strategy", "seed")}
+    # Strategy, seed and held-out fold vary within one experiment; the rest defines it.
+    p = {k: v for k, v in (run.params or {}).items() if k not in ("strategy", "seed", "heldout_fold")}
     return repr((run.batch, run.seed_frames, sorted(p.items())))
 
 
@@ -154,8 +155,9 @@ def _simulation(project, part: str, metric: str, title: str, y_title: str) -> di
         sets.append(dataset(f"{strategy} (mean of {seeds} seed{'s' if seeds != 1 else ''})",
                             [{"x": n, "y": round(float(np.mean(v)), 4)} for n, v in sorted(by[strategy].items())],
                             i))
+    folds = sorted({", ".join(r.heldout_clips) for r in runs})
     note = (f"simulate_active_learning: batch {runs[0].batch}, seed set {runs[0].seed_frames} frames, "
-            f"held-out clips {', '.join(runs[0].heldout_clips)}" if runs else
+            f"held-out clips {' | '.join(folds)}" if runs else
             "run `manage.py simulate_active_learning` to measure the loop")
     return table(title, ["strategy", "seed", "round", "labelled_frames", metric], rows,
                  line(None, sets, x_title="labelled frames", y_title=y_title, linear_x=True), note)
