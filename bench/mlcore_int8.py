@@ -1,7 +1,7 @@
 """Dynamic INT8 quantisation of the form classifiers: file size, latency, held-out accuracy.
 
 Run: .venv/bin/python bench/mlcore_int8.py
-Clip-grouped 5-fold on barbell-row: each fold trains a GCN and an MLP
+Clip-grouped 5-fold on barbell-row: each fold trains the geometry MLP, a GCN and an MLP
 (``train_form``, fixed epochs, no validation), exports FP32 ONNX, quantises
 with onnxruntime.quantization.quantize_dynamic (INT8 weights), and compares
 both on the held-out clips. Latency: median of 200 single-pose runs on one
@@ -26,7 +26,7 @@ def main() -> None:
     data, _ = load_barbell()
     fd = form_data(data, COCO17)
     folds = metrics.group_kfold(fd.clip_ids, FOLDS, seed=FOLD_SEED, labels=fd.labels)
-    for arch in ("gcn", "mlp"):
+    for arch in ("geometry", "gcn", "mlp"):
         rows = []
         for f, (tr, te) in enumerate(folds):
             model_dir = out_dir() / f"form_{arch}_fold{f}"

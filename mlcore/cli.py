@@ -182,7 +182,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     tr.add_argument("--skeleton", help="preset to train (default: the training file's category)")
-    tr.add_argument("--arch", choices=["gcn", "mlp"], default="gcn", help="form model architecture")
+    tr.add_argument("--arch", choices=["auto", "geometry", "gcn", "mlp"], default="auto",
+                    help="form model architecture (auto: geometry where the skeleton has the COCO body points, else gcn)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")

@@ -32,6 +32,22 @@ def pose_features(keypoints: np.ndarray, skeleton: Skeleton) -> np.ndarray:
     return feats.astype(np.float32)
 
 
+def clip_mean_probs(probs: np.ndarray, clip_ids) -> np.ndarray:
+    """Clip-level reading of per-frame form probabilities: (N, C) -> (N, C), each row the mean over its clip.
+
+    A clip is one set of repetitions filmed in one go, and its form label holds for every
+    frame, so averaging the frames' evidence is the simplest temporal model; it needs no
+    training and never sees labels. Frames with no clip id (None or "") stay as they are.
+    """
+    probs = np.asarray(probs, dtype=np.float64)
+    out = probs.copy()
+    clips = np.asarray([c if c else "" for c in clip_ids], dtype=object)
+    for clip in set(clips.tolist()) - {""}:
+        rows = clips == clip
+        out[rows] = probs[rows].mean(axis=0)
+    return out
+
+
 class FormClassifier:
     """A trained form model (ONNX). ``int8`` picks the quantised copy when present."""
 

@@ -21,12 +21,22 @@ from ..form import pose_features
 from ..skeletons import Skeleton
 from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
 
-ARCHITECTURES = ("gcn", "mlp")
+# "geometry": an MLP over segment directions and joint angles (nets/pose_geometry.py); it needs the
+# COCO body point names. "gcn" and "mlp" read the normalised coordinates of any skeleton.
+# "auto" picks geometry where the skeleton allows it, else gcn.
+ARCHITECTURES = ("geometry", "gcn", "mlp")
+
+
+def default_architecture(skeleton: Skeleton) -> str:
+    """The best-measured architecture the skeleton supports (bench/mlcore_form.py)."""
+    from ..nets.pose_geometry import geometry_supported
+
+    return "geometry" if geometry_supported(skeleton) else "gcn"
 
 
 @dataclass
 class FormTrainConfig:
-    arch: str = "gcn"
+    arch: str = "auto"
     epochs: int = 300
     lr: float = 3e-3
     weight_decay: float = 1e-3
@@ -45,12 +55,17 @@ class FormTrainConfig:
 
 def build_net(arch: str, skeleton: Skeleton, num_classes: int, cfg: FormTrainConfig):
     from ..nets.form_nets import FormGCN, FormMLP
+    from ..nets.pose_geometry import FormGeometryMLP
 
+    if arch == "auto":
+        arch = default_architecture(skeleton)
+    if arch == "geometry":
+        return FormGeometryMLP(skeleton, num_classes, hidden=cfg.hidden, dropout=cfg.dropout)
     if arch == "gcn":
         return FormGCN(skeleton.num_keypoints, skeleton.links, num_classes, hidden=cfg.hidden, dropout=cfg.dropout)
     if arch == "mlp":
         return FormMLP(skeleton.num_keypoints, num_classes, hidden=cfg.hidden * 2, dropout=cfg.dropout)
-    raise ValueError(f"unknown form architecture {arch!r}; choose one of {ARCHITECTURES}")
+    raise ValueError(f"unknown form architecture {arch!r}; choose auto or one of {ARCHITECTURES}")
 
 
 def _jitter(x, cfg: FormTrainConfig, gen):
@@ -82,8 +97,11 @@ def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton
 
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
-    net = build_net(cfg.arch, skeleton, num_classes, cfg).to(device)
+    net = build_net(cfg.arch, skeleton, num_classes, cfg)
     x = torch.from_numpy(features).float()
+    if hasattr(net, "fit_input_scaler"):
+        net.fit_input_scaler(x)
+    net = net.to(device)
     t = torch.from_numpy(y).long().to(device)
     counts = np.bincount(y, minlength=num_classes).astype(np.float64)
     weight = torch.tensor(len(y) / (num_classes * np.maximum(counts, 1)), dtype=torch.float32, device=device)
@@ -172,6 +190,8 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
 
     cfg = config or FormTrainConfig()
     skeleton = skeleton or coco.category_skeleton(train)
+    if cfg.arch == "auto":  # record what was trained, not "auto"
+        cfg = FormTrainConfig(**{**cfg.to_dict(), "arch": default_architecture(skeleton)})
     device = pick_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

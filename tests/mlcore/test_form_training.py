@@ -6,10 +6,11 @@ import numpy as np
 import pytest
 
 from mlcore import coco
-from mlcore.form import FormClassifier, pose_features
+from mlcore.form import FormClassifier, clip_mean_probs, pose_features
 from mlcore.nets.form_nets import normalised_adjacency
 from mlcore.skeletons import COCO17
-from mlcore.training.form import FormTrainConfig, fit_gradient_boosting, form_data, train_form
+from mlcore.skeletons import Skeleton
+from mlcore.training.form import FormTrainConfig, build_net, fit_gradient_boosting, form_data, train_form
 
 from .synthetic import pose_coco
 
@@ -34,14 +35,17 @@ def test_pose_features_do_not_depend_on_position_scale_or_facing():
     assert base.shape == (1, 17, 3) and set(np.unique(base[..., 2])) == {1.0}
 
 
-@pytest.mark.parametrize("arch", ["gcn", "mlp"])
+@pytest.mark.parametrize("arch", ["geometry", "gcn", "mlp"])
 def test_form_model_learns_exports_and_quantises(tmp_path, arch):
     train, val = pose_coco(20, seed=0), pose_coco(10, seed=1)
     cfg = FormTrainConfig(arch=arch, epochs=150, patience=1000)
     report = train_form(train, tmp_path / arch, val=val, config=cfg)
     assert report["onnx_max_abs_diff"] < 1e-4
     assert report["metrics"]["accuracy"] >= 0.9, report["metrics"]
-    assert report["int8"]["int8"]["bytes"] < report["int8"]["fp32"]["bytes"]
+    if arch != "geometry":
+        # The geometry MLP has ~1k weights: its graph is mostly the geometry ops, and INT8 only adds
+        # (de)quantise nodes; its size change is reported, not expected to shrink.
+        assert report["int8"]["int8"]["bytes"] < report["int8"]["fp32"]["bytes"]
     meta = json.loads((tmp_path / arch / "model.json").read_text())
     assert meta["kind"] == "form" and meta["classes"] == ["correct", "lumbar_error"]
     clf = FormClassifier(tmp_path / arch)
@@ -68,3 +72,23 @@ def test_training_needs_two_form_labels(tmp_path):
         a["attributes"]["form_label"] = "correct"
     with pytest.raises(ValueError):
         train_form(data, tmp_path / "m")
+
+
+def test_auto_architecture_is_recorded_as_what_was_trained(tmp_path):
+    report = train_form(pose_coco(10, seed=0), tmp_path / "m", config=FormTrainConfig(epochs=20))
+    assert report["architecture"] == "geometry"
+    assert json.loads((tmp_path / "m" / "model.json").read_text())["architecture"] == "geometry"
+
+
+def test_auto_falls_back_to_the_gcn_for_skeletons_without_body_point_names():
+    dots = Skeleton("dots", ("a", "b", "c"), ((0, 1), (1, 2)), (), (0.1, 0.1, 0.1))
+    net = build_net("auto", dots, 2, FormTrainConfig())
+    assert type(net).__name__ == "FormGCN"
+    with pytest.raises(ValueError, match="lacks the body points"):
+        build_net("geometry", dots, 2, FormTrainConfig())
+
+
+def test_clip_mean_probs_averages_within_clips_only():
+    probs = np.array([[0.9, 0.1], [0.5, 0.5], [0.2, 0.8], [0.3, 0.7]])
+    out = clip_mean_probs(probs, ["a", "a", "b", None])
+    np.testing.assert_allclose(out, [[0.7, 0.3], [0.7, 0.3], [0.2, 0.8], [0.3, 0.7]])
