@@ -3,13 +3,14 @@
 Run (in a database that holds the fully labelled project, e.g. after `setup_demo` or two
 `import_coco` calls):
 
-    .venv/bin/python bench/active_learning.py <project-slug> --seeds 0 1 2 [--rounds 9 --batch 15 ...]
+    .venv/bin/python bench/active_learning.py <project-slug> --seeds 0 1 2 [--folds 0 1 2 3 4] [--rounds 8 ...]
     .venv/bin/python bench/active_learning.py --from-jsonl DIR     # summarise runs already made
 
-Each (strategy, seed) runs `manage.py simulate_active_learning` in its own process and its JSON
-lines are kept in DIR/<strategy>-<seed>.jsonl. Printed per strategy: the mean curve over seeds,
-and the labelled frames needed to reach 95% of the final quality, per seed and for the mean curve
-(keypoint model: held-out mean OKS; form classifier: held-out macro F1).
+Each (held-out fold, seed, strategy) runs `manage.py simulate_active_learning` in its own process
+and its JSON lines are kept in DIR/<strategy>-fold<F>-seed<S>.jsonl (runs already there are kept,
+not repeated). Printed per strategy: the mean curve over runs, and the labelled frames needed to
+reach 95% of the final quality, per run and for the mean curve (keypoint model: held-out mean
+OKS; form classifier: held-out macro F1).
 """
 
 from __future__ import annotations
@@ -41,25 +42,32 @@ def frames_to_reach(curve: list[tuple[int, float]], share: float = 0.95) -> int 
 def run_all(args) -> None:
     out = Path(args.out)
     out.mkdir(parents=True, exist_ok=True)
-    for seed in args.seeds:
-        for strategy in ("uncertainty", "random"):
-            cmd = [sys.executable, str(REPO / "manage.py"), "simulate_active_learning", args.project, "--strategy",
-                   strategy, "--seed", str(seed), "--rounds", str(args.rounds), "--batch", str(args.batch),
-                   "--seed-frames", str(args.seed_frames), "--keypoint-epochs", str(args.keypoint_epochs),
-                   "--keypoint-steps", str(args.keypoint_steps),
-                   "--width", str(args.width), "--input-size", args.input_size]
-            print("# " + " ".join(cmd[1:]), flush=True)
-            with open(out / f"{strategy}-{seed}.jsonl", "w") as fh:
-                subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.DEVNULL, check=True)
+    for fold in args.folds:
+        for seed in args.seeds:
+            for strategy in ("uncertainty", "random"):
+                run_one(args, out / f"{strategy}-fold{fold}-seed{seed}.jsonl", strategy, fold, seed)
+
+
+def run_one(args, path: Path, strategy: str, fold: int, seed: int) -> None:
+    if path.is_file() and sum(1 for line in path.open() if line.startswith("{")) >= args.rounds:
+        return  # made already
+    cmd = [sys.executable, str(REPO / "manage.py"), "simulate_active_learning", args.project, "--strategy",
+           strategy, "--seed", str(seed), "--heldout-fold", str(fold), "--rounds", str(args.rounds),
+           "--batch", str(args.batch), "--seed-frames", str(args.seed_frames),
+           "--keypoint-epochs", str(args.keypoint_epochs), "--keypoint-steps", str(args.keypoint_steps),
+           "--width", str(args.width), "--input-size", args.input_size]
+    print("# " + " ".join(cmd[1:]), flush=True)
+    with open(path, "w") as fh:
+        subprocess.run(cmd, cwd=REPO, stdout=fh, stderr=subprocess.DEVNULL, check=True)
 
 
 def summarise(folder: Path) -> None:
-    runs: dict[str, dict[int, list[dict]]] = defaultdict(dict)
-    for path in sorted(folder.glob("*-*.jsonl")):
-        strategy, seed = path.stem.rsplit("-", 1)
+    runs: dict[str, dict[str, list[dict]]] = defaultdict(dict)
+    for path in sorted(folder.glob("*-fold*-seed*.jsonl")):
+        strategy, run = path.stem.split("-", 1)
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
         if rows:
-            runs[strategy][int(seed)] = rows
+            runs[strategy][run] = rows
     for strategy, by_seed in sorted(runs.items()):
         for part, metric in METRICS:
             curves = {seed: [(r["labelled_frames"], r[part][metric]) for r in rows if r[part].get(metric) is not None]
@@ -70,10 +78,10 @@ def summarise(folder: Path) -> None:
                     points[n].append(v)
             mean = [(n, sum(v) / len(v)) for n, v in sorted(points.items()) if len(v) == len(curves)]
             name = f"active_learning.{strategy}.{part}.{metric}"
-            emit(name + ".curve", [[n, round(v, 4)] for n, v in mean], "labelled frames, mean over seeds",
-                 seeds=sorted(curves))
-            emit(name + ".frames_to_95pct_of_final", frames_to_reach(mean), "labelled frames", curve="mean over seeds")
-            emit(name + ".frames_to_95pct_of_final_per_seed", {s: frames_to_reach(c) for s, c in sorted(curves.items())},
+            emit(name + ".curve", [[n, round(v, 4)] for n, v in mean], "labelled frames, mean over runs",
+                 runs=sorted(curves))
+            emit(name + ".frames_to_95pct_of_final", frames_to_reach(mean), "labelled frames", curve="mean over runs")
+            emit(name + ".frames_to_95pct_of_final_per_run", {s: frames_to_reach(c) for s, c in sorted(curves.items())},
                  "labelled frames")
             emit(name + ".final", round(mean[-1][1], 4) if mean else None, metric,
                  labelled_frames=mean[-1][0] if mean else None)
@@ -85,6 +93,7 @@ def main() -> None:
     ap.add_argument("--from-jsonl", help="only summarise the runs in this folder")
     ap.add_argument("--out", default="/tmp/active_learning_runs")
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2])
+    ap.add_argument("--folds", type=int, nargs="+", default=[0], help="held-out clip-grouped folds (of 5)")
     ap.add_argument("--rounds", type=int, default=8)
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--seed-frames", type=int, default=10)
