@@ -131,7 +131,9 @@ def run() -> int:
         manage(env, "migrate", "--noinput", "-v", "0")
         manage(env, "collectstatic", "--noinput", "-v", "0")
         children.append(subprocess.Popen(
-            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", "default,ml", "--concurrency", "2",
+            # -B: the beat scheduler in the same process, for the periodic automatic-retrain check.
+            [sys.executable, "-m", "celery", "-A", "webapp", "worker", "-B", "--schedule",
+             str(VAR / "celerybeat-schedule"), "-Q", "default,ml", "--concurrency", "2",
              "--loglevel", "INFO"], **spawn))
         manage(env, "setup_demo")
         port = env.get("PORT", "8000")

@@ -143,23 +143,24 @@ def _setup(run: SimulationRun) -> str:
 
 def _simulation(project, part: str, metric: str, title: str, y_title: str) -> dict:
     runs = simulation_runs(project)
-    rows = [[r.strategy, r.seed, rd["round"], rd["labelled_frames"], _num((rd.get(part) or {}).get(metric))]
-            for r in runs for rd in r.rounds]
+    rows = [[r.strategy, r.seed, (r.params or {}).get("heldout_fold", 0), rd["round"], rd["labelled_frames"],
+             _num((rd.get(part) or {}).get(metric))] for r in runs for rd in r.rounds]
     by: dict[str, dict[int, list]] = defaultdict(lambda: defaultdict(list))
-    for strategy, _seed, _round, n, value in rows:
+    for strategy, _seed, _fold, _round, n, value in rows:
         if value is not None:
             by[strategy][n].append(value)
     sets = []
     for i, strategy in enumerate(sorted(by)):
-        seeds = len({r.seed for r in runs if r.strategy == strategy})
-        sets.append(dataset(f"{strategy} (mean of {seeds} seed{'s' if seeds != 1 else ''})",
+        # A run is one (seed, held-out fold) pair; the curve is the mean over them.
+        count = sum(1 for r in runs if r.strategy == strategy)
+        sets.append(dataset(f"{strategy} (mean of {count} run{'s' if count != 1 else ''})",
                             [{"x": n, "y": round(float(np.mean(v)), 4)} for n, v in sorted(by[strategy].items())],
                             i))
     folds = sorted({", ".join(r.heldout_clips) for r in runs})
     note = (f"simulate_active_learning: batch {runs[0].batch}, seed set {runs[0].seed_frames} frames, "
             f"held-out clips {' | '.join(folds)}" if runs else
             "run `manage.py simulate_active_learning` to measure the loop")
-    return table(title, ["strategy", "seed", "round", "labelled_frames", metric], rows,
+    return table(title, ["strategy", "seed", "heldout_fold", "round", "labelled_frames", metric], rows,
                  line(None, sets, x_title="labelled frames", y_title=y_title, linear_x=True), note)
 
 
