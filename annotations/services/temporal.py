@@ -121,14 +121,41 @@ def feed_label_error_queue(project, report: dict) -> bool:
     return True
 
 
+JUMP_SIGNALS = frozenset({"jump", "jump_keypoints", "jump_threshold"})
+
+
+def clear_settled_jumps(clip: Clip, report: dict) -> int:
+    """Take frames of the clip out of the label-error queue when only a jump put them there and this
+    check no longer flags them (the points were corrected, or a neighbour changed). Returns items closed.
+
+    Items that another signal (a model's label-error score) put or kept in the queue stay, and so
+    do items already done.
+    """
+    from ..models import QueueItem
+    from django.utils import timezone
+
+    still = set(report["flagged"])
+    settled = [item.pk for item in QueueItem.objects.filter(project=clip.project, clip=clip, queue="label_error",
+                                                            done_at__isnull=True).only("pk", "frame_id", "signals")
+               if item.frame_id not in still and item.signals and set(item.signals) <= JUMP_SIGNALS]
+    if not settled:
+        return 0
+    return QueueItem.objects.filter(pk__in=settled).update(done_at=timezone.now(), updated_at=timezone.now())
+
+
 def check_and_feed(clip: Clip, threshold: float = DEFAULT_THRESHOLD) -> dict:
-    """check_clip, then feed the label-error queue; the result says whether the queue took it."""
+    """check_clip, then update the label-error queue (flagged frames in, settled jumps out).
+
+    The result says whether the queue took the flags ("queue") and how many items left it
+    ("queue_cleared").
+    """
     report = check_clip(clip, threshold)
     try:
         if not queue_available():
             report["queue"] = "not available"
         else:
             report["queue"] = "fed" if feed_label_error_queue(clip.project, report) else "nothing flagged"
+            report["queue_cleared"] = clear_settled_jumps(clip, report)
     except Exception as exc:  # the queue is another area's: a failure there must not lose the check
         log.exception("label-error queue refused the temporal scores of clip %s", clip.key)
         report["queue"] = f"failed: {type(exc).__name__}: {exc}"

@@ -126,3 +126,24 @@ def test_the_real_label_error_queue_takes_the_flagged_frame(project, users):
     item = models.QueueItem.objects.get(frame=frames[3], queue="label_error")
     assert item.signals["jump_keypoints"] == ["left_wrist"] and item.priority == pytest.approx(
         np.hypot(2, 80) / DIAGONAL, abs=1e-4)
+
+
+@pytest.mark.django_db
+def test_a_later_check_takes_out_the_jump_it_no_longer_sees_but_keeps_other_signals(project, users):
+    from annotations import models
+    from annotations.services import queues
+
+    clip, frames = make_clip(project)
+    assert temporal.check_and_feed(clip)["queue"] == "fed"
+    # Another frame of the clip is in the queue for a model's reason, not a jump.
+    queues.set_priorities(project, "label_error", {frames[1].pk: 0.9}, {frames[1].pk: {"label_error": 0.9}})
+    fixed = Annotation.objects.get(frame=frames[3])
+    fixed.keypoints[3 * LEFT_WRIST + 1] -= 80  # a reviewer puts the wrist back
+    fixed.save()
+
+    report = temporal.check_and_feed(clip)
+    assert report["flagged"] == [] and report["queue"] == "nothing flagged" and report["queue_cleared"] == 1
+    assert models.QueueItem.objects.get(frame=frames[3], queue="label_error").done_at is not None
+    assert models.QueueItem.objects.get(frame=frames[1], queue="label_error").done_at is None
+    # Checking again changes nothing more.
+    assert temporal.check_and_feed(clip)["queue_cleared"] == 0
