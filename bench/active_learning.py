@@ -68,6 +68,9 @@ def summarise(folder: Path) -> None:
         rows = [json.loads(line) for line in path.read_text().splitlines() if line.startswith("{")]
         if rows:
             runs[strategy][run] = rows
+    for strategy, by_run in runs.items():  # a run still going (or cut short) would truncate the mean curve
+        longest = max(len(rows) for rows in by_run.values())
+        runs[strategy] = {run: rows for run, rows in by_run.items() if len(rows) == longest}
     for strategy, by_seed in sorted(runs.items()):
         for part, metric in METRICS:
             curves = {seed: [(r["labelled_frames"], r[part][metric]) for r in rows if r[part].get(metric) is not None]
