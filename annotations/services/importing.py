@@ -239,11 +239,19 @@ class _ImportWriter:
         return (im["clip_id"] or clip), frame_index
 
     def _ensure_clips(self, images) -> dict[str, int]:
+        """Clip key -> id for every clip the file's images name, creating the missing ones.
+
+        New clips go in with COPY and their ids are read back in one query: a 100k-frame file
+        brings ~17k clips, where bulk_create's INSERT ... RETURNING took about a second.
+        """
         keys = {clip for clip, _ in self.clip_of.values()}
         clips = dict(Clip.objects.filter(project=self.project).values_list("key", "id"))
-        new = [Clip(project=self.project, key=k) for k in sorted(keys - clips.keys())]
-        for clip in Clip.objects.bulk_create(new, batch_size=5000):
-            clips[clip.key] = clip.pk
+        new = sorted(keys - clips.keys())
+        if new:
+            now = timezone.now().isoformat()
+            copy_lines(Clip._meta.db_table, ["project_id", "key", "created_at"],
+                       (f"{self.project.pk}\t{escape(key)}\t{now}\n" for key in new))
+            clips = dict(Clip.objects.filter(project=self.project).values_list("key", "id"))
         return clips
 
     def _store_image(self, path: str, file_name: str, stored: list) -> str:
