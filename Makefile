@@ -3,6 +3,10 @@ PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
+# The optional MediaPipe pre-annotator lives in its own venv (its protobuf pin clashes with onnx);
+# the tests use it so that its path is exercised too.
+MP_VENV := .venv-mediapipe
+MP_STAMP := $(MP_VENV)/.installed
 
 .PHONY: run test bench install clean
 
@@ -12,13 +16,18 @@ $(STAMP): requirements.txt
 	$(PY) -m pip install -q -r requirements.txt
 	touch $(STAMP)
 
+$(MP_STAMP): requirements-mediapipe.txt
+	test -x $(MP_VENV)/bin/python || $(PYTHON) -m venv $(MP_VENV)
+	$(MP_VENV)/bin/python -m pip install -q -r requirements-mediapipe.txt
+	touch $(MP_STAMP)
+
 install: $(STAMP)
 
 run: $(STAMP)
 	$(PY) -m webapp.dev run
 
-test: $(STAMP)
-	$(PY) -m webapp.dev test
+test: $(STAMP) $(MP_STAMP)
+	MLCORE_MEDIAPIPE_PYTHON="$${MLCORE_MEDIAPIPE_PYTHON:-$(CURDIR)/$(MP_VENV)/bin/python}" $(PY) -m webapp.dev test
 
 bench: $(STAMP)
 	$(PY) -m webapp.dev bench
