@@ -17,10 +17,10 @@ from .models import Frame, Job, LearningSettings, ModelVersion, Prediction, Role
 from .permissions import job_visible, project_for
 from .serializers import JobSerializer
 from .services.errors import InputError
-from .services.jobs import ML_KINDS, start_job
+from .services.jobs import start_job
 from .services.learning import start_retrain
 from .services.learning.dashboards import BOARD_TITLES, boards, to_csv
-from .services.learning.progress import request_cancel
+from .services.learning.progress import cancel_for
 from .services.learning.promotion import activate
 from .services.learning.uploads import register_onnx
 
@@ -121,15 +121,7 @@ def job_cancel(request, job_id):
     job = get_object_or_404(Job.objects.select_related("project", "created_by"), pk=job_id)
     if not job_visible(request.user, job):
         raise Http404("No such job.")
-    allowed = job.created_by_id == request.user.pk or (job.project and job.project.has_role(request.user, Role.PI))
-    if not allowed:
-        from django.core.exceptions import PermissionDenied
-
-        raise PermissionDenied("only the PI or whoever started the job may cancel it")
-    if job.status == Job.Status.RUNNING and job.kind not in ML_KINDS:
-        raise InputError(f"a running {job.kind} job cannot be stopped; only queued ones can be cancelled")
-    if not request_cancel(job, request.user):
-        raise InputError(f"job {job.pk} has already finished ({job.status})")
+    cancel_for(job, request.user)
     job.refresh_from_db()
     return Response(JobSerializer(job).data)
 

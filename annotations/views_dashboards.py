@@ -5,6 +5,7 @@ dashboards (each chart drawn in the browser from its JSON endpoint)."""
 from __future__ import annotations
 
 from django.contrib import messages
+from django.core.exceptions import PermissionDenied
 from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
@@ -12,10 +13,10 @@ from django.views.decorators.http import require_POST
 from .models import Job, LearningSettings, ModelKind, ModelVersion, Role
 from .permissions import project_for
 from .services.errors import InputError
-from .services.jobs import ML_KINDS, start_job
+from .services.jobs import start_job
 from .services.learning import start_retrain
 from .services.learning.dashboards import BOARD_TITLES, boards
-from .services.learning.progress import request_cancel
+from .services.learning.progress import cancel_for
 from .services.learning.promotion import activate
 from .services.learning.triggers import newly_verified_frames
 from .services.learning.uploads import register_onnx
@@ -135,14 +136,12 @@ def save_settings(request, slug):
 def cancel_job(request, slug, job_id):
     project = project_for(request.user, slug, Role.REVIEWER)
     job = get_object_or_404(Job, project=project, pk=job_id)
-    if job.created_by_id != request.user.pk and not project.has_role(request.user, Role.PI):
-        messages.error(request, "only the PI or whoever started the job may cancel it")
-    elif job.status == Job.Status.RUNNING and job.kind not in ML_KINDS:
-        messages.error(request, "this job cannot be stopped while it runs")
-    elif request_cancel(job, request.user):
-        messages.info(request, f"job {job.pk} cancelled")
+    try:
+        cancel_for(job, request.user)
+    except (InputError, PermissionDenied) as exc:
+        messages.error(request, str(exc))
     else:
-        messages.error(request, f"job {job.pk} has already finished")
+        messages.info(request, f"job {job.pk} cancelled")
     return _back(slug)
 
 

@@ -61,6 +61,21 @@ def test_a_queued_job_can_be_cancelled_and_is_then_never_run(imported, users):
     start_retrain(imported, {}, users["pi"])  # a cancelled retrain no longer blocks a new one
 
 
+def test_the_models_page_cancels_by_the_same_rules(imported, users, client):
+    job = start_retrain(imported, {"keypoint_config": TINY_KEYPOINTS}, users["pi"])
+    url = f"/p/demo/models/jobs/{job.pk}/cancel/"
+    client.force_login(users["reviewer"])  # may see the job, did not start it, is not the PI
+    response = client.post(url, follow=True)
+    assert "only the PI or whoever started the job may cancel it" in response.content.decode()
+    job.refresh_from_db()
+    assert job.status == "queued"
+    client.force_login(users["pi"])
+    assert f"job {job.pk} cancelled" in client.post(url, follow=True).content.decode()
+    job.refresh_from_db()
+    assert job.status == "cancelled"
+    assert "has already finished (cancelled)" in client.post(url, follow=True).content.decode()
+
+
 def test_a_running_retrain_stops_at_its_next_progress_report_when_cancelled(imported, users, monkeypatch):
     monkeypatch.setattr(progress, "CHECK_EVERY", 0.0)
     job = Job.objects.create(project=imported, kind="retrain", created_by=users["pi"],

@@ -31,6 +31,27 @@ def request_cancel(job: Job, user=None) -> bool:
     return bool(changed)
 
 
+def cancel_for(job: Job, user) -> None:
+    """Cancel `job` on `user`'s behalf, or raise why not (the rules the page and the API share).
+
+    Only the person who started it or the project's PI may cancel; a running job stops only if
+    it reports progress (the ML kinds); a finished job stays as it is.
+    """
+    from django.core.exceptions import PermissionDenied
+
+    from ...models import Role
+    from ..errors import InputError
+    from ..jobs import ML_KINDS
+
+    if job.created_by_id != user.pk and not (job.project and job.project.has_role(user, Role.PI)):
+        raise PermissionDenied("only the PI or whoever started the job may cancel it")
+    if job.status == Job.Status.RUNNING and job.kind not in ML_KINDS:
+        raise InputError(f"a running {job.kind} job cannot be stopped; only queued ones can be cancelled")
+    if not request_cancel(job, user):
+        job.refresh_from_db(fields=["status"])
+        raise InputError(f"job {job.pk} has already finished ({job.status})")
+
+
 def is_cancelled(job: Job) -> bool:
     # Read committed: even inside a job's transaction this sees a cancel committed by the web request.
     return Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists()
