@@ -25,6 +25,9 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_db import scratch_database  # noqa: E402
+
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
 BENCH_DB = "posereview_bench"
 
@@ -121,31 +124,13 @@ def run_stage(name: str, args: list[str]) -> None:
         emit("export_peak_rss_mb", peak_mb(), "MB")
 
 
-def scratch_database() -> str:
-    """A fresh, migrated scratch database next to the configured one."""
-    import psycopg
-    import dj_database_url
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/posereview")
-    cfg = dj_database_url.parse(base)
-    conninfo = dict(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"] or None,
-                    dbname="postgres")
-    with psycopg.connect(autocommit=True, **{k: v for k, v in conninfo.items() if v}) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB}")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = base.rsplit("/", 1)[0] + "/" + BENCH_DB
-    env = {**os.environ, "DATABASE_URL": url, "POSEREVIEW_DEV": "1"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    return url
-
-
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--stage":
         run_stage(sys.argv[2], sys.argv[3:])
         return
     n = int(os.environ.get("BENCH_FRAMES", 100_000))
     os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database()
+    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
     with tempfile.TemporaryDirectory(prefix="posereview-bench-") as tmp:
         tmp = Path(tmp)
         os.environ["MEDIA_ROOT"] = str(tmp / "media")

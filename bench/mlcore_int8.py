@@ -10,7 +10,6 @@ onnxruntime thread, and one batch of all held-out poses.
 
 from __future__ import annotations
 
-import time
 
 import numpy as np
 

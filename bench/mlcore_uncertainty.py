@@ -11,7 +11,6 @@ together. Also: label-error detection on deliberately corrupted labels.
 
 from __future__ import annotations
 
-import copy
 
 import numpy as np
 

@@ -25,7 +25,6 @@ from __future__ import annotations
 import json
 import os
 import statistics
-import subprocess
 import sys
 import threading
 import time
@@ -33,30 +32,15 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+
+from scratch_db import scratch_database  # noqa: E402
+
 BENCH_DB = "posereview_bench_queues"
 FRAMES_PER_CLIP = 40
 
 
 def emit(metric: str, value, unit: str) -> None:
     print(json.dumps({"metric": metric, "value": value, "unit": unit}), flush=True)
-
-
-def scratch_database() -> str:
-    """A fresh, migrated scratch database next to the configured one (as bench/dataset_pipeline.py)."""
-    import dj_database_url
-    import psycopg
-
-    base = os.environ.get("DATABASE_URL", "postgres://postgres@127.0.0.1:5432/posereview")
-    cfg = dj_database_url.parse(base)
-    conninfo = dict(host=cfg["HOST"], port=cfg["PORT"] or 5432, user=cfg["USER"], password=cfg["PASSWORD"] or None,
-                    dbname="postgres")
-    with psycopg.connect(autocommit=True, **{k: v for k, v in conninfo.items() if v}) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {BENCH_DB} WITH (FORCE)")
-        conn.execute(f"CREATE DATABASE {BENCH_DB}")
-    url = base.rsplit("/", 1)[0] + "/" + BENCH_DB
-    env = {**os.environ, "DATABASE_URL": url, "POSEREVIEW_DEV": "1"}
-    subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
-    return url
 
 
 def generate(project, n_frames: int) -> None:
@@ -167,7 +151,7 @@ def main() -> None:
     n_workers = int(os.environ.get("BENCH_QUEUE_WORKERS", 4))
     n_claims = int(os.environ.get("BENCH_QUEUE_CLAIMS", 4000))
     os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database()
+    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
     import django
 
