@@ -15,10 +15,11 @@ from annotations.services import queues
 
 from ..conftest import ROOT, api_client, needs_dataset
 from .test_learning_jobs import TINY_FORM, TINY_KEYPOINTS
-from .test_worker import database_url_of
+from .test_worker import database_url_of, stop_worker, wait_for
 
 pytestmark = [pytest.mark.worker, needs_dataset]
 
+ML_TIMEOUT = 300  # seconds for a training or prediction job on a loaded machine
 POOL_CLIPS = ["52916_12", "52930_2", "53055_1", "53079_6"]
 
 
@@ -46,23 +47,7 @@ def ml_worker(transactional_db, settings, tmp_path):
     yield proc
     app.conf.task_default_queue, app.conf.task_always_eager, app.conf.task_routes = saved
     app.amqp.__dict__.pop("router", None)
-    proc.terminate()
-    try:
-        proc.wait(timeout=30)
-    except subprocess.TimeoutExpired:
-        proc.kill()
-    log.close()
-
-
-def wait_for(job_id: int, timeout: float = 300, until=None) -> Job:
-    deadline = time.monotonic() + timeout
-    job = None
-    while time.monotonic() < deadline:
-        job = Job.objects.get(pk=job_id)
-        if (until or (lambda j: j.is_finished))(job):
-            return job
-        time.sleep(0.5)
-    raise AssertionError(f"job {job_id} did not get there in {timeout}s; last state {job.status} {job.message!r}")
+    stop_worker(proc, log, 30)
 
 
 def open_order(project) -> list[int]:
@@ -83,16 +68,16 @@ def test_retrain_then_predict_then_score_through_a_worker_changes_the_queue_orde
         "keypoint_config": TINY_KEYPOINTS, "form_config": TINY_FORM, "predict": {"clips": POOL_CLIPS}}},
         format="json")
     assert response.status_code == 202, response.content
-    retrain = wait_for(response.json()["id"])
+    retrain = wait_for(response.json()["id"], ML_TIMEOUT)
     assert retrain.status == "succeeded", (retrain.message, retrain.traceback)
     assert retrain.result["models"]["keypoints"]["promoted"] and retrain.result["next_job_kind"] == "predict"
     kp = ModelVersion.active(imported, "keypoints")
     assert kp.job_id == retrain.pk and kp.onnx and kp.metrics["keypoints"]["gt_instances"] > 0
 
-    predict = wait_for(retrain.result["next_job"])
+    predict = wait_for(retrain.result["next_job"], ML_TIMEOUT)
     assert predict.status == "succeeded", (predict.message, predict.traceback)
     assert predict.result["frames"] == len(pool) == Prediction.objects.filter(model_version=kp).count()
-    score = wait_for(predict.result["next_job"])
+    score = wait_for(predict.result["next_job"], ML_TIMEOUT)
     assert score.status == "succeeded", (score.message, score.traceback)
     assert score.result["model_version"] == kp.label and score.result["uncertain"]["frames"] == len(pool)
 

@@ -44,22 +44,29 @@ def worker(transactional_db, settings, tmp_path):
     app.conf.task_default_queue, app.conf.task_always_eager = queue, False
     yield proc
     app.conf.task_default_queue, app.conf.task_always_eager = old_queue, old_eager
+    stop_worker(proc, log, 20)
+
+
+def stop_worker(proc: subprocess.Popen, log, timeout: float) -> None:
+    """Stop a worker subprocess (killing it if it does not exit within `timeout` s) and close its log."""
     proc.terminate()
     try:
-        proc.wait(timeout=20)
+        proc.wait(timeout=timeout)
     except subprocess.TimeoutExpired:
         proc.kill()
     log.close()
 
 
-def wait_for(job_id: int, timeout: float = 120) -> Job:
+def wait_for(job_id: int, timeout: float = 120, until=None) -> Job:
+    """Poll the job row until `until(job)` (default: the job finished); fail after `timeout` s."""
     deadline = time.monotonic() + timeout
+    job = None
     while time.monotonic() < deadline:
         job = Job.objects.get(pk=job_id)
-        if job.is_finished:
+        if (until or (lambda j: j.is_finished))(job):
             return job
         time.sleep(0.3)
-    raise AssertionError(f"job {job_id} did not finish in {timeout}s; last state {job.status} {job.message!r}")
+    raise AssertionError(f"job {job_id} did not get there in {timeout}s; last state {job.status} {job.message!r}")
 
 
 def test_import_split_and_export_jobs_run_through_a_real_worker(worker, project, users):
