@@ -26,7 +26,7 @@ from mlcore.spine import fill_spine
 
 from ..formats.coco import parse_coco
 from ..models import Annotation, Clip, Frame, FrameStatus, ImportSource, KeypointState, Project, Revision
-from .copying import ANALYZE_AFTER_ROWS, NULL, analyze, copy_lines, escape
+from .copying import ANALYZE_AFTER_ROWS, NULL, analyze, copy_lines, copy_rows, escape
 from .errors import InputError
 from .images import IMAGE_EXTENSIONS, BadImage, check_image, list_image_files
 from .zips import extract_safely
@@ -248,9 +248,9 @@ class _ImportWriter:
         clips = dict(Clip.objects.filter(project=self.project).values_list("key", "id"))
         new = sorted(keys - clips.keys())
         if new:
-            now = timezone.now().isoformat()
-            copy_lines(Clip._meta.db_table, ["project_id", "key", "created_at"],
-                       (f"{self.project.pk}\t{escape(key)}\t{now}\n" for key in new))
+            now = timezone.now()
+            copy_rows(Clip._meta.db_table, ["project_id", "key", "created_at"],
+                      ((self.project.pk, key, now) for key in new))
             clips = dict(Clip.objects.filter(project=self.project).values_list("key", "id"))
         return clips
 

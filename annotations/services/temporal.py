@@ -19,8 +19,9 @@ import importlib.util
 import logging
 
 import numpy as np
+from django.utils import timezone
 
-from ..models import Annotation, Clip, Frame
+from ..models import Annotation, Clip, Frame, QueueItem
 
 log = logging.getLogger(__name__)
 
@@ -131,9 +132,6 @@ def clear_settled_jumps(clip: Clip, report: dict) -> int:
     Items that another signal (a model's label-error score) put or kept in the queue stay, and so
     do items already done.
     """
-    from ..models import QueueItem
-    from django.utils import timezone
-
     still = set(report["flagged"])
     settled = [item.pk for item in QueueItem.objects.filter(project=clip.project, clip=clip, queue="label_error",
                                                             done_at__isnull=True).only("pk", "frame_id", "signals")

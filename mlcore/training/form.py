@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import os
 import time
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
 import numpy as np
@@ -186,12 +186,12 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
     import torch
 
     from ..nets.form_nets import WithSoftmax
-    from ..onnx_export import export_onnx, max_parity_error, quantize_int8, time_onnx
+    from ..onnx_export import export_onnx, max_parity_error, quantize_int8
 
     cfg = config or FormTrainConfig()
     skeleton = skeleton or coco.category_skeleton(train)
     if cfg.arch == "auto":  # record what was trained, not "auto"
-        cfg = FormTrainConfig(**{**cfg.to_dict(), "arch": default_architecture(skeleton)})
+        cfg = replace(cfg, arch=default_architecture(skeleton))
     device = pick_device(device)
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)

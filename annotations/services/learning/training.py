@@ -42,13 +42,18 @@ def quiet_quantiser():
         root.setLevel(level)
 
 
+def _settings(config_class, defaults: dict, overrides: dict | None, what: str) -> dict:
+    """Defaults with the JSON overrides on top; a name the config class lacks is a ValueError."""
+    values = {**defaults, **(overrides or {})}
+    unknown = set(values) - {f.name for f in dataclasses.fields(config_class)}
+    if unknown:
+        raise ValueError(f"unknown {what} training settings {sorted(unknown)}")
+    return values
+
+
 def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
     """KeypointTrainConfig from JSON overrides (input_size as [W, H], augment as a dict)."""
-    values = {**DEFAULT_KEYPOINT_CONFIG, **(overrides or {})}
-    fields = {f.name for f in dataclasses.fields(KeypointTrainConfig)}
-    unknown = set(values) - fields
-    if unknown:
-        raise ValueError(f"unknown keypoint training settings {sorted(unknown)}")
+    values = _settings(KeypointTrainConfig, DEFAULT_KEYPOINT_CONFIG, overrides, "keypoint")
     if "input_size" in values:
         values["input_size"] = tuple(int(v) for v in values["input_size"])
     if "sigma" in values and values["sigma"] is not None:
@@ -62,12 +67,8 @@ def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
 
 
 def form_config(overrides: dict | None = None) -> FormTrainConfig:
-    values = {**DEFAULT_FORM_CONFIG, **(overrides or {})}
-    fields = {f.name for f in dataclasses.fields(FormTrainConfig)}
-    unknown = set(values) - fields
-    if unknown:
-        raise ValueError(f"unknown form training settings {sorted(unknown)}")
-    return FormTrainConfig(**values)
+    """FormTrainConfig from JSON overrides."""
+    return FormTrainConfig(**_settings(FormTrainConfig, DEFAULT_FORM_CONFIG, overrides, "form"))
 
 
 def has_form_labels(data: dict, minimum: int = 2) -> bool:
