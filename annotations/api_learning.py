@@ -126,7 +126,7 @@ def job_cancel(request, job_id):
     return Response(JobSerializer(job).data)
 
 
-SETTINGS_FIELDS = ("retrain_after", "keypoint_config", "form_config", "mc_samples")
+SETTINGS_FIELDS = ("retrain_after", "keypoint_config", "form_config", "mc_samples", "pretrain_model", "pretrain_epochs")
 
 
 @api_view(["GET", "PATCH"])
@@ -138,15 +138,19 @@ def learning_settings(request, slug):
         unknown = set(data) - set(SETTINGS_FIELDS)
         if unknown:
             raise InputError(f"unknown settings {sorted(unknown)}")
-        for name in ("retrain_after", "mc_samples"):
+        for name, top in (("retrain_after", None), ("mc_samples", 64), ("pretrain_epochs", 1000)):
             if name in data:
                 try:
                     value = int(data[name])
                 except (TypeError, ValueError):
                     raise InputError(f"'{name}' must be a whole number") from None
-                if value < 0 or (name == "mc_samples" and value > 64):
+                if value < 0 or (top is not None and value > top):
                     raise InputError(f"'{name}' is out of range")
                 setattr(s, name, value)
+        if "pretrain_model" in data:
+            from .services.learning.pretraining import teacher_for
+
+            s.pretrain_model = teacher_for(project, s, {"pretrain_model": data["pretrain_model"]})
         for name in ("keypoint_config", "form_config"):
             if name in data:
                 if not isinstance(data[name], dict):
@@ -159,7 +163,7 @@ def learning_settings(request, slug):
                     raise InputError(str(exc)) from exc
                 setattr(s, name, data[name])
         s.save()
-    return Response({f: getattr(s, f) for f in SETTINGS_FIELDS})
+    return Response({f: getattr(s, "pretrain_model_id" if f == "pretrain_model" else f) for f in SETTINGS_FIELDS})
 
 
 def prediction_payload(p: Prediction) -> dict:

@@ -10,12 +10,13 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from .models import Job, LearningSettings, ModelKind, ModelVersion, Role
+from .models import Job, LearningSettings, ModelKind, ModelStatus, ModelVersion, Role
 from .permissions import project_for
 from .services.errors import InputError
 from .services.jobs import start_job
 from .services.learning import start_retrain
 from .services.learning.dashboards import BOARD_TITLES, boards
+from .services.learning.pretraining import teacher_for
 from .services.learning.progress import cancel_for
 from .services.learning.promotion import activate
 from .services.learning.triggers import newly_verified_frames
@@ -33,12 +34,14 @@ def models_page(request, slug):
     versions = list(versions)
     for v in versions:
         v.quality = quality_text(v)
+        v.pretraining = pretraining_text(v)
     return render(request, "annotations/models/models.html", {
         "project": project, "versions": versions, "boards": BOARD_TITLES.items(), "jobs": jobs, "settings": settings,
         "is_pi": project.has_role(request.user, Role.PI),
         "active": {k: ModelVersion.active(project, k) for k in ModelKind.values},
         "newly_verified": newly_verified_frames(project),
         "unfinished": [j for j in jobs if not j.is_finished],
+        "teachers": [v for v in versions if v.kind == ModelKind.KEYPOINTS and v.status == ModelStatus.READY],
     })
 
 
@@ -59,6 +62,16 @@ def quality_text(v: ModelVersion) -> str:
             return f"validation passed on {v.validation.get('frames')} frames, mean OKS {_f(v.validation.get('mean_oks'))}"
         return "validation failed: " + "; ".join(v.validation.get("problems", []))
     return ""
+
+
+def pretraining_text(v: ModelVersion) -> str:
+    """How a keypoint version was pretrained on pseudo-labels, if it was."""
+    pre = v.metrics.get("pretraining")
+    if not pre:
+        return ""
+    if pre.get("skipped"):
+        return f"pretraining on {pre['teacher']} skipped: {pre['skipped']}"
+    return f"pretrained on {pre['pseudo_frames']} frames pseudo-labelled by {pre['teacher']} ({pre['epochs']} epochs)"
 
 
 def _back(slug):
@@ -124,8 +137,14 @@ def save_settings(request, slug):
     try:
         s.retrain_after = max(0, int(request.POST.get("retrain_after", s.retrain_after)))
         s.mc_samples = min(64, max(0, int(request.POST.get("mc_samples", s.mc_samples))))
+        s.pretrain_epochs = min(1000, max(0, int(request.POST.get("pretrain_epochs", s.pretrain_epochs))))
+        if "pretrain_model" in request.POST:
+            s.pretrain_model = teacher_for(project, s, {"pretrain_model": request.POST["pretrain_model"] or None})
     except ValueError:
         messages.error(request, "give whole numbers")
+        return _back(slug)
+    except InputError as exc:
+        messages.error(request, str(exc))
         return _back(slug)
     s.save()
     messages.info(request, "learning settings saved")

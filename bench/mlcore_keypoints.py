@@ -1,6 +1,6 @@
 """Built-in keypoint model on barbell-row: clip-grouped 5-fold, held-out clips only.
 
-Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24]
+Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24] [--init-from DIR]
 For each fold the model trains on the other folds' clips for a fixed number
 of epochs (no early stopping: there is no clean validation set inside a
 fold) and predicts the held-out clips twice: with the human boxes (standard
@@ -29,7 +29,7 @@ from mlcore.predictors.torch_topdown import TorchTopDownPredictor
 from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
 
-def run_folds(epochs: int, overrides: dict) -> dict:
+def run_folds(epochs: int, overrides: dict, init_from: str | None = None) -> dict:
     data, images = load_barbell()
     table = coco.keypoint_table(data)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
@@ -41,10 +41,12 @@ def run_folds(epochs: int, overrides: dict) -> dict:
         model_dir = out_dir() / f"builtin_fold{f}"
         t = t_fold = time.time()
         cfg = KeypointTrainConfig(epochs=epochs, seed=f, **overrides)
-        if is_model_dir(model_dir) and read_meta(model_dir)["config"] == json.loads(json.dumps(cfg.to_dict())):
+        meta = read_meta(model_dir) if is_model_dir(model_dir) else {}
+        if (meta.get("config") == json.loads(json.dumps(cfg.to_dict()))
+                and meta["metrics"].get("init_from") == init_from):
             print(f"# fold {f}: reusing {model_dir}", flush=True)   # a rerun after a crash
         else:
-            train_keypoints(train, images, model_dir, config=cfg)
+            train_keypoints(train, images, model_dir, config=cfg, init_from=init_from)
             train_seconds.append(time.time() - t)
         onnx = load_predictor(model_dir, threads=1)
         mc = _MCOnly(TorchTopDownPredictor(model_dir, mc_samples=8, seed=f))
@@ -63,16 +65,18 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--input-size", help="WxH (default: KeypointTrainConfig's)")
     ap.add_argument("--width", type=int)
+    ap.add_argument("--init-from", help="start each fold from this model directory (bench/mlcore_pretrain.py)")
     args = ap.parse_args()
     overrides = {}
     if args.input_size:
         overrides["input_size"] = tuple(int(v) for v in args.input_size.lower().split("x"))
     if args.width:
         overrides["width"] = args.width
-    res = run_folds(args.epochs, overrides)
+    res = run_folds(args.epochs, overrides, args.init_from)
     data = res["data"]
     emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"] or [np.nan])), 1), "s",
-         epochs=args.epochs, folds=FOLDS, config=overrides or "defaults", note="2 shared CPU cores")
+         epochs=args.epochs, folds=FOLDS, config=overrides or "defaults", init_from=args.init_from,
+         note="2 shared CPU cores")
     emit("builtin.predict_seconds_per_frame", round(float(np.mean(res["infer"])), 3), "s",
          note="ONNX + flip test + 8 MC-dropout passes, 1 onnxruntime thread")
     for mode, preds in res["preds"].items():

@@ -109,7 +109,8 @@ def cmd_train(args) -> int:
         if args.patience:
             cfg.patience = args.patience
         report = train_keypoints(train, args.images, args.out, val=val, skeleton=skeleton, config=cfg,
-                                 device=args.device, progress=_progress, resume=args.resume)
+                                 device=args.device, progress=_progress, resume=args.resume,
+                                 init_from=args.init_from)
     else:
         from .training.form import FormTrainConfig, train_form
 
@@ -140,6 +141,17 @@ def cmd_merge(args) -> int:
                         file_prefixes=args.prefixes, drop_unannotated=not args.keep_unannotated)
     save_coco(merged, args.out)
     _progress(1.0, f"{len(merged['images'])} images, {len(merged['annotations'])} annotations -> {args.out}")
+    return 0
+
+
+def cmd_pseudo_labels(args) -> int:
+    from .coco import load_coco, save_coco
+    from .pseudo_labels import pseudo_label_coco
+
+    out = pseudo_label_coco(load_coco(args.coco), load_coco(args.pred), min_score=args.min_score,
+                            min_keypoints=args.min_keypoints, min_box=args.min_box)
+    save_coco(out, args.out)
+    _progress(1.0, f"{len(out['annotations'])} pseudo-labelled instances on {len(out['images'])} images -> {args.out}")
     return 0
 
 
@@ -189,6 +201,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")
     tr.add_argument("--patience", type=int, help="early-stopping patience in epochs (with --val)")
     tr.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints/last.pt")
+    tr.add_argument("--init-from", help="keypoints: start from this model directory's weights "
+                                        "(e.g. one trained on pseudo-labels)")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")
@@ -205,6 +219,15 @@ def build_parser() -> argparse.ArgumentParser:
     me.add_argument("--keep-unannotated", action="store_true")
     me.add_argument("--out", required=True)
     me.set_defaults(func=cmd_merge)
+
+    ps = sub.add_parser("pseudo-labels", help="turn confident predictions into COCO annotations to train on")
+    ps.add_argument("--coco", required=True, help="COCO file listing the images and the skeleton")
+    ps.add_argument("--pred", required=True, help="keypoint predictions for them (python -m mlcore predict)")
+    ps.add_argument("--min-score", type=float, default=0.5, help="keep keypoints scored at least this")
+    ps.add_argument("--min-keypoints", type=int, default=8, help="keep instances with at least this many kept points")
+    ps.add_argument("--min-box", type=float, default=16.0, help="keep instances whose box is at least this many pixels a side")
+    ps.add_argument("--out", required=True)
+    ps.set_defaults(func=cmd_pseudo_labels)
 
     sp = sub.add_parser("split", help="clip-grouped train/val/test split")
     sp.add_argument("--coco", required=True)

@@ -153,6 +153,9 @@ class LearningSettings(models.Model):
     retrain_after: newly verified frames (since the last retrain started) that trigger one;
     0 switches automatic retraining off. keypoint_config / form_config: overrides of mlcore's
     KeypointTrainConfig / FormTrainConfig fields (epochs, input_size, width, ...).
+    pretrain_model: a keypoint model (typically MediaPipe or an uploaded one) whose stored
+    predictions outside the held-out clips become pseudo-labels the keypoint model trains on
+    for pretrain_epochs before it trains on the verified frames (services.learning.pretraining).
     """
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="learning_settings")
@@ -160,6 +163,9 @@ class LearningSettings(models.Model):
     keypoint_config = models.JSONField(default=dict, blank=True)
     form_config = models.JSONField(default=dict, blank=True)
     mc_samples = models.PositiveSmallIntegerField(default=0, help_text="MC-dropout passes per frame when predicting")
+    pretrain_model = models.ForeignKey("ModelVersion", null=True, blank=True, on_delete=models.SET_NULL,
+                                       related_name="+", help_text="keypoint model whose predictions are pseudo-labels")
+    pretrain_epochs = models.PositiveSmallIntegerField(default=60, help_text="epochs on the pseudo-labels")
     updated_at = models.DateTimeField(auto_now=True)
 
     def __str__(self) -> str:

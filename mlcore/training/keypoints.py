@@ -172,13 +172,17 @@ def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
 
 def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | os.PathLike, val: dict | None = None,
                     skeleton: Skeleton | None = None, config: KeypointTrainConfig | None = None,
-                    device: str | None = None, progress: ProgressFn = no_progress, resume: bool = False) -> dict:
+                    device: str | None = None, progress: ProgressFn = no_progress, resume: bool = False,
+                    init_from: str | os.PathLike | None = None) -> dict:
     """Train, checkpoint, export; returns the report written into model.json.
 
     train, val: COCO dicts (val optional: without it every epoch is kept and
     the last one exported). skeleton: the keypoints to learn (default: the
     training category's); annotations are remapped into it by name, and points
     they lack get zero weight. out_dir: the model directory to write.
+    init_from: a keypoint model directory whose weights are the starting point
+    (same skeleton, input size and width), e.g. one trained on pseudo-labels
+    (``mlcore.pseudo_labels``); without it training starts from random weights.
     """
     import torch
 
@@ -199,7 +203,10 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
     from ..nets.keypoint_net import KeypointNet
 
     model = KeypointNet(skeleton.num_keypoints, tuple(cfg.input_size), cfg.split_ratio, cfg.width, cfg.hidden,
-                        cfg.dropout).to(device)
+                        cfg.dropout)
+    if init_from is not None:
+        load_initial_weights(model, init_from, skeleton)
+    model = model.to(device)
     opt = torch.optim.AdamW(model.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, int(np.ceil(len(train_s.images) / cfg.batch_size)))
     total_steps = cfg.epochs * steps_per_epoch
@@ -261,13 +268,34 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
         model.load_state_dict(best_state)
     model = model.cpu().eval()
     progress(0.96, "exporting ONNX")
-    report = save_keypoint_model(model, out, skeleton, cfg, history, train_s, val_s, stopper)
+    report = save_keypoint_model(model, out, skeleton, cfg, history, train_s, val_s, stopper,
+                                 init_from=str(init_from) if init_from is not None else None)
     progress(1.0, "done")
     return report
 
 
+def load_initial_weights(model, model_dir: str | os.PathLike, skeleton: Skeleton) -> None:
+    """Copy a saved model's weights into ``model``; ValueError when the two do not fit together."""
+    import torch
+
+    path = Path(model_dir) / "model.pt"
+    if not path.is_file():
+        raise ValueError(f"init_from: {model_dir} holds no model.pt (not a built-in keypoint model directory)")
+    state = torch.load(path, map_location="cpu", weights_only=False)
+    saved_names = Skeleton.from_dict(state["skeleton"]).keypoints
+    if list(saved_names) != list(skeleton.keypoints):
+        raise ValueError(f"init_from: {model_dir} predicts {len(saved_names)} keypoints ({', '.join(saved_names[:3])}, ...), "
+                         f"this training {skeleton.num_keypoints} ({', '.join(skeleton.keypoints[:3])}, ...)")
+    mine = {k: v for k, v in model.config().items() if k != "dropout"}
+    theirs = {k: state["net"][k] for k in mine}
+    if json.loads(json.dumps(mine)) != json.loads(json.dumps(theirs)):
+        raise ValueError(f"init_from: {model_dir} has network settings {theirs}, this training {mine}")
+    model.load_state_dict(state["model"])
+
+
 def save_keypoint_model(model, out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, history: list,
-                        train_s: KeypointSamples, val_s: KeypointSamples | None, stopper: EarlyStopping) -> dict:
+                        train_s: KeypointSamples, val_s: KeypointSamples | None, stopper: EarlyStopping,
+                        init_from: str | None = None) -> dict:
     """Write model.pt, model.onnx (parity-checked), history.json and model.json; returns the report."""
     import torch
 
@@ -282,7 +310,7 @@ def save_keypoint_model(model, out: Path, skeleton: Skeleton, cfg: KeypointTrain
     probe = np.random.default_rng(0).normal(size=(2, 3, h, w)).astype(np.float32)
     parity = max_parity_error(model, out / "model.onnx", {"input": probe})
     report = {"train_frames": len(train_s.images), "missing_frames": train_s.missing,
-              "epochs_run": len(history), "onnx_max_abs_diff": parity}
+              "epochs_run": len(history), "onnx_max_abs_diff": parity, "init_from": init_from}
     report["train"] = keypoint_report(predict_samples(model, train_s, cfg, "cpu"), train_s, skeleton)
     if val_s is not None and len(val_s.images):
         report["val"] = keypoint_report(predict_samples(model, val_s, cfg, "cpu"), val_s, skeleton)

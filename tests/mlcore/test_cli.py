@@ -73,6 +73,22 @@ def test_train_predict_and_evaluate_keypoints_from_the_command_line(tmp_path):
     assert kp["gt_instances"] == 12 and kp["matched"] == 12
     assert set(kp["per_keypoint_mean_error"]) == {"left_dot", "right_dot"}
     assert 0 <= kp["mean_oks"] <= 1 and "AP" in kp["oks_ap"] and "pck@0.05" in kp
+    # The predictions become pseudo-labels, and a model trains on them starting from the first one.
+    run_cli("pseudo-labels", "--coco", tmp_path / "train.json", "--pred", tmp_path / "preds.json",
+            "--min-score", 0, "--min-keypoints", 2, "--min-box", 0, "--out", tmp_path / "pseudo.json")
+    pseudo = json.loads((tmp_path / "pseudo.json").read_text())
+    by_image = {q["image_id"]: q for q in preds}
+    assert len(pseudo["annotations"]) == 12
+    for ann in pseudo["annotations"]:
+        q = by_image[ann["image_id"]]["keypoints"]
+        assert ann["keypoints"] == [q[0], q[1], 2, q[3], q[4], 2]
+    proc = run_cli("train", "keypoints", "--coco", tmp_path / "pseudo.json", "--images", tmp_path / "frames",
+                   "--out", tmp_path / "kp2", "--epochs", 1, "--input-size", "32x48", "--batch-size", 4,
+                   "--init-from", tmp_path / "kp")
+    assert json.loads(proc.stdout)["init_from"] == str(tmp_path / "kp")
+    proc = run_cli("train", "keypoints", "--coco", tmp_path / "pseudo.json", "--images", tmp_path / "frames",
+                   "--out", tmp_path / "kp3", "--epochs", 1, "--init-from", tmp_path / "kp", check=False)
+    assert proc.returncode == 2 and "network settings" in proc.stderr
 
 
 def test_train_and_predict_form_then_evaluate_it(tmp_path):

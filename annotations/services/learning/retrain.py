@@ -20,6 +20,7 @@ from ..errors import InputError
 from ..jobs import start_job
 from .artifacts import store_model_dir
 from .data import clips_of, ensure_split, learnable_skeleton, linked_images, subset_coco, without_private
+from .pretraining import pretrain, pseudo_label_set, teacher_for
 from .progress import JobCancelled, Progress
 from .promotion import decide
 from .training import (evaluate_form_dir, evaluate_keypoint_dir, form_config, has_form_labels, keypoint_config,
@@ -82,6 +83,12 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
     except (TypeError, ValueError) as exc:
         raise InputError(str(exc)) from exc
     skeleton = learnable_skeleton(project.get_skeleton(), train)
+    teacher = teacher_for(project, settings, params)
+    pseudo = pseudo_label_set(project, split, teacher) if teacher else None
+    try:
+        pretrain_epochs = int(params.get("pretrain_epochs", settings.pretrain_epochs))
+    except (TypeError, ValueError):
+        raise InputError("'pretrain_epochs' must be a whole number") from None
     number = ModelVersion.next_number(project)
     common = dict(project=project, number=number, job=job, split_version=split, heldout_clips=clips_of(test),
                   training_frames=len(train["images"]), created_by=user)
@@ -93,18 +100,27 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
             kind=ModelKind.FORM, keypoint_names=list(skeleton.keypoints), training_config=fm_cfg.to_dict(), **common)
     decisions = {}
     try:
-        with linked_images(train, val, test) as images, tempfile.TemporaryDirectory() as tmp:
+        with linked_images(train, val, test, *([pseudo] if pseudo else [])) as images, \
+                tempfile.TemporaryDirectory() as tmp:
             tr, va, te = without_private(train), without_private(val), without_private(test)
             kp_dir, form_dir = Path(tmp) / "keypoints", Path(tmp) / "form"
             t0 = time.time()
-            report = train_keypoint_model(tr, va, images, kp_dir, skeleton, kp_cfg,
-                                          progress=progress.sub(0.03, 0.6 if train_form else 0.8))
-            progress(0.6 if train_form else 0.8, "evaluating the keypoint model on the held-out clips")
+            kp_end = 0.6 if train_form else 0.8
+            pretraining, init_from = None, None
+            if teacher is not None:
+                pretraining, init_from = pretrain(teacher, pseudo, pretrain_epochs, images, Path(tmp) / "pretrained",
+                                                  skeleton, kp_cfg, progress.sub(0.03, 0.03 + (kp_end - 0.03) / 2))
+            report = train_keypoint_model(tr, va, images, kp_dir, skeleton, kp_cfg, init_from=init_from,
+                                          progress=progress.sub(0.03 + (kp_end - 0.03) / 2 if init_from else 0.03,
+                                                                kp_end))
+            progress(kp_end, "evaluating the keypoint model on the held-out clips")
             kp = versions[ModelKind.KEYPOINTS]
             kp.metrics = {"keypoints": evaluate_keypoint_dir(kp_dir, te, images),
                           "keypoints_int8": evaluate_keypoint_dir(kp_dir, te, images, int8=True),
                           "training": report, "training_seconds": round(time.time() - t0, 1),
                           "heldout_frames": len(te["images"])}
+            if pretraining is not None:
+                kp.metrics["pretraining"] = pretraining
             kp.status = ModelStatus.READY
             store_model_dir(kp, kp_dir)
             if train_form:

@@ -77,10 +77,15 @@ def has_form_labels(data: dict, minimum: int = 2) -> bool:
 
 
 def train_keypoint_model(train: dict, val: dict | None, images_dir: Path, out_dir: Path, skeleton: Skeleton,
-                         config: KeypointTrainConfig, progress=no_progress, int8: bool = True) -> dict:
-    """Train into out_dir (mlcore model directory); adds model.int8.onnx when quantisation works."""
+                         config: KeypointTrainConfig, progress=no_progress, int8: bool = True,
+                         init_from: Path | None = None) -> dict:
+    """Train into out_dir (mlcore model directory); adds model.int8.onnx when quantisation works.
+
+    init_from: a model directory to start from (a model pretrained on pseudo-labels).
+    """
     val = val if val and val.get("annotations") else None
-    report = train_keypoints(train, images_dir, out_dir, val=val, skeleton=skeleton, config=config, progress=progress)
+    report = train_keypoints(train, images_dir, out_dir, val=val, skeleton=skeleton, config=config, progress=progress,
+                             init_from=init_from)
     if int8:
         try:
             with quiet_quantiser():
