@@ -10,13 +10,14 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.urls import path
 from django.views.decorators.http import require_POST
 
-from .models import Job, LearningSettings, ModelKind, ModelStatus, ModelVersion, Role
+from .models import Job, LearningSettings, ModelKind, ModelSource, ModelStatus, ModelVersion, Role
 from .permissions import project_for
 from .services.errors import InputError
 from .services.jobs import start_job
 from .services.learning import start_retrain
 from .services.learning.dashboards import BOARD_TITLES, boards
 from .services.learning.pretraining import teacher_for
+from .services.learning.runtime import mediapipe_available, mediapipe_version
 from .services.learning.progress import cancel_for
 from .services.learning.promotion import activate
 from .services.learning.triggers import newly_verified_frames
@@ -42,6 +43,7 @@ def models_page(request, slug):
         "newly_verified": newly_verified_frames(project),
         "unfinished": [j for j in jobs if not j.is_finished],
         "teachers": [v for v in versions if v.kind == ModelKind.KEYPOINTS and v.status == ModelStatus.READY],
+        "offer_mediapipe": mediapipe_available() and not any(v.source == ModelSource.MEDIAPIPE for v in versions),
     })
 
 
@@ -91,6 +93,11 @@ def start_learning(request, slug, kind):
             job = start_retrain(project, params, request.user)
         else:
             params = {"scope": request.POST.get("scope", "all")} if kind == "predict" else {}
+            chosen = request.POST.get("model_version") if kind == "predict" else None
+            if chosen == "mediapipe":   # MediaPipe gets its model version on first use
+                params["model_version"] = mediapipe_version(project).pk
+            elif chosen:
+                params["model_version"] = int(chosen)
             job = start_job(project, kind, params, request.user)
     except (InputError, ValueError) as exc:
         messages.error(request, str(exc))

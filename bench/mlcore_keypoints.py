@@ -1,6 +1,6 @@
 """Built-in keypoint model on barbell-row: clip-grouped 5-fold, held-out clips only.
 
-Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24] [--init-from DIR]
+Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24] [--init-from DIR] [--seed 0]
 For each fold the model trains on the other folds' clips for a fixed number
 of epochs (no early stopping: there is no clean validation set inside a
 fold) and predicts the held-out clips twice: with the human boxes (standard
@@ -29,7 +29,7 @@ from mlcore.predictors.torch_topdown import TorchTopDownPredictor
 from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
 
-def run_folds(epochs: int, overrides: dict, init_from: str | None = None) -> dict:
+def run_folds(epochs: int, overrides: dict, init_from: str | None = None, seed: int = 0) -> dict:
     data, images = load_barbell()
     table = coco.keypoint_table(data)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
@@ -40,7 +40,7 @@ def run_folds(epochs: int, overrides: dict, init_from: str | None = None) -> dic
         test = coco.subset(data, table.image_ids[te])
         model_dir = out_dir() / f"builtin_fold{f}"
         t = t_fold = time.time()
-        cfg = KeypointTrainConfig(epochs=epochs, seed=f, **overrides)
+        cfg = KeypointTrainConfig(epochs=epochs, seed=f + 100 * seed, **overrides)
         meta = read_meta(model_dir) if is_model_dir(model_dir) else {}
         if (meta.get("config") == json.loads(json.dumps(cfg.to_dict()))
                 and meta["metrics"].get("init_from") == init_from):
@@ -65,6 +65,7 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--input-size", help="WxH (default: KeypointTrainConfig's)")
     ap.add_argument("--width", type=int)
+    ap.add_argument("--seed", type=int, default=0, help="training seed of fold f is f + 100 * seed")
     ap.add_argument("--init-from", help="start each fold from this model directory (bench/mlcore_pretrain.py)")
     args = ap.parse_args()
     overrides = {}
@@ -72,7 +73,7 @@ def main() -> None:
         overrides["input_size"] = tuple(int(v) for v in args.input_size.lower().split("x"))
     if args.width:
         overrides["width"] = args.width
-    res = run_folds(args.epochs, overrides, args.init_from)
+    res = run_folds(args.epochs, overrides, args.init_from, args.seed)
     data = res["data"]
     emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"] or [np.nan])), 1), "s",
          epochs=args.epochs, folds=FOLDS, config=overrides or "defaults", init_from=args.init_from,

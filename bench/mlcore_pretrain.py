@@ -1,6 +1,6 @@
 """Pseudo-label pretraining on barbell-row: MediaPipe labels the unlabelled clips, the built-in model learns them.
 
-Run: MLCORE_MEDIAPIPE_PYTHON=$PWD/.venv-mediapipe/bin/python .venv/bin/python bench/mlcore_pretrain.py [--epochs 60]
+Run: MLCORE_MEDIAPIPE_PYTHON=$PWD/.venv-mediapipe/bin/python .venv/bin/python bench/mlcore_pretrain.py [--epochs 60] [--seed 0]
 Then: .venv/bin/python bench/mlcore_keypoints.py --init-from $MLCORE_BENCH_OUT/pretrained_mediapipe
 The pool is every listed frame of the clips with no human annotation (60
 clips, none of them in any fold's train or test set), so no held-out frame
@@ -38,6 +38,7 @@ def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=60)
     ap.add_argument("--min-score", type=float, default=0.5)
+    ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args()
     pool = pool_frames()
     images = dataset_root() / "images"
@@ -59,8 +60,9 @@ def main() -> None:
          clips=len({coco.clip_id(i) for i in pseudo["images"]}))
     t = time.time()
     model_dir = out_dir() / "pretrained_mediapipe"
-    report = train_keypoints(pseudo, images, model_dir, config=KeypointTrainConfig(epochs=args.epochs))
-    emit("pretrain.train_seconds", round(time.time() - t, 1), "s", epochs=args.epochs, model_dir=str(model_dir),
+    report = train_keypoints(pseudo, images, model_dir, config=KeypointTrainConfig(epochs=args.epochs, seed=args.seed))
+    emit("pretrain.train_seconds", round(time.time() - t, 1), "s", epochs=args.epochs, seed=args.seed,
+         model_dir=str(model_dir),
          train_mean_oks_vs_pseudo=round(report["train"]["mean_oks"], 4))
 
 

@@ -3,8 +3,8 @@
 import pytest
 from django.test import Client
 
-from annotations.models import (Annotation, ClipSplit, Frame, LearningSettings, ModelKind, ModelSource, ModelStatus,
-                                ModelVersion, Prediction)
+from annotations.models import (Annotation, ClipSplit, Frame, Job, LearningSettings, ModelKind, ModelSource,
+                                ModelStatus, ModelVersion, Prediction)
 from annotations.services.errors import InputError
 from annotations.services.learning.data import ensure_split
 from annotations.services.learning.pretraining import pseudo_label_set, teacher_for
@@ -111,6 +111,11 @@ def test_pis_choose_the_teacher_on_the_models_page(imported, users):
     assert f'<option value="{teacher.pk}" selected>' in client.get("/p/demo/models/").content.decode()
     client.post("/p/demo/models/settings/", {"pretrain_model": "", "pretrain_epochs": 12})
     assert LearningSettings.of(imported).pretrain_model_id is None
+    # The teacher predicts the pool from the same page (it need not be the active model).
+    assert 'id="predict-model"' in page
+    client.post("/p/demo/models/predict/", {"scope": "pool", "model_version": teacher.pk})
+    job = Job.objects.get(project=imported, kind="predict")
+    assert job.params == {"scope": "pool", "model_version": teacher.pk}
     reviewer = Client()
     reviewer.force_login(users["reviewer"])
     assert reviewer.post("/p/demo/models/settings/", {"pretrain_model": teacher.pk}).status_code == 403
