@@ -1,6 +1,7 @@
 """Built-in keypoint model on barbell-row: clip-grouped 5-fold, held-out clips only.
 
 Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24] [--init-from DIR] [--seed 0]
+     [--self-train-from DIR]
 For each fold the model trains on the other folds' clips for a fixed number
 of epochs (no early stopping: there is no clean validation set inside a
 fold) and predicts the held-out clips twice: with the human boxes (standard
@@ -16,6 +17,7 @@ from __future__ import annotations
 import argparse
 import json
 import time
+from pathlib import Path
 
 import numpy as np
 
@@ -29,7 +31,28 @@ from mlcore.predictors.torch_topdown import TorchTopDownPredictor
 from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
 
-def run_folds(epochs: int, overrides: dict, init_from: str | None = None, seed: int = 0) -> dict:
+def self_trained_start(teacher_dir: Path, fold: int, pretrain_epochs: int, seed: int, overrides: dict) -> str:
+    """Self-training: the fold's own from-scratch model labels the pool, a model pretrains on that."""
+    from mlcore_pretrain import pool_frames
+
+    from mlcore.pseudo_labels import pseudo_label_coco
+
+    target = out_dir() / f"selftrained_pretrain_fold{fold}"
+    if is_model_dir(target):
+        return str(target)
+    pool = pool_frames()
+    _, images = load_barbell()
+    teacher = load_predictor(teacher_dir / f"builtin_fold{fold}", threads=1)
+    preds = pipeline.predict_coco(pool, images, teacher, boxes="frame", flip_test=False)
+    pseudo = pseudo_label_coco(pool, preds)
+    print(f"# fold {fold}: {len(pseudo['annotations'])} pool frames self-labelled", flush=True)
+    train_keypoints(pseudo, images, target, config=KeypointTrainConfig(epochs=pretrain_epochs, seed=fold + 100 * seed,
+                                                                       **overrides))
+    return str(target)
+
+
+def run_folds(epochs: int, overrides: dict, init_from: str | None = None, seed: int = 0,
+              self_train_from: Path | None = None) -> dict:
     data, images = load_barbell()
     table = coco.keypoint_table(data)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
@@ -41,6 +64,8 @@ def run_folds(epochs: int, overrides: dict, init_from: str | None = None, seed: 
         model_dir = out_dir() / f"builtin_fold{f}"
         t = t_fold = time.time()
         cfg = KeypointTrainConfig(epochs=epochs, seed=f + 100 * seed, **overrides)
+        if self_train_from is not None:
+            init_from = self_trained_start(self_train_from, f, 60, seed, overrides)
         meta = read_meta(model_dir) if is_model_dir(model_dir) else {}
         if (meta.get("config") == json.loads(json.dumps(cfg.to_dict()))
                 and meta["metrics"].get("init_from") == init_from):
@@ -65,6 +90,9 @@ def main() -> None:
     ap.add_argument("--epochs", type=int, default=150)
     ap.add_argument("--input-size", help="WxH (default: KeypointTrainConfig's)")
     ap.add_argument("--width", type=int)
+    ap.add_argument("--self-train-from", type=Path,
+                    help="a finished from-scratch run's $MLCORE_BENCH_OUT: each fold's model labels the pool, "
+                         "a model pretrains on that (60 epochs) and fine-tunes as usual")
     ap.add_argument("--seed", type=int, default=0, help="training seed of fold f is f + 100 * seed")
     ap.add_argument("--init-from", help="start each fold from this model directory (bench/mlcore_pretrain.py)")
     args = ap.parse_args()
@@ -73,7 +101,7 @@ def main() -> None:
         overrides["input_size"] = tuple(int(v) for v in args.input_size.lower().split("x"))
     if args.width:
         overrides["width"] = args.width
-    res = run_folds(args.epochs, overrides, args.init_from, args.seed)
+    res = run_folds(args.epochs, overrides, args.init_from, args.seed, args.self_train_from)
     data = res["data"]
     emit("builtin.train_seconds_per_fold", round(float(np.mean(res["train_seconds"] or [np.nan])), 1), "s",
          epochs=args.epochs, folds=FOLDS, config=overrides or "defaults", init_from=args.init_from,

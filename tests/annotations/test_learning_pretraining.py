@@ -7,7 +7,7 @@ from annotations.models import (Annotation, ClipSplit, Frame, Job, LearningSetti
                                 ModelStatus, ModelVersion, Prediction)
 from annotations.services.errors import InputError
 from annotations.services.learning.data import ensure_split
-from annotations.services.learning.pretraining import pseudo_label_set, teacher_for
+from annotations.services.learning.pretraining import MAX_PSEUDO_FRAMES, pseudo_label_set, teacher_for
 from mlcore.skeletons import COCO17
 
 from ..conftest import api_client
@@ -57,6 +57,18 @@ def test_pseudo_labels_leave_out_the_held_out_clips_and_the_heuristic_points(imp
         assert ann["attributes"]["pseudo_label"] == teacher.label
 
 
+def test_a_large_pool_is_sampled_evenly_across_clips(imported, users):
+    teacher = make_teacher(imported)
+    split = ensure_split(imported, users["pi"])
+    pseudo = pseudo_label_set(imported, split, teacher, max_frames=12)
+    ids = [a["image_id"] for a in pseudo["annotations"]]
+    assert len(ids) == len(set(ids)) == 12
+    assert pseudo["_candidates"] == len(set(Frame.objects.filter(project=imported).values_list("id", flat=True))
+                                        - held_out_frames(split))
+    clips = set(Frame.objects.filter(pk__in=ids).values_list("clip_id", flat=True))
+    assert len(clips) >= 10, "the sample should spread over the clips, not take the first ones"
+
+
 def test_a_retrain_pretrains_on_the_teachers_pseudo_labels_then_trains_on_verified_frames(imported, users):
     teacher = make_teacher(imported)
     settings = LearningSettings.of(imported)
@@ -67,7 +79,9 @@ def test_a_retrain_pretrains_on_the_teachers_pseudo_labels_then_trains_on_verifi
     expected = len(set(Frame.objects.filter(project=imported).values_list("id", flat=True))
                    - held_out_frames(kp.split_version))
     pre = kp.metrics["pretraining"]
-    assert pre["teacher_id"] == teacher.pk and pre["pseudo_frames"] == expected and pre["epochs"] == 1
+    assert pre["predicted_frames_outside_heldout"] == expected
+    assert pre["teacher_id"] == teacher.pk and pre["pseudo_frames"] == min(expected, MAX_PSEUDO_FRAMES)
+    assert pre["epochs"] == 1
     assert "skipped" not in pre and pre["seconds"] > 0 and 0 <= pre["train_mean_oks_vs_pseudo"] <= 1
     # The verified-frame training started from the pretrained weights.
     assert kp.metrics["training"]["init_from"] and kp.status == ModelStatus.READY
@@ -75,7 +89,7 @@ def test_a_retrain_pretrains_on_the_teachers_pseudo_labels_then_trains_on_verifi
     client = Client()
     client.force_login(users["reviewer"])
     page = client.get("/p/demo/models/").content.decode()
-    assert f"pretrained on {expected} frames pseudo-labelled by {teacher.label} (1 epochs)" in page
+    assert f"pretrained on {pre['pseudo_frames']} frames pseudo-labelled by {teacher.label} (1 epochs)" in page
     # The job can switch it off.
     job = retrain(imported, users["pi"], pretrain_model=None)
     kp = ModelVersion.objects.get(project=imported, kind=ModelKind.KEYPOINTS, job=job)

@@ -29,6 +29,9 @@ from .training import train_keypoint_model
 
 # Fewer pseudo-labelled frames than this teach less than they cost: pretraining is skipped.
 MIN_PSEUDO_FRAMES = 20
+# Training holds its frames in memory (mlcore.training.keypoints.load_samples): on a large pool
+# an evenly spaced sample of this many predicted frames is pseudo-labelled.
+MAX_PSEUDO_FRAMES = 1000
 
 
 def teacher_for(project, settings, params: dict) -> ModelVersion | None:
@@ -48,21 +51,31 @@ def teacher_for(project, settings, params: dict) -> ModelVersion | None:
     return version
 
 
-def pseudo_label_set(project, split: SplitVersion, teacher: ModelVersion, min_score: float = 0.5) -> dict:
-    """COCO dict of pseudo-labels from the teacher's stored predictions, with ``_paths`` for linked_images.
+def pseudo_label_set(project, split: SplitVersion, teacher: ModelVersion, min_score: float = 0.5,
+                     max_frames: int = MAX_PSEUDO_FRAMES) -> dict:
+    """COCO dict of pseudo-labels from the teacher's stored predictions, with ``_paths`` for linked_images
+    and ``_candidates`` (the teacher's predicted frames outside the held-out clips).
 
-    Frames of the split's val and test clips are left out. Keypoints scored below ``min_score``
-    (and points the spine heuristic placed, scored 0) are unlabelled.
+    Frames of the split's val and test clips are left out; of the rest, at most ``max_frames``
+    evenly spaced in clip and frame order are used. Keypoints scored below ``min_score`` (and
+    points the spine heuristic placed, scored 0) are unlabelled.
     """
     held_out = ClipSplit.objects.filter(version=split, subset__in=["val", "test"]).values_list("clip_id", flat=True)
-    rows = list(Prediction.objects.filter(project=project, model_version=teacher)
-                .exclude(frame__clip_id__in=list(held_out)).order_by("frame_id", "instance")
+    candidates = (Prediction.objects.filter(project=project, model_version=teacher)
+                  .exclude(frame__clip_id__in=list(held_out)))
+    frame_ids = list(candidates.order_by("frame__clip_id", "frame__frame_index", "frame_id")
+                     .values_list("frame_id", flat=True).distinct())
+    if len(frame_ids) > max_frames:
+        step = len(frame_ids) / max_frames
+        frame_ids = [frame_ids[int(i * step)] for i in range(max_frames)]
+    rows = list(candidates.filter(frame_id__in=frame_ids).order_by("frame_id", "instance")
                 .values_list("frame_id", "keypoints"))
     frames = frames_coco(project, {fid for fid, _ in rows}, with_annotations=False)
     results = [{"image_id": fid, "keypoints": [v for x, y, s in kp for v in (x, y, s)],
                 "keypoint_scores": [s for _x, _y, s in kp], "model_version": teacher.label} for fid, kp in rows]
     pseudo = pseudo_label_coco(without_private(frames), results, min_score=min_score)
     pseudo["_paths"] = frames["_paths"]
+    pseudo["_candidates"] = candidates.values("frame_id").distinct().count()
     return pseudo
 
 
@@ -74,7 +87,8 @@ def pretrain(teacher: ModelVersion, pseudo: dict, epochs: int, images_dir: Path,
     from, or None when pretraining was skipped: too few pseudo-labelled frames or 0 epochs).
     """
     n = len(pseudo["annotations"])
-    info = {"teacher": teacher.label, "teacher_id": teacher.pk, "pseudo_frames": n, "epochs": epochs}
+    info = {"teacher": teacher.label, "teacher_id": teacher.pk, "pseudo_frames": n, "epochs": epochs,
+            "predicted_frames_outside_heldout": pseudo.get("_candidates", n)}
     if epochs <= 0:
         info["skipped"] = "0 epochs"
         return info, None
