@@ -46,8 +46,11 @@ def main() -> None:
     if cache.is_file():
         preds = coco.load_coco(cache)
     else:
-        from mlcore.predictors.mediapipe_pose import MediaPipePredictor
+        from mlcore.predictors.mediapipe_pose import MediaPipePredictor, mediapipe_available
 
+        if not mediapipe_available():
+            print("# MediaPipe is not available: set MLCORE_MEDIAPIPE_PYTHON (make test builds .venv-mediapipe)")
+            return
         t = time.time()
         mp = MediaPipePredictor()
         preds = pipeline.predict_coco(pool, images, mp, boxes="frame", flip_test=False)
