@@ -33,9 +33,7 @@ from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
 def self_trained_start(teacher_dir: Path, fold: int, pretrain_epochs: int, seed: int, overrides: dict) -> str:
     """Self-training: the fold's own from-scratch model labels the pool, a model pretrains on that."""
-    from mlcore_pretrain import pool_frames
-
-    from mlcore.pseudo_labels import pseudo_label_coco
+    from mlcore_pretrain import pool_frames, pretrain_on
 
     target = out_dir() / f"selftrained_pretrain_fold{fold}"
     if is_model_dir(target):
@@ -44,10 +42,9 @@ def self_trained_start(teacher_dir: Path, fold: int, pretrain_epochs: int, seed:
     _, images = load_barbell()
     teacher = load_predictor(teacher_dir / f"builtin_fold{fold}", threads=1)
     preds = pipeline.predict_coco(pool, images, teacher, boxes="frame", flip_test=False)
-    pseudo = pseudo_label_coco(pool, preds)
+    pseudo, _ = pretrain_on(pool, preds, target,
+                            KeypointTrainConfig(epochs=pretrain_epochs, seed=fold + 100 * seed, **overrides))
     print(f"# fold {fold}: {len(pseudo['annotations'])} pool frames self-labelled", flush=True)
-    train_keypoints(pseudo, images, target, config=KeypointTrainConfig(epochs=pretrain_epochs, seed=fold + 100 * seed,
-                                                                       **overrides))
     return str(target)
 
 

@@ -34,6 +34,14 @@ def pool_frames() -> dict:
     return pool
 
 
+def pretrain_on(pool: dict, preds: list[dict], model_dir, config: KeypointTrainConfig,
+                min_score: float = 0.5) -> tuple[dict, dict]:
+    """Pseudo-label the pool with a teacher's predictions and train a model on them; returns (pseudo, report)."""
+    pseudo = pseudo_label_coco(pool, preds, min_score=min_score)
+    report = train_keypoints(pseudo, dataset_root() / "images", model_dir, config=config)
+    return pseudo, report
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--epochs", type=int, default=60)
@@ -57,13 +65,13 @@ def main() -> None:
         mp.close()
         emit("pretrain.mediapipe_seconds", round(time.time() - t, 1), "s", frames=len(pool["images"]))
         coco.save_coco(preds, cache)
-    pseudo = pseudo_label_coco(pool, preds, min_score=args.min_score)
     emit("pretrain.pool_frames", len(pool["images"]), "frames", clips=len({coco.clip_id(i) for i in pool["images"]}))
-    emit("pretrain.pseudo_labelled_frames", len(pseudo["annotations"]), "frames", min_score=args.min_score,
-         clips=len({coco.clip_id(i) for i in pseudo["images"]}))
     t = time.time()
     model_dir = out_dir() / "pretrained_mediapipe"
-    report = train_keypoints(pseudo, images, model_dir, config=KeypointTrainConfig(epochs=args.epochs, seed=args.seed))
+    pseudo, report = pretrain_on(pool, preds, model_dir, KeypointTrainConfig(epochs=args.epochs, seed=args.seed),
+                                 args.min_score)
+    emit("pretrain.pseudo_labelled_frames", len(pseudo["annotations"]), "frames", min_score=args.min_score,
+         clips=len({coco.clip_id(i) for i in pseudo["images"]}))
     emit("pretrain.train_seconds", round(time.time() - t, 1), "s", epochs=args.epochs, seed=args.seed,
          model_dir=str(model_dir),
          train_mean_oks_vs_pseudo=round(report["train"]["mean_oks"], 4))

@@ -65,7 +65,8 @@ def pseudo_label_set(project, split: SplitVersion, teacher: ModelVersion, min_sc
                   .exclude(frame__clip_id__in=list(held_out)))
     frame_ids = list(candidates.order_by("frame__clip_id", "frame__frame_index", "frame_id")
                      .values_list("frame_id", flat=True).distinct())
-    if len(frame_ids) > max_frames:
+    available = len(frame_ids)
+    if available > max_frames:
         step = len(frame_ids) / max_frames
         frame_ids = [frame_ids[int(i * step)] for i in range(max_frames)]
     rows = list(candidates.filter(frame_id__in=frame_ids).order_by("frame_id", "instance")
@@ -75,7 +76,7 @@ def pseudo_label_set(project, split: SplitVersion, teacher: ModelVersion, min_sc
                 "keypoint_scores": [s for _x, _y, s in kp], "model_version": teacher.label} for fid, kp in rows]
     pseudo = pseudo_label_coco(without_private(frames), results, min_score=min_score)
     pseudo["_paths"] = frames["_paths"]
-    pseudo["_candidates"] = candidates.values("frame_id").distinct().count()
+    pseudo["_candidates"] = available
     return pseudo
 
 

@@ -106,13 +106,13 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
             kp_dir, form_dir = Path(tmp) / "keypoints", Path(tmp) / "form"
             t0 = time.time()
             kp_end = 0.6 if train_form else 0.8
+            kp_mid = (0.03 + kp_end) / 2   # pretraining, when there is one, takes the first half of the keypoint span
             pretraining, init_from = None, None
             if teacher is not None:
                 pretraining, init_from = pretrain(teacher, pseudo, pretrain_epochs, images, Path(tmp) / "pretrained",
-                                                  skeleton, kp_cfg, progress.sub(0.03, 0.03 + (kp_end - 0.03) / 2))
+                                                  skeleton, kp_cfg, progress.sub(0.03, kp_mid))
             report = train_keypoint_model(tr, va, images, kp_dir, skeleton, kp_cfg, init_from=init_from,
-                                          progress=progress.sub(0.03 + (kp_end - 0.03) / 2 if init_from else 0.03,
-                                                                kp_end))
+                                          progress=progress.sub(kp_mid if init_from else 0.03, kp_end))
             progress(kp_end, "evaluating the keypoint model on the held-out clips")
             kp = versions[ModelKind.KEYPOINTS]
             kp.metrics = {"keypoints": evaluate_keypoint_dir(kp_dir, te, images),
