@@ -1,6 +1,17 @@
 from django.contrib import admin
 
-from .models import Annotation, Clip, FormLabel, Frame, ImportSource, Job, Membership, Project, Revision, SplitVersion
+from annotations.models import (
+    Annotation,
+    Clip,
+    FormLabel,
+    Frame,
+    ImportSource,
+    Job,
+    Membership,
+    Project,
+    Revision,
+    SplitVersion,
+)
 
 
 class MembershipInline(admin.TabularInline):

@@ -2,23 +2,23 @@
 
 from celery import shared_task
 
-from .services.jobs import run_job as run_job_service
+from annotations.core.jobs import run_job as run_job_service
+from annotations.learning.triggers import check_all_projects
 
 
 @shared_task(name="annotations.tasks.run_job", acks_late=True)
 def run_job(job_id: int) -> None:
+    """Every job kind; annotations.core.jobs sends it to the queue its kind is registered for."""
     run_job_service(job_id)
 
 
 @shared_task(name="annotations.tasks.run_ml_job", acks_late=True)
 def run_ml_job(job_id: int) -> None:
-    """Training and inference jobs: routed to the `ml` queue so GPU workers take them."""
+    """The former name of ML jobs' task: messages already queued under it still run."""
     run_job_service(job_id)
 
 
 @shared_task(name="annotations.tasks.check_auto_retrain")
 def check_auto_retrain() -> list:
     """Beat: start a retrain of every project with enough newly verified frames (none while one runs)."""
-    from .services.learning.triggers import check_all_projects
-
     return check_all_projects()

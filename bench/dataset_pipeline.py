@@ -90,8 +90,8 @@ def run_stage(name: str, args: list[str]) -> None:
     import django
 
     django.setup()
+    from annotations.datasets import exporting, importing, splitting
     from annotations.models import Project
-    from annotations.services import exporting, importing, splitting
 
     if name == "import":
         project = Project.create("bench", "Bench", "coco17_spine")

@@ -96,7 +96,7 @@ def run_claims(project, users, queues: list[str], total: int, filters: dict | No
 
     from annotations.models import Frame
     from annotations.models.review import ANNOTATION_QUEUES
-    from annotations.services.queues import claim_next, close_items
+    from annotations.review.claims import claim_next, close_items
 
     latencies: list[float] = []
     frames: list[int] = []
@@ -164,7 +164,8 @@ def main() -> None:
     from django.utils import timezone
 
     from annotations.models import Clip, Frame, FrameLease, Membership, Project, Role
-    from annotations.services.queues import LEASE, queue_sizes, set_priorities
+    from annotations.review.queues import queue_sizes, set_priorities
+    from annotations.review.claims import LEASE
 
     User = get_user_model()
     admin = User.objects.create_user("bench-pi", password="bench")

@@ -2,7 +2,7 @@
 
 Generates a 1920x1080 30 fps clip (barbell-row frames panning across the picture, with a little
 sensor noise so the encoder has real detail to keep), then times the extraction path the job
-uses (annotations.services.videos.FrameWriter fed by video_decode.decode) into a scratch media
+uses (annotations.video.extraction.FrameWriter fed by video_decode.decode) into a scratch media
 folder: every frame, every 5th frame, 5 fps by timestamps, and a portrait phone clip whose
 display matrix turns it upright. The database part of the job (one bulk insert of the frame
 rows) is left out: it is milliseconds next to the JPEG work. Prints one JSON object per line:
@@ -83,8 +83,8 @@ def timed_extract(path: Path, selection, media: Path, threads: int) -> tuple[flo
 
 def one_extract(path: Path, selection, media: Path, threads: int) -> tuple[float, int, int, int]:
     """(seconds, frames decoded, frames written, bytes written) for one pass of the job's path."""
-    from annotations.services.video_decode import DecodeStats, decode
-    from annotations.services.videos import FrameWriter
+    from annotations.video.decode import DecodeStats, decode
+    from annotations.video.frame_writer import FrameWriter
 
     stats = DecodeStats()
     writer = FrameWriter("bench", threads=threads)
@@ -110,8 +110,8 @@ def main() -> None:
         import django
 
         django.setup()
-        from annotations.services.video_decode import DecodeStats, Selection, decode
-        from annotations.services.videos import ENCODE_THREADS
+        from annotations.video.decode import DecodeStats, Selection, decode
+        from annotations.video.frame_writer import ENCODE_THREADS
 
         threads = int(os.environ.get("BENCH_ENCODE_THREADS", ENCODE_THREADS))
         n = int(SECONDS * FPS)

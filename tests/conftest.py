@@ -52,7 +52,7 @@ def imported(project):
     """The demo project with both barbell-row files imported (images referenced in place)."""
     if not DATASET.is_dir():
         pytest.skip(f"barbell-row dataset not found at {DATASET}")
-    from annotations.services.importing import import_coco_file
+    from annotations.datasets.importing import import_coco_file
 
     results = [
         import_coco_file(project, CORRECT_JSON, images_dir=CORRECT_IMAGES, form_label="correct"),

@@ -1,5 +1,5 @@
 """Django project wiring for PoseReview: settings, urls, Celery app, wsgi/asgi."""
 
-from .celery import app as celery_app
+from webapp.celery import app as celery_app
 
 __all__ = ["celery_app"]

@@ -49,7 +49,7 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
-    "annotations.middleware.LoginRequiredMiddleware",
+    "annotations.core.middleware.LoginRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -119,7 +119,7 @@ REST_FRAMEWORK = {
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
-    "EXCEPTION_HANDLER": "annotations.api_errors.exception_handler",
+    "EXCEPTION_HANDLER": "annotations.core.api_errors.exception_handler",
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
@@ -129,10 +129,12 @@ CELERY_TASK_EAGER_PROPAGATES = True
 CELERY_TASK_ACKS_LATE = True
 CELERY_WORKER_PREFETCH_MULTIPLIER = 1
 CELERY_TASK_DEFAULT_QUEUE = "default"
-CELERY_TASK_ROUTES = {"annotations.tasks.run_ml_job": {"queue": "ml"}}
+# The broker queue of training and inference jobs (annotations/core/jobs.py picks a job's queue from
+# its registered kind); GPU workers listen on it.
+POSEREVIEW_ML_QUEUE = os.environ.get("POSEREVIEW_ML_QUEUE", "ml")
 CELERY_BROKER_CONNECTION_RETRY_ON_STARTUP = True
 # Celery beat: look for projects with enough newly verified frames to retrain (see
-# annotations/services/learning/triggers.py); the retrain itself goes to the ml queue.
+# annotations/learning/triggers.py); the retrain itself goes to the ml queue.
 POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS = float(os.environ.get("POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS", 300))
 CELERY_BEAT_SCHEDULE = {
     "auto-retrain-check": {"task": "annotations.tasks.check_auto_retrain",

@@ -1,12 +1,20 @@
 """Database models, one module per area."""
 
-from .jobs import Job
-from .labels import Annotation, KeypointState, Revision
-from .learning import LearningSettings, ModelKind, ModelSource, ModelStatus, ModelVersion, Prediction, SimulationRun
-from .media import Clip, Frame, FrameStatus, ImportSource, Video
-from .projects import FormLabel, Membership, Project, Role
-from .review import FrameLease, FrameTransition, Queue, QueueItem, QueueSkip
-from .splits import ClipSplit, Subset, SplitVersion
+from annotations.models.jobs import Job
+from annotations.models.labels import Annotation, KeypointState, Revision
+from annotations.models.learning import (
+    LearningSettings,
+    ModelKind,
+    ModelSource,
+    ModelStatus,
+    ModelVersion,
+    Prediction,
+    SimulationRun,
+)
+from annotations.models.media import Clip, Frame, FrameStatus, ImportSource, Video
+from annotations.models.projects import FormLabel, Membership, Project, Role
+from annotations.models.review import FrameLease, FrameTransition, Queue, QueueItem, QueueSkip
+from annotations.models.splits import ClipSplit, SplitVersion, Subset
 
 __all__ = [
     "Annotation", "Clip", "ClipSplit", "FormLabel", "Frame", "FrameStatus", "ImportSource", "Job",

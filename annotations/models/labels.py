@@ -9,8 +9,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from .media import Frame
-from .projects import FormLabel, Project
+from annotations.models.media import Frame
+from annotations.models.projects import FormLabel, Project
 
 
 class KeypointState(models.TextChoices):

@@ -10,10 +10,10 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .jobs import Job
-from .media import Frame
-from .projects import Project
-from .splits import SplitVersion
+from annotations.models.jobs import Job
+from annotations.models.media import Frame
+from annotations.models.projects import Project
+from annotations.models.splits import SplitVersion
 
 
 class ModelKind(models.TextChoices):
@@ -35,7 +35,7 @@ class ModelStatus(models.TextChoices):
     FAILED = "failed", "Training failed"
 
 
-def artifact_path(instance: "ModelVersion", filename: str) -> str:
+def artifact_path(instance: ModelVersion, filename: str) -> str:
     return f"models/{instance.project.slug}/{instance.kind}-v{instance.number}/{filename}"
 
 
@@ -93,7 +93,7 @@ class ModelVersion(models.Model):
         return f"{self.kind} v{self.number}" + (f" ({self.get_source_display()})" if self.source != "trained" else "")
 
     @classmethod
-    def active(cls, project, kind: str) -> "ModelVersion | None":
+    def active(cls, project, kind: str) -> ModelVersion | None:
         return cls.objects.filter(project=project, kind=kind, is_active=True).first()
 
     @classmethod
@@ -155,7 +155,7 @@ class LearningSettings(models.Model):
     KeypointTrainConfig / FormTrainConfig fields (epochs, input_size, width, ...).
     pretrain_model: a keypoint model (typically MediaPipe or an uploaded one) whose stored
     predictions outside the held-out clips become pseudo-labels the keypoint model trains on
-    for pretrain_epochs before it trains on the verified frames (services.learning.pretraining).
+    for pretrain_epochs before it trains on the verified frames (annotations.learning.pretraining).
     """
 
     project = models.OneToOneField(Project, on_delete=models.CASCADE, related_name="learning_settings")
@@ -172,7 +172,7 @@ class LearningSettings(models.Model):
         return f"learning settings of {self.project.slug}"
 
     @classmethod
-    def of(cls, project) -> "LearningSettings":
+    def of(cls, project) -> LearningSettings:
         return cls.objects.get_or_create(project=project)[0]
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from django.db import models
 
-from .projects import FormLabel, Project
+from annotations.models.projects import FormLabel, Project
 
 
 class Video(models.Model):

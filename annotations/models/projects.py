@@ -60,7 +60,7 @@ class Project(models.Model):
 
     @classmethod
     def create(cls, slug: str, name: str = "", preset: str = "coco17_spine", user=None,
-               form_labels=DEFAULT_FORM_LABELS) -> "Project":
+               form_labels=DEFAULT_FORM_LABELS) -> Project:
         """A new project with a skeleton preset, the default form labels, and `user` as its PI."""
         project = cls.objects.create(
             slug=slug, name=name or slug, skeleton_preset=preset,

@@ -13,8 +13,8 @@ from django.conf import settings
 from django.db import models
 from django.db.models import Q
 
-from .media import Clip, Frame
-from .projects import FormLabel, Project, Role
+from annotations.models.media import Clip, Frame
+from annotations.models.projects import FormLabel, Project, Role
 
 
 class Queue(models.TextChoices):

@@ -5,8 +5,8 @@ from __future__ import annotations
 from django.conf import settings
 from django.db import models
 
-from .media import Clip
-from .projects import Project
+from annotations.models.media import Clip
+from annotations.models.projects import Project
 
 
 class Subset(models.TextChoices):
@@ -36,7 +36,7 @@ class SplitVersion(models.Model):
         return f"{self.project.slug} split v{self.number}"
 
     @classmethod
-    def current(cls, project) -> "SplitVersion | None":
+    def current(cls, project) -> SplitVersion | None:
         return cls.objects.filter(project=project).order_by("-number").first()
 
 

@@ -2,7 +2,7 @@
 
 from django import template
 
-from ..services import queues
+from annotations.review import queues
 
 register = template.Library()
 

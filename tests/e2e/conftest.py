@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 # Playwright's sync API runs an event loop in this thread; the live server's ORM calls from the
 # test body are still plain synchronous code.

@@ -9,7 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
-from .conftest import login, needs_browser, screenshot
+from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 
@@ -19,8 +19,8 @@ SIM = ["--rounds", "3", "--batch", "8", "--seed-frames", "6", "--keypoint-epochs
 
 
 def run(project, kind, user, **params):
+    from annotations.core.jobs import run_job
     from annotations.models import Job
-    from annotations.services.jobs import run_job
 
     job = Job.objects.create(project=project, kind=kind, params=params, created_by=user)
     run_job(job.pk)
@@ -33,7 +33,8 @@ def run(project, kind, user, **params):
 def lively(imported, users, capsys):
     """Demo data with a trained model, predictions, scored queues, edits by two people and simulations."""
     from annotations.models import Annotation, Frame
-    from annotations.services import editing, review
+    from annotations.review import decisions as review
+    from annotations.review import editing
 
     run(imported, "retrain", users["pi"], keypoint_config=TINY_KEYPOINTS, form_config={"epochs": 15}, chain=False)
     run(imported, "predict", users["pi"], clips=["52723_8", "52916_12", "52930_2", "53055_1"], then_score=False)
@@ -66,8 +67,8 @@ def chart_states(page) -> dict:
 
 
 def test_a_pi_sees_every_dashboard_draw_data_and_the_models_page_with_progress_and_cancel(lively, users, new_page):
+    from annotations.dashboards.registry import boards
     from annotations.models import Job
-    from annotations.services.learning.dashboards import boards
 
     page = new_page((1400, 1000))
     login(page, "pi", "pw-pi")

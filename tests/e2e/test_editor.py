@@ -11,7 +11,7 @@ import re
 
 import pytest
 
-from .conftest import login, needs_browser, screenshot
+from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 
@@ -21,7 +21,7 @@ LEFT_SHOULDER = 5
 
 @pytest.fixture
 def queued(imported):
-    from annotations.services.queues import refresh_builtin_queues
+    from annotations.review.queues import refresh_builtin_queues
 
     refresh_builtin_queues(imported, seed=1)
     return imported

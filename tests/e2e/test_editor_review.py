@@ -8,9 +8,8 @@ import re
 import pytest
 
 from tests.conftest import LUMBAR_IMAGES
-
-from .conftest import login, needs_browser, screenshot
-from .test_editor import drag, point, wait_ready, wait_saved
+from tests.e2e.conftest import login, needs_browser, screenshot
+from tests.e2e.test_editor import drag, point, wait_ready, wait_saved
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 
@@ -19,8 +18,8 @@ pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=[
 def submitted(imported, users):
     """Two annotated frames submitted from the unverified-spine queue, waiting for review."""
     from annotations.models import Frame
-    from annotations.services import review
-    from annotations.services.queues import refresh_builtin_queues
+    from annotations.review import decisions as review
+    from annotations.review.queues import refresh_builtin_queues
 
     refresh_builtin_queues(imported, seed=1)
     frames = list(Frame.objects.filter(project=imported, annotations__isnull=False).order_by("id")[:2])
@@ -120,13 +119,13 @@ def test_the_history_opens_from_the_editor_and_restores_a_revision(imported, use
 @pytest.fixture
 def spine37(users):
     """A SpineTrack-37 project with one real frame whose 37 points are all placed."""
+    import json
+
+    import numpy as np
+
     from annotations.models import Annotation, Clip, Frame, Membership, Project, Role
     from mlcore.skeletons import get_preset
     from mlcore.spine import fill_spine
-
-    import json
-    import numpy as np
-
     from tests.conftest import LUMBAR_JSON
 
     data = json.loads(LUMBAR_JSON.read_text())

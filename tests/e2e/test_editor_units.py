@@ -9,7 +9,7 @@ import subprocess
 
 import pytest
 
-from ..conftest import ROOT
+from tests.conftest import ROOT
 
 NODE = shutil.which("node")
 

@@ -2,7 +2,7 @@
 
 import pytest
 
-from .conftest import login, needs_browser, screenshot
+from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 

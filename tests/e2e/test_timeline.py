@@ -8,10 +8,9 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 
 from annotations.models import Annotation, Frame, Job, KeypointState
-
-from ..annotations.video_builders import SIZE, barbell_frames, write_video
-from ..conftest import CORRECT_JSON, needs_dataset
-from .conftest import login, needs_browser, screenshot
+from tests.annotations.video.video_builders import SIZE, barbell_frames, write_video
+from tests.conftest import CORRECT_JSON, needs_dataset
+from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, needs_dataset, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 
@@ -44,7 +43,7 @@ def scaled_labels(file_name: str) -> tuple[list, list]:
 @pytest.fixture
 def clip(project, users, tmp_path):
     """A 12-frame clip extracted from a real video, with a person labelled on frames 0 and 11."""
-    from annotations.services.videos import start_extraction
+    from annotations.video.extraction import start_extraction
 
     path = write_video(tmp_path / "row.mp4", barbell_frames(12))
     with open(path, "rb") as fh:
@@ -155,7 +154,7 @@ def test_an_annotator_scrubs_fills_between_keyframes_and_sees_unverified_points(
 
 def test_a_pi_uploads_a_video_in_chunks_through_a_dropped_connection(project, users, tmp_path, eager_jobs, new_page,
                                                                      monkeypatch):
-    from annotations.services import video_uploads
+    from annotations.video import uploads as video_uploads
 
     monkeypatch.setattr(video_uploads, "CHUNK_BYTES", 64 * 1024)
     path = write_video(tmp_path / "bench press.mp4", barbell_frames(20))

@@ -4,9 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import Project
-from ...services import exporting
-from ...services.errors import InputError
+from annotations.core.errors import InputError
+from annotations.datasets import exporting
+from annotations.models import Project
 
 
 class Command(BaseCommand):

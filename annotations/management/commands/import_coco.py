@@ -4,11 +4,10 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from annotations.core.errors import InputError
+from annotations.datasets import importing
+from annotations.models import Project
 from mlcore.skeletons import PRESETS
-
-from ...models import Project
-from ...services import importing
-from ...services.errors import InputError
 
 SUMMARY_KEYS = ("frames", "annotated", "clips", "missing_images", "unlisted_images", "revisions", "conflicts")
 

@@ -12,9 +12,10 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import Job, Project
-from ...services import videos
-from ...services.errors import InputError
+from annotations.core.errors import InputError
+from annotations.core.files import remove_upload
+from annotations.models import Job, Project
+from annotations.video import extraction as videos
 
 SUMMARY_KEYS = ("video", "clip", "frames", "new_frames", "kept_frames", "removed_frames", "source_frames", "fps",
                 "duration", "width", "height", "codec", "rotation", "variable_frame_rate", "preannotation")
@@ -54,7 +55,7 @@ class Command(BaseCommand):
         try:
             job = videos.start_extraction(project, upload, os.path.basename(path), options, run_now=True)
         except BaseException:
-            videos.remove_upload(upload)
+            remove_upload(upload)
             raise
         if job.status != Job.Status.SUCCEEDED:
             raise CommandError(f"extraction failed: {job.message}")

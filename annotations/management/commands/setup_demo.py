@@ -13,8 +13,8 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import Job, Project
-from ...services.jobs import start_job
+from annotations.core.jobs import start_job
+from annotations.models import Job, Project
 
 DEMO_SLUG = "barbell-row"
 SOURCES = [

@@ -10,9 +10,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
+from annotations.core.errors import InputError
+from annotations.learning.simulation import STRATEGIES, frames_to_reach, simulate
 from annotations.models import Project
-from annotations.services.errors import InputError
-from annotations.services.learning.simulation import STRATEGIES, frames_to_reach, simulate
 
 
 def size(text: str) -> list[int]:

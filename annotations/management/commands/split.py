@@ -4,9 +4,9 @@ import json
 
 from django.core.management.base import BaseCommand, CommandError
 
-from ...models import Project
-from ...services.errors import InputError
-from ...services.splitting import create_split
+from annotations.core.errors import InputError
+from annotations.datasets.splitting import create_split
+from annotations.models import Project
 
 
 class Command(BaseCommand):

@@ -1,0 +1,69 @@
+"""DRF serializers: shape only, no business rules (those live in services/)."""
+
+from rest_framework import serializers
+
+from annotations.models import Annotation, Frame, Job, Project, Revision, SplitVersion
+
+
+class ProjectSerializer(serializers.ModelSerializer):
+    form_labels = serializers.SerializerMethodField()
+    role = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Project
+        fields = ["slug", "name", "description", "skeleton_preset", "skeleton", "clip_pattern", "form_labels", "role"]
+
+    def get_form_labels(self, obj):
+        return [{"name": f.name, "display_name": f.display_name, "colour": f.colour, "key": i + 1}
+                for i, f in enumerate(obj.form_labels.all())]
+
+    def get_role(self, obj):
+        return obj.role_of(self.context["request"].user)
+
+
+class AnnotationSerializer(serializers.ModelSerializer):
+    form_label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+
+    class Meta:
+        model = Annotation
+        fields = ["id", "frame", "instance", "keypoints", "keypoint_states", "bbox", "area", "form_label", "source",
+                  "human_edited", "version", "updated_at"]
+
+
+class FrameSerializer(serializers.ModelSerializer):
+    clip = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    annotations = AnnotationSerializer(many=True, read_only=True)
+    has_image = serializers.BooleanField(read_only=True)
+
+    class Meta:
+        model = Frame
+        fields = ["id", "file_name", "clip", "frame_index", "width", "height", "split", "status", "priority",
+                  "has_image", "annotations"]
+
+
+class RevisionSerializer(serializers.ModelSerializer):
+    user = serializers.StringRelatedField()
+
+    class Meta:
+        model = Revision
+        fields = ["id", "kind", "user", "created_at", "before", "after", "note", "annotation", "frame"]
+
+
+class JobSerializer(serializers.ModelSerializer):
+    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by = serializers.StringRelatedField()
+    download_url = serializers.SerializerMethodField()
+
+    class Meta:
+        model = Job
+        fields = ["id", "project", "kind", "status", "progress", "message", "params", "result", "traceback",
+                  "created_by", "created_at", "started_at", "finished_at", "download_url"]
+
+    def get_download_url(self, obj):
+        return f"/api/jobs/{obj.pk}/download/" if obj.result_file else None
+
+
+class SplitVersionSerializer(serializers.ModelSerializer):
+    class Meta:
+        model = SplitVersion
+        fields = ["number", "seed", "ratios", "summary", "created_at"]

@@ -1,0 +1,29 @@
+"""The job page: progress, outcome and what the job found."""
+
+from __future__ import annotations
+
+import json
+
+from django.shortcuts import get_object_or_404, render
+
+from annotations.core.permissions import job_visible
+from annotations.models import Job
+
+
+def job_detail(request, job_id):
+    job = get_object_or_404(Job.objects.select_related("project", "created_by"), pk=job_id)
+    if not job_visible(request.user, job):
+        return render(request, "404.html", status=404)
+    result = job.result or {}
+    counts = [(k.replace("_", " "), v) for k, v in result.items() if isinstance(v, (int, float, str)) and v is not True]
+    name_lists = [
+        ("Listed images that are missing", result.get("missing_images", []), result.get("missing_images_count", 0)),
+        ("Image files no annotation file lists", result.get("unlisted_images", []),
+         result.get("unlisted_images_count", 0)),
+        ("Conflicts with corrections made here (kept)", [c.get("file_name") for c in result.get("conflicts", [])],
+         len(result.get("conflicts", []))),
+    ]
+    return render(request, "annotations/job_detail.html", {
+        "job": job, "counts": counts, "name_lists": name_lists, "problems": result.get("problems", [])[:500],
+        "result_json": json.dumps(result, indent=2)[:50000],
+    })

@@ -1,0 +1,70 @@
+"""Dashboard charts as tables: every chart is one function of the project returning a table that is
+served as JSON (with a Chart.js-ready `chart` part) and as CSV from the same endpoint.
+
+A table: {"title", "columns": [names], "rows": [[values]], "chart": {"type", "data": {"labels",
+"datasets": [{"label", "data"}]}, "options": {...}}, "note": what the chart shows or why it is empty}.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+
+PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
+           "#17becf"]
+
+
+def table(title: str, columns: list[str], rows: list[list], chart: dict, note: str = "") -> dict:
+    return {"title": title, "columns": columns, "rows": rows, "chart": chart, "note": note}
+
+
+def dataset(label: str, data: list, i: int = 0, **extra) -> dict:
+    colour = extra.pop("colour", PALETTE[i % len(PALETTE)])
+    return {"label": label, "data": data, "backgroundColor": colour, "borderColor": colour, **extra}
+
+
+def bar(labels: list, datasets: list[dict], *, stacked: bool = False, horizontal: bool = False,
+        y_title: str = "", x_title: str = "") -> dict:
+    scales = {"x": {"stacked": stacked, "title": {"display": bool(x_title), "text": x_title}},
+              "y": {"stacked": stacked, "beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}}
+    options = {"scales": scales}
+    if horizontal:
+        options["indexAxis"] = "y"
+    return {"type": "bar", "data": {"labels": labels, "datasets": datasets}, "options": options}
+
+
+def line(labels: list | None, datasets: list[dict], *, y_title: str = "", x_title: str = "", linear_x: bool = False,
+         y_max: float | None = None) -> dict:
+    x = {"title": {"display": bool(x_title), "text": x_title}}
+    if linear_x:
+        x["type"] = "linear"
+    y = {"beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}
+    if y_max is not None:
+        y["max"] = y_max
+    data = {"datasets": datasets}
+    if labels is not None:
+        data["labels"] = labels
+    for d in datasets:
+        d.setdefault("fill", False)
+        d.setdefault("tension", 0.15)
+    return {"type": "line", "data": data, "options": {"scales": {"x": x, "y": y}}}
+
+
+def doughnut(labels: list, values: list, colours: list | None = None) -> dict:
+    colours = colours or [PALETTE[i % len(PALETTE)] for i in range(len(labels))]
+    return {"type": "doughnut", "data": {"labels": labels, "datasets": [{"label": "frames", "data": values,
+                                                                          "backgroundColor": colours}]},
+            "options": {}}
+
+
+def to_csv(t: dict) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(t["columns"])
+    for row in t["rows"]:
+        writer.writerow(["" if v is None else v for v in row])
+    return out.getvalue()
+
+
+def has_data(t: dict) -> bool:
+    return any(len(d.get("data", [])) for d in t["chart"]["data"]["datasets"])

@@ -1,0 +1,206 @@
+"""Dataset dashboard: what is labelled, where, by whom, how fast, and how much people agree."""
+
+from __future__ import annotations
+
+import itertools
+from collections import defaultdict
+from datetime import timedelta
+
+import numpy as np
+from django.db import connection
+from django.db.models import Count, Min
+
+from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, table
+from annotations.models import Annotation, Frame, FrameStatus, FrameTransition, Revision
+from mlcore import metrics
+
+SPINE_PREFIXES = ("spine_", "neck", "hip")
+PER_CLIP_LIMIT = 60           # above this many clips the coverage chart becomes a histogram
+BREAK = timedelta(minutes=15)  # a longer gap between two saves is a break, not time spent on a frame
+EDIT_KINDS = ("edit", "restore")
+
+
+def frames_by_status(project) -> dict:
+    counts = dict(Frame.objects.filter(project=project).values_list("status").annotate(n=Count("id")))
+    rows = [[s.value, counts.get(s.value, 0)] for s in FrameStatus]
+    return table("Frames by status", ["status", "frames"], rows,
+                 doughnut([r[0] for r in rows], [r[1] for r in rows]),
+                 "every frame of the project, by its review status")
+
+
+def labels_by_split(project) -> dict:
+    rows = list(Annotation.objects.filter(project=project).values_list("frame__split", "form_label__name")
+                .annotate(n=Count("frame", distinct=True)).order_by("frame__split", "form_label__name"))
+    rows = [[split or "unassigned", label or "none", n] for split, label, n in rows]
+    splits = [s for s in ("train", "val", "test", "unassigned") if any(r[0] == s for r in rows)]
+    labels = sorted({r[1] for r in rows})
+    colours = dict(project.form_labels.values_list("name", "colour"))
+    sets = [dataset(lab, [sum(r[2] for r in rows if r[0] == s and r[1] == lab) for s in splits], i,
+                    colour=colours.get(lab, PALETTE[i % len(PALETTE)])) for i, lab in enumerate(labels)]
+    return table("Labelled frames per form label and split", ["split", "form_label", "frames"], rows,
+                 bar(splits, sets, stacked=True, y_title="labelled frames"), "frames with a human annotation")
+
+
+def clip_coverage(project) -> dict:
+    rows = list(project.clips.annotate(frames_n=Count("frames", distinct=True),
+                                       annotated=Count("frames__annotations__frame", distinct=True))
+                .order_by("key").values_list("key", "frames_n", "annotated"))
+    rows = [[k, n, a, round(a / n, 3) if n else 0.0] for k, n, a in rows]
+    columns = ["clip", "frames", "annotated_frames", "coverage"]
+    if len(rows) <= PER_CLIP_LIMIT:
+        chart = bar([r[0] for r in rows], [dataset("annotated", [r[2] for r in rows], 2),
+                                           dataset("not annotated", [r[1] - r[2] for r in rows], 7)],
+                    stacked=True, horizontal=True, x_title="frames")
+        note = f"{sum(1 for r in rows if r[2])} of {len(rows)} clips have annotated frames"
+    else:
+        names = ["none", "<10%", "10-25%", "25-50%", "50-75%", "75-<100%", "all"]
+        counts = [0] * len(names)
+        for r in rows:
+            counts[_coverage_bin(r[3])] += 1
+        chart = bar(names, [dataset("clips", counts, 0)], y_title="clips", x_title="share of frames annotated")
+        note = f"{len(rows)} clips; the CSV lists each"
+    return table("Clips and their coverage", columns, rows, chart, note)
+
+
+def _coverage_bin(share: float) -> int:
+    if share <= 0:
+        return 0
+    if share >= 1:
+        return 6
+    return 1 + sum(share >= edge for edge in (0.1, 0.25, 0.5, 0.75))
+
+
+def _bucket(span: timedelta) -> tuple[str, str]:
+    if span > timedelta(days=3):
+        return "day", "%Y-%m-%d"
+    if span > timedelta(hours=3):
+        return "hour", "%Y-%m-%d %H:00"
+    return "minute", "%H:%M"
+
+
+def progress_over_time(project) -> dict:
+    """Cumulative frames: annotated (first annotation), edited by a person (first edit), accepted."""
+    series = {
+        "annotated": Annotation.objects.filter(project=project).values("frame_id").annotate(t=Min("created_at"))
+        .values_list("t", flat=True),
+        "edited by a person": Revision.objects.filter(project=project, kind__in=EDIT_KINDS).values("frame_id")
+        .annotate(t=Min("created_at")).values_list("t", flat=True),
+        "accepted": FrameTransition.objects.filter(project=project, action__in=["accept", "fix"]).values("frame_id")
+        .annotate(t=Min("created_at")).values_list("t", flat=True),
+    }
+    times = {k: sorted(v) for k, v in series.items()}
+    every = [t for ts in times.values() for t in ts]
+    if not every:
+        return table("Annotation progress over time", ["time", *series], [], line([], []), "nothing annotated yet")
+    unit, fmt = _bucket(max(every) - min(every))
+    keys = sorted({t.strftime(fmt) for t in every})
+    rows = []
+    for key in keys:
+        rows.append([key, *[sum(1 for t in times[name] if t.strftime(fmt) <= key) for name in series]])
+    sets = [dataset(name, [r[i + 1] for r in rows], i) for i, name in enumerate(series)]
+    return table("Annotation progress over time", ["time", *series], rows,
+                 line(keys, sets, y_title="frames (cumulative)", x_title=unit), f"cumulative, per {unit}")
+
+
+def annotator_throughput(project) -> dict:
+    """Per person: frames they saved, and the median seconds between saves on consecutive frames."""
+    revs = (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False)
+            .order_by("user_id", "created_at").values_list("user__username", "frame_id", "created_at"))
+    per_user: dict[str, dict] = {}
+    for user, group in itertools.groupby(revs, key=lambda r: r[0]):
+        group = list(group)
+        gaps = [(b[2] - a[2]).total_seconds() for a, b in zip(group, group[1:])
+                if b[1] != a[1] and b[2] - a[2] <= BREAK]
+        per_user[user] = {"frames": len({g[1] for g in group}), "saves": len(group),
+                          "median": round(float(np.median(gaps)), 1) if gaps else None,
+                          "active_hours": sum(gaps) / 3600}
+    rows = [[u, d["frames"], d["saves"], d["median"],
+             round(d["frames"] / d["active_hours"], 1) if d["active_hours"] > 0 else None]
+            for u, d in sorted(per_user.items())]
+    users = [r[0] for r in rows]
+    chart = bar(users, [dataset("frames saved", [r[1] for r in rows], 0, yAxisID="y"),
+                        dataset("median seconds per frame", [r[3] for r in rows], 3, yAxisID="y1", type="line")],
+                y_title="frames")
+    chart["options"]["scales"]["y1"] = {"position": "right", "beginAtZero": True,
+                                        "title": {"display": True, "text": "seconds per frame"},
+                                        "grid": {"drawOnChartArea": False}}
+    return table("Per-annotator throughput", ["user", "frames", "saves", "median_seconds_per_frame",
+                                              "frames_per_active_hour"], rows, chart,
+                 "from the times of their saves; gaps over 15 minutes count as breaks" if rows
+                 else "nobody has edited a frame here yet (imports are not edits)")
+
+
+def spine_verified(project) -> dict:
+    """Per spine point: annotations where it is labelled, and where a person verified it."""
+    names = project.skeleton["keypoints"]
+    spine = [(i, n) for i, n in enumerate(names) if n.startswith(SPINE_PREFIXES)]
+    if not spine:
+        return table("Verified share of spine points", ["keypoint", "labelled", "verified", "share"], [],
+                     bar([], []), "this project's skeleton has no spine points")
+    parts = []
+    for i, _ in spine:
+        labelled = f"COALESCE((keypoints->>{3 * i + 2})::float, 0) > 0"
+        parts.append(f"count(*) FILTER (WHERE {labelled})")
+        parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states->>{i} = 'verified')")
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(parts)} FROM {Annotation._meta.db_table} WHERE project_id = %s", [project.pk])
+        counts = cur.fetchone()
+    rows = [[n, counts[2 * j], counts[2 * j + 1], round(counts[2 * j + 1] / counts[2 * j], 3) if counts[2 * j] else 0.0]
+            for j, (_, n) in enumerate(spine)]
+    total_l, total_v = sum(r[1] for r in rows), sum(r[2] for r in rows)
+    chart = bar([r[0] for r in rows], [dataset("verified", [r[2] for r in rows], 2),
+                                       dataset("labelled, not verified", [r[1] - r[2] for r in rows], 6)],
+                stacked=True, y_title="annotations")
+    return table("Verified share of spine points", ["keypoint", "labelled", "verified", "share"], rows, chart,
+                 f"{total_v} of {total_l} labelled spine points verified "
+                 f"({100 * total_v / total_l:.0f}%)" if total_l else "no spine point is labelled yet")
+
+
+def agreement(project) -> dict:
+    """Frames saved by two or more people: OKS between their last versions, and form-label agreement."""
+    sigmas = np.asarray(project.skeleton["sigmas"], dtype=np.float64)
+    K = len(sigmas)
+    last: dict[int, dict[str, dict]] = defaultdict(dict)
+    for frame_id, user, after in (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False,
+                                                          after__isnull=False)
+                                  .order_by("created_at", "id").values_list("frame_id", "user__username", "after")):
+        last[frame_id][user] = after
+    rows = []
+    for frame_id, by_user in sorted(last.items()):
+        for (ua, a), (ub, b) in itertools.combinations(sorted(by_user.items()), 2):
+            ka, kb = _kp(a, K), _kp(b, K)
+            area = float(b.get("area") or a.get("area") or 0.0)
+            both = (ka[:, 2] > 0) & (kb[:, 2] > 0)
+            if area <= 0 or not both.any():
+                continue
+            o = float(metrics.oks(ka[None], kb[None], np.array([area]), sigmas)[0])
+            rows.append([frame_id, ua, ub, round(o, 4), a.get("form_label") == b.get("form_label")])
+    edges = [0.0, 0.5, 0.75, 0.9, 0.95, 1.01]
+    names = ["<0.5", "0.5-0.75", "0.75-0.9", "0.9-0.95", "≥0.95"]
+    counts = [sum(1 for r in rows if lo <= r[3] < hi) for lo, hi in zip(edges, edges[1:])]
+    frames = len({r[0] for r in rows})
+    note = (f"{len(rows)} pair{'s' if len(rows) != 1 else ''} on {frames} frame{'s' if frames != 1 else ''}; "
+            f"same form label in "
+            f"{100 * sum(r[4] for r in rows) / len(rows):.0f}% of pairs" if rows
+            else "no frame has been labelled by two people yet")
+    return table("Agreement where several people labelled a frame", ["frame", "user_a", "user_b", "oks",
+                                                                     "same_form_label"], rows,
+                 bar(names, [dataset("pairs of people", counts, 4)], y_title="pairs", x_title="OKS between them"),
+                 note)
+
+
+def _kp(snapshot: dict, K: int) -> np.ndarray:
+    kp = list(snapshot.get("keypoints") or [])
+    kp = kp + [0, 0, 0] * max(0, K - len(kp) // 3)
+    return np.asarray(kp[: 3 * K], dtype=np.float64).reshape(K, 3)
+
+
+CHARTS = {
+    "frames_by_status": frames_by_status,
+    "labels_by_split": labels_by_split,
+    "clip_coverage": clip_coverage,
+    "progress_over_time": progress_over_time,
+    "annotator_throughput": annotator_throughput,
+    "spine_verified": spine_verified,
+    "agreement": agreement,
+}

@@ -1,0 +1,20 @@
+"""The boards and their charts: {board: {chart name: function(project) -> table}}, in display order."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+
+from annotations.dashboards import dataset_board, models_board, queues_board
+
+BOARDS: dict[str, dict[str, Callable]] = {"dataset": dataset_board.CHARTS, "models": models_board.CHARTS,
+                                          "queues": queues_board.CHARTS}
+BOARD_TITLES = {"dataset": "Dataset", "models": "Models", "queues": "Queues"}
+
+
+def boards() -> dict[str, dict[str, Callable]]:
+    return BOARDS
+
+
+def chart(board: str, name: str, project) -> dict:
+    """One chart's table; KeyError for an unknown board or chart."""
+    return BOARDS[board][name](project)

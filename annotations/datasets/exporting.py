@@ -1,0 +1,179 @@
+"""Exports: build plain dataset records from the database and hand them to a registered format.
+
+Only annotated frames are exported (the unlabelled pool never appears as labelled data).
+Image ids are frame ids and annotation ids are annotation ids: stable across exports.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+import tempfile
+from pathlib import Path
+
+from django.conf import settings
+from django.core.files import File
+from django.core.files.storage import default_storage
+from django.db.models import Count, Exists, Func, IntegerField, Max, OuterRef, TextField
+from django.db.models.functions import Cast
+from django.utils import timezone
+
+from annotations.core.errors import InputError
+from annotations.datasets.formats import get_format
+from annotations.datasets.formats.coco import coco_text, write_json_atomic
+from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ImageRecord
+from annotations.models import Annotation, Frame, SplitVersion
+
+SUBSET_CHOICES = ("train", "val", "test", "all")
+
+
+def resolve_version(project, version_number: int | None) -> SplitVersion | None:
+    if version_number is None:
+        return SplitVersion.current(project)
+    try:
+        return SplitVersion.objects.get(project=project, number=version_number)
+    except SplitVersion.DoesNotExist:
+        raise InputError(f"project {project.slug} has no split version {version_number}") from None
+
+
+def _in_subset(queryset, clip_path: str, project, subset: str, version: SplitVersion | None):
+    """Restrict frames or annotations (whose clip is reached by `clip_path`) to one subset."""
+    if subset == "all":
+        return queryset
+    if subset not in SUBSET_CHOICES:
+        raise InputError(f"unknown subset {subset!r}; choose one of {SUBSET_CHOICES}")
+    if version is None:
+        raise InputError(f"project {project.slug} has no split yet: run a split first")
+    return queryset.filter(**{f"{clip_path}__split_assignments__version": version,
+                              f"{clip_path}__split_assignments__subset": subset})
+
+
+def _frames_query(project, subset: str, version: SplitVersion | None):
+    """Annotated frames of a subset (a semi-join: no DISTINCT over 100k rows)."""
+    annotated = Frame.objects.filter(project=project).filter(Exists(Annotation.objects.filter(frame=OuterRef("pk"))))
+    return _in_subset(annotated, "clip", project, subset, version)
+
+
+def _image_path(image_name: str, source_path: str) -> str | None:
+    if image_name:
+        try:
+            return default_storage.path(image_name)
+        except NotImplementedError:  # remote storage: images are not bundled from here
+            return None
+    return source_path or None
+
+
+def build_dataset(project, subset: str = "all", version: SplitVersion | None = None,
+                  verified_only: bool = False, raw_json: bool = False) -> DatasetRecord:
+    """DatasetRecord of the annotated frames of one subset ("all": every annotated frame).
+
+    verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0).
+    raw_json: annotations carry their stored JSON text (AnnotationRecord.raw) instead of lists,
+    for the COCO writer; other writers need lists.
+    """
+    skeleton = project.get_skeleton()
+    K = skeleton.num_keypoints
+    frames = _frames_query(project, subset, version)
+    subset_of = {}
+    if version is not None:
+        subset_of = dict(version.assignments.values_list("clip_id", "subset"))
+    images = [
+        ImageRecord(id=pk, file_name=name, width=width, height=height, clip_id=clip_key, frame_index=index,
+                    split=subset_of.get(clip_id, ""), path=_image_path(image, source_path))
+        for pk, name, width, height, clip_id, clip_key, index, image, source_path in frames.order_by("id").values_list(
+            "id", "file_name", "width", "height", "clip_id", "clip__key", "frame_index", "image", "source_path")
+    ]
+    annotations_query = _in_subset(Annotation.objects.filter(project=project), "frame__clip", project, subset,
+                                   version)
+    rows = (annotations_query.order_by("id")
+            .annotate(kp_text=Cast("keypoints", TextField()), states_text=Cast("keypoint_states", TextField()),
+                      bbox_text=Cast("bbox", TextField()), kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
+            .values_list("id", "frame_id", "kp_text", "states_text", "bbox_text", "area", "form_label__name",
+                         "source", "num_keypoints", "kp_len"))
+    annotations = []
+    for ann_id, frame_id, kp_text, states_text, bbox_text, area, label, source, labelled, kp_len in rows:
+        if raw_json and kp_len == 3 * K and not verified_only:
+            # Stored JSON goes out as it is: no decode and re-encode of every number.
+            annotations.append(AnnotationRecord(ann_id, frame_id, [], [], [], area, label, source, labelled=labelled,
+                                                raw={"keypoints": kp_text, "keypoint_states": states_text,
+                                                     "bbox": bbox_text}))
+            continue
+        kp, states = json.loads(kp_text), json.loads(states_text)
+        if len(kp) < 3 * K:  # skeleton gained keypoints after this annotation was made
+            states = states + ["unverified"] * (K - len(kp) // 3)
+            kp = kp + [0, 0, 0] * (K - len(kp) // 3)
+        if verified_only:
+            kp = [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
+        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, json.loads(bbox_text), area, label, source))
+    info = {
+        "project": project.slug, "description": project.name, "subset": subset,
+        "split_version": version.number if version else None,
+        "date_created": timezone.now().isoformat(), "exported_by": "PoseReview",
+    }
+    labels = list(project.form_labels.values_list("name", flat=True))
+    return DatasetRecord(skeleton, labels, images, annotations, info)
+
+
+def export(project, fmt: str, subsets: list[str], *, version_number=None, include_images=False,
+           verified_only=False, out_path=None, job=None) -> tuple[Path, dict]:
+    """Write an export file; returns (path, summary). A temporary file is renamed into place."""
+    try:
+        writer = get_format(fmt)
+    except KeyError as exc:
+        raise InputError(str(exc.args[0])) from exc
+    if not subsets:
+        raise InputError("choose at least one subset")
+    version = resolve_version(project, version_number)
+    datasets = {}
+    for n, subset in enumerate(subsets):
+        datasets[subset] = build_dataset(project, subset, version, verified_only, raw_json=(fmt == "coco"))
+        if job:
+            job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
+    if out_path is None:
+        fd, tmp = tempfile.mkstemp(prefix="export-", suffix=writer.extension)
+        os.close(fd)
+        out_path = tmp
+    extension = ".zip" if (fmt == "coco" and (include_images or len(subsets) > 1)) else writer.extension
+    out_path = Path(out_path)
+    summary = writer.write(datasets, out_path, include_images)
+    summary.update({"format": fmt, "subsets": subsets, "extension": extension,
+                    "split_version": version.number if version else None,
+                    "counts": {s: {"images": len(d.images), "annotations": len(d.annotations)}
+                               for s, d in datasets.items()}})
+    return out_path, summary
+
+
+def save_job_file(job, path: Path, name: str) -> None:
+    """Move a produced file into media storage as the job's result file."""
+    with open(path, "rb") as fh:
+        job.result_file.save(f"{job.pk}/{name}", File(fh), save=False)
+    path.unlink(missing_ok=True)
+
+
+# -- direct COCO download for training scripts -------------------------------------------------
+
+def coco_etag(project, subset: str, version: SplitVersion | None, verified_only: bool = False) -> str:
+    """Changes whenever anything that the subset's COCO JSON shows could have changed."""
+    stats = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
+    frames = Frame.objects.filter(project=project).aggregate(n=Count("id"), top=Max("id"))
+    labels = list(project.form_labels.values_list("id", "name"))
+    key = json.dumps([project.pk, subset, version.pk if version else None, verified_only, project.skeleton,
+                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels],
+                     sort_keys=True, default=str)
+    return hashlib.sha256(key.encode()).hexdigest()[:32]
+
+
+def cached_coco_file(project, subset: str, version_number=None, verified_only=False) -> tuple[Path, str]:
+    """(path of the subset's COCO JSON, its ETag), building it once per ETag."""
+    version = resolve_version(project, version_number)
+    _frames_query(project, subset, version)  # validates subset/version before any work
+    etag = coco_etag(project, subset, version, verified_only)
+    folder = Path(settings.MEDIA_ROOT) / "exports" / "cache" / project.slug
+    variant = f"{subset}.{'verified' if verified_only else 'all-points'}"
+    path = folder / f"{variant}.{etag}.json"
+    if not path.exists():
+        for old in folder.glob(f"{variant}.*.json"):
+            old.unlink(missing_ok=True)
+        write_json_atomic(coco_text(build_dataset(project, subset, version, verified_only, raw_json=True)), path)
+    return path, etag

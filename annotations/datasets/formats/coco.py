@@ -1,0 +1,344 @@
+"""COCO person-keypoints: read CVAT "COCO Keypoints 1.0" / plain COCO files, write exports.
+
+Reading maps the file's keypoint names onto the project skeleton case- and
+space-insensitively ("Left Shoulder" -> left_shoulder) and reports every bad
+record (file, id, reason) instead of failing on the first or dropping it silently.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import os
+import zipfile
+from pathlib import Path
+
+import numpy as np
+
+from annotations.core.files import atomic_path, atomic_zip
+from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
+from mlcore.skeletons import Skeleton, normalise_name
+
+VALID_VISIBILITY = (0, 1, 2)
+NEGATIVE_TOLERANCE = 0.05  # of the image size
+
+
+def _is_int(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
+
+
+def _category_mapping(categories: list, skeleton: Skeleton, file: str, problems: list[Problem]):
+    """{category id: (index array into the project skeleton (-1 = not in it), K_src)}, unmapped names."""
+    target = {n: i for i, n in enumerate(skeleton.keypoints)}
+    mapping, unmapped = {}, []
+    for cat in categories:
+        if not isinstance(cat, dict) or not _is_int(cat.get("id")):
+            problems.append(Problem(file, None, "category without an integer id"))
+            continue
+        names = cat.get("keypoints")
+        if not isinstance(names, list) or not names or not all(isinstance(n, str) for n in names):
+            continue  # not a keypoint category (boxes only); its annotations are reported below
+        index = np.array([target.get(normalise_name(n), -1) for n in names], dtype=np.int64)
+        unmapped += [n for n, i in zip(names, index) if i < 0]
+        mapping[cat["id"]] = index
+    return mapping, sorted(set(unmapped))
+
+
+def _parse_images(raw_images, file: str, problems: list[Problem]) -> list[dict]:
+    images, seen_ids, seen_names = [], set(), set()
+    for img in raw_images:
+        if not isinstance(img, dict):
+            problems.append(Problem(file, None, "image entry is not an object"))
+            continue
+        image_id, name = img.get("id"), img.get("file_name")
+        if not _is_int(image_id):
+            problems.append(Problem(file, image_id, "image id is not an integer"))
+            continue
+        if image_id in seen_ids:
+            problems.append(Problem(file, image_id, "duplicate image id; later entry skipped"))
+            continue
+        if not isinstance(name, str) or not name.strip():
+            problems.append(Problem(file, image_id, "image without a file_name"))
+            continue
+        base = name.replace("\\", "/").rsplit("/", 1)[-1]
+        if base in seen_names:
+            problems.append(Problem(file, image_id, f"duplicate file name {base!r}; later entry skipped"))
+            continue
+        width, height = img.get("width"), img.get("height")
+        if width is not None and (not _is_int(width) or width <= 0) or height is not None and (
+            not _is_int(height) or height <= 0
+        ):
+            problems.append(Problem(file, image_id, f"invalid size {width}x{height}"))
+            continue
+        seen_ids.add(image_id)
+        seen_names.add(base)
+        images.append({"id": image_id, "file_name": base, "width": width, "height": height,
+                       "clip_id": img.get("clip_id") if isinstance(img.get("clip_id"), str) else None})
+    return images
+
+
+def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
+    """Parse a COCO keypoint dict onto `skeleton`. Structural errors raise ValueError; bad records
+    become Problems and are skipped."""
+    if not isinstance(data, dict):
+        raise ValueError(f"{file}: top level is not a JSON object")
+    for key in ("images", "annotations", "categories"):
+        if not isinstance(data.get(key), list):
+            raise ValueError(f"{file}: missing or invalid '{key}' list")
+    problems: list[Problem] = []
+    mapping, unmapped = _category_mapping(data["categories"], skeleton, file, problems)
+    if not mapping:
+        raise ValueError(f"{file}: no category with a 'keypoints' name list")
+    images = _parse_images(data["images"], file, problems)
+    sizes = {img["id"]: (img["width"], img["height"]) for img in images}
+
+    candidates = _screen_annotations(data["annotations"], sizes, mapping, file, problems)
+    K = skeleton.num_keypoints
+    rows: dict[int, tuple] = {}  # position in the file -> (full (K, 3), present (K,), bbox, area, record)
+    for cat_id, group in candidates.items():
+        _check_keypoints(group, mapping[cat_id], sizes, K, file, problems, rows)
+
+    kept, instances = [], {}
+    for pos in sorted(rows):
+        record = rows[pos][4]
+        instances[record["image_id"]] = instances.get(record["image_id"], -1) + 1
+        record["instance"] = instances[record["image_id"]]
+        kept.append(record)
+    ordered = [rows[pos] for pos in sorted(rows)]
+    if ordered:
+        keypoints = np.stack([r[0] for r in ordered])
+        present = np.stack([r[1] for r in ordered])
+        bboxes = np.asarray([r[2] for r in ordered], dtype=np.float64)
+        areas = np.asarray([r[3] for r in ordered], dtype=np.float64)
+    else:
+        keypoints, present = np.zeros((0, K, 3)), np.zeros((0, K), dtype=bool)
+        bboxes, areas = np.zeros((0, 4)), np.zeros(0)
+    return ParsedCoco(images, kept, keypoints, present, bboxes, areas, problems, unmapped)
+
+
+def _screen_annotations(raw, sizes, mapping, file, problems) -> dict[int, list[tuple[int, dict]]]:
+    """Cheap per-record checks (ids, image, category, keypoint count); {category: [(position, ann)]}."""
+    seen_ids, groups = set(), {}
+    for pos, ann in enumerate(raw):
+        if not isinstance(ann, dict):
+            problems.append(Problem(file, None, "annotation entry is not an object"))
+            continue
+        ann_id, image_id, cat_id = ann.get("id"), ann.get("image_id"), ann.get("category_id")
+        if not _is_int(ann_id):
+            problems.append(Problem(file, ann_id, "annotation id is not an integer"))
+            continue
+        if ann_id in seen_ids:
+            problems.append(Problem(file, ann_id, "duplicate annotation id; later entry skipped"))
+            continue
+        if image_id not in sizes:
+            problems.append(Problem(file, ann_id, f"unknown image id {image_id!r}"))
+            continue
+        if cat_id not in mapping:
+            problems.append(Problem(file, ann_id, f"category {cat_id!r} has no keypoints"))
+            continue
+        kp = ann.get("keypoints")
+        expected = 3 * len(mapping[cat_id])
+        if not isinstance(kp, list) or len(kp) != expected:
+            got = len(kp) if isinstance(kp, list) else type(kp).__name__
+            problems.append(Problem(file, ann_id, f"expected {expected} keypoint values, got {got}"))
+            continue
+        seen_ids.add(ann_id)
+        groups.setdefault(cat_id, []).append((pos, ann))
+    return groups
+
+
+def _as_array(group, file, problems) -> tuple[np.ndarray, list[tuple[int, dict]]]:
+    """All keypoint lists of a group as one (M, Ks * 3) array; rows that are not numbers are dropped."""
+    try:
+        return np.array([ann["keypoints"] for _, ann in group], dtype=np.float64), group
+    except (TypeError, ValueError):
+        good = []
+        for pos, ann in group:
+            try:
+                np.asarray(ann["keypoints"], dtype=np.float64)
+            except (TypeError, ValueError):
+                problems.append(Problem(file, ann["id"], "keypoints are not all numbers"))
+                continue
+            good.append((pos, ann))
+        if not good:
+            return np.zeros((0, 0)), good
+        return np.array([ann["keypoints"] for _, ann in good], dtype=np.float64), good
+
+
+def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
+    """Vectorised coordinate checks for one category's annotations; good ones go into `rows`."""
+    flat, group = _as_array(group, file, problems)
+    if not group:
+        return
+    arr = flat.reshape(len(group), -1, 3)  # (M, Ks, 3)
+    wh = np.array([sizes[ann["image_id"]] for _, ann in group], dtype=object)
+    w = np.array([x or 0 for x in wh[:, 0]], dtype=np.float64)[:, None]
+    h = np.array([x or 0 for x in wh[:, 1]], dtype=np.float64)[:, None]
+    labelled = arr[..., 2] > 0
+    finite = np.isfinite(arr).all(axis=(1, 2))
+    safe = np.where(np.isfinite(arr), arr, 0.0)
+    valid_v = np.isin(safe[..., 2], VALID_VISIBILITY).all(axis=1)
+    x, y = safe[..., 0], safe[..., 1]
+    # Annotators place occluded points just outside the frame; CVAT keeps them. Far-negative
+    # coordinates are corrupt; points beyond the far edge are kept and reported, since real
+    # exports contain them (annotated at another resolution) and a reviewer should look.
+    far_negative = (labelled & ((x < -NEGATIVE_TOLERANCE * w) | (y < -NEGATIVE_TOLERANCE * h))).any(axis=1)
+    slightly_negative = (labelled & ((x < 0) | (y < 0))).any(axis=1)
+    beyond = (labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0)))).any(axis=1)
+    ok = index >= 0
+    full = np.zeros((len(group), K, 3))
+    full[:, index[ok]] = arr[:, ok]
+    present = np.zeros(K, dtype=bool)
+    present[index[ok]] = True
+    for m, (pos, ann) in enumerate(group):
+        ann_id = ann["id"]
+        if not finite[m]:
+            problems.append(Problem(file, ann_id, "NaN or infinite keypoint coordinate"))
+            continue
+        if not valid_v[m]:
+            problems.append(Problem(file, ann_id, "visibility flags must be 0, 1 or 2"))
+            continue
+        if far_negative[m]:
+            problems.append(Problem(file, ann_id, "negative keypoint coordinate"))
+            continue
+        bbox = ann.get("bbox")
+        if bbox is not None:
+            if (not isinstance(bbox, list) or len(bbox) != 4
+                    or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in bbox)
+                    or bbox[2] < 0 or bbox[3] < 0):
+                problems.append(Problem(file, ann_id, f"invalid bbox {bbox!r}"))
+                continue
+        else:
+            bbox = _bbox_of(arr[m])
+        if slightly_negative[m]:
+            problems.append(Problem(file, ann_id, "keypoint slightly left of or above the image; kept", "kept"))
+        if beyond[m]:
+            width, height = sizes[ann["image_id"]]
+            problems.append(Problem(file, ann_id, f"keypoint outside the {width}x{height} image; kept", "kept"))
+        area = ann.get("area")
+        if not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
+            area = float(bbox[2] * bbox[3])
+        attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
+        label = attributes.get("form_label")
+        rows[pos] = (full[m], present, bbox, float(area),
+                     {"id": ann_id, "image_id": ann["image_id"], "form_label": label if isinstance(label, str) else None})
+
+
+def _bbox_of(kpts: np.ndarray) -> list[float]:
+    """Tight box [x, y, w, h] around the labelled points of a (K, 3) array."""
+    pts = kpts[kpts[:, 2] > 0, :2]
+    if len(pts) == 0:
+        return [0.0, 0.0, 0.0, 0.0]
+    (x0, y0), (x1, y1) = pts.min(axis=0), pts.max(axis=0)
+    return [float(x0), float(y0), float(x1 - x0), float(y1 - y0)]
+
+
+# -- writing -----------------------------------------------------------------------------------
+
+def to_coco_dict(dataset: DatasetRecord) -> dict:
+    """COCO dict: the project's keypoint names and skeleton in the category, CVAT-style
+    `attributes` (form_label, per-keypoint states and verified flags) on every annotation,
+    `clip_id` on every image."""
+    images = [
+        {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height,
+         "clip_id": im.clip_id, "frame_index": im.frame_index, "split": im.split}
+        for im in dataset.images
+    ]
+    annotations = [
+        {
+            "id": a.id, "image_id": a.image_id, "category_id": 1, "iscrowd": 0,
+            "keypoints": a.keypoints, "num_keypoints": a.num_keypoints,
+            "bbox": a.bbox, "area": a.area, "segmentation": [],
+            "attributes": {
+                "form_label": a.form_label,
+                "keypoint_states": a.keypoint_states,
+                "verified": [s == "verified" for s in a.keypoint_states],
+                "source": a.source,
+            },
+        }
+        for a in dataset.annotations
+    ]
+    return {
+        "info": dataset.info,
+        "licenses": [],
+        "categories": [dataset.skeleton.coco_category()],
+        "form_labels": dataset.form_labels,
+        "images": images,
+        "annotations": annotations,
+    }
+
+
+def _annotation_text(a: AnnotationRecord, cache: dict[str, str]) -> str:
+    """One annotation as JSON text, the same object to_coco_dict builds, from pre-serialised parts.
+
+    `cache` holds the JSON of the few distinct state lists, labels and sources.
+    """
+    raw = a.raw
+    states = raw["keypoint_states"]
+    for key, make in ((states, lambda: [s == "verified" for s in json.loads(states)]),
+                      (a.form_label, lambda: a.form_label), (a.source, lambda: a.source)):
+        if key not in cache:
+            cache[key] = json.dumps(make(), separators=(",", ":"))
+    return (
+        f'{{"id":{a.id},"image_id":{a.image_id},"category_id":1,"iscrowd":0,"keypoints":{raw["keypoints"]},'
+        f'"num_keypoints":{a.num_keypoints},"bbox":{raw["bbox"]},"area":{float(a.area)!r},"segmentation":[],'
+        f'"attributes":{{"form_label":{cache[a.form_label]},"keypoint_states":{states},'
+        f'"verified":{cache[states]},"source":{cache[a.source]}}}}}'
+    )
+
+
+def coco_text(dataset: DatasetRecord) -> str:
+    """The JSON text of to_coco_dict(dataset); annotations with `raw` parts are spliced in as text."""
+    if not any(a.raw for a in dataset.annotations):
+        return json.dumps(to_coco_dict(dataset), separators=(",", ":"))
+    shell = to_coco_dict(DatasetRecord(dataset.skeleton, dataset.form_labels, dataset.images, [], dataset.info))
+    head = json.dumps(shell, separators=(",", ":"))
+    assert head.endswith(',"annotations":[]}')
+    cache: dict[str, str] = {}
+    dict_based = to_coco_dict(DatasetRecord(dataset.skeleton, [], [], [a for a in dataset.annotations if not a.raw]))
+    parsed_texts = iter(json.dumps(d, separators=(",", ":")) for d in dict_based["annotations"])
+    parts = [_annotation_text(a, cache) if a.raw else next(parsed_texts) for a in dataset.annotations]
+    return head[: -len("]}")] + ",".join(parts) + "]}"
+
+
+def write_json_atomic(payload: dict | str, out_path: str | os.PathLike) -> int:
+    """Write JSON (a dict, or ready JSON text) to a temporary file beside `out_path`, then rename it
+    into place. Returns bytes."""
+    # json.dumps runs in C; json.dump to a file object would go through the slow pure-Python encoder.
+    text = payload if isinstance(payload, str) else json.dumps(payload, separators=(",", ":"))
+    with atomic_path(out_path) as tmp:
+        tmp.write_text(text)
+    return len(text)
+
+
+def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: bool = False) -> dict:
+    """One subset: a COCO JSON file. Several subsets or images: a zip of annotations/<subset>.json
+    (+ images/<subset>/...)."""
+    out_path = Path(out_path)
+    if len(datasets) == 1 and not include_images:
+        (subset, ds), = datasets.items()
+        size = write_json_atomic(coco_text(ds), out_path)
+        return {"files": 1, "bytes": size, "images": len(ds.images), "annotations": len(ds.annotations)}
+    return write_zip(datasets, out_path, include_images)
+
+
+def write_zip(datasets: dict[str, DatasetRecord], out_path: Path, include_images: bool) -> dict:
+    copied = 0
+    with atomic_zip(out_path) as zf:
+        for subset, ds in datasets.items():
+            zf.writestr(f"annotations/{subset}.json", coco_text(ds))
+            if include_images:
+                copied += add_images(zf, ds, f"images/{subset}/")
+    return {"files": len(datasets), "bytes": out_path.stat().st_size, "images_copied": copied,
+            "images": sum(len(d.images) for d in datasets.values()),
+            "annotations": sum(len(d.annotations) for d in datasets.values())}
+
+
+def add_images(zf: zipfile.ZipFile, ds: DatasetRecord, prefix: str) -> int:
+    """Copy each image's pixels into the zip (stored, JPEGs do not compress)."""
+    count = 0
+    for im in ds.images:
+        if im.path and os.path.exists(im.path):
+            zf.write(im.path, prefix + im.file_name, compress_type=zipfile.ZIP_STORED)
+            count += 1
+    return count

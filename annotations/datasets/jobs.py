@@ -1,0 +1,50 @@
+"""Dataset job kinds: import, split, export and merge. Each handler takes its Job and returns the result
+dict stored on it; the rules live in the modules named."""
+
+from __future__ import annotations
+
+from annotations.core.files import remove_upload
+from annotations.core.jobs import job_handler
+from annotations.datasets import exporting, importing, merging, splitting
+from annotations.models import Job, Role
+
+
+@job_handler(Job.Kind.IMPORT, role=Role.PI)
+def run_import(job: Job) -> dict:
+    p = job.params
+    common = dict(form_label=p.get("form_label") or None, user=job.created_by, job=job,
+                  source_name=p.get("source_name") or None)
+    try:
+        if p.get("zip"):
+            return importing.import_cvat_zip(job.project, p["zip"], **common)
+        return importing.import_coco_file(job.project, p["annotation_path"], images_dir=p.get("images_dir") or None,
+                                          copy_images=bool(p.get("copy_images")), **common)
+    finally:
+        remove_upload(p.get("upload"))
+
+
+@job_handler(Job.Kind.SPLIT, role=Role.PI)
+def run_split(job: Job) -> dict:
+    p = job.params
+    version = splitting.create_split(job.project, ratios=p.get("ratios"), seed=int(p.get("seed", 42)),
+                                     fresh=bool(p.get("fresh")), user=job.created_by, job=job)
+    return {"split_version": version.number, **version.summary}
+
+
+@job_handler(Job.Kind.EXPORT, role=Role.REVIEWER)
+def run_export(job: Job) -> dict:
+    p = job.params
+    subsets = p.get("subsets") or ["train", "val", "test"]
+    path, summary = exporting.export(job.project, p.get("format", "coco"), subsets,
+                                     version_number=p.get("split_version"),
+                                     include_images=bool(p.get("include_images")),
+                                     verified_only=bool(p.get("verified_only")), job=job)
+    name = f"{job.project.slug}-{p.get('format', 'coco')}-{'-'.join(subsets)}{summary['extension']}"
+    exporting.save_job_file(job, path, name)
+    job.message = f"exported {sum(c['annotations'] for c in summary['counts'].values())} annotations"
+    return summary
+
+
+@job_handler(Job.Kind.MERGE, role=Role.PI)
+def run_merge(job: Job) -> dict:
+    return merging.run_merge_job(job)

@@ -1,0 +1,115 @@
+"""REST of a project's data: projects, frames and their images, annotations, revisions, clips. Token auth for
+scripts, session auth for pages; rules live in the feature modules."""
+
+from __future__ import annotations
+
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count
+from django.http import FileResponse, Http404
+from django.shortcuts import get_object_or_404
+from rest_framework.decorators import api_view
+from rest_framework.pagination import LimitOffsetPagination
+from rest_framework.response import Response
+
+from annotations.core.errors import InputError
+from annotations.core.permissions import project_for
+from annotations.core.serializers import (
+    AnnotationSerializer,
+    FrameSerializer,
+    ProjectSerializer,
+    RevisionSerializer,
+)
+from annotations.models import Annotation, Frame, Project, Revision
+from annotations.projects import stats
+from annotations.review import editing
+
+
+@api_view(["GET", "POST"])
+def projects(request):
+    if request.method == "POST":
+        if not request.user.is_staff:
+            raise PermissionDenied("only staff may create projects")
+        data = request.data
+        if not data.get("slug") or Project.objects.filter(slug=data["slug"]).exists():
+            raise InputError("a new, unused 'slug' is required")
+        try:
+            project = Project.create(data["slug"], data.get("name", ""), data.get("skeleton", "coco17_spine"),
+                                     user=request.user)
+        except KeyError as exc:
+            raise InputError(str(exc.args[0])) from exc
+        return Response(ProjectSerializer(project, context={"request": request}).data, status=201)
+    qs = Project.visible_to(request.user).prefetch_related("form_labels")
+    return Response([{**ProjectSerializer(p, context={"request": request}).data} for p in qs])
+
+
+@api_view(["GET"])
+def project_detail(request, slug):
+    project = project_for(request.user, slug)
+    data = ProjectSerializer(project, context={"request": request}).data
+    data["stats"] = stats.project_stats(project)
+    return Response(data)
+
+
+@api_view(["GET"])
+def frames(request, slug):
+    project = project_for(request.user, slug)
+    qs = Frame.objects.filter(project=project).select_related("clip").prefetch_related("annotations__form_label")
+    for param, field in (("split", "split"), ("status", "status"), ("clip", "clip__key")):
+        if request.query_params.get(param):
+            qs = qs.filter(**{field: request.query_params[param]})
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(qs.order_by("id"), request)
+    return paginator.get_paginated_response(FrameSerializer(page, many=True).data)
+
+
+@api_view(["GET"])
+def frame_detail(request, slug, frame_id):
+    project = project_for(request.user, slug)
+    frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
+    return Response(FrameSerializer(frame).data)
+
+
+@api_view(["GET"])
+def frame_image(request, slug, frame_id):
+    project = project_for(request.user, slug)
+    frame = get_object_or_404(Frame, project=project, pk=frame_id)
+    if not frame.has_image:
+        raise Http404("this frame's image is missing")
+    try:
+        return FileResponse(frame.open_image(), content_type="image/jpeg")
+    except OSError:
+        raise Http404("this frame's image cannot be read") from None
+
+
+@api_view(["GET", "PATCH"])
+def annotation_detail(request, slug, annotation_id):
+    project = project_for(request.user, slug)
+    ann = get_object_or_404(Annotation, project=project, pk=annotation_id)
+    if request.method == "PATCH":
+        if not isinstance(request.data, dict):
+            raise InputError("send a JSON object")
+        data = dict(request.data)
+        version = data.pop("version", None)
+        ann = editing.save_edit(ann.pk, request.user, data, version)
+    return Response(AnnotationSerializer(ann).data)
+
+
+@api_view(["GET"])
+def revisions(request, slug):
+    project = project_for(request.user, slug)
+    qs = Revision.objects.filter(project=project).select_related("user")
+    for param in ("frame", "annotation"):
+        if request.query_params.get(param, "").isdigit():
+            qs = qs.filter(**{param: int(request.query_params[param])})
+    paginator = LimitOffsetPagination()
+    page = paginator.paginate_queryset(qs, request)
+    return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
+
+
+@api_view(["GET"])
+def clips(request, slug):
+    project = project_for(request.user, slug)
+    rows = (project.clips.annotate(frames_count=Count("frames", distinct=True),
+                                   annotated=Count("frames__annotations", distinct=True))
+            .values("key", "frames_count", "annotated"))
+    return Response(list(rows))

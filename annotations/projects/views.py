@@ -1,0 +1,94 @@
+"""Server-rendered pages: project list, project page with jobs, job progress, clips."""
+
+from __future__ import annotations
+
+from django.contrib import messages
+from django.core.paginator import Paginator
+from django.db.models import Count
+from django.shortcuts import get_object_or_404, redirect, render
+
+from annotations.core.errors import InputError
+from annotations.core.permissions import project_for
+from annotations.datasets.forms import ExportForm, ImportForm, MergeForm, SplitForm
+from annotations.models import Project, Role
+from annotations.projects import settings as project_settings
+from annotations.projects import stats
+
+
+def project_list(request):
+    projects = Project.visible_to(request.user).annotate(n_frames=Count("frames", distinct=True))
+    return render(request, "annotations/project_list.html", {"projects": projects})
+
+
+def project_detail(request, slug):
+    project = project_for(request.user, slug)
+    role = project.role_of(request.user)
+    context = {
+        "project": project, "role": role, "stats": stats.project_stats(project),
+        "jobs": project.jobs.select_related("created_by")[:20],
+        "split_versions": project.split_versions.all()[:5],
+        "is_pi": role == Role.PI, "can_export": project.has_role(request.user, Role.REVIEWER),
+        "import_form": ImportForm(project=project), "split_form": SplitForm(),
+        "export_form": ExportForm(), "merge_form": MergeForm(user=request.user, project=project),
+    }
+    return render(request, "annotations/project_detail.html", context)
+
+
+def clip_list(request, slug):
+    project = project_for(request.user, slug)
+    clips = (project.clips.annotate(n_frames=Count("frames", distinct=True),
+                                    n_annotated=Count("frames__annotations__frame", distinct=True))
+             .order_by("key"))
+    return render(request, "annotations/clip_list.html", {"project": project, "clips": clips})
+
+
+def clip_detail(request, slug, key):
+    project = project_for(request.user, slug)
+    clip = get_object_or_404(project.clips, key=key)
+    frames = Paginator(clip.frames.prefetch_related("annotations__form_label").order_by("frame_index", "file_name"), 200)
+    return render(request, "annotations/clip_detail.html",
+                  {"project": project, "clip": clip, "page": frames.get_page(request.GET.get("page"))})
+
+
+SETTINGS_ACTIONS = {
+    "set_member": lambda p, d, u: project_settings.set_member(p, d.get("username", ""), d.get("role", "")),
+    "remove_member": lambda p, d, u: project_settings.remove_member(p, d.get("username", "")),
+    "save_label": lambda p, d, u: project_settings.save_form_label(
+        p, d.get("name", ""), d.get("display_name", ""), d.get("colour", "#888888"),
+        int(d["order"]) if d.get("order", "").isdigit() else None),
+    "delete_label": lambda p, d, u: project_settings.delete_form_label(p, d.get("name", "")),
+    "add_keypoints": lambda p, d, u: project_settings.extend_skeleton(
+        p, d.get("names", "").replace(",", " ").split(), d.get("init", "unlabelled"), u),
+}
+
+
+def project_settings_page(request, slug):
+    """PI only: members and roles, the form-label set, growing the skeleton."""
+    project = project_for(request.user, slug, Role.PI)
+    if request.method == "POST":
+        action = request.POST.get("action")
+        if action not in SETTINGS_ACTIONS:
+            messages.error(request, "unknown settings action")
+        else:
+            try:
+                result = SETTINGS_ACTIONS[action](project, request.POST, request.user)
+            except InputError as exc:
+                messages.error(request, str(exc))
+            else:
+                messages.success(request, _done_message(action, result))
+        return redirect("project-settings", slug=slug)
+    skeleton = project.skeleton
+    keypoints = [{"index": i, "name": n, "colour": skeleton["colours"][i]} for i, n in enumerate(skeleton["keypoints"])]
+    return render(request, "annotations/review/settings.html", {
+        "project": project, "members": project.memberships.select_related("user").order_by("user__username"),
+        "roles": Role.choices, "labels": project.form_labels.all(), "keypoints": keypoints,
+        "init_modes": project_settings.INIT_MODES})
+
+
+def _done_message(action: str, result) -> str:
+    if action == "add_keypoints":
+        return (f"Added {', '.join(result['added'])}; {result['heuristic_annotations']} annotations got heuristic "
+                "points to confirm.")
+    if action == "set_member":
+        return f"{result.user.username} is now {result.get_role_display()}."
+    return "Saved."

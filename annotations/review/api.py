@@ -1,0 +1,220 @@
+"""REST endpoints of the review area: queues and claims, the editor's frame payload, submit and
+review decisions, a frame's history and restoring a revision. Rules live in services/."""
+
+from __future__ import annotations
+
+from django.http import Http404
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from rest_framework import status
+from rest_framework.decorators import api_view
+from rest_framework.response import Response
+
+from annotations.core.errors import InputError
+from annotations.core.params import queue_filters
+from annotations.core.permissions import project_for
+from annotations.core.serializers import AnnotationSerializer
+from annotations.learning.payloads import frame_predictions
+from annotations.models import Annotation, Frame, FrameLease, QueueItem, Revision, Role
+from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
+from annotations.review import claims
+from annotations.review import decisions as review
+from annotations.review import editing, history, queues
+
+
+def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict | None:
+    """A claimed queue item as the editor and scripts see it (with where to edit it)."""
+    if item is None:
+        return None
+    project_slug = item.project.slug
+    return {
+        "id": item.pk, "queue": item.queue, "frame": item.frame_id, "priority": item.priority,
+        "signals": item.signals,
+        "lease_expires_at": lease.expires_at.isoformat() if lease else None,
+        "edit_url": reverse("frame-edit", args=[project_slug, item.frame_id]) + f"?queue={item.queue}",
+    }
+
+
+def _claimed(project, queue: str, user, filters: dict) -> dict | None:
+    item = claims.claim_next(project, queue, user, **filters)
+    if item is None:
+        return None
+    lease = FrameLease.objects.filter(frame_id=item.frame_id, user=user).first()
+    return item_data(item, lease)
+
+
+def _queue_role(queue: str) -> str:
+    queues.check_queue(queue)
+    return QUEUE_ROLES[queue]
+
+
+@api_view(["GET"])
+def queue_list(request, slug):
+    """Every queue with its open items, frames leased now and whether the caller may work it."""
+    project = project_for(request.user, slug)
+    return Response({"queues": queues.queue_overview(project, request.user),
+                     "filters": {"clips": list(project.clips.values_list("key", flat=True)),
+                                 "splits": ["train", "val", "test"],
+                                 "form_labels": list(project.form_labels.values_list("name", flat=True))}})
+
+
+@api_view(["POST"])
+def queue_claim(request, slug, queue):
+    """Lease the next frame of a queue: {"item": {...}} or {"item": null} when the queue is empty."""
+    project = project_for(request.user, slug, _queue_role(queue))
+    return Response({"item": _claimed(project, queue, request.user, queue_filters(request.data))})
+
+
+@api_view(["POST"])
+def queue_refresh(request, slug):
+    """Recompute the built-in queues (unverified spine points, pre-annotated, audit sample)."""
+    project = project_for(request.user, slug, Role.REVIEWER)
+    return Response({"sizes": queues.refresh_builtin_queues(project)})
+
+
+def _frame(request, slug, frame_id, minimum=Role.ANNOTATOR):
+    project = project_for(request.user, slug, minimum)
+    return project, get_object_or_404(Frame.objects.select_related("clip", "project"), project=project, pk=frame_id)
+
+
+@api_view(["POST"])
+def frame_lease(request, slug, frame_id, action):
+    """renew, release or skip the caller's claim on a frame."""
+    if action not in ("renew", "release", "skip"):
+        raise Http404("No such lease action.")
+    project, frame = _frame(request, slug, frame_id)
+    if action == "renew":
+        lease = claims.renew(frame, request.user)
+        if lease is None:
+            return Response({"detail": "you hold no lease on this frame (it expired or was released)"},
+                            status=status.HTTP_404_NOT_FOUND)
+        return Response({"lease_expires_at": lease.expires_at.isoformat()})
+    if action == "release":
+        return Response({"released": claims.release(frame, request.user)})
+    queue = request.data.get("queue") or None
+    skipped = claims.skip(frame, request.user, queue)
+    nxt = _claimed(project, queue, request.user, queue_filters(request.data)) if queue and request.data.get("next") else None
+    return Response({"skipped": skipped, "next": nxt})
+
+
+@api_view(["POST"])
+def frame_submit(request, slug, frame_id):
+    """An annotator is done: the frame goes to review; with "next", the next item of the queue comes back."""
+    project, frame = _frame(request, slug, frame_id)
+    queue = request.data.get("queue") or None
+    transition = review.submit(frame, request.user, queue)
+    nxt = None
+    if queue and request.data.get("next") and project.has_role(request.user, _queue_role(queue)):
+        nxt = _claimed(project, queue, request.user, queue_filters(request.data))
+    return Response({"status": transition.to_status, "transition": transition.pk, "next": nxt})
+
+
+@api_view(["POST"])
+def frame_decision(request, slug, frame_id):
+    """A reviewer accepts, rejects (with a comment) or fixes a frame; optionally claims the next one."""
+    project, frame = _frame(request, slug, frame_id, Role.REVIEWER)
+    queue = request.data.get("queue") or None
+    transition = review.decide(frame, request.user, request.data.get("decision"), request.data.get("comment", ""),
+                               queue)
+    nxt = None
+    if queue and request.data.get("next"):
+        nxt = _claimed(project, queue, request.user, queue_filters(request.data))
+    return Response({"status": transition.to_status, "transition": transition.pk, "next": nxt})
+
+
+@api_view(["POST"])
+def annotation_create(request, slug, frame_id):
+    """The first annotation of a frame (409 with the stored one if someone created it first)."""
+    _, frame = _frame(request, slug, frame_id)
+    if not isinstance(request.data, dict):
+        raise InputError("send a JSON object")
+    data = {k: v for k, v in request.data.items() if k != "version"}
+    ann = editing.create_annotation(frame, request.user, data)
+    return Response(AnnotationSerializer(ann).data, status=status.HTTP_201_CREATED)
+
+
+@api_view(["GET"])
+def frame_history(request, slug, frame_id):
+    _, frame = _frame(request, slug, frame_id)
+    entries = history.frame_history(frame)
+    for e in entries:
+        e["created_at"] = e["created_at"].isoformat()
+    return Response({"frame": frame.pk, "entries": entries})
+
+
+@api_view(["POST"])
+def revision_restore(request, slug, revision_id):
+    """Restore a revision's content; the caller sends the version they are looking at."""
+    project = project_for(request.user, slug)
+    revision = get_object_or_404(Revision, project=project, pk=revision_id)
+    version = request.data.get("version")
+    if not isinstance(version, int) or isinstance(version, bool):
+        raise InputError("'version' (the current version you are looking at) is required")
+    ann = history.restore(revision, request.user, version, request.data.get("which", "after"))
+    return Response(AnnotationSerializer(ann).data)
+
+
+# -- the editor's payload --------------------------------------------------------------------
+
+def annotation_payload(ann: Annotation | None, K: int) -> dict | None:
+    """The annotation padded to the skeleton's K points (a grown skeleton reads new points as unlabelled)."""
+    if ann is None:
+        return None
+    kpts, states = ann.padded_keypoints(K)
+    return {"id": ann.pk, "version": ann.version, "keypoints": kpts, "keypoint_states": states, "bbox": ann.bbox,
+            "form_label": ann.form_label.name if ann.form_label_id else None, "source": ann.source,
+            "updated_by": ann.updated_by.get_username() if ann.updated_by_id else None,
+            "updated_at": ann.updated_at.isoformat() if ann.updated_at else None}
+
+
+def neighbours(frame: Frame) -> tuple[int | None, int | None]:
+    """Ids of the previous and next frame of the same clip (by frame index, then file name)."""
+    ids = list(Frame.objects.filter(clip_id=frame.clip_id).order_by("frame_index", "file_name", "id")
+               .values_list("id", flat=True))
+    at = ids.index(frame.pk)
+    return (ids[at - 1] if at > 0 else None), (ids[at + 1] if at + 1 < len(ids) else None)
+
+
+def editor_payload(frame: Frame, user) -> dict:
+    project = frame.project
+    K = project.num_keypoints
+    prev_id, next_id = neighbours(frame)
+    wanted = [f for f in (prev_id, frame.pk, next_id) if f]
+    anns = {a.frame_id: a for a in Annotation.objects.filter(frame__in=wanted, instance=0)
+            .select_related("form_label", "updated_by")}
+
+    def side(fid):
+        if fid is None:
+            return None
+        ann = anns.get(fid)
+        return {"id": fid, "keypoints": ann.padded_keypoints(K)[0] if ann else None,
+                "edit_url": reverse("frame-edit", args=[project.slug, fid])}
+
+    lease = claims.held_lease(frame, user)
+    rejection = review.last_rejection(frame)
+    return {
+        "frame": {"id": frame.pk, "file_name": frame.file_name, "clip": frame.clip.key,
+                  "frame_index": frame.frame_index,
+                  "width": frame.width, "height": frame.height, "split": frame.split, "status": frame.status,
+                  "has_image": frame.has_image,
+                  "image_url": reverse("api-frame-image", args=[project.slug, frame.pk])},
+        "annotation": annotation_payload(anns.get(frame.pk), K),
+        "neighbours": {"prev": side(prev_id), "next": side(next_id)},
+        "predictions": frame_predictions(frame, K, limit=2),
+        "lease": ({"queue": lease.item.queue if lease.item_id else None, "item": lease.item_id,
+                   "expires_at": lease.expires_at.isoformat(),
+                   "signals": lease.item.signals if lease.item_id else {}} if lease else None),
+        "rejection": ({"comment": rejection.comment, "by": rejection.user.get_username() if rejection.user_id else None,
+                       "at": rejection.created_at.isoformat()} if rejection else None),
+        "can_decide": project.has_role(user, Role.REVIEWER),
+        "decision_queues": list(DECISION_QUEUES),
+        "edit_url": reverse("frame-edit", args=[project.slug, frame.pk]),
+        "history_url": reverse("frame-history", args=[project.slug, frame.pk]),
+    }
+
+
+@api_view(["GET"])
+def frame_editor(request, slug, frame_id):
+    """Everything the editor needs for one frame, in one request."""
+    _, frame = _frame(request, slug, frame_id)
+    return Response(editor_payload(frame, request.user))

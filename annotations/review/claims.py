@@ -1,0 +1,192 @@
+"""Claims of review-queue frames, with a lease that is safe under concurrency.
+
+How a claim stays safe with many people pressing "next" at once:
+- Candidates are read in priority order with `FOR UPDATE OF qi SKIP LOCKED`, so two claimers of
+  one queue never wait for each other: the second takes the next row.
+- The lease itself is a row per frame (FrameLease, unique on frame) written with
+  `INSERT ... ON CONFLICT (frame) DO UPDATE ... WHERE <expired or mine>`. A frame that sits in
+  two queues and is claimed through both at the same instant is therefore still leased to one
+  person only; the loser's insert returns nothing and it moves on to the next candidate.
+- An expired lease is simply free: the claim query ignores it and the upsert takes it over.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.utils import timezone
+
+from annotations.core.errors import InputError
+from annotations.models import Clip, FrameLease, QueueItem, QueueSkip
+from annotations.review.queues import check_queue
+
+LEASE = timedelta(seconds=getattr(settings, "POSEREVIEW_QUEUE_LEASE_SECONDS", 600))
+# How many frames a claimer may lose to a simultaneous claim through another queue before giving up.
+MAX_CLAIM_RACES = 20
+
+
+def claim_next(project, queue: str, user, *, clip: str | None = None, split: str | None = None,
+               form_label: str | None = None) -> QueueItem | None:
+    """Lease the highest-priority free frame of `queue` to `user`, or None when nothing is left.
+
+    A person holds one frame per queue: their own unexpired claim (matching the filters) comes
+    back again (a reload, a second tab), and any other claim of theirs in this queue is released.
+    Filters: clip key, split subset, form label name.
+    """
+    check_queue(queue)
+    where = filter_sql(project, clip=clip, split=split, form_label=form_label)
+    if where is None:
+        return None
+    now = timezone.now()
+    with transaction.atomic(), connection.cursor() as cur:
+        held = held_claim(cur, project, queue, user, where, now)
+        if held is not None:
+            return held
+        return lease_next(cur, project, queue, user, where, now)
+
+
+def filter_sql(project, *, clip: str | None, split: str | None, form_label: str | None) -> tuple[str, list] | None:
+    """(" AND ..." conditions on the queue item `qi`, their parameters); None when the clip does not exist.
+
+    Each filter is a column of the item with its own index in priority order (see QueueItem).
+    """
+    filters, params = [], []
+    if clip:
+        clip_id = Clip.objects.filter(project=project, key=clip).values_list("id", flat=True).first()
+        if clip_id is None:
+            return None
+        filters.append("qi.clip_id = %s")
+        params.append(clip_id)
+    if split:
+        filters.append("qi.split = %s")
+        params.append(split)
+    if form_label:
+        label_id = project.form_labels.filter(name=form_label).values_list("id", flat=True).first()
+        if label_id is None:
+            raise InputError(f"unknown form label {form_label!r}")
+        filters.append("qi.form_label_id = %s")
+        params.append(label_id)
+    return "".join(f" AND {f}" for f in filters), params
+
+
+def held_claim(cur, project, queue: str, user, where: tuple[str, list], now) -> QueueItem | None:
+    """The person's own unexpired claim in this queue that matches the filters, renewed; their other
+    claims in the queue are released."""
+    sql, params = where
+    # A lease is short-lived and cheap to lose: if the server crashed right after this commit,
+    # the frame would simply be free again. So the claim does not wait for its WAL flush
+    # (milliseconds on ordinary disks, most of a claim's time otherwise). Set here, in the
+    # same round trip as the look-up of the person's current claims in this queue.
+    cur.execute(
+        f"""
+        SELECT set_config('synchronous_commit', 'off', true), h.lease_id, h.item_id, h.usable
+        FROM (SELECT 1) AS one LEFT JOIN LATERAL (
+            SELECT l.id AS lease_id, qi.id AS item_id,
+                   (l.expires_at > %s AND qi.done_at IS NULL {sql}) AS usable
+            FROM annotations_framelease l JOIN annotations_queueitem qi ON qi.id = l.item_id
+            WHERE l.user_id = %s AND l.project_id = %s AND qi.queue = %s
+            ORDER BY l.claimed_at DESC
+        ) h ON true
+        """,
+        [now, *params, user.pk, project.pk, queue],
+    )
+    held = [row[1:] for row in cur.fetchall() if row[1] is not None]
+    usable = next((item_id for _, item_id, ok in held if ok), None)
+    if usable is not None:
+        FrameLease.objects.filter(item_id=usable, user=user).update(expires_at=now + LEASE)
+        return QueueItem.objects.get(pk=usable)
+    if held:
+        cur.execute("DELETE FROM annotations_framelease WHERE id = ANY(%s)", [[lease for lease, _, _ in held]])
+    return None
+
+
+def lease_next(cur, project, queue: str, user, where: tuple[str, list], now) -> QueueItem | None:
+    """Pick and lease the best free frame in one statement, retrying past frames another queue's claimer
+    leased a moment ago."""
+    sql, params = where
+    lost: list[int] = []
+    for _ in range(MAX_CLAIM_RACES):
+        # The candidate row is locked (SKIP LOCKED: claimers of the same queue pass each other), the
+        # lease upsert decides between claimers that reached the same frame through different queues.
+        cur.execute(
+            f"""
+            WITH candidate AS (
+                SELECT qi.id, qi.frame_id, qi.clip_id, qi.priority, qi.signals, qi.created_at, qi.updated_at
+                FROM annotations_queueitem qi
+                WHERE qi.project_id = %s AND qi.queue = %s AND qi.done_at IS NULL {sql}
+                  AND NOT EXISTS (SELECT 1 FROM annotations_framelease l
+                                  WHERE l.frame_id = qi.frame_id AND l.expires_at > %s)
+                  AND NOT EXISTS (SELECT 1 FROM annotations_queueskip s WHERE s.item_id = qi.id AND s.user_id = %s)
+                  AND NOT (qi.frame_id = ANY(%s::bigint[]))
+                ORDER BY qi.priority DESC, qi.id
+                LIMIT 1
+                FOR UPDATE OF qi SKIP LOCKED
+            ), leased AS (
+                INSERT INTO annotations_framelease (frame_id, project_id, user_id, item_id, claimed_at, expires_at)
+                SELECT c.frame_id, %s, %s, c.id, %s, %s FROM candidate c
+                ON CONFLICT (frame_id) DO UPDATE SET user_id = EXCLUDED.user_id, item_id = EXCLUDED.item_id,
+                    claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
+                WHERE annotations_framelease.expires_at <= %s
+                   OR annotations_framelease.user_id = EXCLUDED.user_id
+                RETURNING frame_id
+            )
+            SELECT c.id, c.frame_id, c.clip_id, c.priority, c.signals::text, c.created_at, c.updated_at,
+                   EXISTS (SELECT 1 FROM leased)
+            FROM candidate c
+            """,
+            [project.pk, queue, *params, now, user.pk, lost, project.pk, user.pk, now, now + LEASE, now],
+        )
+        row = cur.fetchone()
+        if row is None:
+            return None
+        if row[7]:
+            item = QueueItem(id=row[0], project_id=project.pk, frame_id=row[1], clip_id=row[2], queue=queue,
+                             priority=row[3], signals=json.loads(row[4]), created_at=row[5], updated_at=row[6])
+            item._state.adding = False
+            return item
+        lost.append(row[1])  # leased through another queue a moment ago
+    return None
+
+
+def held_lease(frame, user) -> FrameLease | None:
+    """The user's unexpired lease on a frame, if any."""
+    return FrameLease.objects.filter(frame=frame, user=user, expires_at__gt=timezone.now()).select_related(
+        "item").first()
+
+
+def renew(frame, user) -> FrameLease | None:
+    """Extend the user's lease on a frame by a full lease period (the editor calls this while open)."""
+    now = timezone.now()
+    updated = FrameLease.objects.filter(frame=frame, user=user, expires_at__gt=now).update(expires_at=now + LEASE)
+    return held_lease(frame, user) if updated else None
+
+
+def release(frame, user) -> bool:
+    """Give a claimed frame back to its queue unchanged. True if the user held it."""
+    return FrameLease.objects.filter(frame=frame, user=user).delete()[0] > 0
+
+
+def release_mine(project, queue: str, user) -> int:
+    """Release every lease the user holds through `queue` (before they take a new frame from it)."""
+    return FrameLease.objects.filter(project=project, user=user, item__queue=queue).delete()[0]
+
+
+def skip(frame, user, queue: str | None = None) -> int:
+    """Release the frame and never offer its open items (of `queue`, or all) to this user again."""
+    items = QueueItem.objects.filter(frame=frame, done_at__isnull=True)
+    if queue:
+        items = items.filter(queue=check_queue(queue))
+    QueueSkip.objects.bulk_create([QueueSkip(item=i, user=user) for i in items], ignore_conflicts=True)
+    release(frame, user)
+    return len(items)
+
+
+def close_items(frame, user, queues) -> int:
+    """Mark the frame's open items of `queues` done (it was submitted or decided) and end its lease."""
+    n = QueueItem.objects.filter(frame=frame, queue__in=list(queues), done_at__isnull=True).update(
+        done_at=timezone.now(), done_by=user)
+    FrameLease.objects.filter(frame=frame).delete()
+    return n

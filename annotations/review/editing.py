@@ -1,0 +1,136 @@
+"""Saving a person's edit of an annotation: validated, optimistic-locked, revisioned."""
+
+from __future__ import annotations
+
+import math
+
+from django.db import transaction
+
+from annotations.core.errors import InputError, StaleEdit
+from annotations.models import Annotation, FrameStatus, KeypointState, Revision
+
+EDITABLE = ("keypoints", "keypoint_states", "bbox", "form_label")
+
+
+def validate_keypoints(keypoints, num_keypoints: int) -> list:
+    if not isinstance(keypoints, list) or len(keypoints) != 3 * num_keypoints:
+        got = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
+        raise InputError(f"keypoints must be a flat list of {3 * num_keypoints} numbers, got {got}")
+    out = []
+    for i in range(0, len(keypoints), 3):
+        x, y, v = keypoints[i:i + 3]
+        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in (x, y, v)):
+            raise InputError(f"keypoint {i // 3}: coordinates must be finite numbers")
+        if v not in (0, 1, 2):
+            raise InputError(f"keypoint {i // 3}: visibility must be 0, 1 or 2")
+        if v > 0 and (x < 0 or y < 0):
+            raise InputError(f"keypoint {i // 3}: negative coordinate")
+        out += [round(float(x), 2), round(float(y), 2), int(v)]
+    return out
+
+
+def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: str = "edit",
+              note: str = "") -> Annotation:
+    """Apply `data` (any of keypoints, keypoint_states, bbox, form_label) if `expected_version` is current.
+
+    Points whose position or visibility changed become verified unless states are given.
+    Raises StaleEdit (with the stored version) when someone saved in between.
+    kind/note: how the Revision describes the change ("edit", or "restore" from the history).
+    """
+    if not isinstance(expected_version, int) or isinstance(expected_version, bool):
+        raise InputError("'version' (the version this edit started from) is required")
+    unknown = set(data) - set(EDITABLE)
+    if unknown:
+        raise InputError(f"not editable: {sorted(unknown)}")
+    with transaction.atomic():
+        ann = Annotation.objects.select_for_update(of=("self",)).select_related("project", "frame", "form_label").get(
+            pk=annotation_id)
+        if ann.version != expected_version:
+            raise StaleEdit(f"annotation {ann.pk} was saved by someone else (version {ann.version}, "
+                            f"your edit started from {expected_version})", stored_state(ann))
+        K = ann.project.num_keypoints
+        before = ann.snapshot()
+        kpts, states = ann.padded_keypoints(K)
+        if "keypoints" in data:
+            new = validate_keypoints(data["keypoints"], K)
+            if "keypoint_states" not in data:
+                states = [KeypointState.VERIFIED if new[3 * i:3 * i + 3] != kpts[3 * i:3 * i + 3] else s
+                          for i, s in enumerate(states)]
+            kpts = new
+        if "keypoint_states" in data:
+            given = data["keypoint_states"]
+            if not isinstance(given, list) or len(given) != K or not set(given) <= set(KeypointState.values):
+                raise InputError(f"keypoint_states must be {K} values of {KeypointState.values}")
+            states = given
+        if "bbox" in data:
+            bbox = data["bbox"]
+            if (not isinstance(bbox, list) or len(bbox) != 4
+                    or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in bbox)
+                    or bbox[2] < 0 or bbox[3] < 0):
+                raise InputError("bbox must be [x, y, w, h] with non-negative width and height")
+            ann.bbox, ann.area = [float(b) for b in bbox], float(bbox[2] * bbox[3])
+        if "form_label" in data:
+            name = data["form_label"]
+            if name is None:
+                ann.form_label = None
+            else:
+                label = ann.project.form_labels.filter(name=name).first()
+                if label is None:
+                    raise InputError(f"unknown form label {name!r}")
+                ann.form_label = label
+        ann.keypoints, ann.keypoint_states = kpts, [str(s) for s in states]
+        if "bbox" not in data and ann.area <= 0:
+            # A new annotation starts without a box: derive it from the points a person placed.
+            ann.bbox, ann.area = box_around(kpts)
+        ann.version += 1
+        ann.human_edited, ann.source, ann.updated_by = True, "human", user
+        ann.save()
+        Revision.objects.create(project=ann.project, frame=ann.frame, annotation=ann, user=user, kind=kind,
+                                before=before, after=ann.snapshot(), note=note)
+        if ann.frame.status in (FrameStatus.UNLABELLED, FrameStatus.PREANNOTATED):
+            ann.frame.status = FrameStatus.ANNOTATED
+            ann.frame.save(update_fields=["status"])
+    return ann
+
+
+def stored_state(ann: Annotation) -> dict:
+    """What a 409 answer carries: the stored content, its version, id, and who saved it when."""
+    return {**ann.snapshot(), "id": ann.pk, "updated_by": ann.updated_by.username if ann.updated_by_id else None,
+            "updated_at": ann.updated_at.isoformat() if ann.updated_at else None}
+
+
+def box_around(kpts: list, pad: float = 0.1) -> tuple[list[float], float]:
+    """[x, y, w, h] around the labelled points, padded by `pad` of its size; area. Zero box if none."""
+    xs = [kpts[i] for i in range(0, len(kpts), 3) if kpts[i + 2] > 0]
+    ys = [kpts[i + 1] for i in range(0, len(kpts), 3) if kpts[i + 2] > 0]
+    if not xs:
+        return [0.0, 0.0, 0.0, 0.0], 0.0
+    w, h = max(xs) - min(xs), max(ys) - min(ys)
+    x0, y0 = max(min(xs) - pad * w, 0.0), max(min(ys) - pad * h, 0.0)
+    w, h = round(w * (1 + 2 * pad), 2), round(h * (1 + 2 * pad), 2)
+    return [round(x0, 2), round(y0, 2), w, h], w * h
+
+
+def create_annotation(frame, user, data: dict) -> Annotation:
+    """The first annotation of a frame that has none, from `data` (as for save_edit).
+
+    Raises StaleEdit with the stored annotation when the frame has one already (someone else
+    created it first): the editor then shows both versions, as for any stale save.
+    """
+    with transaction.atomic():
+        frame = type(frame).objects.select_for_update().select_related("project").get(pk=frame.pk)
+        existing = Annotation.objects.filter(frame=frame).order_by("instance").first()
+        if existing is not None:
+            raise StaleEdit(f"frame {frame.pk} already has an annotation (version {existing.version})",
+                            stored_state(existing))
+        K = frame.project.num_keypoints
+        if not data.get("form_label") and frame.source_id and frame.source.form_label_id:
+            # Frames of an import task share its form label (a CVAT task per label); a person who
+            # has not chosen one yet starts from it.
+            data = {**data, "form_label": frame.source.form_label.name}
+        ann = Annotation.objects.create(
+            project=frame.project, frame=frame, instance=0, keypoints=[0, 0, 0] * K,
+            keypoint_states=[KeypointState.UNVERIFIED.value] * K, bbox=[0.0, 0.0, 0.0, 0.0], area=0.0,
+            source="human", human_edited=True, updated_by=user, version=0)
+        # Saved as an edit of the empty annotation, so the first Revision shows what the person placed.
+        return save_edit(ann.pk, user, data, 0)

@@ -1,0 +1,100 @@
+"""A frame's history (revisions of its annotation and its review transitions) and restoring a revision.
+
+Restoring writes the stored content of an earlier revision back through save_edit, so it is
+optimistic-locked and is itself a new Revision (kind "restore"): history only ever grows.
+"""
+
+from __future__ import annotations
+
+from annotations.core.errors import InputError
+from annotations.models import Annotation, Frame, FrameTransition, Revision
+from annotations.review import editing
+
+
+def describe_change(before: dict | None, after: dict | None, names: list[str]) -> list[str]:
+    """Short human-readable differences between two annotation snapshots."""
+    if not after:
+        return []
+    if not before:
+        labelled = sum(1 for v in after.get("keypoints", [])[2::3] if v > 0)
+        return [f"created with {labelled} labelled points"]
+    out = []
+    old, new = before.get("keypoints") or [], after.get("keypoints") or []
+    old_states, new_states = before.get("keypoint_states") or [], after.get("keypoint_states") or []
+    moved, shown, hidden, confirmed = [], [], [], []
+    for i in range(max(len(old), len(new)) // 3):
+        a = old[3 * i:3 * i + 3] or [0, 0, 0]
+        b = new[3 * i:3 * i + 3] or [0, 0, 0]
+        name = names[i] if i < len(names) else f"#{i}"
+        if a[2] == 0 and b[2] > 0:
+            shown.append(name)
+        elif a[2] > 0 and b[2] == 0:
+            hidden.append(name)
+        elif a != b:
+            moved.append(name)
+        elif i < len(old_states) and i < len(new_states) and old_states[i] != new_states[i] \
+                and new_states[i] == "verified":
+            confirmed.append(name)
+    for verb, items in (("moved", moved), ("placed", shown), ("removed", hidden), ("confirmed", confirmed)):
+        if items:
+            out.append(f"{verb} {', '.join(items[:6])}{' …' if len(items) > 6 else ''}")
+    if before.get("form_label") != after.get("form_label"):
+        out.append(f"form label {before.get('form_label') or '—'} → {after.get('form_label') or '—'}")
+    return out
+
+
+def frame_history(frame: Frame) -> list[dict]:
+    """Newest first: every Revision of the frame and every review transition, as plain dicts."""
+    names = frame.project.skeleton["keypoints"]
+    entries = []
+    for rev in Revision.objects.filter(frame=frame).select_related("user"):
+        entries.append({
+            "type": "revision", "id": rev.pk, "kind": rev.kind, "kind_label": rev.get_kind_display(),
+            "user": rev.user.get_username() if rev.user_id else None, "created_at": rev.created_at,
+            "note": rev.note, "changes": describe_change(rev.before, rev.after, names),
+            "version": (rev.after or {}).get("version"), "form_label": (rev.after or {}).get("form_label"),
+            "restorable": bool(rev.after) and rev.annotation_id is not None and rev.kind != "import_conflict",
+            "restorable_before": False,
+        })
+    for t in FrameTransition.objects.filter(frame=frame).select_related("user"):
+        entries.append({
+            "type": "transition", "id": t.pk, "kind": t.action, "kind_label": t.get_action_display(),
+            "user": t.user.get_username() if t.user_id else None, "created_at": t.created_at,
+            "note": t.comment,
+            "changes": [f"{t.from_status} → {t.to_status}"] + ([f"from queue {t.queue}"] if t.queue else []),
+            "restorable": False,
+        })
+    entries.sort(key=lambda e: (e["created_at"], e["type"] == "transition", e["id"]), reverse=True)
+    revisions = [e for e in entries if e["type"] == "revision" and e["restorable"]]
+    if revisions:
+        # The oldest change also offers the state before it: the frame as it was imported.
+        oldest = Revision.objects.get(pk=revisions[-1]["id"])
+        revisions[-1]["restorable_before"] = bool(oldest.before) and oldest.before.get("version") is not None \
+            and any(v > 0 for v in oldest.before.get("keypoints", [])[2::3])
+    return entries
+
+
+def restore(revision: Revision, user, expected_version: int | None = None, which: str = "after") -> Annotation:
+    """Write `revision`'s after-state (or, with which="before", the state it changed) back to its
+    annotation; the result is a new "restore" Revision.
+
+    The before-state of a frame's first revision is how it was imported: restoring it undoes
+    every change made here. expected_version: the version the person looked at (None: the
+    current one). Raises StaleEdit if it moved on meanwhile.
+    """
+    if which not in ("after", "before"):
+        raise InputError("restore the state 'after' or 'before' a revision")
+    after = revision.after if which == "after" else revision.before
+    if not after or revision.annotation_id is None or revision.kind == "import_conflict":
+        raise InputError("this revision cannot be restored (it has no stored content or its annotation is gone)")
+    ann = Annotation.objects.select_related("project").get(pk=revision.annotation_id)
+    K = ann.project.num_keypoints
+    kpts = list(after["keypoints"]) + [0, 0, 0] * (K - len(after["keypoints"]) // 3)
+    states = list(after["keypoint_states"]) + ["unverified"] * (K - len(after["keypoint_states"]))
+    label = after.get("form_label")
+    if label and not ann.project.form_labels.filter(name=label).exists():
+        raise InputError(f"form label {label!r} of that revision no longer exists")
+    data = {"keypoints": kpts, "keypoint_states": states, "bbox": after["bbox"], "form_label": label}
+    version = ann.version if expected_version is None else expected_version
+    return editing.save_edit(ann.pk, user, data, version, kind="restore",
+                             note=f"restored the state {which} revision {revision.pk} (version {after.get('version')})")
