@@ -119,6 +119,8 @@ def cmd_train(args) -> int:
             cfg.epochs = args.epochs
         if args.patience:
             cfg.patience = args.patience
+        if args.select_folds:
+            cfg.select_folds = args.select_folds
         report = train_form(train, args.out, val=val, skeleton=skeleton, config=cfg, device=args.device,
                             progress=_progress)
     _dump(report, None)
@@ -194,8 +196,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     tr.add_argument("--skeleton", help="preset to train (default: the training file's category)")
-    tr.add_argument("--arch", choices=["auto", "geometry", "gcn", "mlp"], default="auto",
-                    help="form model architecture (auto: geometry where the skeleton has the COCO body points, else gcn)")
+    tr.add_argument("--arch", choices=["auto", "select", "geometry", "gcn", "mlp"], default="auto",
+                    help="form model (auto: select where the skeleton has the COCO body points, else gcn; select: "
+                         "feature sets and head chosen by clip-grouped CV on the training file)")
+    tr.add_argument("--select-folds", type=int, help="form, select: inner clip-grouped folds (default 4)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")
