@@ -1,6 +1,7 @@
 """``python -m mlcore``: predict, train, evaluate, merge and split on COCO files; no Django needed.
 
-    python -m mlcore predict  --model <mediapipe|file.onnx|model-dir> --coco images.json --images DIR --out preds.json
+    python -m mlcore predict  --model <mediapipe|blazepose|file.onnx|model-dir> --coco images.json --images DIR
+                              --out preds.json
     python -m mlcore train    keypoints|form --coco train.json --images DIR [--val val.json] --out MODEL_DIR
     python -m mlcore evaluate --gt gt.json --pred preds.json
     python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b] --out merged.json
@@ -41,7 +42,8 @@ def cmd_predict(args) -> int:
     from .modeldir import is_model_dir, read_meta
 
     data = load_coco(args.coco)
-    if args.model != "mediapipe" and is_model_dir(args.model) and read_meta(args.model)["kind"] == "form":
+    named = args.model in ("mediapipe", "blazepose")
+    if not named and is_model_dir(args.model) and read_meta(args.model)["kind"] == "form":
         from .form import FormClassifier
 
         preds = pipeline.predict_form(data, FormClassifier(args.model, int8=args.int8, threads=args.threads))
@@ -173,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     pr = sub.add_parser("predict", help="keypoint predictions with uncertainty, or form predictions")
-    pr.add_argument("--model", required=True, help="mediapipe | a SimCC .onnx file | a model directory")
+    pr.add_argument("--model", required=True, help="mediapipe | blazepose | a SimCC .onnx file | a model directory")
     pr.add_argument("--coco", required=True, help="COCO file listing the images (annotations give boxes)")
     pr.add_argument("--images", help="folder holding the image files (searched recursively)")
     pr.add_argument("--out", required=True)
