@@ -117,7 +117,8 @@ class BlazePosePredictor(Predictor):
     def segmentation(self, result: RoiResult, height: int, width: int) -> np.ndarray:
         """The person mask (H, W) float32 in 0..1 mapped back from the crop (0 outside the ROI)."""
         mask = sigmoid(result.output.segmentation[0, 0].cpu().numpy()).astype(np.float32)
-        return warp_affine(mask[..., None], invert_affine(result.matrix), (width, height))[..., 0]
+        back = warp_affine(mask[..., None], invert_affine(result.matrix), (width, height))[..., 0]
+        return np.asarray(np.clip(back, 0.0, 1.0), dtype=np.float32)
 
     def rois(self, image: np.ndarray, boxes: np.ndarray | None) -> list[tuple[Roi, np.ndarray | None]]:
         """ROIs to run: from the detector (whole frame) or one per box [x, y, w, h] (with the box)."""
