@@ -15,7 +15,8 @@ frame probabilities of a clip) used when clip ids are known.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 
 import numpy as np
@@ -128,6 +129,17 @@ def raw_features(net: FormFeatureNet, data: FormArrays, candidate: Candidate) ->
     return out
 
 
+@contextmanager
+def one_torch_thread() -> Iterator[None]:
+    """Run tiny full-batch fits on one thread (restored after): on a shared CPU more threads only spin-wait."""
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_num_threads(before)
+
+
 def fit_head(net: FormFeatureNet, feats: np.ndarray, y: np.ndarray, num_classes: int, l2: float, settings: FitSettings) -> None:
     """Fit the scaler and head of ``net`` on raw features (N, F) and labels (N,), in place."""
     torch.manual_seed(settings.seed)
@@ -157,7 +169,8 @@ def fit_candidate(data: FormArrays, candidate: Candidate, skeleton: Skeleton, nu
         seen("fit", data)
     net = build_candidate_net(candidate, skeleton, num_classes, {k: v.shape[1] for k, v in data.extra.items()},
                               settings)
-    fit_head(net, raw_features(net, data, candidate), data.y, num_classes, candidate.l2, settings)
+    with one_torch_thread():
+        fit_head(net, raw_features(net, data, candidate), data.y, num_classes, candidate.l2, settings)
     return net
 
 

@@ -8,8 +8,7 @@ import pytest
 from mlcore import coco
 from mlcore.form import FormClassifier, clip_mean_probs, pose_features
 from mlcore.nets.form_nets import normalised_adjacency
-from mlcore.skeletons import COCO17
-from mlcore.skeletons import Skeleton
+from mlcore.skeletons import COCO17, Skeleton
 from mlcore.training.form import FormTrainConfig, build_net, fit_gradient_boosting, form_data, train_form
 
 from .synthetic import pose_coco
