@@ -1,4 +1,5 @@
-# PoseReview: `make run` (app with the demo dataset), `make test` (whole suite), `make bench`.
+# PoseReview: `make run` (app with the demo dataset), `make test` (whole suite), `make bench`,
+# `make lint-js` (ESLint and the Node unit tests of the page scripts).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
@@ -8,7 +9,7 @@ STAMP := $(VENV)/.installed
 MP_VENV := .venv-mediapipe
 MP_STAMP := $(MP_VENV)/.installed
 
-.PHONY: run test bench install clean
+.PHONY: run test bench install clean lint-js
 
 $(STAMP): requirements.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -31,6 +32,11 @@ test: $(STAMP) $(MP_STAMP)
 
 bench: $(STAMP)
 	$(PY) -m webapp.dev bench
+
+lint-js:
+	test -d node_modules || npm ci --no-audit --no-fund
+	npx eslint static/
+	node --test tests/js/
 
 clean:
 	rm -rf var/media var/staticfiles

@@ -1,6 +1,7 @@
 """``python -m mlcore``: predict, train, evaluate, merge and split on COCO files; no Django needed.
 
-    python -m mlcore predict  --model <mediapipe|file.onnx|model-dir> --coco images.json --images DIR --out preds.json
+    python -m mlcore predict  --model <mediapipe|blazepose|file.onnx|model-dir> --coco images.json --images DIR
+                              --out preds.json
     python -m mlcore train    keypoints|form --coco train.json --images DIR [--val val.json] --out MODEL_DIR
     python -m mlcore evaluate --gt gt.json --pred preds.json
     python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b] --out merged.json
@@ -41,7 +42,8 @@ def cmd_predict(args) -> int:
     from .modeldir import is_model_dir, read_meta
 
     data = load_coco(args.coco)
-    if args.model != "mediapipe" and is_model_dir(args.model) and read_meta(args.model)["kind"] == "form":
+    named = args.model in ("mediapipe", "blazepose")
+    if not named and is_model_dir(args.model) and read_meta(args.model)["kind"] == "form":
         from .form import FormClassifier
 
         preds = pipeline.predict_form(data, FormClassifier(args.model, int8=args.int8, threads=args.threads))
@@ -119,6 +121,8 @@ def cmd_train(args) -> int:
             cfg.epochs = args.epochs
         if args.patience:
             cfg.patience = args.patience
+        if args.select_folds:
+            cfg.select_folds = args.select_folds
         report = train_form(train, args.out, val=val, skeleton=skeleton, config=cfg, device=args.device,
                             progress=_progress)
     _dump(report, None)
@@ -171,7 +175,7 @@ def build_parser() -> argparse.ArgumentParser:
     sub = p.add_subparsers(dest="command", required=True)
 
     pr = sub.add_parser("predict", help="keypoint predictions with uncertainty, or form predictions")
-    pr.add_argument("--model", required=True, help="mediapipe | a SimCC .onnx file | a model directory")
+    pr.add_argument("--model", required=True, help="mediapipe | blazepose | a SimCC .onnx file | a model directory")
     pr.add_argument("--coco", required=True, help="COCO file listing the images (annotations give boxes)")
     pr.add_argument("--images", help="folder holding the image files (searched recursively)")
     pr.add_argument("--out", required=True)
@@ -194,8 +198,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--epochs", type=int)
     tr.add_argument("--device", help="cpu | cuda (default: cuda when available)")
     tr.add_argument("--skeleton", help="preset to train (default: the training file's category)")
-    tr.add_argument("--arch", choices=["auto", "geometry", "gcn", "mlp"], default="auto",
-                    help="form model architecture (auto: geometry where the skeleton has the COCO body points, else gcn)")
+    tr.add_argument("--arch", choices=["auto", "select", "geometry", "gcn", "mlp"], default="auto",
+                    help="form model (auto: select where the skeleton has the COCO body points, else gcn; select: "
+                         "feature sets and head chosen by clip-grouped CV on the training file)")
+    tr.add_argument("--select-folds", type=int, help="form, select: inner clip-grouped folds (default 4)")
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")

@@ -1,8 +1,10 @@
 """Form classification from keypoints: features, and running a trained form model.
 
 A form model directory holds model.json (kind "form", classes, skeleton,
-architecture), model.onnx (input ``keypoints`` (N, K, 3) float32 of
-normalised poses, output ``probs`` (N, C)), model.int8.onnx, model.pt.
+architecture, clip ``pooling``, ``extra_inputs``), model.onnx (input
+``keypoints`` (N, K, 3) float32 of normalised poses and, when the model reads
+extra per-frame vectors, ``extra`` (N, D); output ``probs`` (N, C)),
+model.int8.onnx, model.pt.
 Callers pass keypoints in pixels in any skeleton; they are remapped by name
 to the model's skeleton and normalised here, so the ONNX graph stays plain.
 """
@@ -61,14 +63,21 @@ class FormClassifier:
         self.classes: list[str] = list(self.meta["classes"])
         self.skeleton = Skeleton.from_dict(self.meta["skeleton"])
         self.version = self.meta.get("version", self.dir.name)
+        # How frames of one clip are read together (chosen in training): "none" or "mean".
+        self.pooling: str = self.meta.get("pooling", "none")
+        self.extra_inputs: list[dict] = list(self.meta.get("extra_inputs") or [])
         path = self.dir / ("model.int8.onnx" if int8 and (self.dir / "model.int8.onnx").is_file() else "model.onnx")
         opts = ort.SessionOptions()
         if threads:
             opts.intra_op_num_threads = threads
         self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
 
-    def predict_proba(self, keypoints: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
-        """keypoints (N, K', 3) in pixels, in ``skeleton`` (default: the model's) -> probabilities (N, C)."""
+    def predict_proba(self, keypoints: np.ndarray, skeleton: Skeleton | None = None,
+                      extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """keypoints (N, K', 3) in pixels, in ``skeleton`` (default: the model's) -> probabilities (N, C).
+
+        extra: name -> (N, D) per-frame vectors, for models that list ``extra_inputs``.
+        """
         kp = np.asarray(keypoints, dtype=np.float64)
         if kp.ndim == 2:
             kp = kp[None]
@@ -76,9 +85,22 @@ class FormClassifier:
             kp = remap(kp, skeleton, self.skeleton)
         if len(kp) == 0:
             return np.zeros((0, len(self.classes)), dtype=np.float32)
-        feats = pose_features(kp, self.skeleton)
-        return self.session.run(["probs"], {"keypoints": feats})[0]
+        feed = {"keypoints": pose_features(kp, self.skeleton)}
+        if self.extra_inputs:
+            missing = [e["name"] for e in self.extra_inputs if not extra or e["name"] not in extra]
+            if missing:
+                raise ValueError(f"form model {self.version} needs extra inputs {missing}")
+            feed["extra"] = np.concatenate([np.asarray(extra[e["name"]], np.float32).reshape(len(kp), -1)
+                                            for e in self.extra_inputs], axis=1)
+        return self.session.run(["probs"], feed)[0]
 
-    def predict(self, keypoints: np.ndarray, skeleton: Skeleton | None = None) -> list[str]:
-        probs = self.predict_proba(keypoints, skeleton)
+    def predict_clip_proba(self, keypoints: np.ndarray, clip_ids, skeleton: Skeleton | None = None,
+                           extra: dict[str, np.ndarray] | None = None) -> np.ndarray:
+        """Like ``predict_proba``, then read with the model's clip pooling: (N, C), "mean" = clip means."""
+        probs = self.predict_proba(keypoints, skeleton, extra)
+        return clip_mean_probs(probs, clip_ids) if self.pooling == "mean" else probs
+
+    def predict(self, keypoints: np.ndarray, skeleton: Skeleton | None = None,
+                extra: dict[str, np.ndarray] | None = None) -> list[str]:
+        probs = self.predict_proba(keypoints, skeleton, extra)
         return [self.classes[i] for i in probs.argmax(axis=1)]

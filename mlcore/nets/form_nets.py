@@ -9,6 +9,8 @@ which joint bends matters for form, not just that something bends.
 
 from __future__ import annotations
 
+import itertools
+
 import numpy as np
 import torch
 from torch import nn
@@ -40,7 +42,7 @@ class FormGCN(nn.Module):
         super().__init__()
         adj = torch.from_numpy(normalised_adjacency(num_keypoints, links))
         dims = [in_features] + [hidden] * layers
-        self.convs = nn.ModuleList(GraphConv(a, b, adj) for a, b in zip(dims[:-1], dims[1:]))
+        self.convs = nn.ModuleList(GraphConv(a, b, adj) for a, b in itertools.pairwise(dims))
         self.head = nn.Sequential(nn.Flatten(), nn.Dropout(dropout), nn.Linear(num_keypoints * hidden, num_classes))
 
     def forward(self, x):
@@ -68,5 +70,5 @@ class WithSoftmax(nn.Module):
         super().__init__()
         self.net = net
 
-    def forward(self, x):
-        return torch.softmax(self.net(x), dim=-1)
+    def forward(self, *inputs):                    # keypoints (N, K, 3)[, extra (N, D)] -> (N, C)
+        return torch.softmax(self.net(*inputs), dim=-1)

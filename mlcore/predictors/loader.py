@@ -11,11 +11,23 @@ from .base import Predictor
 
 
 def load_predictor(spec: str | os.PathLike, skeleton: Skeleton | None = None, threads: int | None = None) -> Predictor:
-    """"mediapipe", a SimCC ``.onnx`` file, or a keypoint model directory (model.json + model.onnx)."""
+    """"mediapipe", "blazepose", a SimCC ``.onnx`` file, or a keypoint model directory (model.json + model.onnx).
+
+    "blazepose" is MediaPipe's BlazePose run as torch modules in this process
+    (``mlcore.blazepose``); it raises ``BlazePoseUnavailable`` when the model files are not found.
+    """
     if str(spec) == "mediapipe":
         from .mediapipe_pose import MediaPipePredictor
 
         return MediaPipePredictor()
+    if str(spec) == "blazepose":
+        from ..blazepose.predictor import BlazePosePredictor
+
+        if threads:
+            import torch
+
+            torch.set_num_threads(threads)
+        return BlazePosePredictor()
     path = Path(spec)
     if path.is_dir():
         meta = read_meta(path)
@@ -32,4 +44,4 @@ def load_predictor(spec: str | os.PathLike, skeleton: Skeleton | None = None, th
         if skeleton is None and is_model_dir(path.parent):
             skeleton = Skeleton.from_dict(read_meta(path.parent)["skeleton"])
         return OnnxTopDownPredictor(path, skeleton=skeleton, threads=threads)
-    raise ValueError(f"unknown model {spec!r}: use 'mediapipe', a .onnx file or a model directory")
+    raise ValueError(f"unknown model {spec!r}: use 'mediapipe', 'blazepose', a .onnx file or a model directory")

@@ -1,4 +1,10 @@
-"""Train form classifiers (GCN, MLP; gradient boosting as a reference) on keypoint annotations.
+"""Train form classifiers on keypoint annotations: the selected feature classifier (default), GCN, MLP.
+
+The default (``arch="auto"`` where the skeleton names the COCO body points) is
+``"select"``: a configuration (feature sets, head, L2 strength, clip pooling) is
+chosen by an inner clip-grouped CV on the training file itself
+(``training.form_select``), so an outer cross-validation of this function
+measures the choice too. Gradient boosting is a reference in the benchmarks.
 
 Labels come from ``annotation["attributes"]["form_label"]``; annotations
 without one are left out. Inputs are ``form.pose_features`` of the human
@@ -11,6 +17,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 
@@ -21,17 +28,18 @@ from ..form import pose_features
 from ..skeletons import Skeleton
 from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
 
-# "geometry": an MLP over segment directions and joint angles (nets/pose_geometry.py); it needs the
-# COCO body point names. "gcn" and "mlp" read the normalised coordinates of any skeleton.
-# "auto" picks geometry where the skeleton allows it, else gcn.
-ARCHITECTURES = ("geometry", "gcn", "mlp")
+# "select": feature sets + head chosen by inner clip-grouped CV (training/form_select.py); it needs
+# the COCO body point names. "geometry": an MLP over segment directions and joint angles
+# (nets/pose_geometry.py). "gcn" and "mlp" read the normalised coordinates of any skeleton.
+# "auto" picks select where the skeleton allows it, else gcn.
+ARCHITECTURES = ("select", "geometry", "gcn", "mlp")
 
 
 def default_architecture(skeleton: Skeleton) -> str:
-    """The best-measured architecture the skeleton supports (bench/mlcore_form.py)."""
+    """The procedure the skeleton supports: selection where it names the COCO body points, else the GCN."""
     from ..nets.pose_geometry import geometry_supported
 
-    return "geometry" if geometry_supported(skeleton) else "gcn"
+    return "select" if geometry_supported(skeleton) else "gcn"
 
 
 @dataclass
@@ -48,6 +56,8 @@ class FormTrainConfig:
     drop_point: float = 0.05     # probability a point is hidden
     patience: int = 60
     seed: int = 0
+    select_folds: int = 4        # inner clip-grouped folds of "select"
+
 
     def to_dict(self) -> dict:
         return asdict(self)
@@ -59,6 +69,8 @@ def build_net(arch: str, skeleton: Skeleton, num_classes: int, cfg: FormTrainCon
 
     if arch == "auto":
         arch = default_architecture(skeleton)
+    if arch == "select":
+        raise ValueError("the selected classifier is built by training.form_select.train_selected")
     if arch == "geometry":
         return FormGeometryMLP(skeleton, num_classes, hidden=cfg.hidden, dropout=cfg.dropout)
     if arch == "gcn":
@@ -139,12 +151,13 @@ def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton
     return net.cpu().eval(), history
 
 
-def predict_net(net, features: np.ndarray) -> np.ndarray:
-    """Class probabilities (N, C) from a trained torch form net."""
+def predict_net(net, features: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+    """Class probabilities (N, C) from a trained torch form net; features (N, K, 3), extra (N, D) if it reads one."""
     import torch
 
+    inputs = [torch.from_numpy(features).float()] + ([torch.from_numpy(extra).float()] if extra is not None else [])
     with torch.no_grad():
-        return torch.softmax(net(torch.from_numpy(features).float()), -1).numpy()
+        return torch.softmax(net(*inputs), -1).numpy()
 
 
 def fit_gradient_boosting(features: np.ndarray, y: np.ndarray, seed: int = 0):
@@ -176,12 +189,19 @@ def form_data(data: dict, skeleton: Skeleton | None = None) -> FormData:
 
 def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None, skeleton: Skeleton | None = None,
                config: FormTrainConfig | None = None, device: str | None = None,
-               progress: ProgressFn = no_progress, quantize: bool = True) -> dict:
+               progress: ProgressFn = no_progress, quantize: bool = True,
+               extra_features: Mapping[str, np.ndarray] | None = None,
+               val_extra_features: Mapping[str, np.ndarray] | None = None,
+               candidates: Sequence | None = None) -> dict:
     """Train a form classifier and write its model directory; returns the report in model.json.
 
     Writes model.pt, model.onnx (probabilities; parity with torch checked),
     model.int8.onnx (dynamic INT8) and a report with validation accuracy/F1/
-    confusion matrix for both, file sizes and single-pose latency.
+    confusion matrix for both, file sizes and single-pose latency. With "select"
+    the report holds ``selection`` (the chosen configuration, every candidate's inner
+    score). extra_features: name -> (N, D) per-frame vectors aligned with the rows of
+    ``form_data(train, skeleton)`` (and ``val_extra_features`` with val's); a chosen
+    configuration that reads them gets a second ONNX input ``extra``.
     """
     import torch
 
@@ -204,49 +224,76 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
     y = np.array([index[c] for c in tr.labels])
     val_xy = (va.features, np.array([index[c] for c in va.labels])) if va is not None and len(va.labels) else None
     progress(0.0, f"training {cfg.arch} on {len(y)} poses")
-    net, history = fit_form_net(tr.features, y, len(classes), skeleton, cfg, val_xy, device,
-                                lambda f, m: progress(0.8 * f, m))
-    torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "classes": classes,
+    selected, tr_extra, va_extra, extra_meta = None, None, None, []
+    if cfg.arch == "select":
+        from .form_select import train_selected
+
+        selected = train_selected(tr.features, y, tr.clip_ids, len(classes), skeleton, tr.keypoints, extra_features,
+                                  candidates, cfg.select_folds, cfg.epochs, cfg.seed, lambda f, m: progress(0.8 * f, m))
+        net, history = selected.net, []
+        tr_extra = selected.extra_matrix(extra_features, len(y))
+        if val_xy is not None:
+            va_extra = selected.extra_matrix(val_extra_features, len(val_xy[1]))
+        extra_meta = [{"name": n, "dim": d} for n, d in selected.extra_inputs]
+    else:
+        net, history = fit_form_net(tr.features, y, len(classes), skeleton, cfg, val_xy, device,
+                                    lambda f, m: progress(0.8 * f, m))
+    chosen = selected.selection.chosen.to_dict() if selected is not None else None
+    torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "classes": classes, "candidate": chosen,
                 "skeleton": skeleton.to_dict()}, str(out / "model.pt") + ".tmp")
     os.replace(str(out / "model.pt") + ".tmp", out / "model.pt")
     progress(0.85, "exporting ONNX")
     wrapped = WithSoftmax(net).eval()
-    example = torch.zeros(1, skeleton.num_keypoints, 3)
-    export_onnx(wrapped, (example,), out / "model.onnx", ["keypoints"], ["probs"], dynamic_batch=True)
-    probe = tr.features[:8] if len(tr.features) else np.zeros((1, skeleton.num_keypoints, 3), np.float32)
-    report = {"architecture": cfg.arch, "classes": classes, "train_poses": int(len(y)),
-              "onnx_max_abs_diff": max_parity_error(wrapped, out / "model.onnx", {"keypoints": probe})}
+    example: tuple = (torch.zeros(1, skeleton.num_keypoints, 3),)
+    names = ["keypoints"]
+    if tr_extra is not None:
+        example, names = (*example, torch.zeros(1, tr_extra.shape[1])), ["keypoints", "extra"]
+    export_onnx(wrapped, example, out / "model.onnx", names, ["probs"], dynamic_batch=True)
+    probe = {"keypoints": tr.features[:8]}
+    if tr_extra is not None:
+        probe["extra"] = tr_extra[:8]
+    report = {"architecture": cfg.arch, "classes": classes, "train_poses": len(y),
+              "onnx_max_abs_diff": max_parity_error(wrapped, out / "model.onnx", probe)}
+    if selected is not None:
+        report["selection"] = selected.selection.to_dict()
     eval_x, eval_y, eval_on = (val_xy[0], val_xy[1], "val") if val_xy is not None else (tr.features, y, "train")
+    eval_extra = va_extra if val_xy is not None else tr_extra
     report["evaluated_on"] = eval_on
-    p = predict_net(net, eval_x)
+    p = predict_net(net, eval_x, eval_extra)
     report["metrics"] = metrics.classification_report([classes[i] for i in eval_y], [classes[i] for i in p.argmax(1)],
                                                       classes, positive=classes[-1] if len(classes) == 2 else None)
     if quantize:
         progress(0.9, "quantising to INT8")
         report["int8"] = int8_report(out / "model.onnx", quantize_int8(out / "model.onnx", out / "model.int8.onnx"),
-                                     eval_x, eval_y, classes)
+                                     eval_x, eval_y, classes, eval_extra)
     version = f"form-{cfg.arch}-{skeleton.name}-{time.strftime('%Y%m%d-%H%M%S')}"
     modeldir.write_meta(out, {"kind": "form", "version": version, "architecture": cfg.arch, "classes": classes,
                               "skeleton": skeleton.to_dict(), "features": "pose_features/v1",
-                              "config": cfg.to_dict(), "metrics": report})
+                              "pooling": chosen["pooling"] if chosen else "none", "extra_inputs": extra_meta,
+                              "candidate": chosen, "config": cfg.to_dict(), "metrics": report})
     coco.save_coco(history, out / "history.json")
     progress(1.0, "done")
     return report
 
 
-def int8_report(fp32: Path, int8: Path, x: np.ndarray, y: np.ndarray, classes: list[str]) -> dict:
-    """Size, single-pose latency (1 thread) and accuracy of the FP32 and INT8 ONNX models on (x, y)."""
+def int8_report(fp32: Path, int8: Path, x: np.ndarray, y: np.ndarray, classes: list[str],
+                extra: np.ndarray | None = None) -> dict:
+    """Size, single-pose latency (1 thread) and accuracy of the FP32 and INT8 ONNX models on (x, y).
+
+    x (N, K, 3); extra (N, D) for models with an ``extra`` input.
+    """
     import onnxruntime as ort
 
     from ..onnx_export import time_onnx
 
+    feed = {"keypoints": x} | ({"extra": extra} if extra is not None else {})
+    one = {k: v[:1] if len(v) else np.zeros((1,) + v.shape[1:], np.float32) for k, v in feed.items()}
     out = {}
     for name, path in (("fp32", fp32), ("int8", int8)):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
-        probs = sess.run(["probs"], {"keypoints": x})[0] if len(x) else np.zeros((0, len(classes)))
+        probs = sess.run(["probs"], feed)[0] if len(x) else np.zeros((0, len(classes)))
         out[name] = {"bytes": path.stat().st_size,
-                     "latency_ms": 1000 * time_onnx(path, {"keypoints": x[:1] if len(x) else
-                                                           np.zeros((1,) + x.shape[1:], np.float32)}, repeats=200),
+                     "latency_ms": 1000 * time_onnx(path, one, repeats=200),
                      "accuracy": float((probs.argmax(1) == y).mean()) if len(y) else float("nan"),
                      "probs": probs}
     agree = float((out["fp32"]["probs"].argmax(1) == out["int8"]["probs"].argmax(1)).mean()) if len(x) else float("nan")

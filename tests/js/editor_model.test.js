@@ -3,8 +3,8 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { NEXT_VISIBILITY, Pose, UndoStack, payloadKey } from "../../static/annotations/editor/model.js";
-import { SHORTCUTS, comboOf, shortcutFor } from "../../static/annotations/editor/shortcuts.js";
+import { NEXT_VISIBILITY, Pose, UndoStack, payloadKey } from "../../static/annotations/review/editor/model.js";
+import { SHORTCUTS, comboOf, shortcutFor } from "../../static/annotations/review/editor/shortcuts.js";
 
 test("a pose reads a stored annotation shorter than the skeleton as unlabelled tail points", () => {
   const pose = Pose.fromAnnotation({ keypoints: [10, 20, 2, 30, 40, 1], keypoint_states: ["verified", "heuristic"],

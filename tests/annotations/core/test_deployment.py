@@ -305,6 +305,6 @@ def test_it_keeps_secrets_and_local_state_out_of_the_build_context():
     for path in (".env", ".env.production", ".venv/bin/python", "var/media/frames/a.jpg", ".git/HEAD",
                  "node_modules/x/index.js"):
         assert ignored(path), path
-    for path in ("requirements.txt", "manage.py", "webapp/settings.py", "annotations/api.py", "static/annotations/site.css",
-                 "templates/base.html", "mlcore/__init__.py", ".env.example"):
+    for path in ("requirements.txt", "manage.py", "webapp/settings.py", "annotations/api.py",
+                 "static/annotations/common/site.css", "templates/base.html", "mlcore/__init__.py", ".env.example"):
         assert not ignored(path), path

@@ -60,7 +60,7 @@ def test_the_editor_page_carries_the_skeleton_and_the_frame_payload_has_neighbou
     assert config["queue"] == "uncertain" and config["filters"] == {"clip": "52723_8"}
     assert len(config["skeleton"]["keypoints"]) == 24 and config["role"] == "annotator"
     assert [label["key"] for label in config["formLabels"]] == [1, 2]
-    assert 'type="module" src="/static/annotations/editor/editor.js"' in html
+    assert 'type="module" src="/static/annotations/review/editor/editor.js"' in html
     bogus = logged_in("annotator").get(f"/p/demo/frames/{frame.pk}/edit/?queue=everything").content.decode()
     assert '"queue": ""' in bogus
 

@@ -1,34 +1,23 @@
-// Talking to the server: JSON requests with the CSRF token, drafts in localStorage, and saving
-// with optimistic locking.
+// Talking to the server: the project API, drafts in localStorage, and saving with optimistic
+// locking.
 //
 // The draft rule: every change is written to localStorage at once, and removed only when the
 // server has confirmed exactly that content. Closing the tab or losing the network therefore
 // loses nothing; the next visit to the frame finds the draft and offers it back.
 
+import { fetchJson } from "../../common/http.js";
 import { payloadKey } from "./model.js";
 
+/** The project's REST API: paths relative to its base, answers as {ok, status, data}. */
 export class Api {
-  constructor(base, csrf) {
+  constructor(base) {
     this.base = base; // "/api/projects/<slug>/"
-    this.csrf = csrf;
   }
 
   /** {ok, status, data}; throws only when the network is down. */
-  async call(method, path, body = undefined, options = {}) {
-    const response = await fetch(path.startsWith("/") ? path : this.base + path, {
-      method,
-      credentials: "same-origin",
-      keepalive: !!options.keepalive,
-      headers: { "Content-Type": "application/json", "X-CSRFToken": this.csrf, Accept: "application/json" },
-      body: body === undefined ? undefined : JSON.stringify(body),
-    });
-    let data = null;
-    try {
-      data = await response.json();
-    } catch (_) {
-      data = null;
-    }
-    return { ok: response.ok, status: response.status, data };
+  call(method, path, body = undefined, options = {}) {
+    const url = path.startsWith("/") ? path : this.base + path;
+    return fetchJson(url, { method, body, keepalive: !!options.keepalive });
   }
 }
 
@@ -40,7 +29,7 @@ export class Drafts {
   get(frameId) {
     try {
       return JSON.parse(localStorage.getItem(this.prefix + frameId) || "null");
-    } catch (_) {
+    } catch {
       return null;
     }
   }
@@ -48,7 +37,7 @@ export class Drafts {
   put(frameId, draft) {
     try {
       localStorage.setItem(this.prefix + frameId, JSON.stringify({ ...draft, savedAt: Date.now() }));
-    } catch (_) {
+    } catch {
       // storage full or disabled: the autosave is then the only safety net
     }
   }
@@ -127,7 +116,7 @@ export class Saver {
       res = doc.annotationId == null
         ? await this.api.call("POST", `frames/${doc.frameId}/annotations/`, payload)
         : await this.api.call("PATCH", `annotations/${doc.annotationId}/`, { ...payload, version: doc.version });
-    } catch (_) {
+    } catch {
       this.hooks.status("offline", "Offline: your changes are kept in this browser and will be saved");
       this.retryLater();
       return false;

@@ -1,0 +1,158 @@
+// One frame at a time: loading a frame's payload and swapping it in without reloading the page,
+// restoring a draft left by an earlier visit, keeping the queue lease alive, and leaving a frame
+// only once its content is saved (or kept as a draft).
+
+import { $, K, api, cfg, drafts, parts, root, state } from "./context.js";
+import { hideConflict, showConflict } from "./conflict.js";
+import { applyPayload } from "./editing.js";
+import { Pose, payloadKey } from "./model.js";
+import { notice, refresh, select, setStatus } from "./panels.js";
+import { drawGhost, drawOnion, renderPrediction } from "./prediction_view.js";
+
+/** The frame's editor URL, keeping the queue and its filters. */
+function editUrl(path) {
+  const params = new URLSearchParams();
+  if (cfg.queue) params.set("queue", cfg.queue);
+  for (const [k, v] of Object.entries(cfg.filters || {})) if (v) params.set(k, v);
+  const q = params.toString();
+  return q ? `${path}?${q}` : path;
+}
+
+/** The first point that needs a look: placed but unconfirmed, else not placed. */
+function firstToCheck() {
+  const pts = state.pose.points;
+  let i = pts.findIndex((p) => p.v > 0 && p.state !== "verified");
+  if (i < 0) i = pts.findIndex((p) => p.v === 0);
+  return i < 0 ? 0 : i;
+}
+
+export async function loadFrame(frameId, { push = false } = {}) {
+  state.loading = true;
+  setStatus("loading", "Loading…");
+  const res = await api.call("GET", `frames/${frameId}/editor/`).catch(() => null);
+  state.loading = false;
+  if (!res || !res.ok) {
+    setStatus("error", `Could not load frame ${frameId}${res && res.data ? ": " + res.data.detail : ""}`);
+    return false;
+  }
+  const data = res.data;
+  state.data = data;
+  state.frameId = frameId;
+  state.pose = Pose.fromAnnotation(data.annotation, K);
+  state.undo.clear();
+  state.editedHere = false;
+  const doc = { frameId, annotationId: data.annotation ? data.annotation.id : null,
+                version: data.annotation ? data.annotation.version : 0, serverKey: state.pose.key(), conflict: null };
+  state.doc = doc;
+  parts.saver.attach(doc);
+  hideConflict();
+  notice("");
+  if (push) history.pushState({ frameId }, "", editUrl(data.edit_url));
+  root.dataset.frame = frameId;
+  parts.stage.setFrame(data.frame.image_url, data.frame.width, data.frame.height);
+  parts.stage.setPose(state.pose);
+  renderFrameInfo();
+  refresh();
+  select(firstToCheck());
+  drawOnion();
+  drawGhost();
+  startLeaseTimer();
+  restoreDraft(doc, data);
+  return true;
+}
+
+function restoreDraft(doc, data) {
+  const draft = drafts.get(doc.frameId);
+  const fresh = data.annotation ? `Saved · v${doc.version}` : "Not annotated yet: place points to start";
+  if (!draft) {
+    setStatus("saved", fresh);
+    return;
+  }
+  if (payloadKey(draft.payload) === doc.serverKey) {
+    drafts.drop(doc.frameId); // the server has it (a save that finished after the tab closed)
+    setStatus("saved", fresh);
+    return;
+  }
+  const when = new Date(draft.savedAt).toLocaleTimeString();
+  state.undo.push(state.pose.snapshot());
+  applyPayload(draft.payload);
+  refresh();
+  if (draft.version === doc.version && (draft.annotationId ?? null) === doc.annotationId) {
+    notice(`Restored your unsaved changes from ${when}.`);
+    parts.saver.changed();
+  } else {
+    // The frame was saved elsewhere after this draft was written: show both, let the person choose.
+    doc.conflict = { ...data.annotation, id: doc.annotationId };
+    setStatus("conflict", "Your unsaved draft is older than the saved frame: choose a version");
+    showConflict(doc.conflict);
+  }
+}
+
+function renderFrameInfo() {
+  const f = state.data.frame;
+  $("ed-where").textContent = `${f.clip} · frame ${f.frame_index ?? "?"} · ${f.file_name}`;
+  $("ed-status").textContent = f.status;
+  $("ed-status").className = `frame-status status-${f.status}`;
+  $("btn-prev").disabled = !state.data.neighbours.prev;
+  $("btn-next").disabled = !state.data.neighbours.next;
+  $("btn-copy-prev").disabled = !(state.data.neighbours.prev && state.data.neighbours.prev.keypoints);
+  $("link-history").href = state.data.history_url;
+  document.title = `${f.file_name} · PoseReview`;
+  const rej = state.data.rejection;
+  $("rejection").hidden = !rej;
+  if (rej) $("rejection-text").textContent = `${rej.by || "A reviewer"}: ${rej.comment}`;
+  const signals = state.data.lease && state.data.lease.signals ? state.data.lease.signals : {};
+  const why = Object.entries(signals).filter(([k]) => !k.startsWith("rejected"));
+  $("signals").hidden = !why.length;
+  $("signals-text").textContent = why
+    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
+    .join(" · ");
+  renderPrediction();
+}
+
+function startLeaseTimer() {
+  $("btn-release").hidden = !state.data.lease;
+  clearInterval(state.leaseTimer);
+  if (!state.data.lease) return;
+  const frameId = state.frameId;
+  state.leaseTimer = setInterval(() => {
+    api.call("POST", `frames/${frameId}/lease/renew/`, {}).catch(() => {});
+  }, Math.max(30, cfg.leaseSeconds * 0.4) * 1000);
+}
+
+export function stopLeaseTimer() {
+  clearInterval(state.leaseTimer);
+}
+
+/** Save what is pending, then go. A conflict must be settled first; offline, the draft carries it. */
+export async function leaveFrame() {
+  if (state.doc && state.doc.conflict) {
+    notice("Choose a version first: yours or the one saved by someone else.", "warn");
+    return false;
+  }
+  const ok = await parts.saver.flush();
+  return ok || !(state.doc && state.doc.conflict);
+}
+
+export async function goToFrame(side) {
+  const target = state.data && state.data.neighbours[side];
+  if (!target || !(await leaveFrame())) return;
+  await loadFrame(target.id, { push: true });
+}
+
+/** Give the claimed frame back to its queue unchanged (after saving) and go back to the project. */
+export async function release() {
+  if (!(await leaveFrame())) return;
+  await api.call("POST", `frames/${state.frameId}/lease/release/`, {}).catch(() => null);
+  window.location.href = cfg.projectUrl;
+}
+
+export async function openHistory() {
+  if (await leaveFrame()) window.location.href = state.data.history_url;
+}
+
+/** Back/forward in the browser: load the frame the URL now names. */
+export async function followHistory() {
+  const match = window.location.pathname.match(/frames\/(\d+)\/edit/);
+  if (match && Number(match[1]) !== state.frameId && (await leaveFrame())) await loadFrame(Number(match[1]));
+}
