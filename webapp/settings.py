@@ -24,7 +24,8 @@ SECRET_KEY = os.environ.get("SECRET_KEY") or ("insecure-dev-key" if DEBUG or os.
 if not SECRET_KEY:
     # A production deployment must set its own key; the dev runner and tests set POSEREVIEW_DEV.
     raise RuntimeError("SECRET_KEY is not set (set POSEREVIEW_DEV=1 for a local development run)")
-ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",") if h.strip()]
+ALLOWED_HOSTS = [h.strip() for h in os.environ.get("ALLOWED_HOSTS", "localhost,127.0.0.1,[::1]").split(",")
+                 if h.strip()]
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 
 INSTALLED_APPS = [

@@ -88,7 +88,8 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
                                    version)
     rows = (annotations_query.order_by("id")
             .annotate(kp_text=Cast("keypoints", TextField()), states_text=Cast("keypoint_states", TextField()),
-                      bbox_text=Cast("bbox", TextField()), kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
+                      bbox_text=Cast("bbox", TextField()),
+                      kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
             .values_list("id", "frame_id", "kp_text", "states_text", "bbox_text", "area", "form_label__name",
                          "source", "num_keypoints", "kp_len"))
     annotations = []

@@ -151,6 +151,7 @@ class AnnotationImport:
             current.version += 1
             current.updated_at, current.updated_by = self.ctx.now, self.ctx.user
             changed.append(current)
-            revisions.append(Revision(project=self.ctx.project, frame_id=frame_id, annotation=current, user=self.ctx.user,
-                                      job=self.ctx.job, kind="import", before=before, after=current.snapshot()))
+            revisions.append(Revision(project=self.ctx.project, frame_id=frame_id, annotation=current,
+                                      user=self.ctx.user, job=self.ctx.job, kind="import", before=before,
+                                      after=current.snapshot()))
         return changed, revisions, conflicts

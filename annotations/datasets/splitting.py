@@ -72,7 +72,8 @@ def assign_clips(clip_labels: dict[str, str | None], ratios: dict[str, float], s
 
 def clip_labels(project) -> dict[str, str | None]:
     """{clip key: majority form label of its annotations, or None}."""
-    labels: dict[str, str | None] = {key: None for key in Clip.objects.filter(project=project).values_list("key", flat=True)}
+    labels: dict[str, str | None] = {key: None for key in
+                                     Clip.objects.filter(project=project).values_list("key", flat=True)}
     rows = (Annotation.objects.filter(project=project, form_label__isnull=False)
             .values("frame__clip__key", "form_label__name").annotate(n=Count("id"))
             .order_by("frame__clip__key", "-n", "form_label__name"))

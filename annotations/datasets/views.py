@@ -20,7 +20,8 @@ def start_project_job(request, slug, kind):
     if kind not in FORMS:
         return redirect("project", slug=slug)
     project = project_for(request.user, slug, kind_of(kind).role)
-    kwargs = {"project": project} if kind == "import" else {"user": request.user, "project": project} if kind == "merge" else {}
+    kwargs = ({"project": project} if kind == "import"
+              else {"user": request.user, "project": project} if kind == "merge" else {})
     form = FORMS[kind](request.POST, request.FILES, **kwargs)
     if not form.is_valid():
         messages.error(request, f"{kind}: " + "; ".join(f"{k}: {' '.join(v)}" for k, v in form.errors.items()))

@@ -60,7 +60,8 @@ def frames_coco(project, frame_ids=None, *, with_annotations: bool = True) -> di
             data["annotations"].append({"id": ann.pk, "image_id": ann.frame_id, "category_id": 1, "iscrowd": 0,
                                         "keypoints": kp, "num_keypoints": ann.num_keypoints, "bbox": ann.bbox,
                                         "area": ann.area,
-                                        "attributes": {"form_label": ann.form_label.name if ann.form_label_id else None}})
+                                        "attributes": {"form_label": ann.form_label.name
+                                                       if ann.form_label_id else None}})
     data["_paths"] = {r["id"]: _path_of(r["image"], r["source_path"]) for r in rows}
     return data
 

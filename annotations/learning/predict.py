@@ -122,6 +122,7 @@ def predict_frames(project, params: dict | None = None, job: Job | None = None,
         done += len(chunk)
         progress((n + 1) / len(chunks), f"predicted {done}/{len(frame_ids)} frames with {version.label}")
     return {"frames": len(frame_ids), "predictions": stored, "missing_images": len(frame_ids) - len(
-        set(Prediction.objects.filter(model_version=version, frame_id__in=frame_ids).values_list("frame_id", flat=True))),
+        set(Prediction.objects.filter(model_version=version, frame_id__in=frame_ids)
+            .values_list("frame_id", flat=True))),
             "newly_preannotated": newly_preannotated, "model_version": version.label,
             "model_version_id": version.pk, "form_model_version": form_version.label if form_version else None}

@@ -141,7 +141,8 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
                 t0 = time.time()
                 fm = versions[ModelKind.FORM]
                 report = train_form_model(tr, va, form_dir, skeleton, fm_cfg, progress=progress.sub(0.65, 0.8))
-                fm.metrics = {"form": evaluate_form_dir(form_dir, te), "form_int8": evaluate_form_dir(form_dir, te, True),
+                fm.metrics = {"form": evaluate_form_dir(form_dir, te),
+                              "form_int8": evaluate_form_dir(form_dir, te, True),
                               "training": report, "training_seconds": round(time.time() - t0, 1),
                               "heldout_frames": len(te["images"])}
                 fm.status = ModelStatus.READY

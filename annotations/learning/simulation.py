@@ -147,8 +147,10 @@ def simulate(project, strategy: str, rounds: int, batch: int, seed: int = 0, *, 
                 form = evaluate_form_dir(form_dir, heldout_gt)
                 row = {"round": r, "strategy": strategy, "seed": seed, "labelled_frames": len(labelled),
                        "labelled_clips": sorted({coco.clip_id(im) for im in train["images"]}),
-                       "keypoints": {"mean_oks": _r(kp.get("mean_oks")), "oks_ap": _r((kp.get("oks_ap") or {}).get("AP")),
-                                     "pck@0.1": _r(kp.get("pck@0.1")), "mean_pixel_error": _r(kp.get("mean_pixel_error"))},
+                       "keypoints": {"mean_oks": _r(kp.get("mean_oks")),
+                                     "oks_ap": _r((kp.get("oks_ap") or {}).get("AP")),
+                                     "pck@0.1": _r(kp.get("pck@0.1")),
+                                     "mean_pixel_error": _r(kp.get("mean_pixel_error"))},
                        "form": {"f1_macro": _r(form.get("f1_macro")), "accuracy": _r(form.get("accuracy")),
                                 "f1": _r(form.get("f1"))},
                        "heldout_frames": len(held), "keypoint_epochs": cfg.epochs}

@@ -114,7 +114,8 @@ def evaluate_keypoint_predictor(predictor, gt: dict, images_dir: Path, progress=
     return pipeline.evaluate(gt, results)["keypoints"]
 
 
-def evaluate_keypoint_dir(model_dir: Path, gt: dict, images_dir: Path, int8: bool = False, progress=no_progress) -> dict:
+def evaluate_keypoint_dir(model_dir: Path, gt: dict, images_dir: Path, int8: bool = False,
+                          progress=no_progress) -> dict:
     model_dir = Path(model_dir)
     if int8:
         if not (model_dir / "model.int8.onnx").is_file():

@@ -57,7 +57,8 @@ def quality_text(v: ModelVersion) -> str:
         return f"macro F1 {_f(form.get('f1_macro'))} · accuracy {_f(form.get('accuracy'))} on {form.get('n')} frames"
     if v.validation:
         if v.validation.get("ok"):
-            return f"validation passed on {v.validation.get('frames')} frames, mean OKS {_f(v.validation.get('mean_oks'))}"
+            return (f"validation passed on {v.validation.get('frames')} frames,"
+                    f" mean OKS {_f(v.validation.get('mean_oks'))}")
         return "validation failed: " + "; ".join(v.validation.get("problems", []))
     return ""
 

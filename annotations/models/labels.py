@@ -100,8 +100,10 @@ class Revision(models.Model):
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")
     frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="revisions")
-    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.SET_NULL, related_name="revisions")
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
+    annotation = models.ForeignKey(Annotation, null=True, blank=True, on_delete=models.SET_NULL,
+                                   related_name="revisions")
+    user = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
+                             related_name="+")
     kind = models.CharField(max_length=20, choices=KIND_CHOICES)
     before = models.JSONField(null=True, blank=True)
     after = models.JSONField(null=True, blank=True)

@@ -83,7 +83,8 @@ class Frame(models.Model):
     image = models.FileField(upload_to="frames/", blank=True, max_length=500)
     thumbnail = models.FileField(upload_to="thumbnails/", blank=True, max_length=500)
     timestamp = models.FloatField(null=True, blank=True, help_text="seconds into the video, for extracted frames")
-    source_path = models.CharField(max_length=1024, blank=True, help_text="absolute path of an image referenced in place")
+    source_path = models.CharField(max_length=1024, blank=True,
+                                   help_text="absolute path of an image referenced in place")
     width = models.PositiveIntegerField()
     height = models.PositiveIntegerField()
     frame_index = models.IntegerField(null=True, blank=True)

@@ -9,7 +9,8 @@ def project_stats(project) -> dict:
     frames_by_status = dict(Frame.objects.filter(project=project).values_list("status").annotate(n=Count("id")))
     annotated_frames = Frame.objects.filter(project=project, annotations__isnull=False).distinct()
     by_label = dict(
-        Annotation.objects.filter(project=project).values_list("form_label__name").annotate(n=Count("frame", distinct=True))
+        Annotation.objects.filter(project=project).values_list("form_label__name")
+        .annotate(n=Count("frame", distinct=True))
     )
     by_split_label: dict[str, dict] = {}
     for split, label, n in (Annotation.objects.filter(project=project)

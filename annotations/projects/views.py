@@ -45,7 +45,8 @@ def clip_list(request, slug):
 def clip_detail(request, slug, key):
     project = project_for(request.user, slug)
     clip = get_object_or_404(project.clips, key=key)
-    frames = Paginator(clip.frames.prefetch_related("annotations__form_label").order_by("frame_index", "file_name"), 200)
+    frames = Paginator(clip.frames.prefetch_related("annotations__form_label").order_by("frame_index", "file_name"),
+                       200)
     return render(request, "annotations/clip_detail.html",
                   {"project": project, "clip": clip, "page": frames.get_page(request.GET.get("page"))})
 

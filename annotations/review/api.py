@@ -93,7 +93,8 @@ def frame_lease(request, slug, frame_id, action):
         return Response({"released": claims.release(frame, request.user)})
     queue = request.data.get("queue") or None
     skipped = claims.skip(frame, request.user, queue)
-    nxt = _claimed(project, queue, request.user, queue_filters(request.data)) if queue and request.data.get("next") else None
+    nxt = (_claimed(project, queue, request.user, queue_filters(request.data))
+           if queue and request.data.get("next") else None)
     return Response({"skipped": skipped, "next": nxt})
 
 

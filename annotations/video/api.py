@@ -166,7 +166,8 @@ def clip_temporal(request, slug, key):
         raise InputError("'threshold' must be a number (a fraction of the body's box diagonal)") from None
     if not 0 < threshold < 10:
         raise InputError("'threshold' must be above 0 and below 10")
-    report = temporal.check_and_feed(clip, threshold) if request.method == "POST" else temporal.check_clip(clip, threshold)
+    report = (temporal.check_and_feed(clip, threshold) if request.method == "POST"
+              else temporal.check_clip(clip, threshold))
     report["frames"] = {str(k): v for k, v in report["frames"].items()}
     return Response(report)
 

@@ -187,7 +187,8 @@ def prune(clip: Clip, keep: set[str]) -> int:
                                    annotations__isnull=True, revisions__isnull=True)
               .exclude(file_name__in=keep))
     files = [n for pair in doomed.values_list("image", "thumbnail") for n in pair if n]
-    count = Frame.objects.filter(pk__in=list(doomed.values_list("pk", flat=True))).delete()[1].get("annotations.Frame", 0)
+    count = (Frame.objects.filter(pk__in=list(doomed.values_list("pk", flat=True))).delete()[1]
+             .get("annotations.Frame", 0))
     transaction.on_commit(lambda: [default_storage.delete(n) for n in files])
     return count
 

@@ -64,7 +64,8 @@ def keyframe_pairs(frames: list[Frame], anns: dict[tuple[int, int], Annotation],
         if not any(a.frame_index < f.frame_index < b.frame_index for f in frames):
             raise InputError(f"frames {a.file_name} and {b.file_name} have no frames between them")
         pairs = [(i, a, b) for i in instances
-                 if (a.pk, i) in anns and (b.pk, i) in anns and is_keyframe(anns[a.pk, i]) and is_keyframe(anns[b.pk, i])]
+                 if (a.pk, i) in anns and (b.pk, i) in anns
+                 and is_keyframe(anns[a.pk, i]) and is_keyframe(anns[b.pk, i])]
         if not pairs:
             raise InputError(f"{a.file_name} and {b.file_name} are not both keyframes (frames a person labelled)")
         return pairs

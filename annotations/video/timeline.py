@@ -42,7 +42,8 @@ def timeline_data(project: Project, clip: Clip, user) -> dict:
             "id": fid, "index": f["frame_index"], "time": f["timestamp"], "file_name": f["file_name"],
             "width": f["width"], "height": f["height"], "status": f["status"], "priority": f["priority"],
             "image": f"{base}/{fid}/image/" if has_image else None,
-            "thumbnail": f"{base}/{fid}/thumbnail/" if f["thumbnail"] else (f"{base}/{fid}/image/" if has_image else None),
+            "thumbnail": (f"{base}/{fid}/thumbnail/" if f["thumbnail"]
+                          else (f"{base}/{fid}/image/" if has_image else None)),
             "editor": f"/p/{project.slug}/frames/{fid}/edit/",
             "keyframe": fid in keyframes, "annotations": anns.get(fid, []), "jump": jumps["frames"].get(fid),
         })

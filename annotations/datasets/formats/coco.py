@@ -221,7 +221,8 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
         attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
         label = attributes.get("form_label")
         rows[pos] = (full[m], present, bbox, float(area),
-                     {"id": ann_id, "image_id": ann["image_id"], "form_label": label if isinstance(label, str) else None})
+                     {"id": ann_id, "image_id": ann["image_id"],
+                      "form_label": label if isinstance(label, str) else None})
 
 
 def _bbox_of(kpts: np.ndarray) -> list[float]:

@@ -57,7 +57,8 @@ def metainfo_file(skeleton: Skeleton, dataset_name: str) -> str:
 def config_stub(subsets: list[str], skeleton: Skeleton) -> str:
     """A config fragment with the dataset wiring; the model part is the user's choice."""
     def loader(subset: str, mode: str) -> str:
-        return (f"dict(\n    batch_size=32, num_workers=2,\n    dataset=dict(\n        type=dataset_type, data_root=data_root,"
+        return (f"dict(\n    batch_size=32, num_workers=2,\n    dataset=dict(\n"
+                f"        type=dataset_type, data_root=data_root,"
                 f" data_mode='topdown',\n        metainfo=dict(from_file='metainfo.py'),\n"
                 f"        ann_file='annotations/{subset}.json', data_prefix=dict(img='images/{subset}/'),\n"
                 f"        test_mode={mode == 'test'}, pipeline={'train' if mode == 'train' else 'val'}_pipeline))")
@@ -76,7 +77,8 @@ def config_stub(subsets: list[str], skeleton: Skeleton) -> str:
     for subset in ("val", "test"):
         if subset in subsets:
             parts.append(f"{subset}_dataloader = " + loader(subset, "test"))
-            parts.append(f"{subset}_evaluator = dict(type='CocoMetric', ann_file=data_root + 'annotations/{subset}.json')")
+            parts.append(f"{subset}_evaluator = dict(type='CocoMetric',"
+                         f" ann_file=data_root + 'annotations/{subset}.json')")
     return "\n".join(parts) + "\n"
 
 

@@ -22,7 +22,8 @@ FORMATS: dict[str, ExportFormat] = {
     for f in (
         ExportFormat("coco", "1.0", ".json", "COCO person-keypoints JSON (zip with images when asked)",
                      coco.write_export),
-        ExportFormat("yolo_pose", "1.0", ".zip", "Ultralytics YOLO-pose labels and dataset YAML", yolo_pose.write_export),
+        ExportFormat("yolo_pose", "1.0", ".zip", "Ultralytics YOLO-pose labels and dataset YAML",
+                     yolo_pose.write_export),
         ExportFormat("mmpose", "1.0", ".zip", "MMPose COCO-style annotations, metainfo and config stub",
                      mmpose.write_export),
     )

@@ -26,7 +26,8 @@ class Command(BaseCommand):
         if project is None:
             raise CommandError(f"no project {opts['project']!r}")
         try:
-            _, summary = exporting.export(project, opts["format"], [opts["split"]], version_number=opts["split_version"],
+            _, summary = exporting.export(project, opts["format"], [opts["split"]],
+                                          version_number=opts["split_version"],
                                           include_images=opts["include_images"], verified_only=opts["verified_only"],
                                           out_path=opts["out"])
         except InputError as exc:

@@ -31,7 +31,8 @@ class Command(BaseCommand):
     help = "Create the demo admin and import the barbell-row dataset into the demo project."
 
     def add_arguments(self, parser):
-        parser.add_argument("--dataset", default=None, help="barbell-row folder (default ../shared/datasets/barbell-row)")
+        parser.add_argument("--dataset", default=None,
+                            help="barbell-row folder (default ../shared/datasets/barbell-row)")
         parser.add_argument("--username", default=os.environ.get("POSEREVIEW_DEMO_USER", "admin"))
         parser.add_argument("--password", default=os.environ.get("POSEREVIEW_DEMO_PASSWORD", "posereview-demo"))
         parser.add_argument("--inline", action="store_true", help="run the import jobs in this process")
@@ -70,4 +71,5 @@ class Command(BaseCommand):
             self.stdout.write(f"job {job.pk}: {job.message}")
         start_job(project, "split", {"seed": 42}, user, run_now=opts["inline"])
         self.stdout.write(json.dumps({"project": DEMO_SLUG, "frames": project.frames.count(),
-                                      "annotated": project.frames.filter(annotations__isnull=False).distinct().count()}))
+                                      "annotated": project.frames.filter(annotations__isnull=False)
+                                                                 .distinct().count()}))

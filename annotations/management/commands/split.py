@@ -18,7 +18,8 @@ class Command(BaseCommand):
         parser.add_argument("--val", type=float, default=0.15)
         parser.add_argument("--test", type=float, default=0.15)
         parser.add_argument("--seed", type=int, default=42)
-        parser.add_argument("--fresh", action="store_true", help="reassign every clip instead of keeping the last split")
+        parser.add_argument("--fresh", action="store_true",
+                            help="reassign every clip instead of keeping the last split")
 
     def handle(self, *args, **opts):
         project = Project.objects.filter(slug=opts["project"]).first()

@@ -45,7 +45,8 @@ def small_task(n_annotated: int = 3, n_unannotated: int = 2) -> dict:
     on_disk = set(os.listdir(LUMBAR_IMAGES))
     annotated = {a["image_id"] for a in data["annotations"]}
     keep_annotated = [im for im in data["images"] if im["id"] in annotated and im["file_name"] in on_disk][:n_annotated]
-    keep_plain = [im for im in data["images"] if im["id"] not in annotated and im["file_name"] in on_disk][:n_unannotated]
+    keep_plain = [im for im in data["images"]
+                  if im["id"] not in annotated and im["file_name"] in on_disk][:n_unannotated]
     images = keep_annotated + keep_plain
     ids = {im["id"] for im in images}
     data["images"] = images

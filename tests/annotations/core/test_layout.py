@@ -96,7 +96,8 @@ def test_own_modules_are_imported_at_module_level_unless_a_comment_says_why():
 
 
 def test_modules_stay_small():
-    big = [f"{p.relative_to(ROOT)} ({n})" for p in own_python_files() if (n := len(p.read_text().splitlines())) > MAX_PY_LINES]
+    big = [f"{p.relative_to(ROOT)} ({n})" for p in own_python_files()
+           if (n := len(p.read_text().splitlines())) > MAX_PY_LINES]
     big += [f"{p.relative_to(ROOT)} ({n})" for p in sorted((ROOT / "static" / "annotations").rglob("*.js"))
             if (n := len(p.read_text().splitlines())) > MAX_JS_LINES]
     assert big == []

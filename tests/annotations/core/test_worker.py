@@ -79,7 +79,8 @@ def test_import_split_and_export_jobs_run_through_a_real_worker(worker, project,
     assert job.result["annotated"] == 102 and job.progress == 1.0 and job.started_at and job.finished_at
     assert Frame.objects.filter(project=project, annotations__isnull=False).distinct().count() == 102
 
-    response = client.post(f"/api/projects/{project.slug}/jobs/", {"kind": "split", "params": {"seed": 3}}, format="json")
+    response = client.post(f"/api/projects/{project.slug}/jobs/", {"kind": "split", "params": {"seed": 3}},
+                           format="json")
     split = wait_for(response.json()["id"])
     assert split.status == "succeeded" and split.result["split_version"] == 1
 

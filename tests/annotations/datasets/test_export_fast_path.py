@@ -17,7 +17,8 @@ def test_the_raw_json_export_equals_the_parsed_export(imported):
     create_split(imported)
     # one annotation from before the skeleton grew (shorter keypoint list) takes the parsed path
     short = Annotation.objects.filter(project=imported).first()
-    Annotation.objects.filter(pk=short.pk).update(keypoints=short.keypoints[:51], keypoint_states=short.keypoint_states[:17])
+    Annotation.objects.filter(pk=short.pk).update(keypoints=short.keypoints[:51],
+                                                  keypoint_states=short.keypoint_states[:17])
     for subset in ("train", "test", "all"):
         version = imported.split_versions.first()
         raw = build_dataset(imported, subset, version, raw_json=True)

@@ -142,7 +142,8 @@ def test_a_zip_export_imports_with_its_images_copied(project, tmp_path, settings
             zf.write(LUMBAR_JSON.parent.parent / "images" / "lumbar" / image["file_name"],
                      f"images/default/{image['file_name']}")
     result = import_cvat_zip(project, archive, form_label="lumbar_error")
-    assert result["frames"] == len(keep) and result["annotated"] == len(ids & {a["image_id"] for a in data["annotations"]})
+    assert (result["frames"] == len(keep)
+            and result["annotated"] == len(ids & {a["image_id"] for a in data["annotations"]}))
     frame = Frame.objects.filter(project=project).first()
     assert frame.image and not frame.source_path
     with frame.open_image() as fh:

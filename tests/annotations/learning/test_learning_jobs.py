@@ -194,7 +194,8 @@ def test_form_promotion_compares_on_the_same_held_out_frames_both_ways(trained, 
     assert decision["promoted"] is True and ModelVersion.active(trained, "form") == candidate
 
 
-def test_predict_stores_predictions_with_confidence_and_form_probabilities_and_never_touches_annotations(trained, users):
+def test_predict_stores_predictions_with_confidence_and_form_probabilities_and_never_touches_annotations(
+        trained, users):
     before = annotations_snapshot(trained)
     clips = ["52723_8", "52916_12"]  # an annotated clip and one of the pool
     frames = Frame.objects.filter(project=trained, clip__key__in=clips)

@@ -31,7 +31,8 @@ def ml_worker(transactional_db, settings, tmp_path):
     from webapp.celery import app
 
     queue = f"test-ml-{uuid.uuid4().hex[:8]}"
-    env = {**os.environ, "DATABASE_URL": database_url_of(connection), "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
+    env = {**os.environ, "DATABASE_URL": database_url_of(connection),
+           "CELERY_BROKER_URL": django_settings.CELERY_BROKER_URL,
            "MEDIA_ROOT": str(settings.MEDIA_ROOT), "POSEREVIEW_DEV": "1", "PYTHONUNBUFFERED": "1",
            "POSEREVIEW_ML_QUEUE": queue}
     log = open(tmp_path / "worker.log", "w")

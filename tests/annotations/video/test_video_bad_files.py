@@ -102,7 +102,8 @@ def test_an_unsupported_file_type_is_refused_before_any_job(project, users, tmp_
     path.write_bytes(b"GIF89a" + bytes(100))
     response = upload_video(api_client(users["pi"]), project.slug, path, django_capture_on_commit_callbacks)
     assert response.status_code == 400
-    assert response.json()["detail"] == "set.gif: not a supported video file; upload one of mp4, mov, avi, webm, mkv, m4v"
+    assert response.json()["detail"] == ("set.gif: not a supported video file;"
+                                         " upload one of mp4, mov, avi, webm, mkv, m4v")
     assert Job.objects.count() == 0 and media_files(media_in_tmp) == []
 
 
@@ -113,7 +114,8 @@ def test_bad_extraction_options_are_refused_before_any_job(project, users, tmp_p
     for fields, detail in [({"mode": "every", "every": "0"}, "'every' must be between 1 and 100000, got 0"),
                            ({"mode": "fps", "fps": "fast"}, "'fps' must be a number of frames per second, got 'fast'"),
                            ({"mode": "slow-motion"}, "unknown extraction mode 'slow-motion'; use all, every or fps"),
-                           ({"clip": "../etc"}, "clip id '../etc': use letters, digits, '-' and '_' only (e.g. 52723_8)")]:
+                           ({"clip": "../etc"},
+                            "clip id '../etc': use letters, digits, '-' and '_' only (e.g. 52723_8)")]:
         response = upload_video(client, project.slug, path, django_capture_on_commit_callbacks, **fields)
         assert (response.status_code, response.json()["detail"]) == (400, detail)
     assert Job.objects.count() == 0 and media_files(media_in_tmp) == []

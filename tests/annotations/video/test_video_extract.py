@@ -190,7 +190,8 @@ def test_it_refuses_a_clip_that_belongs_to_another_video(project, users, tmp_pat
     response = upload_video(client, project.slug, path, django_capture_on_commit_callbacks, clip="a_1")
     job = Job.objects.get(pk=response.json()["id"])
     assert job.status == Job.Status.FAILED
-    assert job.message == "clip a_1 already holds the frames of video a; choose another clip id, or re-extract that video"
+    assert job.message == ("clip a_1 already holds the frames of video a;"
+                           " choose another clip id, or re-extract that video")
     assert media_files(media_in_tmp) == files and Frame.objects.count() == 3
 
 
