@@ -1,20 +1,23 @@
-# PoseReview: `make run` (app with the demo dataset), `make test` (whole suite), `make bench`,
-# `make lint-js` (ESLint and the Node unit tests of the page scripts).
+# PoseReview: `make run` (app with the demo dataset), `make test` (the whole suite), `make bench`,
+# `make lint` (ruff, import-linter, mypy, ESLint and the Node unit tests of the page scripts).
 PYTHON ?= python3
 VENV := .venv
 PY := $(VENV)/bin/python
 STAMP := $(VENV)/.installed
 # The optional MediaPipe pre-annotator lives in its own venv (its protobuf pin clashes with onnx);
-# the tests use it so that its path is exercised too.
+# `make run` uses it (pretrained BlazePose weights, MediaPipe as a teacher) and the tests exercise it.
 MP_VENV := .venv-mediapipe
 MP_STAMP := $(MP_VENV)/.installed
+MP_ENV := MLCORE_MEDIAPIPE_PYTHON="$${MLCORE_MEDIAPIPE_PYTHON:-$(CURDIR)/$(MP_VENV)/bin/python}"
+NODE_STAMP := node_modules/.installed
 
-.PHONY: run test bench install clean lint-js
+.PHONY: run test bench install clean lint lint-py lint-js manage
 
-$(STAMP): requirements.txt
+# .venv gets the runtime pins plus development tools (requirements-dev.txt); the Docker image only the runtime.
+$(STAMP): requirements.txt requirements-dev.txt
 	test -x $(PY) || $(PYTHON) -m venv $(VENV)
 	$(PY) -m pip install -q --upgrade pip
-	$(PY) -m pip install -q -r requirements.txt
+	$(PY) -m pip install -q -r requirements-dev.txt
 	touch $(STAMP)
 
 $(MP_STAMP): requirements-mediapipe.txt
@@ -22,21 +25,35 @@ $(MP_STAMP): requirements-mediapipe.txt
 	$(MP_VENV)/bin/python -m pip install -q -r requirements-mediapipe.txt
 	touch $(MP_STAMP)
 
-install: $(STAMP)
+$(NODE_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	touch $(NODE_STAMP)
 
-run: $(STAMP)
-	$(PY) -m webapp.dev run
+install: $(STAMP) $(MP_STAMP)
+
+run: $(STAMP) $(MP_STAMP)
+	$(MP_ENV) $(PY) -m webapp.dev run
 
 test: $(STAMP) $(MP_STAMP)
-	MLCORE_MEDIAPIPE_PYTHON="$${MLCORE_MEDIAPIPE_PYTHON:-$(CURDIR)/$(MP_VENV)/bin/python}" $(PY) -m webapp.dev test
+	$(MP_ENV) $(PY) -m webapp.dev test
+
+lint: lint-py lint-js
+
+lint-py: $(STAMP)
+	$(VENV)/bin/ruff check .
+	$(VENV)/bin/lint-imports
+	POSEREVIEW_DEV=1 $(VENV)/bin/mypy
+
+lint-js: $(NODE_STAMP)
+	npx eslint static/ tests/js/
+	node --test tests/js/
 
 bench: $(STAMP)
 	$(PY) -m webapp.dev bench
 
-lint-js:
-	test -d node_modules || npm ci --no-audit --no-fund
-	npx eslint static/
-	node --test tests/js/
+# Any management command against `make run`'s database: make manage ARGS="import_coco barbell-row file.json"
+manage: $(STAMP)
+	$(PY) -m webapp.dev manage $(ARGS)
 
 clean:
 	rm -rf var/media var/staticfiles

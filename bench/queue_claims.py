@@ -164,8 +164,8 @@ def main() -> None:
     from django.utils import timezone
 
     from annotations.models import Clip, Frame, FrameLease, Membership, Project, Role
-    from annotations.review.queues import queue_sizes, set_priorities
     from annotations.review.claims import LEASE
+    from annotations.review.queues import queue_sizes, set_priorities
 
     User = get_user_model()
     admin = User.objects.create_user("bench-pi", password="bench")

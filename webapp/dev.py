@@ -6,6 +6,9 @@ run   - PostgreSQL and Redis from DATABASE_URL / CELERY_BROKER_URL, or embedded 
 test  - the whole test suite against a real PostgreSQL: DATABASE_URL if set, else the local
         server on 127.0.0.1:5432 if it answers, else an embedded one. Extra args go to pytest.
 bench - the benchmark scripts in bench/, with the same database choice as test.
+manage - any management command (`python -m webapp.dev manage import_coco ...`) against the same
+        database and settings as `run`: DATABASE_URL if set, else the embedded PostgreSQL in var/
+        (started for the command if `run` is not running), with the dev settings.
 """
 
 from __future__ import annotations
@@ -186,7 +189,21 @@ def bench(args: list[str]) -> int:
         services.stop()
 
 
-COMMANDS = {"run": lambda args: run(), "test": test, "bench": bench}
+def manage_command(args: list[str]) -> int:
+    """Run `manage.py <args>` with the database `run` uses (its embedded one unless DATABASE_URL is set)."""
+    services = Services()
+    env = base_env()
+    try:
+        if not env.get("DATABASE_URL"):
+            env["DATABASE_URL"] = services.embedded_database()
+        if not env.get("CELERY_BROKER_URL") and (VAR / "redis" / "broker.db").exists():
+            env["CELERY_BROKER_URL"] = services.embedded_broker()
+        return manage(env, *args, check=False).returncode
+    finally:
+        services.stop()
+
+
+COMMANDS = {"run": lambda args: run(), "test": test, "bench": bench, "manage": manage_command}
 
 
 def main(argv: list[str]) -> int:

@@ -1,5 +1,4 @@
-"""Files every feature writes or reads: atomic output files (a temporary file beside the target,
-renamed into place), uploads kept for a job, and a local path for any storage file."""
+"""Uploads kept for a job, and a local path for any storage file (atomic output files: core/atomic.py)."""
 
 from __future__ import annotations
 
@@ -7,38 +6,13 @@ import os
 import shutil
 import tempfile
 import uuid
-import zipfile
 from collections.abc import Iterator
 from contextlib import contextmanager
-from pathlib import Path
 
 from django.conf import settings
 from django.core.files.storage import default_storage
 
 from annotations.core.errors import InputError
-
-
-@contextmanager
-def atomic_path(out_path: str | os.PathLike):
-    """Yields a temporary path in the target's folder; on success it is renamed to `out_path`,
-    on any error it is removed. Readers never see a half-written file."""
-    out_path = Path(out_path)
-    out_path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=out_path.parent, prefix=".tmp-", suffix=out_path.suffix)
-    os.close(fd)
-    try:
-        yield Path(tmp)
-        os.replace(tmp, out_path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
-@contextmanager
-def atomic_zip(out_path: str | os.PathLike):
-    """Yields an open ZipFile that lands at `out_path` only when the block completes."""
-    with atomic_path(out_path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_DEFLATED) as zf:
-        yield zf
 
 
 def save_upload(upload) -> tuple[str, str]:

@@ -17,9 +17,8 @@ from annotations.core.serializers import AnnotationSerializer
 from annotations.learning.payloads import frame_predictions
 from annotations.models import Annotation, Frame, FrameLease, QueueItem, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
-from annotations.review import claims
+from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
-from annotations.review import editing, history, queues
 
 
 def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict | None:

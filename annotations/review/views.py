@@ -15,8 +15,7 @@ from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
 from annotations.models import Frame, Queue, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
-from annotations.review import claims
-from annotations.review import history, queues
+from annotations.review import claims, history, queues
 
 
 def editor_config(project, frame, user, queue: str, filters: dict) -> dict:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 import numpy as np
 
-from annotations.core.files import atomic_path, atomic_zip
+from annotations.core.atomic import atomic_path, atomic_zip
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
 from mlcore.skeletons import Skeleton, normalise_name
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import pprint
 from pathlib import Path
 
-from annotations.core.files import atomic_zip
+from annotations.core.atomic import atomic_zip
 from annotations.datasets.formats.coco import add_images, coco_text
 from annotations.datasets.formats.records import DatasetRecord
 from mlcore.skeletons import Skeleton

@@ -16,7 +16,7 @@ from pathlib import Path
 
 import yaml
 
-from annotations.core.files import atomic_zip
+from annotations.core.atomic import atomic_zip
 from annotations.datasets.formats.coco import add_images
 from annotations.datasets.formats.records import DatasetRecord
 

@@ -639,7 +639,7 @@ def test_it_reports_a_decompression_bomb_inside_a_zip(project, tmp_path, import_
 
 def test_it_leaves_database_and_media_as_they_were_when_writing_fails_midway(project, tmp_path, import_file,
                                                                             media_in_tmp, monkeypatch):
-    from annotations.datasets import importing
+    from annotations.datasets import import_annotations, import_frames
     from annotations.models import Annotation
 
     # A first import that succeeds: the state that must survive the failing one.
@@ -657,7 +657,7 @@ def test_it_leaves_database_and_media_as_they_were_when_writing_fails_midway(pro
         ann["keypoints"][0] += 5.0
     path, images = write_task(tmp_path / "second", second, "first.json")
     copied = []
-    real_store = importing._ImportWriter._store_image
+    real_store = import_frames.FrameImport._store_image
 
     def store_and_remember(self, *args):
         name = real_store(self, *args)
@@ -667,8 +667,8 @@ def test_it_leaves_database_and_media_as_they_were_when_writing_fails_midway(pro
     def fail(self, *args, **kwargs):
         raise RuntimeError("disk full while writing annotations")
 
-    monkeypatch.setattr(importing._ImportWriter, "_store_image", store_and_remember)
-    monkeypatch.setattr(importing._ImportWriter, "_write_annotations", fail)
+    monkeypatch.setattr(import_frames.FrameImport, "_store_image", store_and_remember)
+    monkeypatch.setattr(import_annotations.AnnotationImport, "write", fail)
     with pytest.raises(RuntimeError, match="disk full"):
         import_file(path, images_dir=images, copy_images=True)
 
@@ -680,12 +680,12 @@ def test_it_leaves_database_and_media_as_they_were_when_writing_fails_midway(pro
 
 def test_it_removes_copied_images_when_a_zip_import_fails_midway(project, tmp_path, import_zip, media_in_tmp,
                                                                   monkeypatch):
-    from annotations.datasets import importing
+    from annotations.datasets import import_annotations
 
     def fail(self, *args, **kwargs):
         raise RuntimeError("database went away")
 
-    monkeypatch.setattr(importing._ImportWriter, "_write_annotations", fail)
+    monkeypatch.setattr(import_annotations.AnnotationImport, "write", fail)
     archive = task_zip(tmp_path / "midway.zip", small_task())
     with pytest.raises(RuntimeError):
         import_zip(archive)
@@ -789,13 +789,13 @@ def test_it_reports_record_problems_in_the_result_of_a_rest_import(project, user
 def test_it_fails_a_rest_import_that_breaks_midway_and_keeps_its_traceback(project, users, tmp_path, eager_jobs,
                                                                            media_in_tmp, monkeypatch,
                                                                            django_capture_on_commit_callbacks):
-    from annotations.datasets import importing
+    from annotations.datasets import import_annotations
     from annotations.models import Job
 
     def fail(self, *args, **kwargs):
         raise RuntimeError("disk full")
 
-    monkeypatch.setattr(importing._ImportWriter, "_write_annotations", fail)
+    monkeypatch.setattr(import_annotations.AnnotationImport, "write", fail)
     archive = task_zip(tmp_path / "task.zip", small_task())
     response = post_import(api_client(users["pi"]), project.slug, archive.read_bytes(), "task.zip",
                            django_capture_on_commit_callbacks)

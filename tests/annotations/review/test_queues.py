@@ -50,8 +50,8 @@ def test_set_priorities_rejects_unknown_queues_and_non_finite_scores(imported, f
 
 
 def test_claims_come_in_priority_order_and_never_twice(imported, frames, users):
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     ids = sorted(frames)[:3]
     set_priorities(imported, "label_error", {ids[0]: 0.1, ids[1]: 0.9, ids[2]: 0.5})
@@ -64,8 +64,8 @@ def test_claims_come_in_priority_order_and_never_twice(imported, frames, users):
 
 def test_a_person_gets_their_own_claim_back_and_holds_one_frame_per_queue(imported, frames, users):
     from annotations.models import FrameLease
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     ids = sorted(frames)[:3]
     set_priorities(imported, "uncertain", {ids[0]: 3, ids[1]: 2, ids[2]: 1})
@@ -77,8 +77,8 @@ def test_a_person_gets_their_own_claim_back_and_holds_one_frame_per_queue(import
 
 def test_an_expired_lease_returns_the_frame_to_the_queue(imported, frames, users):
     from annotations.models import FrameLease
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     fid = sorted(frames)[0]
     set_priorities(imported, "uncertain", {fid: 1.0})
@@ -92,8 +92,8 @@ def test_an_expired_lease_returns_the_frame_to_the_queue(imported, frames, users
 
 def test_release_gives_the_frame_back_and_skip_hides_it_from_that_person_only(imported, frames, users):
     from annotations.models import Frame
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next, release, skip
+    from annotations.review.queues import set_priorities
 
     ids = sorted(frames)[:2]
     set_priorities(imported, "uncertain", {ids[0]: 2, ids[1]: 1})
@@ -108,8 +108,8 @@ def test_release_gives_the_frame_back_and_skip_hides_it_from_that_person_only(im
 
 
 def test_a_frame_in_two_queues_is_leased_to_one_person(imported, frames, users):
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     fid = sorted(frames)[0]
     set_priorities(imported, "uncertain", {fid: 1.0})
@@ -120,8 +120,8 @@ def test_a_frame_in_two_queues_is_leased_to_one_person(imported, frames, users):
 
 def test_claims_filter_by_clip_split_and_form_label(imported, frames, users):
     from annotations.models import Frame
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     set_priorities(imported, "uncertain", {f: float(f) for f in frames})
     lumbar_clip = next(clip for clip, label in frames.values() if label == "lumbar_error")
@@ -175,8 +175,8 @@ def test_queue_api_claims_and_respects_roles(imported, frames, users):
 def test_the_split_filter_follows_the_current_split_version(imported, frames, users):
     from annotations.datasets.splitting import create_split
     from annotations.models import Frame
-    from annotations.review.queues import set_priorities
     from annotations.review.claims import claim_next
+    from annotations.review.queues import set_priorities
 
     create_split(imported, seed=42)
     set_priorities(imported, "uncertain", {f: float(f) for f in frames})
