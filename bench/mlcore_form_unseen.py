@@ -34,10 +34,13 @@ from mlcore.training.form import FormTrainConfig, form_data, train_form
 CLASSES = ["correct", "lumbar_error"]
 
 
-def mediapipe_pool() -> dict | None:
-    """The pool with MediaPipe's poses as annotations labelled by their task, or None without MediaPipe."""
-    pool = pool_frames()
-    cache = out_dir() / "mediapipe_pool_preds.json"
+def with_mediapipe_poses(frames: dict, cache_name: str) -> dict | None:
+    """``frames`` (COCO images) with MediaPipe's poses as annotations labelled by their CVAT task.
+
+    Whole frame, no flip test; predictions cached in $MLCORE_BENCH_OUT/<cache_name>. None without MediaPipe.
+    """
+    frames = dict(frames)
+    cache = out_dir() / cache_name
     if cache.is_file():
         preds = coco.load_coco(cache)
     else:
@@ -47,17 +50,24 @@ def mediapipe_pool() -> dict | None:
             return None
         t = time.time()
         mp = MediaPipePredictor()
-        preds = pipeline.predict_coco(pool, dataset_root() / "images", mp, boxes="frame", flip_test=False)
+        preds = pipeline.predict_coco({**frames, "annotations": []}, dataset_root() / "images", mp, boxes="frame",
+                                      flip_test=False)
         mp.close()
-        emit("form_unseen.mediapipe_seconds", round(time.time() - t, 1), "s", frames=len(pool["images"]))
+        emit("form_unseen.mediapipe_seconds", round(time.time() - t, 1), "s", frames=len(frames["images"]),
+             cache=cache_name)
         coco.save_coco(preds, cache)
-    names = {i["id"]: i["file_name"] for i in pool["images"]}
-    pool["annotations"] = [{"id": n + 1, "image_id": p["image_id"], "category_id": p["category_id"],
-                            "keypoints": p["keypoints"], "bbox": p.get("bbox"), "iscrowd": 0,
-                            "attributes": {"form_label": "correct" if names[p["image_id"]].startswith("correct")
-                                           else "lumbar_error"}}
-                           for n, p in enumerate(preds)]
-    return pool
+    names = {i["id"]: i["file_name"] for i in frames["images"]}
+    frames["annotations"] = [{"id": n + 1, "image_id": p["image_id"], "category_id": p["category_id"],
+                              "keypoints": p["keypoints"], "bbox": p.get("bbox"), "iscrowd": 0,
+                              "attributes": {"form_label": "correct" if names[p["image_id"]].startswith("correct")
+                                             else "lumbar_error"}}
+                             for n, p in enumerate(preds)]
+    return frames
+
+
+def mediapipe_pool() -> dict | None:
+    """The clips nobody annotated, with MediaPipe's poses labelled by their task (None without MediaPipe)."""
+    return with_mediapipe_poses(pool_frames(), "mediapipe_pool_preds.json")
 
 
 def figures(probs: np.ndarray, y: np.ndarray, clips: list[str]) -> dict[str, float]:
