@@ -8,6 +8,12 @@ pooled out-of-fold predictions, mean and std over repeats. Positive class for F1
 lumbar_error (the README's reference: gradient boosting F1 0.61, accuracy 0.54).
 No early stopping (there is no clean validation set inside a fold): fixed epochs.
 
+These figures compare fixed architectures on one set of folds; they are not a
+measurement of a training procedure on new clips: the geometry features were
+chosen by comparing feature sets on these very folds, which is how 0.75 F1 came
+about here while new clips scored 0.42. The honest figures are the nested ones of
+bench/mlcore_form_nested.py (selection inside the training folds, outer folds only).
+
 Two readings per model: per frame, and per clip ("clip_mean": each frame gets the mean of
 the out-of-fold probabilities over its clip's annotated frames, as mlcore.form.clip_mean_probs
 does at prediction time; every frame of a clip has the clip's label, so this is the temporal

@@ -22,12 +22,15 @@ import json
 import os
 import random
 import re
-import tempfile
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any, SupportsInt
 
 import numpy as np
+import numpy.typing as npt
 
+from .files import atomic_path
 from .skeletons import Skeleton, normalise_name, remap, skeleton_for_names
 
 _FRAME_SUFFIX = re.compile(r"^(?P<clip>.+)_(?P<frame>\d+)$")
@@ -35,33 +38,26 @@ _FRAME_SUFFIX = re.compile(r"^(?P<clip>.+)_(?P<frame>\d+)$")
 
 # ----------------------------------------------------------------------------- files
 
-def load_coco(path: str | os.PathLike) -> dict:
+def load_coco(path: str | os.PathLike[str]) -> dict[str, Any]:
     """Read a COCO JSON file."""
     with open(path, encoding="utf-8") as fh:
-        return json.load(fh)
+        data: dict[str, Any] = json.load(fh)
+    return data
 
 
-def save_coco(data: dict | list, path: str | os.PathLike) -> None:
+def save_coco(data: dict[str, Any] | list[Any], path: str | os.PathLike[str]) -> None:
     """Write JSON to a temporary file next to ``path`` and rename it into place.
 
     A reader (or a crashed job) never sees half a file.
     """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
+    with atomic_path(path) as tmp:
+        with open(tmp, "w", encoding="utf-8") as fh:
             json.dump(data, fh, cls=_NumpyEncoder)
-        os.chmod(tmp, 0o644)  # mkstemp makes 0600 files; results are meant to be read by other processes
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+        os.chmod(tmp, 0o644)  # results are meant to be read by other processes, whatever the umask
 
 
 class _NumpyEncoder(json.JSONEncoder):
-    def default(self, o):
+    def default(self, o: Any) -> Any:
         if isinstance(o, np.integer):
             return int(o)
         if isinstance(o, np.floating):
@@ -90,7 +86,7 @@ def frame_index_from_file_name(file_name: str) -> int | None:
     return int(m.group("frame")) if m else None
 
 
-def clip_id(image: dict) -> str:
+def clip_id(image: dict[str, Any]) -> str:
     """An image record's clip id: ``clip_id`` wins when present, else the file name decides."""
     cid = image.get("clip_id")
     if cid not in (None, ""):
@@ -98,7 +94,7 @@ def clip_id(image: dict) -> str:
     return clip_id_from_file_name(image["file_name"])
 
 
-def frame_index(image: dict) -> int | None:
+def frame_index(image: dict[str, Any]) -> int | None:
     """An image record's frame number: ``frame_index``/``frame`` when present, else from the file name."""
     for key in ("frame_index", "frame"):
         if image.get(key) is not None:
@@ -106,7 +102,7 @@ def frame_index(image: dict) -> int | None:
     return frame_index_from_file_name(image["file_name"])
 
 
-def form_label(annotation: dict) -> str | None:
+def form_label(annotation: dict[str, Any]) -> str | None:
     """``annotation["attributes"]["form_label"]``, or None when the annotation has none."""
     label = (annotation.get("attributes") or {}).get("form_label")
     return None if label in (None, "") else str(label)
@@ -114,8 +110,9 @@ def form_label(annotation: dict) -> str | None:
 
 # ----------------------------------------------------------------------------- merge, subset, split
 
-def merge_coco(datasets: list[dict], form_labels: list[str | None] | None = None,
-               file_prefixes: list[str | None] | None = None, drop_unannotated: bool = True) -> dict:
+def merge_coco(datasets: list[dict[str, Any]], form_labels: list[str | None] | None = None,
+               file_prefixes: list[str | None] | None = None,
+               drop_unannotated: bool = True) -> dict[str, Any]:
     """Merge COCO dicts into one, renumbering ids (the lab's merge script, seed 000).
 
     datasets: COCO dicts, merged in order (inputs are not modified).
@@ -137,12 +134,12 @@ def merge_coco(datasets: list[dict], form_labels: list[str | None] | None = None
     if len(form_labels) != n or len(file_prefixes) != n:
         raise ValueError("form_labels and file_prefixes need one entry per dataset")
 
-    merged: dict = {"info": copy.deepcopy(datasets[0].get("info", {})) if datasets else {},
+    merged: dict[str, Any] = {"info": copy.deepcopy(datasets[0].get("info", {})) if datasets else {},
                     "licenses": copy.deepcopy(datasets[0].get("licenses", [])) if datasets else [],
                     "categories": [], "images": [], "annotations": []}
-    cat_key_to_id: dict[tuple, int] = {}
+    cat_key_to_id: dict[tuple[Any, tuple[str, ...]], int] = {}
     next_image, next_ann = 1, 1
-    for data, label, prefix in zip(datasets, form_labels, file_prefixes):
+    for data, label, prefix in zip(datasets, form_labels, file_prefixes, strict=True):
         cat_map: dict[int, int] = {}
         for cat in data.get("categories", []):
             key = (cat.get("name"), tuple(normalise_name(k) for k in cat.get("keypoints", [])))
@@ -179,7 +176,7 @@ def merge_coco(datasets: list[dict], form_labels: list[str | None] | None = None
     return merged
 
 
-def subset(data: dict, image_ids) -> dict:
+def subset(data: dict[str, Any], image_ids: Iterable[SupportsInt]) -> dict[str, Any]:
     """The images with these ids and their annotations (ids are kept). Categories/info are copied."""
     keep = set(int(i) for i in image_ids)
     out = {k: copy.deepcopy(v) for k, v in data.items() if k not in ("images", "annotations")}
@@ -188,8 +185,8 @@ def subset(data: dict, image_ids) -> dict:
     return out
 
 
-def split_by_clip(data: dict, ratios: tuple[float, ...] = (0.7, 0.15, 0.15), seed: int = 42,
-                  names: tuple[str, ...] = ("train", "val", "test")) -> dict[str, dict]:
+def split_by_clip(data: dict[str, Any], ratios: tuple[float, ...] = (0.7, 0.15, 0.15), seed: int = 42,
+                  names: tuple[str, ...] = ("train", "val", "test")) -> dict[str, dict[str, Any]]:
     """Split into subsets with every clip in exactly one of them (the lab's split script).
 
     Clip ids are sorted, shuffled with ``random.Random(seed)`` and cut in
@@ -204,8 +201,9 @@ def split_by_clip(data: dict, ratios: tuple[float, ...] = (0.7, 0.15, 0.15), see
     clips = sorted(by_clip)
     random.Random(seed).shuffle(clips)
     total = sum(ratios)
-    out, start = {}, 0
-    for i, (name, ratio) in enumerate(zip(names, ratios)):
+    out: dict[str, dict[str, Any]] = {}
+    start = 0
+    for i, (name, ratio) in enumerate(zip(names, ratios, strict=True)):
         end = len(clips) if i == len(names) - 1 else start + int(ratio / total * len(clips))
         out[name] = subset(data, [iid for c in clips[start:end] for iid in by_clip[c]])
         start = end
@@ -214,7 +212,7 @@ def split_by_clip(data: dict, ratios: tuple[float, ...] = (0.7, 0.15, 0.15), see
 
 # ----------------------------------------------------------------------------- arrays
 
-def category_skeleton(data: dict, category_id: int | None = None) -> Skeleton:
+def category_skeleton(data: dict[str, Any], category_id: int | None = None) -> Skeleton:
     """The skeleton of a keypoint category (the first one with keypoints when no id is given).
 
     Recognises the presets by keypoint names ("Left Shoulder" = COCO17).
@@ -236,11 +234,11 @@ class KeypointTable:
     """
 
     skeleton: Skeleton
-    keypoints: np.ndarray
-    bboxes: np.ndarray
-    areas: np.ndarray
-    image_ids: np.ndarray
-    annotation_ids: np.ndarray
+    keypoints: npt.NDArray[np.float64]
+    bboxes: npt.NDArray[np.float64]
+    areas: npt.NDArray[np.float64]
+    image_ids: npt.NDArray[np.int64]
+    annotation_ids: npt.NDArray[np.int64]
     clip_ids: list[str]
     file_names: list[str]
     frames: list[int | None]
@@ -250,7 +248,7 @@ class KeypointTable:
         return len(self.annotation_ids)
 
 
-def keypoint_table(data: dict, skeleton: Skeleton | None = None) -> KeypointTable:
+def keypoint_table(data: dict[str, Any], skeleton: Skeleton | None = None) -> KeypointTable:
     """Keypoint annotations as arrays, remapped by name into ``skeleton`` (default: the category's).
 
     Annotations without keypoints are skipped. A missing bbox becomes the box of
@@ -289,7 +287,7 @@ def keypoint_table(data: dict, skeleton: Skeleton | None = None) -> KeypointTabl
     )
 
 
-def points_bbox(keypoints: np.ndarray) -> list[float]:
+def points_bbox(keypoints: npt.ArrayLike) -> list[float]:
     """[x, y, w, h] around the labelled points of one instance (K, 3); zeros if none are labelled."""
     kp = np.asarray(keypoints, dtype=np.float64)
     lab = kp[:, 2] > 0
@@ -299,7 +297,7 @@ def points_bbox(keypoints: np.ndarray) -> list[float]:
     return [float(lo[0]), float(lo[1]), float(hi[0] - lo[0]), float(hi[1] - lo[1])]
 
 
-def keypoints_to_coco(keypoints: np.ndarray) -> list[float]:
+def keypoints_to_coco(keypoints: npt.ArrayLike) -> list[float]:
     """(K, 3) array -> COCO's flat [x1, y1, v1, ...] list of Python floats (v as written)."""
     return [float(v) for v in np.asarray(keypoints, dtype=np.float64).reshape(-1)]
 
@@ -315,7 +313,7 @@ class ImageIndex:
     ``file_name`` when there is one, else refused.
     """
 
-    def __init__(self, root: str | os.PathLike):
+    def __init__(self, root: str | os.PathLike[str]) -> None:
         self.root = Path(root)
         self._by_name: dict[str, list[Path]] | None = None
 

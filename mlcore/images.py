@@ -5,9 +5,10 @@ from __future__ import annotations
 import os
 
 import numpy as np
+import numpy.typing as npt
 
 
-def load_rgb(path: str | os.PathLike) -> np.ndarray:
+def load_rgb(path: str | os.PathLike[str]) -> npt.NDArray[np.uint8]:
     """An image file as (H, W, 3) uint8 RGB.
 
     EXIF orientation is not applied: CVAT stores coordinates against the raw

@@ -10,39 +10,47 @@ from __future__ import annotations
 import contextlib
 import copy
 import io
+from collections.abc import Hashable, Iterable, Sequence
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
+
+if TYPE_CHECKING:
+    from .skeletons import Skeleton
+
+Floats = npt.NDArray[np.float64]
 
 # --------------------------------------------------------------------------- keypoints
 
 
-def _check(pred: np.ndarray, gt: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    pred = np.asarray(pred, dtype=np.float64)
-    gt = np.asarray(gt, dtype=np.float64)
-    if pred.ndim == 2:
-        pred, gt = pred[None], gt[None]
-    if pred.shape[:2] != gt.shape[:2] or gt.shape[2] != 3:
-        raise ValueError(f"prediction {pred.shape} and ground truth {gt.shape} do not match (N, K, 3)")
-    return pred, gt
+def _check(pred: npt.ArrayLike, gt: npt.ArrayLike) -> tuple[Floats, Floats]:
+    p = np.asarray(pred, dtype=np.float64)
+    g = np.asarray(gt, dtype=np.float64)
+    if p.ndim == 2:
+        p, g = p[None], g[None]
+    if p.shape[:2] != g.shape[:2] or g.shape[2] != 3:
+        raise ValueError(f"prediction {p.shape} and ground truth {g.shape} do not match (N, K, 3)")
+    return p, g
 
 
-def oks_per_keypoint(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+def oks_per_keypoint(pred: npt.ArrayLike, gt: npt.ArrayLike, areas: npt.ArrayLike, sigmas: npt.ArrayLike) -> Floats:
     """Per-keypoint similarity exp(-d^2 / (2 s^2 k^2)), COCO's formula (s^2 = area, k = 2 sigma).
 
     pred (N, K, 2|3), gt (N, K, 3), areas (N,) (the annotation's ``area``), sigmas (K,).
     Returns (N, K), NaN where the ground truth is not labelled.
     """
-    pred, gt = _check(pred, gt)
-    areas = np.asarray(areas, dtype=np.float64).reshape(-1)
+    p, g = _check(pred, gt)
+    a = np.asarray(areas, dtype=np.float64).reshape(-1)
     var = (2 * np.asarray(sigmas, dtype=np.float64)) ** 2
-    d2 = ((pred[:, :, :2] - gt[:, :, :2]) ** 2).sum(axis=2)
+    d2 = ((p[:, :, :2] - g[:, :, :2]) ** 2).sum(axis=2)
     # pycocotools divides by (area + eps) exactly like this; keep it so numbers match COCOeval.
-    e = d2 / var[None, :] / (areas[:, None] + np.spacing(1)) / 2
+    e = d2 / var[None, :] / (a[:, None] + np.spacing(1)) / 2
     ks = np.exp(-e)
-    return np.where(gt[:, :, 2] > 0, ks, np.nan)
+    return np.where(g[:, :, 2] > 0, ks, np.nan)
 
 
-def oks(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray) -> np.ndarray:
+def oks(pred: npt.ArrayLike, gt: npt.ArrayLike, areas: npt.ArrayLike, sigmas: npt.ArrayLike) -> Floats:
     """Object keypoint similarity per instance: mean of ``oks_per_keypoint`` over labelled points.
 
     Returns (N,); NaN for an instance with no labelled point.
@@ -54,34 +62,37 @@ def oks(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray, sigmas: np.ndarray)
     return np.where(count > 0, total / np.maximum(count, 1), np.nan)
 
 
-def pck(pred: np.ndarray, gt: np.ndarray, bboxes: np.ndarray, alpha: float = 0.05) -> tuple[float, np.ndarray]:
+def pck(pred: npt.ArrayLike, gt: npt.ArrayLike, bboxes: npt.ArrayLike, alpha: float = 0.05) -> tuple[float, Floats]:
     """Percentage of correct keypoints: distance <= alpha * max(box w, h).
 
     bboxes (N, 4) [x, y, w, h] of the ground truth. Returns (overall share over
     labelled points, per-keypoint share (K,) with NaN for never-labelled points).
     MMPose's bbox-normalised PCK uses the same rule.
     """
-    pred, gt = _check(pred, gt)
+    p, g = _check(pred, gt)
     size = np.max(np.asarray(bboxes, dtype=np.float64)[:, 2:4], axis=1)
-    dist = np.linalg.norm(pred[:, :, :2] - gt[:, :, :2], axis=2)
-    labelled = gt[:, :, 2] > 0
+    dist = np.linalg.norm(p[:, :, :2] - g[:, :, :2], axis=2)
+    labelled = g[:, :, 2] > 0
     hit = (dist <= alpha * size[:, None]) & labelled
     per_kpt = np.where(labelled.sum(0) > 0, hit.sum(0) / np.maximum(labelled.sum(0), 1), np.nan)
     overall = hit.sum() / labelled.sum() if labelled.any() else float("nan")
     return float(overall), per_kpt
 
 
-def pixel_error(pred: np.ndarray, gt: np.ndarray) -> tuple[float, np.ndarray]:
-    """Euclidean error in pixels over labelled points: (mean over all, per-keypoint mean (K,), NaN if never labelled)."""
-    pred, gt = _check(pred, gt)
-    dist = np.linalg.norm(pred[:, :, :2] - gt[:, :, :2], axis=2)
-    labelled = gt[:, :, 2] > 0
+def pixel_error(pred: npt.ArrayLike, gt: npt.ArrayLike) -> tuple[float, Floats]:
+    """Euclidean error in pixels over labelled points.
+
+    Returns (mean over all, per-keypoint mean (K,) with NaN for never-labelled points).
+    """
+    p, g = _check(pred, gt)
+    dist = np.linalg.norm(p[:, :, :2] - g[:, :, :2], axis=2)
+    labelled = g[:, :, 2] > 0
     per_kpt = np.where(labelled.sum(0) > 0, np.where(labelled, dist, 0).sum(0) / np.maximum(labelled.sum(0), 1), np.nan)
     overall = dist[labelled].mean() if labelled.any() else float("nan")
     return float(overall), per_kpt
 
 
-def _coco_for_eval(gt: dict):
+def _coco_for_eval(gt: dict[str, Any]) -> Any:
     """A pycocotools COCO object for a GT dict, filling fields CVAT/hand-made files leave out."""
     from pycocotools.coco import COCO
 
@@ -105,7 +116,7 @@ def _coco_for_eval(gt: dict):
 AP_NAMES = ("AP", "AP50", "AP75", "AP_medium", "AP_large", "AR", "AR50", "AR75", "AR_medium", "AR_large")
 
 
-def oks_ap(gt: dict, results: list[dict], sigmas: np.ndarray) -> dict[str, float]:
+def oks_ap(gt: dict[str, Any], results: list[dict[str, Any]], sigmas: npt.ArrayLike) -> dict[str, float]:
     """COCO keypoint AP/AR with custom per-keypoint sigmas (pycocotools COCOeval).
 
     gt: a COCO dict; results: COCO keypoint results (image_id, category_id,
@@ -130,10 +141,11 @@ def oks_ap(gt: dict, results: list[dict], sigmas: np.ndarray) -> dict[str, float
         ev.evaluate()
         ev.accumulate()
         ev.summarize()
-    return {k: float(v) for k, v in zip(AP_NAMES, ev.stats)}
+    return {k: float(v) for k, v in zip(AP_NAMES, ev.stats, strict=True)}
 
 
-def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleton=None) -> list[dict]:
+def match_predictions(gt: dict[str, Any], results: list[dict[str, Any]], sigmas: npt.ArrayLike,
+                      skeleton: Skeleton | None = None) -> list[dict[str, Any]]:
     """Pair each ground-truth instance with at most one prediction of its image.
 
     Greedy by prediction score (as COCO does): each prediction takes the
@@ -151,7 +163,7 @@ def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleto
     gt_rows: dict[int, list[int]] = {}
     for row, iid in enumerate(table.image_ids.tolist()):
         gt_rows.setdefault(iid, []).append(row)
-    out = [{"annotation_id": int(table.annotation_ids[r]), "image_id": int(table.image_ids[r]),
+    out: list[dict[str, Any]] = [{"annotation_id": int(table.annotation_ids[r]), "image_id": int(table.image_ids[r]),
             "result": None, "oks": 0.0} for r in range(len(table))]
     for iid, rows in gt_rows.items():
         preds = sorted(by_image.get(iid, []), key=lambda i: -float(results[i].get("score", 0)))
@@ -161,7 +173,8 @@ def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleto
                 break
             kp = np.asarray(results[p]["keypoints"], dtype=np.float64).reshape(-1, 3)
             if kp.shape[0] != table.skeleton.num_keypoints:
-                raise ValueError(f"result {p}: {kp.shape[0]} keypoints, ground truth has {table.skeleton.num_keypoints}")
+                raise ValueError(f"result {p}: {kp.shape[0]} keypoints, "
+                                 f"ground truth has {table.skeleton.num_keypoints}")
             cand = sorted(free)
             scores = oks(np.repeat(kp[None], len(cand), 0), table.keypoints[cand], areas[cand], sigmas)
             scores = np.nan_to_num(scores, nan=0.0)
@@ -174,24 +187,25 @@ def match_predictions(gt: dict, results: list[dict], sigmas: np.ndarray, skeleto
 # --------------------------------------------------------------------------- classification
 
 
-def confusion_matrix(y_true, y_pred, labels: list) -> np.ndarray:
+def confusion_matrix(y_true: Iterable[Hashable], y_pred: Iterable[Hashable],
+                     labels: Sequence[Hashable]) -> npt.NDArray[np.int64]:
     """(C, C) counts; rows are true labels, columns predicted, in ``labels`` order."""
     index = {lab: i for i, lab in enumerate(labels)}
     cm = np.zeros((len(labels), len(labels)), dtype=np.int64)
-    for t, p in zip(y_true, y_pred):
+    for t, p in zip(y_true, y_pred, strict=True):
         cm[index[t], index[p]] += 1
     return cm
 
 
-def accuracy(y_true, y_pred) -> float:
-    y_true, y_pred = list(y_true), list(y_pred)
-    return float(np.mean([t == p for t, p in zip(y_true, y_pred)])) if y_true else float("nan")
+def accuracy(y_true: Iterable[Hashable], y_pred: Iterable[Hashable]) -> float:
+    true, pred = list(y_true), list(y_pred)
+    return float(np.mean([t == p for t, p in zip(true, pred, strict=True)])) if true else float("nan")
 
 
-def f1_scores(y_true, y_pred, labels: list) -> dict[str, float]:
+def f1_scores(y_true: Iterable[Hashable], y_pred: Iterable[Hashable], labels: Sequence[Hashable]) -> dict[str, float]:
     """Per-label F1 (2PR / (P + R), 0 where undefined) and their unweighted mean ``"macro"``."""
     cm = confusion_matrix(y_true, y_pred, labels)
-    out = {}
+    out: dict[str, float] = {}
     for i, lab in enumerate(labels):
         tp = cm[i, i]
         fp = cm[:, i].sum() - tp
@@ -201,7 +215,8 @@ def f1_scores(y_true, y_pred, labels: list) -> dict[str, float]:
     return out
 
 
-def classification_report(y_true, y_pred, labels: list, positive=None) -> dict:
+def classification_report(y_true: Iterable[Hashable], y_pred: Iterable[Hashable], labels: Sequence[Hashable],
+                          positive: Hashable | None = None) -> dict[str, Any]:
     """Accuracy, F1 (of ``positive`` when given, else macro), per-label F1 and the confusion matrix."""
     f1 = f1_scores(y_true, y_pred, labels)
     return {
@@ -218,7 +233,8 @@ def classification_report(y_true, y_pred, labels: list, positive=None) -> dict:
 # --------------------------------------------------------------------------- folds
 
 
-def group_kfold(groups, n_splits: int = 5, seed: int = 0, labels=None) -> list[tuple[np.ndarray, np.ndarray]]:
+def group_kfold(groups: Iterable[Any], n_splits: int = 5, seed: int = 0,
+                labels: Iterable[Any] | None = None) -> list[tuple[npt.NDArray[np.int_], npt.NDArray[np.int_]]]:
     """K folds with no group (clip) in two folds: [(train_idx, test_idx), ...].
 
     groups: (N,) clip id per sample. labels: optional (N,) class per sample;
@@ -234,7 +250,7 @@ def group_kfold(groups, n_splits: int = 5, seed: int = 0, labels=None) -> list[t
     size = {g: int((groups == g).sum()) for g in unique}
     if labels is not None:
         labels = np.asarray([str(x) for x in labels])
-        group_label = {}
+        group_label: dict[str, Any] = {}
         for g in unique:
             vals, counts = np.unique(labels[groups == g], return_counts=True)
             group_label[g] = vals[np.argmax(counts)]

@@ -7,9 +7,11 @@ so a Celery task can call them with files it fetched and store what comes back.
 from __future__ import annotations
 
 import os
-from typing import Callable
+from collections.abc import Callable, Sequence
+from typing import Any, Protocol, SupportsFloat
 
 import numpy as np
+import numpy.typing as npt
 
 from . import coco, metrics
 from . import uncertainty as unc
@@ -20,14 +22,26 @@ from .spine import fill_spine
 from .training.common import ProgressFn, no_progress
 
 
-def _target(data: dict) -> tuple[Skeleton | None, int]:
+class FormModel(Protocol):
+    """What these workflows use of a form classifier (``mlcore.form.FormClassifier``)."""
+
+    classes: list[str]
+    version: str
+
+    def predict_proba(self, keypoints: np.ndarray, skeleton: Skeleton | None = None) -> np.ndarray:
+        """keypoints (N, K, 3) in ``skeleton`` -> probabilities (N, C) over ``classes``."""
+        ...
+
+
+def _target(data: dict[str, Any]) -> tuple[Skeleton | None, int]:
     for cat in data.get("categories", []):
         if cat.get("keypoints"):
             return coco.category_skeleton(data, cat["id"]), int(cat["id"])
     return None, 1
 
 
-def _to_skeleton(kp: np.ndarray, src: Skeleton, dst: Skeleton) -> tuple[np.ndarray, list[int]]:
+def _to_skeleton(kp: npt.NDArray[np.float64], src: Skeleton,
+                 dst: Skeleton) -> tuple[npt.NDArray[np.float64], list[int]]:
     """Move one instance (K, 3) into the file's skeleton; spine points a model lacks come from the heuristic.
 
     Returns (K', 3) and the indices placed by the heuristic (their score is 0:
@@ -47,9 +61,10 @@ def _to_skeleton(kp: np.ndarray, src: Skeleton, dst: Skeleton) -> tuple[np.ndarr
     return out, [int(i) for i in np.flatnonzero(mask[0])]
 
 
-def predict_coco(data: dict, images_dir: str | os.PathLike, predictor: Predictor, boxes: str = "auto",
+def predict_coco(data: dict[str, Any], images_dir: str | os.PathLike[str], predictor: Predictor, boxes: str = "auto",
                  flip_test: bool = True, extra_predictors: list[Predictor] | None = None,
-                 form_classifier=None, progress: ProgressFn = no_progress, limit: int | None = None) -> list[dict]:
+                 form_classifier: FormModel | None = None, progress: ProgressFn = no_progress,
+                 limit: int | None = None) -> list[dict[str, Any]]:
     """Predict every image of a COCO dict; returns COCO keypoint results with uncertainty.
 
     boxes: "auto" = each annotation's bbox where the image has annotations
@@ -68,12 +83,12 @@ def predict_coco(data: dict, images_dir: str | os.PathLike, predictor: Predictor
     target, category_id = _target(data)
     target = target or predictor.skeleton
     index = coco.ImageIndex(images_dir)
-    anns_by_image: dict[int, list[dict]] = {}
+    anns_by_image: dict[int, list[dict[str, Any]]] = {}
     for a in data.get("annotations", []):
         if a.get("bbox") and a.get("category_id", category_id) == category_id:
             anns_by_image.setdefault(a["image_id"], []).append(a)
     images = data.get("images", [])[:limit] if limit else data.get("images", [])
-    rows: list[dict] = []
+    rows: list[dict[str, Any]] = []
     for n, img in enumerate(images):
         path = index.find(img["file_name"])
         if path is None:
@@ -85,7 +100,7 @@ def predict_coco(data: dict, images_dir: str | os.PathLike, predictor: Predictor
         found = predictor.predict(image, box_list, flip_test=flip_test)
         others = [p.predict(image, box_list) for p in (extra_predictors or [])]
         for j, inst in enumerate(found):
-            samples = []
+            samples: list[npt.NDArray[np.float64]] = []
             for o in others:
                 if j < len(o):
                     samples.extend(o[j].extra.get("mc_keypoints", [o[j].keypoints]))
@@ -97,14 +112,15 @@ def predict_coco(data: dict, images_dir: str | os.PathLike, predictor: Predictor
     return _finish(rows, predictor, target, category_id, form_classifier)
 
 
-def _finish(rows: list[dict], predictor: Predictor, target: Skeleton, category_id: int, form_classifier) -> list[dict]:
+def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, category_id: int,
+            form_classifier: FormModel | None) -> list[dict[str, Any]]:
     src = predictor.skeleton
     n, k = len(rows), src.num_keypoints
     if n == 0:
         return []
     kp = np.stack([r["inst"].keypoints for r in rows])                       # (N, K, 3) model skeleton
     bboxes = np.stack([r["inst"].bbox for r in rows])
-    per_kpt: dict[str, np.ndarray] = {"confidence": unc.confidence(kp[..., 2])}
+    per_kpt: dict[str, npt.NDArray[np.float64]] = {"confidence": unc.confidence(kp[..., 2])}
     flips = [r["inst"].extra.get("flip_keypoints") for r in rows]
     if any(f is not None for f in flips):
         flip = np.stack([f if f is not None else np.full((k, 3), np.nan) for f in flips])
@@ -135,8 +151,9 @@ def _finish(rows: list[dict], predictor: Predictor, target: Skeleton, category_i
         res["keypoint_signal_names"] = list(src.keypoints)
         if heuristic:
             res["heuristic_keypoints"] = heuristic
-        if form_probs is not None:
-            res["form_probs"] = {c: round(float(p), 4) for c, p in zip(form_classifier.classes, form_probs[i])}
+        if form_classifier is not None and form_probs is not None:
+            res["form_probs"] = {c: round(float(p), 4)
+                                 for c, p in zip(form_classifier.classes, form_probs[i], strict=True)}
             res["form_label"] = form_classifier.classes[int(np.argmax(form_probs[i]))]
         if r["ann"] is not None:
             res["annotation_id"] = int(r["ann"]["id"])
@@ -145,7 +162,8 @@ def _finish(rows: list[dict], predictor: Predictor, target: Skeleton, category_i
     return out
 
 
-def _label_error(pred: np.ndarray, src: Skeleton, ann: dict, target: Skeleton) -> dict:
+def _label_error(pred: npt.NDArray[np.float64], src: Skeleton, ann: dict[str, Any],
+                 target: Skeleton) -> dict[str, Any]:
     human = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
     if human.shape[0] != target.num_keypoints:
         return {}
@@ -157,12 +175,12 @@ def _label_error(pred: np.ndarray, src: Skeleton, ann: dict, target: Skeleton) -
             "flagged": bool(res["flagged"][0])}
 
 
-def _num(v) -> float | None:
-    v = float(v)
-    return None if not np.isfinite(v) else round(v, 4)
+def _num(v: SupportsFloat) -> float | None:
+    f = float(v)
+    return None if not np.isfinite(f) else round(f, 4)
 
 
-def predict_form(data: dict, classifier, min_form_prob: float = 0.8) -> list[dict]:
+def predict_form(data: dict[str, Any], classifier: FormModel, min_form_prob: float = 0.8) -> list[dict[str, Any]]:
     """Classify every keypoint annotation of a COCO dict; one result per annotation.
 
     Result: image_id, annotation_id, form_label, form_probs {class: p},
@@ -177,9 +195,9 @@ def predict_form(data: dict, classifier, min_form_prob: float = 0.8) -> list[dic
     out = []
     for i in range(len(table)):
         top = int(np.argmax(probs[i]))
-        res = {"image_id": int(table.image_ids[i]), "annotation_id": int(table.annotation_ids[i]),
+        res: dict[str, Any] = {"image_id": int(table.image_ids[i]), "annotation_id": int(table.annotation_ids[i]),
                "form_label": classifier.classes[top],
-               "form_probs": {c: round(float(p), 4) for c, p in zip(classifier.classes, probs[i])},
+               "form_probs": {c: round(float(p), 4) for c, p in zip(classifier.classes, probs[i], strict=True)},
                "model_version": classifier.version,
                "signals": {"form_margin": round(float(margin[i]), 4), "form_entropy": round(float(entropy[i]), 4)}}
         human = table.form_labels[i]
@@ -190,7 +208,8 @@ def predict_form(data: dict, classifier, min_form_prob: float = 0.8) -> list[dic
     return out
 
 
-def evaluate(gt: dict, preds: list[dict], pck_alphas=(0.05, 0.1)) -> dict:
+def evaluate(gt: dict[str, Any], preds: list[dict[str, Any]],
+             pck_alphas: Sequence[float] = (0.05, 0.1)) -> dict[str, Any]:
     """One report for keypoint results and/or form results against a ground-truth COCO dict.
 
     Keypoints (results with ``keypoints``): OKS-AP family (COCOeval, the
@@ -201,16 +220,17 @@ def evaluate(gt: dict, preds: list[dict], pck_alphas=(0.05, 0.1)) -> dict:
     accuracy, F1 (of the last class in sorted order when there are two,
     else macro), per-label F1 and the confusion matrix.
     """
-    report: dict = {}
+    report: dict[str, Any] = {}
     kp_preds = [p for p in preds if p.get("keypoints")]
     form_preds = [p for p in preds if not p.get("keypoints") and "form_label" in p and "annotation_id" in p]
     if kp_preds:
-        skeleton, _ = _target(gt)
-        table = coco.keypoint_table(gt, skeleton)
+        target, _ = _target(gt)
+        table = coco.keypoint_table(gt, target)
+        skeleton = table.skeleton  # keypoint_table has raised if gt has no keypoint category
         matched = metrics.match_predictions(gt, kp_preds, skeleton.sigma_array, skeleton)
         rows = [i for i, m in enumerate(matched) if m["result"] is not None]
         o = np.array([m["oks"] for m in matched])
-        rep = {"gt_instances": len(matched), "matched": len(rows),
+        rep: dict[str, Any] = {"gt_instances": len(matched), "matched": len(rows),
                "oks_ap": metrics.oks_ap(gt, kp_preds, skeleton.sigma_array),
                "mean_oks": float(o.mean()) if len(o) else None,
                "mean_oks_matched": float(o[rows].mean()) if rows else None,
@@ -224,15 +244,16 @@ def evaluate(gt: dict, preds: list[dict], pck_alphas=(0.05, 0.1)) -> dict:
             err, per = metrics.pixel_error(pred, gt_kp)
             ks = metrics.oks_per_keypoint(pred, gt_kp, table.areas[rows], skeleton.sigma_array)
             rep["mean_pixel_error"] = err
-            rep["per_keypoint_mean_error"] = {n: _num(v) for n, v in zip(skeleton.keypoints, per)}
-            rep["per_keypoint_oks"] = {n: _num(v) for n, v in zip(skeleton.keypoints, unc.frame_mean(ks.T))}
+            rep["per_keypoint_mean_error"] = {n: _num(v) for n, v in zip(skeleton.keypoints, per, strict=True)}
+            per_oks = unc.frame_mean(ks.T)
+            rep["per_keypoint_oks"] = {n: _num(v) for n, v in zip(skeleton.keypoints, per_oks, strict=True)}
         report["keypoints"] = rep
     if form_preds:
         human = {int(a["id"]): coco.form_label(a) for a in gt.get("annotations", [])}
         pairs = [(human.get(int(p["annotation_id"])), p["form_label"]) for p in form_preds]
-        pairs = [(t, p) for t, p in pairs if t is not None]
-        labels = sorted({t for t, _ in pairs} | {p for _, p in pairs})
-        rep = metrics.classification_report([t for t, _ in pairs], [p for _, p in pairs], labels,
+        known = [(t, p) for t, p in pairs if t is not None]
+        labels = sorted({t for t, _ in known} | {p for _, p in known})
+        rep = metrics.classification_report([t for t, _ in known], [p for _, p in known], labels,
                                             positive=labels[-1] if len(labels) == 2 else None)
         rep["positive"] = labels[-1] if len(labels) == 2 else None
         report["form"] = rep

@@ -20,6 +20,7 @@ the shape of the body, including how far the trunk leans, so rotation is kept.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from types import TracebackType
 
 import numpy as np
 
@@ -127,12 +128,13 @@ def normalise_pose(keypoints: np.ndarray, skeleton: Skeleton, facing: bool = Tru
 class _quiet_nan:
     """Silence numpy's all-NaN-slice warning (frames with no labelled point)."""
 
-    def __enter__(self):
+    def __enter__(self) -> None:
         import warnings
 
         self._ctx = warnings.catch_warnings()
         self._ctx.__enter__()
         warnings.simplefilter("ignore", RuntimeWarning)
 
-    def __exit__(self, *exc):
-        return self._ctx.__exit__(*exc)
+    def __exit__(self, exc_type: type[BaseException] | None, exc: BaseException | None,
+                 tb: TracebackType | None) -> None:
+        self._ctx.__exit__(exc_type, exc, tb)

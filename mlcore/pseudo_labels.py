@@ -16,14 +16,15 @@ out of the pool you pass in.
 from __future__ import annotations
 
 import copy
+from typing import Any
 
 import numpy as np
 
 from .coco import category_skeleton, keypoints_to_coco, points_bbox
 
 
-def pseudo_label_coco(data: dict, results: list[dict], min_score: float = 0.5, min_keypoints: int = 8,
-                      min_box: float = 16.0) -> dict:
+def pseudo_label_coco(data: dict[str, Any], results: list[dict[str, Any]], min_score: float = 0.5,
+                      min_keypoints: int = 8, min_box: float = 16.0) -> dict[str, Any]:
     """COCO dict of ``data``'s images with one annotation per usable prediction.
 
     data: COCO dict listing the images (its keypoint category gives the

@@ -11,11 +11,18 @@ not a dependency.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
+
+# A short vector of numbers: a box [x, y, w, h], a centre (2,), a crop size (2,).
+Vector = Sequence[float] | npt.NDArray[Any]
 
 
-def bbox_to_center_scale(bbox, aspect_ratio: float, padding: float = 1.25) -> tuple[np.ndarray, np.ndarray]:
+def bbox_to_center_scale(bbox: Vector, aspect_ratio: float,
+                         padding: float = 1.25) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
     """Centre (2,) and crop size (2,) = (w, h) of a box [x, y, w, h].
 
     The box grows by ``padding`` and then along one side until w / h equals
@@ -31,7 +38,8 @@ def bbox_to_center_scale(bbox, aspect_ratio: float, padding: float = 1.25) -> tu
     return center, np.array([w, h])
 
 
-def get_affine(center, scale, rotation: float, output_size: tuple[int, int], flip: bool = False) -> np.ndarray:
+def get_affine(center: Vector, scale: Vector, rotation: float, output_size: tuple[int, int],
+               flip: bool = False) -> npt.NDArray[np.float64]:
     """2x3 matrix taking source pixels to crop pixels.
 
     center (2,), scale (2,) = crop size in source pixels (only its width sets
@@ -52,19 +60,20 @@ def get_affine(center, scale, rotation: float, output_size: tuple[int, int], fli
     return m
 
 
-def invert_affine(m: np.ndarray) -> np.ndarray:
+def invert_affine(m: npt.ArrayLike) -> npt.NDArray[np.float64]:
     """Inverse of a 2x3 affine matrix."""
     full = np.vstack([np.asarray(m, dtype=np.float64), [0, 0, 1]])
     return np.linalg.inv(full)[:2]
 
 
-def apply_affine(points: np.ndarray, m: np.ndarray) -> np.ndarray:
+def apply_affine(points: npt.ArrayLike, m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """Map points (..., 2) through a 2x3 matrix."""
     pts = np.asarray(points, dtype=np.float64)
     return pts @ m[:, :2].T + m[:, 2]
 
 
-def warp_affine(image: np.ndarray, m: np.ndarray, output_size: tuple[int, int]) -> np.ndarray:
+def warp_affine(image: npt.ArrayLike, m: npt.NDArray[np.float64],
+                output_size: tuple[int, int]) -> npt.NDArray[np.float32]:
     """Bilinear warp of image (H, W, C) by the 2x3 matrix m into (out_H, out_W, C) float32.
 
     Pixels that fall outside the source are 0, like cv2.BORDER_CONSTANT.

@@ -31,44 +31,55 @@ computed in: re-score the pool together, not frame by frame.
 
 from __future__ import annotations
 
+from collections.abc import Hashable, Mapping, Sequence
+from typing import Any, cast
+
 import numpy as np
+import numpy.typing as npt
+
+Floats = npt.NDArray[np.float64]
 
 DEFAULT_WEIGHTS = {"confidence": 1.0, "flip": 1.0, "spread": 1.0, "temporal": 1.0, "form": 0.5}
 
 
-def _size(bboxes: np.ndarray) -> np.ndarray:
+def _size(bboxes: npt.ArrayLike) -> Floats:
     b = np.asarray(bboxes, dtype=np.float64).reshape(-1, 4)
     return np.sqrt(np.maximum(b[:, 2] * b[:, 3], 1.0))
 
 
-def frame_mean(per_keypoint: np.ndarray) -> np.ndarray:
+def frame_mean(per_keypoint: npt.ArrayLike) -> Floats:
     """(N, K) -> (N,) mean over keypoints, ignoring NaN (NaN if all are NaN)."""
     a = np.asarray(per_keypoint, dtype=np.float64)
     ok = ~np.isnan(a)
     return np.where(ok.any(1), np.where(ok, a, 0).sum(1) / np.maximum(ok.sum(1), 1), np.nan)
 
 
-def confidence(scores: np.ndarray) -> np.ndarray:
+def confidence(scores: npt.ArrayLike) -> Floats:
     """Keypoint scores (N, K) -> doubt (N, K) = 1 - score, clipped to 0..1."""
     return 1.0 - np.clip(np.asarray(scores, dtype=np.float64), 0.0, 1.0)
 
 
-def flip_disagreement(keypoints: np.ndarray, flip_keypoints: np.ndarray, bboxes: np.ndarray) -> np.ndarray:
+def flip_disagreement(keypoints: npt.ArrayLike, flip_keypoints: npt.ArrayLike, bboxes: npt.ArrayLike) -> Floats:
     """(N, K, 2|3) and its mirrored-input twin (N, K, 2|3; NaN rows if missing) -> (N, K) distance / box size."""
     a = np.asarray(keypoints, dtype=np.float64)[..., :2]
     b = np.asarray(flip_keypoints, dtype=np.float64)[..., :2]
-    return np.linalg.norm(a - b, axis=-1) / _size(bboxes)[:, None]
+    dist: Floats = np.linalg.norm(a - b, axis=-1)
+    return dist / _size(bboxes)[:, None]
 
 
-def sample_spread(samples: np.ndarray, bboxes: np.ndarray) -> np.ndarray:
-    """S predictions per frame (S, N, K, 2|3) (MC-dropout passes or ensemble members) -> (N, K) RMS spread / box size."""
+def sample_spread(samples: npt.ArrayLike, bboxes: npt.ArrayLike) -> Floats:
+    """S predictions per frame (S, N, K, 2|3) -> (N, K) RMS spread / box size.
+
+    The S predictions are MC-dropout passes or ensemble members.
+    """
     s = np.asarray(samples, dtype=np.float64)[..., :2]
     centre = s.mean(axis=0, keepdims=True)
-    rms = np.sqrt(((s - centre) ** 2).sum(-1).mean(0))
+    rms: Floats = np.sqrt(((s - centre) ** 2).sum(-1).mean(0))
     return rms / _size(bboxes)[:, None]
 
 
-def temporal_jump(keypoints: np.ndarray, clip_ids, frames, bboxes: np.ndarray) -> np.ndarray:
+def temporal_jump(keypoints: npt.ArrayLike, clip_ids: Sequence[Hashable], frames: Sequence[float | None],
+                  bboxes: npt.ArrayLike) -> Floats:
     """Keypoints (N, K, 2|3) of frames from clips -> (N, K) deviation from the neighbours / box size.
 
     clip_ids: N clip ids; frames: N frame numbers (None = unknown, such frames
@@ -80,11 +91,11 @@ def temporal_jump(keypoints: np.ndarray, clip_ids, frames, bboxes: np.ndarray) -
     out = np.full((n, k), np.nan)
     size = _size(bboxes)
     by_clip: dict[str, list[int]] = {}
-    for i, (c, f) in enumerate(zip(clip_ids, frames)):
+    for i, (c, f) in enumerate(zip(clip_ids, frames, strict=True)):
         if f is not None:
             by_clip.setdefault(str(c), []).append(i)
     for rows in by_clip.values():
-        rows = sorted(rows, key=lambda i: frames[i])
+        rows = sorted(rows, key=lambda i: cast(float, frames[i]))  # only frames with a number are here
         fr = np.array([frames[i] for i in rows], dtype=np.float64)
         for j, i in enumerate(rows):
             prev = [r for r in range(j - 1, -1, -1) if fr[r] < fr[j]]
@@ -100,7 +111,7 @@ def temporal_jump(keypoints: np.ndarray, clip_ids, frames, bboxes: np.ndarray) -
     return out
 
 
-def form_margin(probs: np.ndarray) -> np.ndarray:
+def form_margin(probs: npt.ArrayLike) -> Floats:
     """Form probabilities (N, C) -> 1 - (top1 - top2), in 0..1."""
     p = np.sort(np.asarray(probs, dtype=np.float64), axis=1)
     if p.shape[1] < 2:
@@ -108,13 +119,14 @@ def form_margin(probs: np.ndarray) -> np.ndarray:
     return 1.0 - (p[:, -1] - p[:, -2])
 
 
-def form_entropy(probs: np.ndarray) -> np.ndarray:
+def form_entropy(probs: npt.ArrayLike) -> Floats:
     """Form probabilities (N, C) -> entropy / log(C), in 0..1."""
     p = np.clip(np.asarray(probs, dtype=np.float64), 1e-12, 1.0)
-    return -(p * np.log(p)).sum(1) / np.log(max(p.shape[1], 2))
+    ent: Floats = -(p * np.log(p)).sum(1)
+    return ent / float(np.log(max(p.shape[1], 2)))
 
 
-def rank01(values: np.ndarray) -> np.ndarray:
+def rank01(values: npt.ArrayLike) -> Floats:
     """Values (N,) -> ranks scaled to 0..1 (ties share their mean rank; NaN stays NaN)."""
     v = np.asarray(values, dtype=np.float64)
     out = np.full(v.shape, np.nan)
@@ -137,7 +149,7 @@ def rank01(values: np.ndarray) -> np.ndarray:
     return out
 
 
-def combine(signals: dict[str, np.ndarray], weights: dict[str, float] | None = None) -> np.ndarray:
+def combine(signals: Mapping[str, npt.ArrayLike], weights: dict[str, float] | None = None) -> Floats:
     """Per-frame signals {name: (N,)} -> priority (N,) in 0..1 (see the module docstring).
 
     Signals not in ``weights`` get weight 1. A frame with no available signal gets 0.
@@ -158,7 +170,8 @@ def combine(signals: dict[str, np.ndarray], weights: dict[str, float] | None = N
     return np.where(wsum > 0, total / np.maximum(wsum, 1e-12), 0.0)
 
 
-def diverse_order(priority: np.ndarray, clip_ids, max_per_clip: int = 2) -> np.ndarray:
+def diverse_order(priority: npt.ArrayLike, clip_ids: Sequence[Hashable],
+                  max_per_clip: int = 2) -> npt.NDArray[np.int64]:
     """Queue order: highest priority first, but at most ``max_per_clip`` frames of a clip in the top part.
 
     Frames of one clip are near-duplicates; a reviewer learns more from the
@@ -170,7 +183,8 @@ def diverse_order(priority: np.ndarray, clip_ids, max_per_clip: int = 2) -> np.n
     p = np.asarray(priority, dtype=np.float64)
     order = np.argsort(-p, kind="mergesort")
     taken: dict[str, int] = {}
-    head, tail = [], []
+    head: list[int] = []
+    tail: list[int] = []
     for i in order:
         c = str(clip_ids[i])
         if taken.get(c, 0) < max_per_clip:
@@ -181,10 +195,11 @@ def diverse_order(priority: np.ndarray, clip_ids, max_per_clip: int = 2) -> np.n
     return np.array(head + tail, dtype=np.int64)
 
 
-def label_error_scores(pred: np.ndarray, human: np.ndarray, areas: np.ndarray, sigmas: np.ndarray,
+def label_error_scores(pred: npt.ArrayLike, human: npt.ArrayLike, areas: npt.ArrayLike, sigmas: npt.ArrayLike,
                        min_score: float = 0.5, max_similarity: float = 0.5, min_joints: int = 3,
-                       form_probs: np.ndarray | None = None, human_form: list | None = None,
-                       classes: list | None = None, min_form_prob: float = 0.8) -> dict[str, np.ndarray]:
+                       form_probs: npt.ArrayLike | None = None, human_form: Sequence[Hashable | None] | None = None,
+                       classes: Sequence[Hashable] | None = None,
+                       min_form_prob: float = 0.8) -> dict[str, npt.NDArray[Any]]:
     """Where a confident model disagrees with the human label (seed 004's outlier check).
 
     pred (N, K, 3) [x, y, score]; human (N, K, 3) [x, y, v]; areas (N,) OKS areas; sigmas (K,).
@@ -199,14 +214,14 @@ def label_error_scores(pred: np.ndarray, human: np.ndarray, areas: np.ndarray, s
     """
     from .metrics import oks_per_keypoint
 
-    pred = np.asarray(pred, dtype=np.float64)
-    human = np.asarray(human, dtype=np.float64)
-    ks = oks_per_keypoint(pred, human, areas, sigmas)
-    labelled = human[..., 2] > 0
-    joints = labelled & (pred[..., 2] >= min_score) & (np.nan_to_num(ks, nan=1.0) < max_similarity)
+    p = np.asarray(pred, dtype=np.float64)
+    h = np.asarray(human, dtype=np.float64)
+    ks = oks_per_keypoint(p, h, areas, sigmas)
+    labelled = h[..., 2] > 0
+    joints = labelled & (p[..., 2] >= min_score) & (np.nan_to_num(ks, nan=1.0) < max_similarity)
     count = joints.sum(1)
-    form_dis = np.zeros(len(pred), dtype=bool)
-    form_p = np.zeros(len(pred))
+    form_dis = np.zeros(len(p), dtype=bool)
+    form_p = np.zeros(len(p))
     if form_probs is not None and human_form is not None and classes is not None:
         probs = np.asarray(form_probs, dtype=np.float64)
         top = probs.argmax(1)
@@ -221,7 +236,7 @@ def label_error_scores(pred: np.ndarray, human: np.ndarray, areas: np.ndarray, s
             "flagged": (count >= min_joints) | form_dis}
 
 
-def error_capture(priority: np.ndarray, is_error: np.ndarray, top: float = 0.2) -> dict[str, float]:
+def error_capture(priority: npt.ArrayLike, is_error: npt.ArrayLike, top: float = 0.2) -> dict[str, float]:
     """How well a priority finds the bad frames: of the error frames, the share in the top ``top`` by priority.
 
     Returns capture (recall of errors in the top share), precision (errors

@@ -65,6 +65,11 @@ def refine_from_heatmaps(xy: np.ndarray, heatmaps: np.ndarray, kernel: int = REF
     return out
 
 
+def tracking_roi(result: RoiResult) -> Roi:
+    """MediaPipe's next ROI from a landmark pass: alignment of auxiliary landmarks 33 (hip) and 34 (body circle)."""
+    return roi_from_alignment(result.landmarks39[[AUX_HIP, AUX_CIRCLE], :2])
+
+
 @dataclass
 class RoiResult:
     """The landmark network on one ROI: landmarks39 (39, 5) [x, y, z, visibility, presence] in image pixels
@@ -81,6 +86,7 @@ class BlazePosePredictor(Predictor):
     """BlazePose GHUM full (torch translation of MediaPipe 0.10.14's files); one COCO-17 instance per person.
 
     box_rotation: with boxes, "detector" (fallback "landmarks"), "landmarks" or "none".
+    track: with boxes, run again on the ROI of the first pass's auxiliary landmarks.
     max_people: whole-frame detections used (MediaPipe uses 1).
     """
 
@@ -88,14 +94,16 @@ class BlazePosePredictor(Predictor):
     version = "blazepose-full-mediapipe-0.10.14-torch"
 
     def __init__(self, landmark_net: BlazePoseLandmarkNet | None = None, detector: PoseDetector | None = None,
-                 min_presence: float = MIN_PRESENCE, box_rotation: str = "detector", max_people: int = 1,
-                 with_mask: bool = False, device: str = "cpu") -> None:
+                 min_presence: float = MIN_PRESENCE, box_rotation: str = "detector", track: bool = True,
+                 box_min_presence: float = 0.0, max_people: int = 1, with_mask: bool = False,
+                 device: str = "cpu") -> None:
         self.device = torch.device(device)
         self.net = (landmark_net or load_landmark_net()).to(self.device).eval()
         self.detector = detector or PoseDetector(load_detector_net().to(self.device))
         if box_rotation not in ("detector", "landmarks", "none"):
             raise ValueError(f"box_rotation must be detector, landmarks or none, not {box_rotation!r}")
         self.min_presence, self.box_rotation = min_presence, box_rotation
+        self.track, self.box_min_presence = track, box_min_presence
         self.max_people, self.with_mask = max_people, with_mask
 
     def run_roi(self, image: np.ndarray, roi: Roi) -> RoiResult:
@@ -134,8 +142,7 @@ class BlazePosePredictor(Predictor):
             elif self.box_rotation == "none":
                 rotation = 0.0
             else:
-                first = self.run_roi(image, roi_from_box(box)).landmarks39
-                rotation = roi_from_alignment(first[[AUX_HIP, AUX_CIRCLE], :2]).rotation
+                rotation = tracking_roi(self.run_roi(image, roi_from_box(box))).rotation
             out.append((roi_from_box(box, rotation), box))
         return out
 
@@ -156,11 +163,13 @@ class BlazePosePredictor(Predictor):
         out = []
         for roi, box in self.rois(image, boxes):
             result = self.run_roi(image, roi)
-            if result.presence < self.min_presence:
+            if box is not None and self.track:
+                result = self.run_roi(image, tracking_roi(result))
+            if result.presence < (self.min_presence if box is None else self.box_min_presence):
                 continue
             inst = self._instance(result, box, image)
             if flip_test:
-                inst.extra["flip_keypoints"] = self._flipped(image, roi)
+                inst.extra["flip_keypoints"] = self._flipped(image, result.roi)
             out.append(inst)
         return out
 

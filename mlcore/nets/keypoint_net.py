@@ -13,24 +13,27 @@ layers gives MC-dropout uncertainty at prediction time.
 
 from __future__ import annotations
 
+from typing import Any, cast
+
 import torch
-from torch import nn
 import torch.nn.functional as F
+from torch import nn
 
 
 def _conv_bn(cin: int, cout: int, stride: int = 1, k: int = 3) -> nn.Sequential:
-    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout), nn.ReLU(inplace=True))
+    return nn.Sequential(nn.Conv2d(cin, cout, k, stride, k // 2, bias=False), nn.BatchNorm2d(cout),
+                         nn.ReLU(inplace=True))
 
 
 class _Res(nn.Module):
-    def __init__(self, cin: int, cout: int, stride: int):
+    def __init__(self, cin: int, cout: int, stride: int) -> None:
         super().__init__()
         self.a = _conv_bn(cin, cout, stride)
         self.b = nn.Sequential(nn.Conv2d(cout, cout, 3, 1, 1, bias=False), nn.BatchNorm2d(cout))
         self.skip = (nn.Sequential(nn.Conv2d(cin, cout, 1, stride, bias=False), nn.BatchNorm2d(cout))
                      if stride != 1 or cin != cout else nn.Identity())
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         return F.relu(self.b(self.a(x)) + self.skip(x))
 
 
@@ -38,7 +41,7 @@ class KeypointNet(nn.Module):
     """num_keypoints K; input_size (W, H) divisible by 16; width scales the channels."""
 
     def __init__(self, num_keypoints: int, input_size: tuple[int, int] = (96, 128), split_ratio: float = 2.0,
-                 width: int = 32, hidden: int = 128, dropout: float = 0.1):
+                 width: int = 32, hidden: int = 128, dropout: float = 0.1) -> None:
         super().__init__()
         w, h = input_size
         if w % 16 or h % 16:
@@ -68,7 +71,10 @@ class KeypointNet(nn.Module):
         z = self.mlp(maps.flatten(2))                                   # (N, K, hidden)
         return self.head_x(z), self.head_y(z)
 
-    def config(self) -> dict:
+    def config(self) -> dict[str, Any]:
+        # Read back from the layers: s1[0] is a _Res whose first conv has `width` channels, mlp is
+        # (Linear(feat, hidden), GELU, Dropout(dropout)).
+        first_conv = cast(nn.Conv2d, cast(_Res, self.s1[0]).a[0])
         return {"num_keypoints": self.num_keypoints, "input_size": list(self.input_size),
-                "split_ratio": self.split_ratio, "width": self.s1[0].a[0].out_channels,
-                "hidden": self.mlp[0].out_features, "dropout": self.mlp[2].p}
+                "split_ratio": self.split_ratio, "width": first_conv.out_channels,
+                "hidden": cast(nn.Linear, self.mlp[0]).out_features, "dropout": cast(nn.Dropout, self.mlp[2]).p}

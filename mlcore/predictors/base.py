@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -25,14 +27,14 @@ class Instance:
     keypoints: np.ndarray
     bbox: np.ndarray
     score: float
-    extra: dict = field(default_factory=dict)
+    extra: dict[str, Any] = field(default_factory=dict)
 
     @property
     def keypoint_scores(self) -> np.ndarray:
         """(K,) per-keypoint confidence."""
         return self.keypoints[:, 2]
 
-    def to_coco_result(self, image_id: int, category_id: int = 1) -> dict:
+    def to_coco_result(self, image_id: int, category_id: int = 1) -> dict[str, Any]:
         """A COCO keypoint result, plus ``keypoint_scores``.
 
         COCO's flat keypoints carry v = 2 where the score is >= 0.5 and 1
@@ -57,7 +59,7 @@ class Predictor:
     skeleton: Skeleton
     version: str = "unknown"
 
-    def predict(self, image: np.ndarray, boxes=None, flip_test: bool = False) -> list[Instance]:
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None.
 
         Top-down models predict one instance per box (the whole image when
@@ -67,10 +69,11 @@ class Predictor:
         """
         raise NotImplementedError
 
-    def predict_batch(self, images, boxes=None, flip_test: bool = False) -> list[list[Instance]]:
+    def predict_batch(self, images: Sequence[np.ndarray], boxes: Sequence[np.ndarray | None] | None = None,
+                      flip_test: bool = False) -> list[list[Instance]]:
         """``predict`` over a list of images (boxes: a list of per-image boxes or None)."""
-        boxes = boxes if boxes is not None else [None] * len(images)
-        return [self.predict(img, b, flip_test=flip_test) for img, b in zip(images, boxes)]
+        per_image = boxes if boxes is not None else [None] * len(images)
+        return [self.predict(img, b, flip_test=flip_test) for img, b in zip(images, per_image, strict=True)]
 
 
 def full_image_box(image: np.ndarray) -> np.ndarray:

@@ -24,6 +24,7 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import IO
 
 import numpy as np
 
@@ -54,7 +55,7 @@ def landmarks_to_instance(landmarks: np.ndarray, width: int, height: int) -> Ins
 
 
 class _InProcess:
-    def __init__(self, model_complexity: int, min_detection_confidence: float):
+    def __init__(self, model_complexity: int, min_detection_confidence: float) -> None:
         import mediapipe as mp
 
         self.pose = mp.solutions.pose.Pose(static_image_mode=True, model_complexity=model_complexity,
@@ -66,27 +67,30 @@ class _InProcess:
             return None
         return np.array([[p.x, p.y, p.z, p.visibility] for p in res.pose_landmarks.landmark])
 
-    def close(self):
+    def close(self) -> None:
         self.pose.close()
 
 
 class _Child:
     """MediaPipe in another interpreter: one JSON request/response line per image."""
 
-    def __init__(self, python: str, model_complexity: int, min_detection_confidence: float):
+    def __init__(self, python: str, model_complexity: int, min_detection_confidence: float) -> None:
         repo = str(Path(__file__).resolve().parents[2])
         env = {**os.environ, "PYTHONPATH": repo + os.pathsep + os.environ.get("PYTHONPATH", "")}
         self.proc = subprocess.Popen(
             [python, "-m", "mlcore.predictors.mediapipe_pose", str(model_complexity), str(min_detection_confidence)],
             stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True, env=env)
+        assert self.proc.stdin is not None and self.proc.stdout is not None  # both are pipes
+        self._to_child: IO[str] = self.proc.stdin
+        self._from_child: IO[str] = self.proc.stdout
         self.tmp = tempfile.TemporaryDirectory(prefix="mlcore-mp-")
 
     def landmarks(self, image: np.ndarray) -> np.ndarray | None:
         path = os.path.join(self.tmp.name, "frame.npy")
         np.save(path, np.ascontiguousarray(image, dtype=np.uint8))
-        self.proc.stdin.write(json.dumps({"npy": path}) + "\n")
-        self.proc.stdin.flush()
-        line = self.proc.stdout.readline()
+        self._to_child.write(json.dumps({"npy": path}) + "\n")
+        self._to_child.flush()
+        line = self._from_child.readline()
         if not line:
             raise RuntimeError("the MediaPipe worker process died; run it by hand to see why")
         reply = json.loads(line)
@@ -94,9 +98,9 @@ class _Child:
             raise RuntimeError(f"MediaPipe worker: {reply['error']}")
         return None if reply["landmarks"] is None else np.asarray(reply["landmarks"], dtype=np.float64)
 
-    def close(self):
+    def close(self) -> None:
         if self.proc.poll() is None:
-            self.proc.stdin.close()
+            self._to_child.close()
             self.proc.wait(timeout=30)
         self.tmp.cleanup()
 
@@ -113,7 +117,7 @@ class MediaPipePredictor(Predictor):
 
     def __init__(self, model_complexity: int = 1, min_detection_confidence: float = 0.5, python: str | None = None):
         self.version = f"mediapipe-0.10.14-blazepose-{['lite', 'full', 'heavy'][model_complexity]}"
-        backend = None
+        backend: _InProcess | _Child | None = None
         if python is None:
             try:
                 backend = _InProcess(model_complexity, min_detection_confidence)
@@ -122,9 +126,12 @@ class MediaPipePredictor(Predictor):
                 if not python:
                     raise ImportError("mediapipe is not installed: pip install -r requirements-mediapipe.txt "
                                       f"(in its own virtualenv, then set {ENV_PYTHON} to its python)") from None
-        self._backend = backend or _Child(python, model_complexity, min_detection_confidence)
+        if backend is None:
+            assert python is not None  # set above whenever the in-process backend was not built
+            backend = _Child(python, model_complexity, min_detection_confidence)
+        self._backend = backend
 
-    def predict(self, image: np.ndarray, boxes=None, flip_test: bool = False) -> list[Instance]:
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         h, w = image.shape[:2]
         lm = self._backend.landmarks(image)
         if lm is None:
@@ -138,10 +145,10 @@ class MediaPipePredictor(Predictor):
                 inst.extra["flip_keypoints"] = flipped[COCO17.flip_index]
         return [inst]
 
-    def close(self):
+    def close(self) -> None:
         self._backend.close()
 
-    def __del__(self):
+    def __del__(self) -> None:
         try:
             self.close()
         except Exception:

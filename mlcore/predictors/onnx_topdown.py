@@ -15,9 +15,10 @@ import os
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from ..skeletons import COCO17, COCO17_SPINE, SPINETRACK37, Skeleton
-from ..transforms import apply_affine, bbox_to_center_scale, get_affine, invert_affine, warp_affine
+from ..transforms import Vector, apply_affine, bbox_to_center_scale, get_affine, invert_affine, warp_affine
 from . import simcc
 from .base import Instance, Predictor, full_image_box
 
@@ -26,8 +27,9 @@ STD = np.array([58.395, 57.12, 57.375], dtype=np.float32)
 _BY_COUNT = {17: COCO17, 24: COCO17_SPINE, 37: SPINETRACK37}
 
 
-def preprocess(image: np.ndarray, bbox, input_size: tuple[int, int], padding: float = 1.25,
-               flip: bool = False, mean=MEAN, std=STD) -> tuple[np.ndarray, np.ndarray]:
+def preprocess(image: np.ndarray, bbox: Vector, input_size: tuple[int, int], padding: float = 1.25,
+               flip: bool = False, mean: npt.NDArray[np.float32] = MEAN,
+               std: npt.NDArray[np.float32] = STD) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """Crop one person for the model. image (H, W, 3) uint8 RGB, bbox [x, y, w, h], input_size (W, H).
 
     Returns the input (3, H_in, W_in) float32 and the 2x3 source-to-crop matrix.
@@ -49,8 +51,9 @@ class OnnxTopDownPredictor(Predictor):
     threads: onnxruntime intra-op threads (default: all cores).
     """
 
-    def __init__(self, path: str | os.PathLike, skeleton: Skeleton | None = None, split_ratio: float = 2.0,
-                 padding: float = 1.25, mean=MEAN, std=STD, version: str | None = None, threads: int | None = None):
+    def __init__(self, path: str | os.PathLike[str], skeleton: Skeleton | None = None, split_ratio: float = 2.0,
+                 padding: float = 1.25, mean: npt.ArrayLike = MEAN, std: npt.ArrayLike = STD,
+                 version: str | None = None, threads: int | None = None) -> None:
         import onnxruntime as ort
 
         opts = ort.SessionOptions()
@@ -102,12 +105,13 @@ class OnnxTopDownPredictor(Predictor):
         sx, sy = self.session.run(self.output_names, {self.input_name: batch})
         return sx, sy
 
-    def predict(self, image: np.ndarray, boxes=None, flip_test: bool = False) -> list[Instance]:
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if boxes is not None else full_image_box(image)[None]
         if len(boxes) == 0:
             return []
         flips = (False, True) if flip_test else (False,)
-        inputs, mats = [], []
+        inputs: list[npt.NDArray[np.float32]] = []
+        mats: list[npt.NDArray[np.float64]] = []
         for box in boxes:
             for flip in flips:
                 x, m = preprocess(image, box, self.input_size, self.padding, flip, self.mean, self.std)
@@ -115,7 +119,7 @@ class OnnxTopDownPredictor(Predictor):
                 mats.append(m)
         sx, sy = self.run(np.stack(inputs))
         decoded = simcc.decode(sx, sy, self.split_ratio)            # (B, K, 3) in crop pixels
-        out = []
+        out: list[Instance] = []
         for b, box in enumerate(boxes):
             results = []
             for f, flip in enumerate(flips):

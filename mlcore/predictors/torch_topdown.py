@@ -8,9 +8,11 @@ because dropout can only be switched on at inference in torch.
 from __future__ import annotations
 
 import os
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
+import numpy.typing as npt
 
 from ..skeletons import Skeleton
 from ..transforms import apply_affine, invert_affine
@@ -22,7 +24,7 @@ from .onnx_topdown import preprocess
 class TorchTopDownPredictor(Predictor):
     """model_dir: a keypoint model directory (model.pt). mc_samples: dropout passes per crop (0 = off)."""
 
-    def __init__(self, model_dir: str | os.PathLike, mc_samples: int = 0, seed: int = 0):
+    def __init__(self, model_dir: str | os.PathLike[str], mc_samples: int = 0, seed: int = 0) -> None:
         import torch
 
         from ..nets.keypoint_net import KeypointNet
@@ -41,7 +43,8 @@ class TorchTopDownPredictor(Predictor):
         self.version = f"{Path(model_dir).name}-torch"
         self._gen = torch.Generator().manual_seed(seed)
 
-    def _decode(self, x, mats, flips):
+    def _decode(self, x: npt.NDArray[np.float32], mats: Sequence[npt.NDArray[np.float64]],
+                flips: Sequence[bool]) -> npt.NDArray[np.float64]:
         import torch
 
         with torch.no_grad():
@@ -53,14 +56,14 @@ class TorchTopDownPredictor(Predictor):
                 dec[i] = dec[i][self.skeleton.flip_index]
         return dec
 
-    def predict(self, image: np.ndarray, boxes=None, flip_test: bool = False) -> list[Instance]:
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         import torch
 
         boxes = np.asarray(boxes, dtype=np.float64).reshape(-1, 4) if boxes is not None else full_image_box(image)[None]
-        out = []
+        out: list[Instance] = []
         for box in boxes:
             flips = [False, True] if flip_test else [False]
-            xs, mats = zip(*(preprocess(image, box, self.input_size, self.padding, f) for f in flips))
+            xs, mats = zip(*(preprocess(image, box, self.input_size, self.padding, f) for f in flips), strict=True)
             self.model.eval()
             dec = self._decode(np.stack(xs), mats, flips)
             inst = Instance(keypoints=dec[0], bbox=np.asarray(box, dtype=np.float64), score=float(dec[0][:, 2].mean()))

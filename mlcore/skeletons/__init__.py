@@ -7,9 +7,9 @@ preset: nobody annotates in it. ``remap`` moves arrays between skeletons by name
 from .base import Skeleton, normalise_name
 from .coco17 import COCO17
 from .coco17_spine import COCO17_SPINE
-from .spinetrack37 import SPINETRACK37
-from .mediapipe33 import MEDIAPIPE33, MEDIAPIPE_TO_COCO17
 from .mapping import remap, remap_index
+from .mediapipe33 import MEDIAPIPE33, MEDIAPIPE_TO_COCO17
+from .spinetrack37 import SPINETRACK37
 
 PRESETS: dict[str, Skeleton] = {s.name: s for s in (COCO17, COCO17_SPINE, SPINETRACK37)}
 

@@ -4,8 +4,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 
 def normalise_name(name: str) -> str:
@@ -35,7 +37,7 @@ class Skeleton:
     sigmas: tuple[float, ...]
     colours: tuple[str, ...] = field(default=())
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         k = len(self.keypoints)
         if len(set(self.keypoints)) != k:
             raise ValueError(f"{self.name}: duplicate keypoint names")
@@ -66,11 +68,11 @@ class Skeleton:
         return perm
 
     @property
-    def sigma_array(self) -> np.ndarray:
+    def sigma_array(self) -> npt.NDArray[np.float64]:
         """OKS sigmas, shape (K,), float64."""
         return np.asarray(self.sigmas, dtype=np.float64)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (links and flip pairs 0-based)."""
         return {
             "name": self.name,
@@ -82,7 +84,7 @@ class Skeleton:
         }
 
     @classmethod
-    def from_dict(cls, data: dict) -> "Skeleton":
+    def from_dict(cls, data: dict[str, Any]) -> Skeleton:
         return cls(
             name=data.get("name", "custom"),
             keypoints=tuple(normalise_name(n) for n in data["keypoints"]),
@@ -92,7 +94,7 @@ class Skeleton:
             colours=tuple(data.get("colours") or ()),
         )
 
-    def coco_category(self, category_id: int = 1, category_name: str = "person") -> dict:
+    def coco_category(self, category_id: int = 1, category_name: str = "person") -> dict[str, Any]:
         """COCO category record: names and 1-based skeleton links."""
         return {
             "id": category_id,
@@ -102,7 +104,7 @@ class Skeleton:
             "skeleton": [[a + 1, b + 1] for a, b in self.links],
         }
 
-    def with_keypoints(self, extra: "Skeleton | list[str]", sigmas: list[float] | None = None) -> "Skeleton":
+    def with_keypoints(self, extra: Skeleton | list[str], sigmas: list[float] | None = None) -> Skeleton:
         """A copy with keypoints appended at the end (stored K-vectors stay valid as a prefix).
 
         New left_/right_ points are paired for flipping with each other or with existing points.

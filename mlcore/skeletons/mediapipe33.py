@@ -25,7 +25,7 @@ KEYPOINTS = [
 # Landmark index of each COCO-17 point, in COCO order.
 MEDIAPIPE_TO_COCO17 = (0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28)
 
-_coco_sigma = dict(zip(coco17.KEYPOINTS, coco17.SIGMAS))
+_coco_sigma = dict(zip(coco17.KEYPOINTS, coco17.SIGMAS, strict=True))
 # Points COCO does not have get sigmas of their nearest COCO relative: face
 # points like the eyes, hand points like the wrists, foot points like
 # SpineTrack's foot points (0.079).

@@ -10,10 +10,12 @@ predicted without a detector (the frame is the box).
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass
+from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
-from ..transforms import apply_affine, bbox_to_center_scale, get_affine, warp_affine
+from ..transforms import Vector, apply_affine, bbox_to_center_scale, get_affine, warp_affine
 
 
 @dataclass
@@ -27,12 +29,13 @@ class AugmentConfig:
     colour: float = 0.2          # brightness / contrast jitter amplitude
     padding: float = 1.25
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def crop_sample(image: np.ndarray, keypoints: np.ndarray, bbox, input_size: tuple[int, int], flip_index: list[int],
-                rng: np.random.Generator | None, cfg: AugmentConfig) -> tuple[np.ndarray, np.ndarray]:
+def crop_sample(image: npt.NDArray[np.uint8], keypoints: npt.ArrayLike, bbox: Vector, input_size: tuple[int, int],
+                flip_index: list[int], rng: np.random.Generator | None,
+                cfg: AugmentConfig) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float64]]:
     """One training crop.
 
     image (H, W, 3) uint8; keypoints (K, 3) [x, y, v] in image pixels; bbox [x, y, w, h].

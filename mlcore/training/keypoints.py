@@ -16,10 +16,13 @@ import os
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import coco, metrics, modeldir
+from ..files import atomic_path
 from ..images import load_rgb
 from ..predictors import simcc
 from ..predictors.onnx_topdown import MEAN, STD
@@ -27,6 +30,11 @@ from ..skeletons import Skeleton
 from ..transforms import apply_affine, invert_affine
 from .augment import AugmentConfig, crop_sample
 from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
+
+if TYPE_CHECKING:
+    import torch
+
+    from ..nets.keypoint_net import KeypointNet
 
 
 @dataclass
@@ -48,7 +56,7 @@ class KeypointTrainConfig:
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["augment"] = self.augment.to_dict()
         return d
@@ -58,21 +66,22 @@ class KeypointTrainConfig:
 class KeypointSamples:
     """Frames in memory: images (list of (H, W, 3) uint8), keypoints (N, K, 3), bboxes (N, 4), areas (N,)."""
 
-    images: list
-    keypoints: np.ndarray
-    bboxes: np.ndarray
-    areas: np.ndarray
-    image_ids: np.ndarray
+    images: list[npt.NDArray[np.uint8]]
+    keypoints: npt.NDArray[np.float64]
+    bboxes: npt.NDArray[np.float64]
+    areas: npt.NDArray[np.float64]
+    image_ids: npt.NDArray[np.int64]
     missing: int
 
 
-def load_samples(data: dict, images_dir: str | os.PathLike, skeleton: Skeleton) -> KeypointSamples:
+def load_samples(data: dict[str, Any], images_dir: str | os.PathLike[str], skeleton: Skeleton) -> KeypointSamples:
     """Annotations of ``data`` with their frames; annotations whose frame file is missing are skipped."""
     table = coco.keypoint_table(data, skeleton)
     index = coco.ImageIndex(images_dir)
     files = {i["id"]: i["file_name"] for i in data["images"]}
-    cache: dict[int, np.ndarray] = {}
-    keep, missing = [], 0
+    cache: dict[int, npt.NDArray[np.uint8]] = {}
+    keep: list[int] = []
+    missing = 0
     for row, iid in enumerate(table.image_ids.tolist()):
         if iid not in cache:
             path = index.find(files[iid])
@@ -86,7 +95,9 @@ def load_samples(data: dict, images_dir: str | os.PathLike, skeleton: Skeleton) 
                            missing=missing)
 
 
-def _batch(samples: KeypointSamples, idx, cfg: KeypointTrainConfig, skeleton: Skeleton, rng, sigma):
+def _batch(samples: KeypointSamples, idx: npt.NDArray[np.int64], cfg: KeypointTrainConfig, skeleton: Skeleton,
+           rng: np.random.Generator,
+           sigma: tuple[float, float]) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor, torch.Tensor]:
     import torch
 
     crops, kps = [], []
@@ -100,7 +111,7 @@ def _batch(samples: KeypointSamples, idx, cfg: KeypointTrainConfig, skeleton: Sk
     return x, torch.from_numpy(tx), torch.from_numpy(ty), torch.from_numpy(w)
 
 
-def kl_loss(pred, target, weight, beta: float):
+def kl_loss(pred: torch.Tensor, target: torch.Tensor, weight: torch.Tensor, beta: float) -> torch.Tensor:
     """RTMPose's KLDiscretLoss: KL(softmax(beta * target) || softmax(beta * pred)), weighted per keypoint.
 
     pred, target (N, K, B); weight (N, K). Returns a scalar.
@@ -113,15 +124,16 @@ def kl_loss(pred, target, weight, beta: float):
     return (kl * weight).sum() / weight.sum().clamp_min(1.0)
 
 
-def predict_samples(model, samples: KeypointSamples, cfg: KeypointTrainConfig, device: str,
-                    boxes: np.ndarray | None = None, batch_size: int = 64) -> np.ndarray:
+def predict_samples(model: torch.nn.Module, samples: KeypointSamples, cfg: KeypointTrainConfig, device: str,
+                    boxes: npt.NDArray[np.float64] | None = None,
+                    batch_size: int = 64) -> npt.NDArray[np.float64]:
     """Keypoints (N, K, 3) [x, y, score] in image pixels, one crop per box (default: the annotation boxes)."""
     import torch
 
     from ..predictors.onnx_topdown import preprocess
 
     boxes = samples.bboxes if boxes is None else boxes
-    out = []
+    out: list[npt.NDArray[np.float64]] = []
     model.eval()
     with torch.no_grad():
         for s in range(0, len(samples.images), batch_size):
@@ -132,13 +144,13 @@ def predict_samples(model, samples: KeypointSamples, cfg: KeypointTrainConfig, d
                 mats.append(m)
             sx, sy = model(torch.from_numpy(np.stack(xs)).to(device))
             dec = simcc.decode(sx.cpu().numpy(), sy.cpu().numpy(), cfg.split_ratio)
-            for d, m in zip(dec, mats):
+            for d, m in zip(dec, mats, strict=True):
                 d[:, :2] = apply_affine(d[:, :2], invert_affine(m))
                 out.append(d)
     return np.stack(out) if out else np.zeros((0, 0, 3))
 
 
-def keypoint_report(pred: np.ndarray, samples: KeypointSamples, skeleton: Skeleton) -> dict:
+def keypoint_report(pred: npt.NDArray[np.float64], samples: KeypointSamples, skeleton: Skeleton) -> dict[str, Any]:
     """Mean OKS, OKS >= 0.5 share, PCK@0.05/0.1, pixel errors (overall and per keypoint) for (N, K, 3) predictions."""
     o = metrics.oks(pred, samples.keypoints, samples.areas, skeleton.sigma_array)
     pck05, _ = metrics.pck(pred, samples.keypoints, samples.bboxes, 0.05)
@@ -153,27 +165,32 @@ def keypoint_report(pred: np.ndarray, samples: KeypointSamples, skeleton: Skelet
         "oks_ge_0.5": float(np.mean(o >= 0.5)) if len(o) else float("nan"),
         "pck@0.05": pck05, "pck@0.1": pck10,
         "mean_pixel_error": err,
-        "per_keypoint_pixel_error": {n: _r(v) for n, v in zip(skeleton.keypoints, per)},
-        "per_keypoint_oks": {n: _r(v) for n, v in zip(skeleton.keypoints, per_oks)},
+        "per_keypoint_pixel_error": {n: _r(v) for n, v in zip(skeleton.keypoints, per, strict=True)},
+        # per_oks is empty when there are no predictions, so the pairs stop there
+        "per_keypoint_oks": {n: _r(v) for n, v in zip(skeleton.keypoints, per_oks, strict=False)},
     }
 
 
-def _r(v) -> float | None:
+def _r(v: float | None) -> float | None:
     return None if v is None or not np.isfinite(v) else round(float(v), 4)
 
 
 def lr_factor(step: int, total: int, warmup: float = 0.05) -> float:
-    """Linear warm-up over the first 5% of steps, then cosine decay to 0; a pure function of the step so resuming is exact."""
+    """Linear warm-up over the first 5% of steps, then cosine decay to 0.
+
+    A pure function of the step, so resuming is exact.
+    """
     w = max(1, int(warmup * total))
     if step < w:
         return (step + 1) / w
-    return 0.5 * (1 + np.cos(np.pi * min(1.0, (step - w) / max(1, total - w))))
+    return float(0.5 * (1 + np.cos(np.pi * min(1.0, (step - w) / max(1, total - w)))))
 
 
-def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | os.PathLike, val: dict | None = None,
-                    skeleton: Skeleton | None = None, config: KeypointTrainConfig | None = None,
-                    device: str | None = None, progress: ProgressFn = no_progress, resume: bool = False,
-                    init_from: str | os.PathLike | None = None) -> dict:
+def train_keypoints(train: dict[str, Any], images_dir: str | os.PathLike[str], out_dir: str | os.PathLike[str],
+                    val: dict[str, Any] | None = None, skeleton: Skeleton | None = None,
+                    config: KeypointTrainConfig | None = None, device: str | None = None,
+                    progress: ProgressFn = no_progress, resume: bool = False,
+                    init_from: str | os.PathLike[str] | None = None) -> dict[str, Any]:
     """Train, checkpoint, export; returns the report written into model.json.
 
     train, val: COCO dicts (val optional: without it every epoch is kept and
@@ -202,8 +219,7 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
 
     from ..nets.keypoint_net import KeypointNet
 
-    model = KeypointNet(skeleton.num_keypoints, tuple(cfg.input_size), cfg.split_ratio, cfg.width, cfg.hidden,
-                        cfg.dropout)
+    model = KeypointNet(skeleton.num_keypoints, cfg.input_size, cfg.split_ratio, cfg.width, cfg.hidden, cfg.dropout)
     if init_from is not None:
         load_initial_weights(model, init_from, skeleton)
     model = model.to(device)
@@ -212,7 +228,7 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
     total_steps = cfg.epochs * steps_per_epoch
     step = 0
     stopper = EarlyStopping(cfg.patience)
-    history: list[dict] = []
+    history: list[dict[str, Any]] = []
     start_epoch = 0
     last = out / "checkpoints" / "last.pt"
     if resume and last.is_file():
@@ -223,12 +239,12 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
         step = start_epoch * steps_per_epoch
         stopper.best, stopper.best_epoch, stopper.bad = state["stopper"]
         rng = np.random.default_rng([cfg.seed, start_epoch])
-    best_state = None
+    best_state: dict[str, torch.Tensor] | None = None
     t0 = time.time()
     for epoch in range(start_epoch, cfg.epochs):
         model.train()
         order = rng.permutation(len(train_s.images))
-        losses = []
+        losses: list[float] = []
         for s in range(0, len(order), cfg.batch_size):
             idx = order[s:s + cfg.batch_size]
             if len(idx) < 2:
@@ -239,30 +255,33 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total_steps)
             opt.zero_grad()
-            loss.backward()
+            loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
             opt.step()
             step += 1
             losses.append(float(loss.detach()))
-        row = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
+        row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                "lr": float(opt.param_groups[0]["lr"]), "seconds": round(time.time() - t0, 1)}
         improved = True
         if val_s is not None and len(val_s.images):
             pred = predict_samples(model, val_s, cfg, device)
-            row["val_mean_oks"] = float(np.nanmean(metrics.oks(pred, val_s.keypoints, val_s.areas, skeleton.sigma_array)))
+            val_oks = metrics.oks(pred, val_s.keypoints, val_s.areas, skeleton.sigma_array)
+            row["val_mean_oks"] = float(np.nanmean(val_oks))
             improved = stopper.step(row["val_mean_oks"], epoch)
         history.append(row)
         if improved:
             best_state = {k: v.detach().cpu().clone() for k, v in model.state_dict().items()}
-        torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
-                    "history": history, "epoch": epoch, "stopper": (stopper.best, stopper.best_epoch, stopper.bad),
-                    "config": cfg.to_dict()}, str(last) + ".tmp")
-        os.replace(str(last) + ".tmp", last)
+        with atomic_path(last) as tmp:
+            torch.save({"model": model.state_dict(), "optimizer": opt.state_dict(),
+                        "history": history, "epoch": epoch,
+                        "stopper": (stopper.best, stopper.best_epoch, stopper.bad),
+                        "config": cfg.to_dict()}, str(tmp))
         msg = f"epoch {epoch + 1}/{cfg.epochs} loss {row['loss']:.4f}"
         if "val_mean_oks" in row:
             msg += f" val OKS {row['val_mean_oks']:.3f}"
         progress(0.95 * (epoch + 1) / cfg.epochs, msg)
         if val_s is not None and stopper.should_stop:
-            progress(0.95, f"early stop at epoch {epoch + 1}: best val OKS {stopper.best:.3f} at epoch {stopper.best_epoch + 1}")
+            progress(0.95, f"early stop at epoch {epoch + 1}: "
+                           f"best val OKS {stopper.best:.3f} at epoch {stopper.best_epoch + 1}")
             break
     if best_state is not None:
         model.load_state_dict(best_state)
@@ -274,7 +293,7 @@ def train_keypoints(train: dict, images_dir: str | os.PathLike, out_dir: str | o
     return report
 
 
-def load_initial_weights(model, model_dir: str | os.PathLike, skeleton: Skeleton) -> None:
+def load_initial_weights(model: KeypointNet, model_dir: str | os.PathLike[str], skeleton: Skeleton) -> None:
     """Copy a saved model's weights into ``model``; ValueError when the two do not fit together."""
     import torch
 
@@ -284,7 +303,8 @@ def load_initial_weights(model, model_dir: str | os.PathLike, skeleton: Skeleton
     state = torch.load(path, map_location="cpu", weights_only=False)
     saved_names = Skeleton.from_dict(state["skeleton"]).keypoints
     if list(saved_names) != list(skeleton.keypoints):
-        raise ValueError(f"init_from: {model_dir} predicts {len(saved_names)} keypoints ({', '.join(saved_names[:3])}, ...), "
+        raise ValueError(f"init_from: {model_dir} predicts {len(saved_names)} keypoints "
+                         f"({', '.join(saved_names[:3])}, ...), "
                          f"this training {skeleton.num_keypoints} ({', '.join(skeleton.keypoints[:3])}, ...)")
     mine = {k: v for k, v in model.config().items() if k != "dropout"}
     theirs = {k: state["net"][k] for k in mine}
@@ -293,23 +313,23 @@ def load_initial_weights(model, model_dir: str | os.PathLike, skeleton: Skeleton
     model.load_state_dict(state["model"])
 
 
-def save_keypoint_model(model, out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, history: list,
-                        train_s: KeypointSamples, val_s: KeypointSamples | None, stopper: EarlyStopping,
-                        init_from: str | None = None) -> dict:
+def save_keypoint_model(model: KeypointNet, out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig,
+                        history: list[dict[str, Any]], train_s: KeypointSamples, val_s: KeypointSamples | None,
+                        stopper: EarlyStopping, init_from: str | None = None) -> dict[str, Any]:
     """Write model.pt, model.onnx (parity-checked), history.json and model.json; returns the report."""
     import torch
 
     from ..onnx_export import export_onnx, max_parity_error
 
     w, h = cfg.input_size
-    torch.save({"model": model.state_dict(), "net": model.config(), "skeleton": skeleton.to_dict(),
-                "config": cfg.to_dict()}, str(out / "model.pt") + ".tmp")
-    os.replace(str(out / "model.pt") + ".tmp", out / "model.pt")
+    with atomic_path(out / "model.pt") as tmp:
+        torch.save({"model": model.state_dict(), "net": model.config(), "skeleton": skeleton.to_dict(),
+                    "config": cfg.to_dict()}, str(tmp))
     example = torch.zeros(1, 3, h, w)
     export_onnx(model, (example,), out / "model.onnx", ["input"], ["simcc_x", "simcc_y"], dynamic_batch=True)
     probe = np.random.default_rng(0).normal(size=(2, 3, h, w)).astype(np.float32)
     parity = max_parity_error(model, out / "model.onnx", {"input": probe})
-    report = {"train_frames": len(train_s.images), "missing_frames": train_s.missing,
+    report: dict[str, Any] = {"train_frames": len(train_s.images), "missing_frames": train_s.missing,
               "epochs_run": len(history), "onnx_max_abs_diff": parity, "init_from": init_from}
     report["train"] = keypoint_report(predict_samples(model, train_s, cfg, "cpu"), train_s, skeleton)
     if val_s is not None and len(val_s.images):

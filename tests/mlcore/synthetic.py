@@ -6,7 +6,7 @@ import numpy as np
 
 from mlcore.skeletons import COCO17
 
-I = {n: i for i, n in enumerate(COCO17.keypoints)}
+INDEX = {n: i for i, n in enumerate(COCO17.keypoints)}
 
 
 def side_pose(rng, bent: bool, x0=100.0, y0=100.0, scale=1.0, face_right=True) -> np.ndarray:
@@ -15,14 +15,15 @@ def side_pose(rng, bent: bool, x0=100.0, y0=100.0, scale=1.0, face_right=True) -
     head_drop = 25 if bent else -20
     pts = {
         "left_hip": (0, 0), "right_hip": (3, 2), "left_shoulder": (s * 60, -40), "right_shoulder": (s * 63, -38),
-        "nose": (s * 90, -40 + head_drop), "left_eye": (s * 88, -44 + head_drop), "right_eye": (s * 89, -43 + head_drop),
-        "left_ear": (s * 78, -42 + head_drop), "right_ear": (s * 79, -41 + head_drop),
+        "nose": (s * 90, -40 + head_drop), "left_eye": (s * 88, -44 + head_drop),
+        "right_eye": (s * 89, -43 + head_drop), "left_ear": (s * 78, -42 + head_drop),
+        "right_ear": (s * 79, -41 + head_drop),
         "left_elbow": (s * 60, 0), "right_elbow": (s * 62, 2), "left_wrist": (s * 60, 35), "right_wrist": (s * 62, 36),
         "left_knee": (s * 20, 45), "right_knee": (s * 22, 46), "left_ankle": (0, 90), "right_ankle": (2, 91),
     }
     kp = np.zeros((17, 3))
     for n, (x, y) in pts.items():
-        kp[I[n]] = (x0 + scale * x + rng.normal(0, 2), y0 + scale * y + rng.normal(0, 2), 2)
+        kp[INDEX[n]] = (x0 + scale * x + rng.normal(0, 2), y0 + scale * y + rng.normal(0, 2), 2)
     return kp
 
 

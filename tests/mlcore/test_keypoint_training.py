@@ -20,7 +20,8 @@ def test_flip_augmentation_swaps_the_flip_pairs_and_keeps_points_on_their_pixels
     image[10, 5] = (255, 0, 0)          # the left point is red
     image[30, 20] = (0, 0, 255)         # the right point is blue
     kp = np.array([[5, 10, 2], [20, 30, 2]], dtype=float)
-    cfg = AugmentConfig(flip=1.0, scale=(1, 1), rotation=0, rotation_prob=0, shift=0, full_frame=0, colour=0, padding=1.0)
+    cfg = AugmentConfig(flip=1.0, scale=(1, 1), rotation=0, rotation_prob=0, shift=0, full_frame=0, colour=0,
+                        padding=1.0)
     crop, out = crop_sample(image, kp, [0, 0, 30, 40], (30, 40), [1, 0], np.random.default_rng(0), cfg)
     # After the flip, target 0 (left) is the old right point: the blue one, mirrored to x = 29 - 20.
     np.testing.assert_allclose(out[0], [9, 30, 2])

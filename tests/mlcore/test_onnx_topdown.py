@@ -5,9 +5,8 @@ import pytest
 import torch
 
 from mlcore.onnx_export import export_onnx
-from mlcore.predictors import load_predictor
+from mlcore.predictors import load_predictor, simcc
 from mlcore.predictors.onnx_topdown import OnnxTopDownPredictor, preprocess
-from mlcore.predictors import simcc
 from mlcore.skeletons import COCO17
 
 W, H, R = 48, 64, 2   # model input 48 x 64, split ratio 2
@@ -110,8 +109,8 @@ def test_the_crop_is_rgb_normalised_and_finds_a_red_blob(tmp_path):
 def test_preprocess_applies_rtmpose_mean_and_std():
     image = np.full((64, 48, 3), 255, dtype=np.uint8)
     x, m = preprocess(image, [0, 0, 48, 64], (W, H), padding=1.0)
-    np.testing.assert_allclose(x[:, 32, 24], [(255 - 123.675) / 58.395, (255 - 116.28) / 57.12, (255 - 103.53) / 57.375],
-                               rtol=1e-5)
+    expected = [(255 - 123.675) / 58.395, (255 - 116.28) / 57.12, (255 - 103.53) / 57.375]
+    np.testing.assert_allclose(x[:, 32, 24], expected, rtol=1e-5)
     np.testing.assert_allclose(m, [[1, 0, 0], [0, 1, 0]], atol=1e-12)
 
 

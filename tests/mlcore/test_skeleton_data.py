@@ -3,8 +3,19 @@
 import numpy as np
 import pytest
 
-from mlcore.skeletons import (COCO17, COCO17_SPINE, MEDIAPIPE33, MEDIAPIPE_TO_COCO17, PRESETS, SPINETRACK37,
-                              Skeleton, normalise_name, remap, remap_index, skeleton_for_names)
+from mlcore.skeletons import (
+    COCO17,
+    COCO17_SPINE,
+    MEDIAPIPE33,
+    MEDIAPIPE_TO_COCO17,
+    PRESETS,
+    SPINETRACK37,
+    Skeleton,
+    normalise_name,
+    remap,
+    remap_index,
+    skeleton_for_names,
+)
 
 COCO_SIGMAS = [0.026, 0.025, 0.025, 0.035, 0.035, 0.079, 0.079, 0.072, 0.072,
                0.062, 0.062, 0.107, 0.107, 0.087, 0.087, 0.089, 0.089]
@@ -35,7 +46,7 @@ def test_spinetrack37_has_the_paper_order_and_sigmas():
     assert SPINETRACK37.num_keypoints == 37
     assert SPINETRACK37.keypoints[17:20] == ("head", "neck", "hip")
     assert SPINETRACK37.keypoints[26:31] == ("spine_01", "spine_02", "spine_03", "spine_04", "spine_05")
-    sig = dict(zip(SPINETRACK37.keypoints, SPINETRACK37.sigmas))
+    sig = dict(zip(SPINETRACK37.keypoints, SPINETRACK37.sigmas, strict=True))
     assert (sig["spine_01"], sig["spine_04"], sig["left_latissimus"], sig["neck_03"]) == (0.1, 0.08, 0.12, 0.06)
 
 
