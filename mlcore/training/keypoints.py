@@ -22,6 +22,7 @@ import numpy as np
 import numpy.typing as npt
 
 from .. import coco, metrics, modeldir
+from ..blazepose.head_config import HeadTrainConfig
 from ..files import atomic_path
 from ..images import load_rgb
 from ..predictors import simcc
@@ -55,10 +56,15 @@ class KeypointTrainConfig:
     patience: int = 40                          # early stopping (needs a validation set)
     seed: int = 0
     augment: AugmentConfig = field(default_factory=AugmentConfig)
+    # "scratch": KeypointNet above; "blazepose": heads on BlazePose's pretrained backbone (settings in
+    # ``head``); "auto": blazepose when its model files are found, else scratch.
+    backbone: str = "scratch"
+    head: HeadTrainConfig = field(default_factory=HeadTrainConfig)
 
     def to_dict(self) -> dict[str, Any]:
         d = dict(self.__dict__)
         d["augment"] = self.augment.to_dict()
+        d["head"] = self.head.to_dict()
         return d
 
 
@@ -204,6 +210,11 @@ def train_keypoints(train: dict[str, Any], images_dir: str | os.PathLike[str], o
     import torch
 
     cfg = config or KeypointTrainConfig()
+    if resolve_backbone(cfg.backbone) == "blazepose":
+        from ..blazepose.training import train_blazepose_keypoints
+
+        return train_blazepose_keypoints(train, images_dir, out_dir, val=val, skeleton=skeleton, config=cfg,
+                                         device=device, progress=progress, resume=resume, init_from=init_from)
     skeleton = skeleton or coco.category_skeleton(train)
     device = pick_device(device)
     rng = seed_everything(cfg.seed)
@@ -291,6 +302,21 @@ def train_keypoints(train: dict[str, Any], images_dir: str | os.PathLike[str], o
                                  init_from=str(init_from) if init_from is not None else None)
     progress(1.0, "done")
     return report
+
+
+def resolve_backbone(backbone: str) -> str:
+    """"scratch" or "blazepose" for a config's backbone; "auto" is blazepose when its model files are found."""
+    if backbone not in ("scratch", "blazepose", "auto"):
+        raise ValueError(f"backbone must be scratch, blazepose or auto, not {backbone!r}")
+    if backbone != "auto":
+        return backbone
+    from ..blazepose.files import BlazePoseUnavailable, blazepose_files
+
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable:
+        return "scratch"
+    return "blazepose"
 
 
 def load_initial_weights(model: KeypointNet, model_dir: str | os.PathLike[str], skeleton: Skeleton) -> None:

@@ -1,0 +1,48 @@
+"""Settings for training keypoint heads on BlazePose's frozen backbone (no torch import, so configs stay cheap)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from typing import Any
+
+
+@dataclass
+class HeadTrainConfig:
+    """Heads on cached backbone features (``mlcore.blazepose.training``).
+
+    Each training frame is cropped ``2 + variants`` times: the person box's ROI (rotation from the
+    detector, as the predictor does with boxes), the detector's whole-frame ROI (when it finds a
+    person) and ``variants`` augmented ROIs (box ROI scaled by ``scale``, shifted by ``shift`` x side
+    (std), rotated by +-``rotation`` degrees with ``rotation_prob``, mirrored with ``flip``, colour
+    jitter ``colour``); the frozen backbone runs once per crop and the heads train on the cache.
+    """
+
+    epochs: int = 25
+    batch_size: int = 16
+    lr: float = 2e-3
+    weight_decay: float = 1e-4
+    hidden: int = 32
+    sigma: float = 1.5                      # target Gaussian width in heatmap cells (4 crop pixels)
+    variants: int = 4
+    scale: tuple[float, float] = (0.8, 1.25)
+    shift: float = 0.08
+    rotation: float = 30.0
+    rotation_prob: float = 0.5
+    flip: float = 0.5
+    colour: float = 0.2
+    patience: int = 6                       # early stopping on held-out clips, epochs
+    inner_val_folds: int = 5                # without a val file: 1 of this many clip-grouped folds is held out
+    window: int = 5                         # decoding window (cells)
+    min_presence: float = 0.5               # whole frame: BlazePose's pose presence below this drops the person
+    box_rotation: str = "detector"          # as BlazePosePredictor: detector | landmarks | none
+    seed: int = 0
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> HeadTrainConfig:
+        known = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        if "scale" in known:
+            known["scale"] = tuple(known["scale"])
+        return cls(**known)
