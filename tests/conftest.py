@@ -30,6 +30,16 @@ def media_in_tmp(settings, tmp_path):
     connections["jobstate"].close()  # progress reports open it; an open session blocks dropping the test DB
 
 
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Sign-in failures and throttle counts (kept in the cache) never carry from one test to the next."""
+    from django.core.cache import cache
+
+    cache.clear()
+    yield
+    cache.clear()
+
+
 @pytest.fixture
 def users(db, django_user_model):
     """A PI, a reviewer, an annotator and an outsider (not a member of any project)."""

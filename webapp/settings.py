@@ -114,9 +114,17 @@ POSEREVIEW_IMPORT_ROOTS = [p for p in os.environ.get("POSEREVIEW_IMPORT_ROOTS", 
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "annotations.core.tokens.ExpiringTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
+    # Scoped limits (annotations/core/throttling.py): the token endpoint per client address, uploads per user.
+    "DEFAULT_THROTTLE_RATES": {
+        "auth": os.environ.get("POSEREVIEW_AUTH_RATE", "30/min"),
+        "uploads": os.environ.get("POSEREVIEW_UPLOAD_RATE", "300/hour"),
+    },
+    # How many proxies in front of the app append to X-Forwarded-For (0: the header is ignored, so a client
+    # cannot name its own address to escape the sign-in lockout; 1 behind one TLS-terminating proxy).
+    "NUM_PROXIES": int(os.environ.get("POSEREVIEW_NUM_PROXIES", 0)),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
@@ -148,3 +156,24 @@ LOGGING = {
     "handlers": {"console": {"class": "logging.StreamHandler"}},
     "root": {"handlers": ["console"], "level": os.environ.get("LOG_LEVEL", "INFO")},
 }
+
+# -- signing in: lockout, tokens, cache ----------------------------------------------------------
+# The cache holds sign-in failures and throttle counts, so every web process must share it: Redis
+# (POSEREVIEW_CACHE_URL, else the broker's Redis server) in a deployment; the dev runner and the
+# tests (POSEREVIEW_DEV, one process) keep it in memory unless POSEREVIEW_CACHE_URL says otherwise.
+POSEREVIEW_CACHE_URL = os.environ.get("POSEREVIEW_CACHE_URL") or (
+    "locmem://" if os.environ.get("POSEREVIEW_DEV") or not CELERY_BROKER_URL.startswith(("redis://", "rediss://"))
+    else CELERY_BROKER_URL)
+if POSEREVIEW_CACHE_URL.startswith("locmem://"):
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": "posereview"}}
+else:
+    CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
+                          "LOCATION": POSEREVIEW_CACHE_URL.replace("redis+socket://", "unix://"),
+                          "KEY_PREFIX": "posereview-cache"}}
+AUTHENTICATION_BACKENDS = ["annotations.core.throttling.LockoutModelBackend"]
+POSEREVIEW_LOGIN_MAX_FAILURES = int(os.environ.get("POSEREVIEW_LOGIN_MAX_FAILURES", 5))
+POSEREVIEW_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("POSEREVIEW_LOGIN_MAX_FAILURES_PER_IP", 25))
+POSEREVIEW_LOGIN_WINDOW_MINUTES = float(os.environ.get("POSEREVIEW_LOGIN_WINDOW_MINUTES", 15))
+POSEREVIEW_LOGIN_LOCKOUT_MINUTES = float(os.environ.get("POSEREVIEW_LOGIN_LOCKOUT_MINUTES", 15))
+# API tokens are refused once older than this (0: never); POST /api/auth/token/ then issues a new one.
+POSEREVIEW_TOKEN_TTL_HOURS = float(os.environ.get("POSEREVIEW_TOKEN_TTL_HOURS", 720))

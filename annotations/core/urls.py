@@ -2,9 +2,8 @@
 
 from django.http import HttpResponse
 from django.urls import path
-from rest_framework.authtoken.views import obtain_auth_token
 
-from annotations.core import api, views
+from annotations.core import api, auth, views
 
 urlpatterns = [
     path("healthz", lambda request: HttpResponse("ok", content_type="text/plain"), name="healthz"),
@@ -12,7 +11,7 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("auth/token/", obtain_auth_token, name="api-token"),
+    path("auth/token/", auth.token_view, name="api-token"),
     path("jobs/<int:job_id>/", api.job_detail, name="api-job"),
     path("jobs/<int:job_id>/download/", api.job_download, name="api-job-download"),
     path("jobs/<int:job_id>/cancel/", api.job_cancel, name="api-job-cancel"),

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from django.http import FileResponse
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
@@ -14,12 +14,14 @@ from annotations.core.jobs import kind_of, kinds_of, start_job
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
 from annotations.core.serializers import JobSerializer, SplitVersionSerializer
+from annotations.core.throttling import ImportRateThrottle
 from annotations.datasets import exporting
 from annotations.datasets.imports import import_params
 from annotations.models import Job
 
 
 @api_view(["GET", "POST"])
+@throttle_classes([ImportRateThrottle])
 def project_jobs(request, slug):
     if request.method == "GET":
         project = project_for(request.user, slug)

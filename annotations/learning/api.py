@@ -8,7 +8,7 @@ import os
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
@@ -16,6 +16,7 @@ from annotations.core.jobs import kind_of, kinds_of, start_job
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
 from annotations.core.serializers import JobSerializer
+from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
@@ -68,6 +69,7 @@ def model_file(request, slug, model_id, field):
 
 
 @api_view(["POST"])
+@throttle_classes([UploadRateThrottle])
 def model_upload(request, slug):
     """Multipart: file (.onnx), keypoint_names (in output order), optional name. Queues its validation."""
     project = project_for(request.user, slug, Role.PI)

@@ -11,7 +11,7 @@ from django.db.models import Count, Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from rest_framework import status
-from rest_framework.decorators import api_view
+from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
@@ -19,6 +19,7 @@ from annotations.core.files import remove_upload, save_upload
 from annotations.core.jobs import start_job
 from annotations.core.permissions import project_for
 from annotations.core.serializers import JobSerializer
+from annotations.core.throttling import UploadRateThrottle
 from annotations.models import Clip, Frame, Job, Role, Video
 from annotations.video import extraction as videos
 from annotations.video import temporal
@@ -45,6 +46,7 @@ def _accepted(job: Job) -> Response:
 
 
 @api_view(["GET", "POST"])
+@throttle_classes([UploadRateThrottle])
 def project_videos(request, slug):
     """GET: the project's videos. POST (multipart): `file` plus extraction options -> extraction job."""
     if request.method == "GET":
@@ -84,6 +86,7 @@ def video_extract(request, slug, video_id):
 # -- chunked uploads ------------------------------------------------------------------------------
 
 @api_view(["POST"])
+@throttle_classes([UploadRateThrottle])
 def upload_begin(request, slug):
     """{file_name, size} -> {id, offset: 0, size, chunk_size}."""
     project = project_for(request.user, slug, Role.PI)

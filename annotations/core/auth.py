@@ -1,0 +1,85 @@
+"""Signing in: the token endpoint (obtain, rotate, revoke) and the login page, both behind the sign-in
+lockout of annotations/core/throttling.py.
+
+`POST /api/auth/token/` with username and password returns the caller's token, a fresh one if the old
+one expired (annotations/core/tokens.py); `DELETE /api/auth/token/` revokes the caller's token (the
+next POST issues a new key).
+"""
+
+from __future__ import annotations
+
+from django.contrib.auth import views as auth_views
+from rest_framework import exceptions, status
+from rest_framework.authtoken.models import Token
+from rest_framework.authtoken.serializers import AuthTokenSerializer
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.renderers import JSONRenderer
+from rest_framework.response import Response
+from rest_framework.views import APIView
+
+from annotations.core import throttling
+from annotations.core.tokens import current_token, token_expires_at
+
+
+class LockedOut(exceptions.Throttled):
+    default_detail = "Too many failed sign-in attempts."
+    default_code = "locked_out"
+
+
+class TokenView(APIView):
+    """POST {username, password} -> {token, expires_at}; DELETE (authenticated) -> 204, token revoked."""
+
+    throttle_classes = [throttling.AuthRateThrottle]
+    renderer_classes = [JSONRenderer]
+
+    def get_permissions(self):
+        return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
+
+    def post(self, request):
+        username = request.data.get("username") if hasattr(request.data, "get") else None
+        wait = throttling.locked_for(username if isinstance(username, str) else None, throttling.client_ip(request))
+        if wait:
+            raise LockedOut(wait=wait, detail=throttling.lockout_message(wait))
+        serializer = AuthTokenSerializer(data=request.data, context={"request": request})
+        if not serializer.is_valid():
+            wait = throttling.locked_for(username if isinstance(username, str) else None,
+                                         throttling.client_ip(request))
+            if wait:  # this failure started a lockout: say so now
+                raise LockedOut(wait=wait, detail=throttling.lockout_message(wait))
+            raise exceptions.ValidationError(serializer.errors)
+        token = current_token(serializer.validated_data["user"])
+        expires = token_expires_at(token)
+        return Response({"token": token.key, "expires_at": expires.isoformat() if expires else None})
+
+    def delete(self, request):
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)
+
+
+token_view = TokenView.as_view()
+
+
+class LoginView(auth_views.LoginView):
+    """Django's login page; while a username or address is locked out it answers 429 with the reason."""
+
+    def post(self, request, *args, **kwargs):
+        wait = throttling.locked_for(request.POST.get("username"), throttling.client_ip(request))
+        if wait:
+            return self._locked(wait)
+        return super().post(request, *args, **kwargs)
+
+    def form_invalid(self, form):
+        wait = throttling.locked_for(self.request.POST.get("username"), throttling.client_ip(self.request))
+        if wait:  # this failure started a lockout: say so now
+            return self._locked(wait)
+        return super().form_invalid(form)
+
+    def _locked(self, wait: int):
+        form = self.get_form_class()(self.request)  # unbound: rendering it checks no password
+        response = self.render_to_response(self.get_context_data(form=form, lockout=throttling.lockout_message(wait)))
+        response.status_code = 429
+        response["Retry-After"] = str(wait)
+        return response
+
+
+login_view = LoginView.as_view()
