@@ -140,7 +140,8 @@ def one_torch_thread() -> Iterator[None]:
         torch.set_num_threads(before)
 
 
-def fit_head(net: FormFeatureNet, feats: np.ndarray, y: np.ndarray, num_classes: int, l2: float, settings: FitSettings) -> None:
+def fit_head(net: FormFeatureNet, feats: np.ndarray, y: np.ndarray, num_classes: int, l2: float,
+             settings: FitSettings) -> None:
     """Fit the scaler and head of ``net`` on raw features (N, F) and labels (N,), in place."""
     torch.manual_seed(settings.seed)
     x = torch.from_numpy(feats).float()
@@ -191,6 +192,19 @@ def pooled(probs: np.ndarray, clips: Sequence[object], pooling: str) -> np.ndarr
     raise ValueError(f"unknown pooling {pooling!r}; choose from {POOLINGS}")
 
 
+def inner_clip_folds(data: FormArrays, k: int, seed: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    """Clip-grouped folds of ``data`` whose every training part holds every class: at most k, at least 2.
+
+    Fewer folds are tried when k leaves a class out of some training part; [] when even 2 do.
+    """
+    classes = set(data.y.tolist())
+    for n in range(min(k, len(set(data.clips.tolist()))), 1, -1):
+        folds = metrics.group_kfold(data.clips, n, seed=seed, labels=data.y)
+        if len(classes) > 1 and all(set(data.y[tr].tolist()) == classes for tr, _ in folds):
+            return folds
+    return []
+
+
 @dataclass
 class Selection:
     """The chosen candidate, its inner score and every candidate's score (inner out-of-fold macro F1)."""
@@ -202,7 +216,7 @@ class Selection:
     inner_clips: int
 
     def to_dict(self) -> dict[str, object]:
-        return {"chosen": self.chosen.to_dict(), "inner_score": round(self.score, 4),
+        return {"chosen": self.chosen.to_dict(), "inner_score": None if np.isnan(self.score) else round(self.score, 4),
                 "inner_metric": "macro F1 of out-of-fold frames (after the candidate's pooling)",
                 "inner_folds": self.inner_folds, "inner_clips": self.inner_clips,
                 "inner_scores": {k: round(v, 4) for k, v in self.scores.items()}}
@@ -223,10 +237,10 @@ def select(data: FormArrays, candidates: Sequence[Candidate], skeleton: Skeleton
     if seen is not None:
         seen("select", data)
     n_clips = len(set(data.clips.tolist()))
-    k = min(inner_folds, n_clips)
-    if k < 2 or len(set(data.y.tolist())) < 2:
+    folds = inner_clip_folds(data, inner_folds, seed)
+    if not folds:       # too few clips of some class to hold one out: nothing to choose on
         return Selection(candidates[0], float("nan"), {}, 0, n_clips)
-    folds = metrics.group_kfold(data.clips, k, seed=seed, labels=data.y)
+    k = len(folds)
     oof: dict[tuple[object, ...], np.ndarray] = {}
     for cand in candidates:
         if cand.fit_key in oof:

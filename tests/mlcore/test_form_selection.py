@@ -46,6 +46,15 @@ def test_selection_picks_the_feature_set_that_carries_the_signal():
     assert sel.scores[sel.chosen.name] > sel.scores[cands[1].name]
 
 
+def test_selection_needs_every_class_in_every_inner_training_part():
+    data = noise_dataset(n_clips=2, frames=4)          # one clip per class: no clip can be held out
+    cands = [Candidate(features=(), extra=("noise",)), Candidate(features=(), extra=("signal",))]
+    sel = select(data, cands, COCO17, 2, inner_folds=4, settings=FAST)
+    assert sel.chosen == cands[0] and sel.inner_folds == 0 and sel.to_dict()["inner_score"] is None
+    sel = select(noise_dataset(n_clips=6, frames=3), cands, COCO17, 2, inner_folds=5, settings=FAST)
+    assert 2 <= sel.inner_folds <= 5 and sel.chosen == cands[1]
+
+
 def test_nested_cv_never_lets_an_outer_test_clip_into_selection_or_training():
     data = noise_dataset(n_clips=15)
     seen: list[tuple[str, set]] = []
