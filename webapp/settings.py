@@ -126,6 +126,12 @@ REST_FRAMEWORK = {
     # cannot name its own address to escape the sign-in lockout; 1 behind one TLS-terminating proxy).
     "NUM_PROXIES": int(os.environ.get("POSEREVIEW_NUM_PROXIES", 0)),
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    # JSON bodies are bounded in size (DATA_UPLOAD_MAX_MEMORY_SIZE, 413) and depth (400); uploads stay multipart.
+    "DEFAULT_PARSER_CLASSES": [
+        "annotations.core.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "annotations.core.api_errors.exception_handler",

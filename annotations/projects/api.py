@@ -8,10 +8,10 @@ from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from rest_framework.decorators import api_view
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
+from annotations.core.pagination import BoundedPagination, text_param
 from annotations.core.permissions import project_for
 from annotations.core.serializers import (
     AnnotationSerializer,
@@ -19,7 +19,7 @@ from annotations.core.serializers import (
     ProjectSerializer,
     RevisionSerializer,
 )
-from annotations.models import Annotation, Frame, Project, Revision
+from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Subset
 from annotations.projects import stats
 from annotations.review import editing
 
@@ -50,14 +50,19 @@ def project_detail(request, slug):
     return Response(data)
 
 
+SPLIT_NAMES = Subset.values
+
+
 @api_view(["GET"])
 def frames(request, slug):
     project = project_for(request.user, slug)
     qs = Frame.objects.filter(project=project).select_related("clip").prefetch_related("annotations__form_label")
-    for param, field in (("split", "split"), ("status", "status"), ("clip", "clip__key")):
-        if request.query_params.get(param):
-            qs = qs.filter(**{field: request.query_params[param]})
-    paginator = LimitOffsetPagination()
+    for param, field, choices in (("split", "split", SPLIT_NAMES), ("status", "status", FrameStatus.values),
+                                  ("clip", "clip__key", None)):
+        value = text_param(request, param, choices)
+        if value is not None:
+            qs = qs.filter(**{field: value})
+    paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs.order_by("id"), request)
     return paginator.get_paginated_response(FrameSerializer(page, many=True).data)
 
@@ -101,7 +106,7 @@ def revisions(request, slug):
     for param in ("frame", "annotation"):
         if request.query_params.get(param, "").isdigit():
             qs = qs.filter(**{param: int(request.query_params[param])})
-    paginator = LimitOffsetPagination()
+    paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs, request)
     return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
 

@@ -2,31 +2,43 @@
 
 from __future__ import annotations
 
-import math
-
 from django.db import transaction
 
 from annotations.core.errors import InputError, StaleEdit
+from annotations.core.limits import COORDINATE_FACTOR, check_bbox, coordinate_limit, is_number
 from annotations.models import Annotation, FrameStatus, KeypointState, Revision
 
 EDITABLE = ("keypoints", "keypoint_states", "bbox", "form_label")
 
 
-def validate_keypoints(keypoints, num_keypoints: int) -> list:
+def validate_keypoints(keypoints, num_keypoints: int, limit: float | None = None) -> list:
+    """Flat [x, y, v] * K with finite coordinates within +-`limit` px (default: coordinate_limit of an unknown
+    size). Points outside the frame are allowed: imports keep them, so the editor must be able to save them back."""
+    limit = coordinate_limit(None, None) if limit is None else limit
     if not isinstance(keypoints, list) or len(keypoints) != 3 * num_keypoints:
         got = len(keypoints) if isinstance(keypoints, list) else type(keypoints).__name__
-        raise InputError(f"keypoints must be a flat list of {3 * num_keypoints} numbers, got {got}")
+        raise InputError(f"'keypoints' must be a flat list of {3 * num_keypoints} numbers, got {got}")
     out = []
     for i in range(0, len(keypoints), 3):
         x, y, v = keypoints[i:i + 3]
-        if not all(isinstance(c, (int, float)) and not isinstance(c, bool) and math.isfinite(c) for c in (x, y, v)):
-            raise InputError(f"keypoint {i // 3}: coordinates must be finite numbers")
+        if not all(is_number(c) for c in (x, y, v)):
+            raise InputError(f"'keypoints': keypoint {i // 3}: coordinates must be finite numbers")
         if v not in (0, 1, 2):
-            raise InputError(f"keypoint {i // 3}: visibility must be 0, 1 or 2")
-        if v > 0 and (x < 0 or y < 0):
-            raise InputError(f"keypoint {i // 3}: negative coordinate")
+            raise InputError(f"'keypoints': keypoint {i // 3}: visibility must be 0, 1 or 2")
+        if abs(x) > limit or abs(y) > limit:
+            raise InputError(f"'keypoints': keypoint {i // 3}: coordinates must lie within {limit:g} px "
+                             f"({COORDINATE_FACTOR} x the image size)")
         out += [round(float(x), 2), round(float(y), 2), int(v)]
     return out
+
+
+def validate_states(given, num_keypoints: int) -> list[str]:
+    """K KeypointState values (strings)."""
+    values = list(KeypointState.values)
+    if (not isinstance(given, list) or len(given) != num_keypoints
+            or not all(isinstance(s, str) and s in values for s in given)):
+        raise InputError(f"'keypoint_states' must be a list of {num_keypoints} values of {values}")
+    return list(given)
 
 
 def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: str = "edit",
@@ -49,30 +61,26 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
             raise StaleEdit(f"annotation {ann.pk} was saved by someone else (version {ann.version}, "
                             f"your edit started from {expected_version})", stored_state(ann))
         K = ann.project.num_keypoints
+        limit = coordinate_limit(ann.frame.width, ann.frame.height)
         before = ann.snapshot()
         kpts, states = ann.padded_keypoints(K)
         if "keypoints" in data:
-            new = validate_keypoints(data["keypoints"], K)
+            new = validate_keypoints(data["keypoints"], K, limit)
             if "keypoint_states" not in data:
                 states = [KeypointState.VERIFIED if new[3 * i:3 * i + 3] != kpts[3 * i:3 * i + 3] else s
                           for i, s in enumerate(states)]
             kpts = new
         if "keypoint_states" in data:
-            given = data["keypoint_states"]
-            if not isinstance(given, list) or len(given) != K or not set(given) <= set(KeypointState.values):
-                raise InputError(f"keypoint_states must be {K} values of {KeypointState.values}")
-            states = given
+            states = validate_states(data["keypoint_states"], K)
         if "bbox" in data:
-            bbox = data["bbox"]
-            if (not isinstance(bbox, list) or len(bbox) != 4
-                    or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in bbox)
-                    or bbox[2] < 0 or bbox[3] < 0):
-                raise InputError("bbox must be [x, y, w, h] with non-negative width and height")
-            ann.bbox, ann.area = [float(b) for b in bbox], float(bbox[2] * bbox[3])
+            bbox = check_bbox(data["bbox"], limit)
+            ann.bbox, ann.area = bbox, bbox[2] * bbox[3]
         if "form_label" in data:
             name = data["form_label"]
             if name is None:
                 ann.form_label = None
+            elif not isinstance(name, str):
+                raise InputError("'form_label' must be a form label name or null")
             else:
                 label = ann.project.form_labels.filter(name=name).first()
                 if label is None:
