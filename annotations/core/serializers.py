@@ -1,8 +1,11 @@
 """DRF serializers: shape only, no business rules (those live in services/)."""
 
+from __future__ import annotations
+
+from django.contrib.auth.models import User
 from rest_framework import serializers
 
-from annotations.models import Annotation, Frame, Job, Project, Revision, SplitVersion
+from annotations.models import Annotation, Clip, FormLabel, Frame, Job, Project, Revision, SplitVersion
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -22,7 +25,8 @@ class ProjectSerializer(serializers.ModelSerializer):
 
 
 class AnnotationSerializer(serializers.ModelSerializer):
-    form_label = serializers.SlugRelatedField(slug_field="name", read_only=True)
+    form_label: serializers.SlugRelatedField[FormLabel] = serializers.SlugRelatedField(
+        slug_field="name", read_only=True)
 
     class Meta:
         model = Annotation
@@ -31,7 +35,7 @@ class AnnotationSerializer(serializers.ModelSerializer):
 
 
 class FrameSerializer(serializers.ModelSerializer):
-    clip = serializers.SlugRelatedField(slug_field="key", read_only=True)
+    clip: serializers.SlugRelatedField[Clip] = serializers.SlugRelatedField(slug_field="key", read_only=True)
     annotations = AnnotationSerializer(many=True, read_only=True)
     has_image = serializers.BooleanField(read_only=True)
 
@@ -42,7 +46,7 @@ class FrameSerializer(serializers.ModelSerializer):
 
 
 class RevisionSerializer(serializers.ModelSerializer):
-    user = serializers.StringRelatedField()
+    user: serializers.StringRelatedField[User] = serializers.StringRelatedField()
 
     class Meta:
         model = Revision
@@ -50,8 +54,8 @@ class RevisionSerializer(serializers.ModelSerializer):
 
 
 class JobSerializer(serializers.ModelSerializer):
-    project = serializers.SlugRelatedField(slug_field="slug", read_only=True)
-    created_by = serializers.StringRelatedField()
+    project: serializers.SlugRelatedField[Project] = serializers.SlugRelatedField(slug_field="slug", read_only=True)
+    created_by: serializers.StringRelatedField[User] = serializers.StringRelatedField()
     download_url = serializers.SerializerMethodField()
 
     class Meta:

@@ -82,7 +82,7 @@ class Annotation(models.Model):
             "keypoint_states": self.keypoint_states,
             "bbox": self.bbox,
             "area": self.area,
-            "form_label": self.form_label.name if self.form_label_id else None,
+            "form_label": label.name if (label := self.form_label) is not None else None,
             "version": self.version,
         }
 

@@ -30,7 +30,7 @@ class Role(models.TextChoices):
 
 
 # What each role may do; a superuser may do everything everywhere.
-ROLE_RANK = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.PI: 3}
+ROLE_RANK: dict[str, int] = {Role.ANNOTATOR: 1, Role.REVIEWER: 2, Role.PI: 3}
 
 
 class Project(models.Model):

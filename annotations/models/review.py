@@ -30,7 +30,8 @@ class Queue(models.TextChoices):
 # the others (accept, reject with a comment, fix).
 ANNOTATION_QUEUES = (Queue.UNCERTAIN, Queue.LABEL_ERROR, Queue.UNVERIFIED_SPINE, Queue.NEW_PREANNOTATED)
 DECISION_QUEUES = (Queue.REVIEW, Queue.AUDIT)
-QUEUE_ROLES = {**{q: Role.ANNOTATOR for q in ANNOTATION_QUEUES}, **{q: Role.REVIEWER for q in DECISION_QUEUES}}
+QUEUE_ROLES: dict[str, str] = {**{q: Role.ANNOTATOR for q in ANNOTATION_QUEUES},
+                               **{q: Role.REVIEWER for q in DECISION_QUEUES}}
 
 
 class QueueItem(models.Model):

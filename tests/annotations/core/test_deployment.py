@@ -7,8 +7,11 @@ from __future__ import annotations
 import ast
 import fnmatch
 import importlib
+import os
 import re
+import secrets
 import shlex
+import subprocess
 import sys
 
 import pytest
@@ -263,6 +266,45 @@ def test_it_answers_the_web_health_check_under_the_deployed_hosts(compose, env_e
     response = client.get("/healthz", HTTP_HOST="127.0.0.1:8000")
     assert response.status_code == 200 and response.content == b"ok"
     assert client.get("/healthz", HTTP_HOST="evil.example.com").status_code == 400
+
+
+def production_environment(compose: dict, env_example: dict[str, str]) -> dict[str, str]:
+    """The web container's environment: .env (as .env.example has it, with the long random SECRET_KEY it
+    asks for) under the compose file's `environment`; none of this machine's settings variables."""
+    read = settings_env_vars()
+    env = {k: v for k, v in os.environ.items() if k not in read and not k.startswith(("POSEREVIEW_", "DJANGO_"))}
+    env.update(env_example)
+    env["SECRET_KEY"] = secrets.token_urlsafe(50)
+    env.update({k: interpolate(str(v), env_example) for k, v in compose["services"]["web"]["environment"].items()})
+    return env
+
+
+def test_it_passes_the_deploy_check_under_the_production_environment(compose, env_example):
+    env = production_environment(compose, env_example)
+    assert env["DEBUG"] == "0" and "POSEREVIEW_DEV" not in env
+    result = subprocess.run([sys.executable, "manage.py", "check", "--deploy", "--fail-level", "WARNING"],
+                            cwd=ROOT, env=env, capture_output=True, text=True, timeout=120)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "System check identified no issues" in result.stdout, result.stdout + result.stderr
+    assert "WARNINGS" not in result.stdout + result.stderr
+
+
+def test_it_redirects_plain_http_in_production_but_answers_the_health_check(settings, client):
+    settings.SECURE_SSL_REDIRECT = True
+    settings.SECURE_PROXY_SSL_HEADER = ("HTTP_X_FORWARDED_PROTO", "https")
+    settings.SECURE_HSTS_SECONDS = 31536000
+    response = client.get("/accounts/login/")
+    assert response.status_code == 301 and response["Location"].startswith("https://")
+    assert client.get("/healthz").status_code == 200  # compose's health check speaks http to gunicorn
+    secure = client.get("/accounts/login/", HTTP_X_FORWARDED_PROTO="https")
+    assert secure.status_code == 200 and "max-age=31536000" in secure["Strict-Transport-Security"]
+
+
+def test_it_keeps_the_dev_runner_and_tests_on_plain_http():
+    from django.conf import settings
+
+    assert not settings.SECURE_SSL_REDIRECT and not settings.SESSION_COOKIE_SECURE and not settings.CSRF_COOKIE_SECURE
+    assert settings.SECURE_HSTS_SECONDS == 0
 
 
 # -- the image -----------------------------------------------------------------------------------
