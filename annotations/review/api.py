@@ -162,8 +162,8 @@ def annotation_payload(ann: Annotation | None, K: int) -> dict | None:
         return None
     kpts, states = ann.padded_keypoints(K)
     return {"id": ann.pk, "version": ann.version, "keypoints": kpts, "keypoint_states": states, "bbox": ann.bbox,
-            "form_label": ann.form_label.name if ann.form_label_id else None, "source": ann.source,
-            "updated_by": ann.updated_by.get_username() if ann.updated_by_id else None,
+            "form_label": label.name if (label := ann.form_label) is not None else None, "source": ann.source,
+            "updated_by": by.get_username() if (by := ann.updated_by) is not None else None,
             "updated_at": ann.updated_at.isoformat() if ann.updated_at else None}
 
 
@@ -191,6 +191,7 @@ def editor_payload(frame: Frame, user) -> dict:
                 "edit_url": reverse("frame-edit", args=[project.slug, fid])}
 
     lease = claims.held_lease(frame, user)
+    item = lease.item if lease is not None else None
     rejection = review.last_rejection(frame)
     return {
         "frame": {"id": frame.pk, "file_name": frame.file_name, "clip": frame.clip.key,
@@ -201,10 +202,11 @@ def editor_payload(frame: Frame, user) -> dict:
         "annotation": annotation_payload(anns.get(frame.pk), K),
         "neighbours": {"prev": side(prev_id), "next": side(next_id)},
         "predictions": frame_predictions(frame, K, limit=2),
-        "lease": ({"queue": lease.item.queue if lease.item_id else None, "item": lease.item_id,
+        "lease": ({"queue": item.queue if item is not None else None, "item": lease.item_id,
                    "expires_at": lease.expires_at.isoformat(),
-                   "signals": lease.item.signals if lease.item_id else {}} if lease else None),
-        "rejection": ({"comment": rejection.comment, "by": rejection.user.get_username() if rejection.user_id else None,
+                   "signals": item.signals if item is not None else {}} if lease else None),
+        "rejection": ({"comment": rejection.comment,
+                       "by": by.get_username() if (by := rejection.user) is not None else None,
                        "at": rejection.created_at.isoformat()} if rejection else None),
         "can_decide": project.has_role(user, Role.REVIEWER),
         "decision_queues": list(DECISION_QUEUES),

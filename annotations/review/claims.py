@@ -53,7 +53,8 @@ def filter_sql(project, *, clip: str | None, split: str | None, form_label: str 
 
     Each filter is a column of the item with its own index in priority order (see QueueItem).
     """
-    filters, params = [], []
+    filters: list[str] = []
+    params: list[object] = []
     if clip:
         clip_id = Clip.objects.filter(project=project, key=clip).values_list("id", flat=True).first()
         if clip_id is None:

@@ -6,6 +6,8 @@ optimistic-locked and is itself a new Revision (kind "restore"): history only ev
 
 from __future__ import annotations
 
+from typing import Any
+
 from annotations.core.errors import InputError
 from annotations.models import Annotation, Frame, FrameTransition, Revision
 from annotations.review import editing
@@ -46,11 +48,11 @@ def describe_change(before: dict | None, after: dict | None, names: list[str]) -
 def frame_history(frame: Frame) -> list[dict]:
     """Newest first: every Revision of the frame and every review transition, as plain dicts."""
     names = frame.project.skeleton["keypoints"]
-    entries = []
+    entries: list[dict[str, Any]] = []
     for rev in Revision.objects.filter(frame=frame).select_related("user"):
         entries.append({
             "type": "revision", "id": rev.pk, "kind": rev.kind, "kind_label": rev.get_kind_display(),
-            "user": rev.user.get_username() if rev.user_id else None, "created_at": rev.created_at,
+            "user": by.get_username() if (by := rev.user) is not None else None, "created_at": rev.created_at,
             "note": rev.note, "changes": describe_change(rev.before, rev.after, names),
             "version": (rev.after or {}).get("version"), "form_label": (rev.after or {}).get("form_label"),
             "restorable": bool(rev.after) and rev.annotation_id is not None and rev.kind != "import_conflict",
@@ -59,7 +61,7 @@ def frame_history(frame: Frame) -> list[dict]:
     for t in FrameTransition.objects.filter(frame=frame).select_related("user"):
         entries.append({
             "type": "transition", "id": t.pk, "kind": t.action, "kind_label": t.get_action_display(),
-            "user": t.user.get_username() if t.user_id else None, "created_at": t.created_at,
+            "user": by.get_username() if (by := t.user) is not None else None, "created_at": t.created_at,
             "note": t.comment,
             "changes": [f"{t.from_status} → {t.to_status}"] + ([f"from queue {t.queue}"] if t.queue else []),
             "restorable": False,
@@ -69,8 +71,9 @@ def frame_history(frame: Frame) -> list[dict]:
     if revisions:
         # The oldest change also offers the state before it: the frame as it was imported.
         oldest = Revision.objects.get(pk=revisions[-1]["id"])
-        revisions[-1]["restorable_before"] = bool(oldest.before) and oldest.before.get("version") is not None \
-            and any(v > 0 for v in oldest.before.get("keypoints", [])[2::3])
+        before = oldest.before or {}
+        revisions[-1]["restorable_before"] = bool(before) and before.get("version") is not None \
+            and any(v > 0 for v in before.get("keypoints", [])[2::3])
     return entries
 
 

@@ -91,7 +91,8 @@ def refresh_builtin_queues(project, *, seed: int | None = None) -> dict[str, int
     names = project.skeleton["keypoints"]
     spine = [i for i, n in enumerate(names) if n in SPINE_NAMES]
     verified = KeypointState.VERIFIED.value
-    spine_scores, spine_signals = {}, {}
+    spine_scores: dict[int, float] = {}
+    spine_signals: dict[int, dict] = {}
     rows = (Annotation.objects.filter(project=project,
                                       frame__status__in=[FrameStatus.ANNOTATED, FrameStatus.PREANNOTATED,
                                                          FrameStatus.REJECTED])
