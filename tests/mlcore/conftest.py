@@ -35,3 +35,9 @@ def dataset() -> Path:
 def media_in_tmp(tmp_path):
     """Overrides the Django suite's autouse fixture of this name: mlcore tests run without Django settings."""
     yield tmp_path / "media"
+
+
+@pytest.fixture(autouse=True)
+def empty_cache():
+    """Overrides the Django suite's autouse cache reset: mlcore tests use no Django cache."""
+    yield
