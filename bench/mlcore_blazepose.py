@@ -2,9 +2,11 @@
 
 Run: .venv/bin/python bench/mlcore_blazepose.py [--limit N]
 Variants: the whole frame through our detector (MediaPipe's pipeline); the
-human box (first ROI = the box's square with the detector's rotation, then
-the ROI of the network's own auxiliary landmarks, no presence gate); the
-same in one pass (box ROI only), with and without MediaPipe's presence gate. Prints JSON lines; writes each variant's predictions to
+human box (the ROI of the detection whose hip lies in the box, else as
+human_box_roi); human_box_roi: always the box's square with the detector's
+rotation, then the ROI of the network's own auxiliary landmarks, no presence
+gate; the same in one pass (box ROI only), with and without MediaPipe's gate.
+Prints JSON lines; writes each variant's predictions to
 $MLCORE_BENCH_OUT/blazepose_<variant>_preds.json. When
 $MLCORE_BENCH_OUT/mediapipe_preds.json exists (bench/mlcore_mediapipe.py), the
 figures are also given on the frames MediaPipe detects.
@@ -59,8 +61,8 @@ def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--limit", type=int, default=None, help="first N annotated frames only")
     ap.add_argument("--threads", type=int, default=1)
-    ap.add_argument("--variants", nargs="*", default=None, help="subset of: frame human_box human_box_single_pass "
-                    "human_box_single_pass_gated")
+    ap.add_argument("--variants", nargs="*", default=None, help="subset of: frame human_box human_box_roi "
+                    "human_box_roi_single_pass human_box_roi_single_pass_gated")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     data, images = load_barbell()
@@ -76,8 +78,10 @@ def main() -> None:
     variants = {
         "frame": (BlazePosePredictor(), False),
         "human_box": (BlazePosePredictor(), True),
-        "human_box_single_pass": (BlazePosePredictor(track=False), True),
-        "human_box_single_pass_gated": (BlazePosePredictor(track=False, box_min_presence=0.5), True),
+        "human_box_roi": (BlazePosePredictor(box_roi="box"), True),
+        "human_box_roi_single_pass": (BlazePosePredictor(box_roi="box", track=False), True),
+        "human_box_roi_single_pass_gated": (BlazePosePredictor(box_roi="box", track=False, box_min_presence=0.5),
+                                            True),
     }
     if args.variants:
         variants = {k: v for k, v in variants.items() if k in args.variants}

@@ -35,6 +35,13 @@ REFINE_KERNEL = 7            # RefineLandmarksFromHeatmapCalculator kernel_size 
 REFINE_MIN_CONFIDENCE = 0.5  # its proto default
 MIN_PRESENCE = 0.5           # ThresholdingCalculator on the pose flag
 AUX_HIP, AUX_CIRCLE = 33, 34
+BOX_MATCH_MARGIN = 0.5       # a detection belongs to a box when its hip lies in the box grown by this x w, h a side
+
+
+def in_box(point: np.ndarray, box: np.ndarray, margin: float = 0.0) -> bool:
+    """Whether point (2,) lies in box [x, y, w, h] grown by ``margin`` x its width and height on every side."""
+    x, y, w, h = (float(v) for v in box)
+    return bool(x - margin * w <= point[0] <= x + w + margin * w and y - margin * h <= point[1] <= y + h + margin * h)
 
 
 def sigmoid(x: np.ndarray) -> np.ndarray:
@@ -85,7 +92,9 @@ class RoiResult:
 class BlazePosePredictor(Predictor):
     """BlazePose GHUM full (torch translation of MediaPipe 0.10.14's files); one COCO-17 instance per person.
 
-    box_rotation: with boxes, "detector" (fallback "landmarks"), "landmarks" or "none".
+    box_roi: with boxes, "detection" (the ROI of the detection whose hip lies in the box, as on whole frames;
+    the box's own ROI where there is none) or "box" (always the box's square).
+    box_rotation: rotation of a box's ROI, "detector" (fallback "landmarks"), "landmarks" or "none".
     track: with boxes, run again on the ROI of the first pass's auxiliary landmarks.
     max_people: whole-frame detections used (MediaPipe uses 1).
     """
@@ -94,7 +103,8 @@ class BlazePosePredictor(Predictor):
     version = "blazepose-full-mediapipe-0.10.14-torch"
 
     def __init__(self, landmark_net: BlazePoseLandmarkNet | None = None, detector: PoseDetector | None = None,
-                 min_presence: float = MIN_PRESENCE, box_rotation: str = "detector", track: bool = True,
+                 min_presence: float = MIN_PRESENCE, box_roi: str = "detection", box_rotation: str = "detector",
+                 track: bool = True,
                  box_min_presence: float = 0.0, max_people: int = 1, with_mask: bool = False,
                  device: str = "cpu") -> None:
         self.device = torch.device(device)
@@ -102,7 +112,9 @@ class BlazePosePredictor(Predictor):
         self.detector = detector or PoseDetector(load_detector_net().to(self.device))
         if box_rotation not in ("detector", "landmarks", "none"):
             raise ValueError(f"box_rotation must be detector, landmarks or none, not {box_rotation!r}")
-        self.min_presence, self.box_rotation = min_presence, box_rotation
+        if box_roi not in ("detection", "box"):
+            raise ValueError(f"box_roi must be detection or box, not {box_roi!r}")
+        self.min_presence, self.box_roi, self.box_rotation = min_presence, box_roi, box_rotation
         self.track, self.box_min_presence = track, box_min_presence
         self.max_people, self.with_mask = max_people, with_mask
 
@@ -128,22 +140,35 @@ class BlazePosePredictor(Predictor):
         back = warp_affine(mask[..., None], invert_affine(result.matrix), (width, height))[..., 0]
         return np.asarray(np.clip(back, 0.0, 1.0), dtype=np.float32)
 
-    def rois(self, image: np.ndarray, boxes: np.ndarray | None) -> list[tuple[Roi, np.ndarray | None]]:
-        """ROIs to run: from the detector (whole frame) or one per box [x, y, w, h] (with the box)."""
+    def rois(self, image: np.ndarray, boxes: np.ndarray | None,
+             detection_roi: bool = False) -> list[tuple[Roi, np.ndarray | None]]:
+        """First ROIs: from the detector (whole frame) or one per box [x, y, w, h] (with the box).
+
+        A box's ROI is its square with the rotation of the detection whose hip lies in it (else from a
+        landmark pass); detection_roi=True takes that detection's whole ROI instead.
+        """
+        return [(roi, box) for roi, box, _ in self._targets(image, boxes, detection_roi)]
+
+    def _targets(self, image: np.ndarray, boxes: np.ndarray | None,
+                 detection_roi: bool) -> list[tuple[Roi, np.ndarray | None, bool]]:
+        """(first ROI, box or None, whether to re-run on the tracking ROI) per person."""
         if boxes is None:
-            return [(roi_from_alignment(d.keypoints), None) for d in self.detector.detect(image)[:self.max_people]]
-        dets = self.detector.detect(image) if self.box_rotation == "detector" else []
-        out: list[tuple[Roi, np.ndarray | None]] = []
+            dets = self.detector.detect(image)[:self.max_people]
+            return [(roi_from_alignment(d.keypoints), None, False) for d in dets]
+        dets = self.detector.detect(image) if self.box_rotation == "detector" or detection_roi else []
+        out: list[tuple[Roi, np.ndarray | None, bool]] = []
         for box in np.asarray(boxes, dtype=np.float64).reshape(-1, 4):
-            x, y, w, h = box
-            inside = [d for d in dets if x <= d.keypoints[0, 0] <= x + w and y <= d.keypoints[0, 1] <= y + h]
-            if inside:
+            inside = [d for d in dets if in_box(d.keypoints[0], box, BOX_MATCH_MARGIN)]
+            if inside and detection_roi:
+                out.append((roi_from_alignment(inside[0].keypoints), box, False))
+                continue
+            if inside and self.box_rotation == "detector":
                 rotation = roi_from_alignment(inside[0].keypoints).rotation
             elif self.box_rotation == "none":
                 rotation = 0.0
             else:
                 rotation = tracking_roi(self.run_roi(image, roi_from_box(box))).rotation
-            out.append((roi_from_box(box, rotation), box))
+            out.append((roi_from_box(box, rotation), box, self.track))
         return out
 
     def _instance(self, result: RoiResult, box: np.ndarray | None, image: np.ndarray) -> Instance:
@@ -161,9 +186,9 @@ class BlazePosePredictor(Predictor):
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None (whole frame through the detector)."""
         out = []
-        for roi, box in self.rois(image, boxes):
+        for roi, box, track in self._targets(image, boxes, self.box_roi == "detection"):
             result = self.run_roi(image, roi)
-            if box is not None and self.track:
+            if track:
                 result = self.run_roi(image, tracking_roi(result))
             if result.presence < (self.min_presence if box is None else self.box_min_presence):
                 continue

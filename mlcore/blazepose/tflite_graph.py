@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-import tflite  # type: ignore[import-untyped]
-from tflite.BuiltinOperator import BuiltinOperator  # type: ignore[import-untyped]
+import tflite  # type: ignore[import-untyped,unused-ignore]
+from tflite.BuiltinOperator import BuiltinOperator  # type: ignore[import-untyped,unused-ignore]
 
 _OP_NAMES: dict[int, str] = {v: k for k, v in vars(BuiltinOperator).items() if not k.startswith("_")}
 _DTYPES: dict[int, np.dtype] = {0: np.dtype(np.float32), 1: np.dtype(np.float16), 2: np.dtype(np.int32),

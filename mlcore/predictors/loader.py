@@ -10,11 +10,14 @@ from ..skeletons import Skeleton
 from .base import Predictor
 
 
-def load_predictor(spec: str | os.PathLike, skeleton: Skeleton | None = None, threads: int | None = None) -> Predictor:
+def load_predictor(spec: str | os.PathLike[str], skeleton: Skeleton | None = None,
+                   threads: int | None = None) -> Predictor:
     """"mediapipe", "blazepose", a SimCC ``.onnx`` file, or a keypoint model directory (model.json + model.onnx).
 
     "blazepose" is MediaPipe's BlazePose run as torch modules in this process
     (``mlcore.blazepose``); it raises ``BlazePoseUnavailable`` when the model files are not found.
+    A model directory whose model.json says ``"backbone": "blazepose"`` (heads trained with
+    ``train keypoints --backbone blazepose``) loads as ``BlazePoseHeadsPredictor`` (same requirement).
     """
     if str(spec) == "mediapipe":
         from .mediapipe_pose import MediaPipePredictor
@@ -33,6 +36,10 @@ def load_predictor(spec: str | os.PathLike, skeleton: Skeleton | None = None, th
         meta = read_meta(path)
         if meta["kind"] != "keypoints":
             raise ValueError(f"{path} holds a {meta['kind']} model, not a keypoint model")
+        if meta.get("backbone") == "blazepose":
+            from ..blazepose.finetuned import BlazePoseHeadsPredictor
+
+            return BlazePoseHeadsPredictor(path, threads=threads)
         from .onnx_topdown import OnnxTopDownPredictor
 
         return OnnxTopDownPredictor(path / "model.onnx", skeleton=skeleton or Skeleton.from_dict(meta["skeleton"]),

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from mlcore.blazepose.detector import decode, ssd_anchors, weighted_nms
-from mlcore.blazepose.predictor import refine_from_heatmaps
+from mlcore.blazepose.predictor import in_box, refine_from_heatmaps
 from mlcore.blazepose.roi import (
     Roi,
     alignment_rotation,
@@ -116,3 +116,11 @@ def test_heatmap_refinement_moves_confident_points_to_the_weighted_peak():
     out = refine_from_heatmaps(xy, heat)
     np.testing.assert_allclose(out[0], [40.5 / 64, 30 / 64], atol=1e-6)
     np.testing.assert_allclose(out[1:], xy[1:])                    # unconfident and outside points are kept
+
+
+def test_a_point_belongs_to_a_box_grown_by_the_margin():
+    box = np.array([10.0, 20.0, 100.0, 50.0])
+    assert in_box(np.array([60.0, 45.0]), box)
+    assert not in_box(np.array([140.0, 45.0]), box)
+    assert in_box(np.array([140.0, 45.0]), box, margin=0.5)
+    assert not in_box(np.array([60.0, 100.0]), box, margin=0.5)

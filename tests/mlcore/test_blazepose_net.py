@@ -73,7 +73,8 @@ def test_files_are_found_in_the_mediapipe_interpreters_virtualenv_or_a_flat_fold
     for sub, name in (("pose_landmark", "pose_landmark_full.tflite"), ("pose_detection", "pose_detection.tflite")):
         (site / sub).mkdir(parents=True)
         (site / sub / name).write_bytes(b"")
-    found = blazepose_files(environ={"MLCORE_MEDIAPIPE_PYTHON": str(tmp_path / "venv/bin/python")}, project_root=tmp_path)
+    env = {"MLCORE_MEDIAPIPE_PYTHON": str(tmp_path / "venv/bin/python")}
+    found = blazepose_files(environ=env, project_root=tmp_path)
     assert found.landmark == site / "pose_landmark" / "pose_landmark_full.tflite"
     flat = tmp_path / "flat"
     flat.mkdir()
@@ -83,7 +84,8 @@ def test_files_are_found_in_the_mediapipe_interpreters_virtualenv_or_a_flat_fold
 
 
 def test_an_unknown_operator_is_named_in_the_error():
-    tensors = (Tensor(0, "in", (1, 4, 4, 3), np.dtype(np.float32)), Tensor(1, "out", (1, 4, 4, 3), np.dtype(np.float32)))
+    f32 = np.dtype(np.float32)
+    tensors = (Tensor(0, "in", (1, 4, 4, 3), f32), Tensor(1, "out", (1, 4, 4, 3), f32))
     graph = Graph(tensors=tensors, operators=(Operator(0, "SQUARED_DIFFERENCE", (0, 0), (1,), {}),),
                   inputs=(0,), outputs=(1,), sha256="0")
     with pytest.raises(UnsupportedOperator, match="SQUARED_DIFFERENCE"):

@@ -50,13 +50,26 @@ def test_the_whole_frame_goes_through_the_detector_and_finds_the_lifter(predicto
     assert np.median(np.hypot(*(flip[:, :2] - inst.keypoints[:, :2]).T)) < 15
 
 
-def test_person_boxes_give_one_instance_each_in_that_box(predictor, frame):
+def test_a_box_around_the_detected_person_reuses_the_detection_roi(predictor, frame):
     image, ann = frame
     box = np.asarray(ann["bbox"], dtype=float)
-    found = predictor.predict(image, boxes=box[None])
-    assert len(found) == 1
-    np.testing.assert_allclose(found[0].bbox, box)
-    assert _oks(found[0], ann) > 0.3
+    whole, boxed = predictor.predict(image), predictor.predict(image, boxes=box[None])
+    assert len(boxed) == 1
+    np.testing.assert_allclose(boxed[0].bbox, box)
+    np.testing.assert_allclose(boxed[0].keypoints, whole[0].keypoints)
+
+
+def test_the_box_own_roi_is_tracked_to_the_network_s_alignment_points(predictor, frame):
+    from mlcore.blazepose.predictor import BlazePosePredictor
+
+    image, ann = frame
+    box_only = BlazePosePredictor(landmark_net=predictor.net, detector=predictor.detector, box_roi="box")
+    found = box_only.predict(image, boxes=np.asarray(ann["bbox"], dtype=float)[None])
+    assert len(found) == 1 and _oks(found[0], ann) > 0.3
+    first = box_only.rois(image, np.asarray(ann["bbox"], dtype=float)[None])[0][0]
+    assert found[0].extra["roi"] != first                  # the second pass ran on the tracking ROI
+    with pytest.raises(ValueError, match="box_roi"):
+        BlazePosePredictor(landmark_net=predictor.net, detector=predictor.detector, box_roi="centre")
 
 
 def test_an_empty_frame_has_nobody(predictor):
