@@ -20,6 +20,7 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,6 +28,9 @@ from .. import coco, metrics, modeldir
 from ..form import pose_features
 from ..skeletons import Skeleton
 from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
+
+if TYPE_CHECKING:
+    from ..form_selection import Candidate
 
 # "select": feature sets + head chosen by inner clip-grouped CV (training/form_select.py); it needs
 # the COCO body point names. "geometry": an MLP over segment directions and joint angles
@@ -45,10 +49,10 @@ def default_architecture(skeleton: Skeleton) -> str:
 @dataclass
 class FormTrainConfig:
     arch: str = "auto"
-    epochs: int = 300
+    epochs: int = 300            # "select": optimiser steps of each candidate's head
     lr: float = 3e-3
     weight_decay: float = 1e-3
-    hidden: int = 32
+    hidden: int = 32             # fixed architectures; "select" takes its head from the candidate grid
     dropout: float = 0.3
     noise: float = 0.03          # std of xy jitter, trunk lengths
     scale: float = 0.1           # +- relative scale jitter
@@ -182,7 +186,8 @@ def form_data(data: dict, skeleton: Skeleton | None = None) -> FormData:
     table = coco.keypoint_table(data, skeleton)
     keep = [i for i, lab in enumerate(table.form_labels) if lab is not None]
     kp = table.keypoints[keep]
-    return FormData(features=pose_features(kp, table.skeleton) if keep else np.zeros((0, table.skeleton.num_keypoints, 3), np.float32),
+    empty = np.zeros((0, table.skeleton.num_keypoints, 3), np.float32)
+    return FormData(features=pose_features(kp, table.skeleton) if keep else empty,
                     labels=[table.form_labels[i] for i in keep], clip_ids=[table.clip_ids[i] for i in keep],
                     annotation_ids=table.annotation_ids[keep], image_ids=table.image_ids[keep], keypoints=kp)
 
@@ -192,7 +197,7 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
                progress: ProgressFn = no_progress, quantize: bool = True,
                extra_features: Mapping[str, np.ndarray] | None = None,
                val_extra_features: Mapping[str, np.ndarray] | None = None,
-               candidates: Sequence | None = None) -> dict:
+               candidates: Sequence[Candidate] | None = None) -> dict:
     """Train a form classifier and write its model directory; returns the report in model.json.
 
     Writes model.pt, model.onnx (probabilities; parity with torch checked),
