@@ -46,6 +46,16 @@ def test_selection_picks_the_feature_set_that_carries_the_signal():
     assert sel.scores[sel.chosen.name] > sel.scores[cands[1].name]
 
 
+def test_selection_prefers_pose_features_when_the_poses_carry_the_signal():
+    fd = form_data(pose_coco(16, clips_per_class=4, seed=1))      # lumbar frames drop the head
+    y = np.array([lab == "lumbar_error" for lab in fd.labels], dtype=int)
+    noise = np.random.default_rng(0).normal(0, 1, (len(y), 3)).astype(np.float32)
+    data = FormArrays(fd.features, y, np.array(fd.clip_ids), {"noise": noise})
+    cands = [Candidate(features=(), extra=("noise",)), Candidate(features=("trunk",))]
+    sel = select(data, cands, COCO17, 2, inner_folds=4, settings=FAST)
+    assert sel.chosen.features == ("trunk",) and sel.score > 0.9
+
+
 def test_selection_needs_every_class_in_every_inner_training_part():
     data = noise_dataset(n_clips=2, frames=4)          # one clip per class: no clip can be held out
     cands = [Candidate(features=(), extra=("noise",)), Candidate(features=(), extra=("signal",))]
