@@ -3,6 +3,7 @@
     python -m mlcore predict  --model <mediapipe|blazepose|file.onnx|model-dir> --coco images.json --images DIR
                               --out preds.json
     python -m mlcore train    keypoints|form --coco train.json --images DIR [--val val.json] --out MODEL_DIR
+                              [--backbone scratch|blazepose|auto]
     python -m mlcore evaluate --gt gt.json --pred preds.json
     python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b] --out merged.json
     python -m mlcore split    --coco merged.json --out-dir DIR [--ratios 0.7 0.15 0.15] [--seed 42]
@@ -98,9 +99,17 @@ def cmd_train(args) -> int:
     if args.what == "keypoints":
         if not args.images:
             raise SystemExit("train keypoints: --images is required")
-        from .training.keypoints import KeypointTrainConfig, train_keypoints
+        from .training.keypoints import KeypointTrainConfig, resolve_backbone, train_keypoints
 
-        cfg = KeypointTrainConfig(seed=args.seed)
+        cfg = KeypointTrainConfig(seed=args.seed, backbone=resolve_backbone(args.backbone))
+        cfg.head.seed = args.seed
+        if cfg.backbone == "blazepose":
+            if args.input_size or args.resume or args.init_from:
+                raise SystemExit("train keypoints --backbone blazepose: --input-size, --resume and --init-from "
+                                 "do not apply (input 256 x 256, pretrained backbone)")
+            cfg.head.epochs = args.epochs or cfg.head.epochs
+            cfg.head.batch_size = args.batch_size or cfg.head.batch_size
+            cfg.head.patience = args.patience or cfg.head.patience
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -209,6 +218,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints/last.pt")
     tr.add_argument("--init-from", help="keypoints: start from this model directory's weights "
                                         "(e.g. one trained on pseudo-labels)")
+    tr.add_argument("--backbone", choices=["scratch", "blazepose", "auto"], default="scratch",
+                    help="keypoints: scratch = the built-in network from random weights; blazepose = heads on "
+                         "BlazePose's pretrained backbone (needs the mediapipe 0.10.14 wheel's files); "
+                         "auto = blazepose when those files are found, else scratch")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")

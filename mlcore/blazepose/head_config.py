@@ -10,9 +10,10 @@ from typing import Any
 class HeadTrainConfig:
     """Heads on cached backbone features (``mlcore.blazepose.training``).
 
-    Each training frame is cropped ``2 + variants`` times: the person box's ROI (rotation from the
-    detector, as the predictor does with boxes), the detector's whole-frame ROI (when it finds a
-    person) and ``variants`` augmented ROIs (box ROI scaled by ``scale``, shifted by ``shift`` x side
+    Each training frame is cropped ``2 + variants`` times: the person box's ROI (``BlazePosePredictor``'s
+    rules with boxes: the matching detection's ROI, else the box's square, then the tracking pass),
+    the detector's whole-frame ROI (when it finds a person; not repeated when it is the box's) and
+    ``variants`` augmented ROIs (box ROI scaled by ``scale``, shifted by ``shift`` x side
     (std), rotated by +-``rotation`` degrees with ``rotation_prob``, mirrored with ``flip``, colour
     jitter ``colour``); the frozen backbone runs once per crop and the heads train on the cache.
     """
@@ -34,7 +35,9 @@ class HeadTrainConfig:
     inner_val_folds: int = 5                # without a val file: 1 of this many clip-grouped folds is held out
     window: int = 5                         # decoding window (cells)
     min_presence: float = 0.5               # whole frame: BlazePose's pose presence below this drops the person
-    box_rotation: str = "detector"          # as BlazePosePredictor: detector | landmarks | none
+    box_roi: str = "detection"              # as BlazePosePredictor (its ROI rules with person boxes) ...
+    box_rotation: str = "detector"          # ... detector | landmarks | none
+    track: bool = True                      # ... second pass on the tracking ROI with boxes
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

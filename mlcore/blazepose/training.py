@@ -58,12 +58,14 @@ class CropCache:
 
     features (M, 48, 64, 64) float16; points (M, K, 3) targets [x, y, v] in heatmap cells;
     matrices (M, 2, 3) image -> crop pixels (of the mirrored image where ``flipped``); sample (M,)
-    index of the source frame; kind (M,) BOX | DETECTOR | AUGMENTED; flipped (M,) bool;
+    index of the source frame; kind (M,) BOX | DETECTOR | AUGMENTED; duplicate (M,) True for a DETECTOR
+    crop that is its frame's BOX crop (kept for evaluation, left out of training); flipped (M,) bool;
     landmarks (M, 39, 5) BlazePose's landmarks in image pixels (``RoiResult.landmarks39``; zeros for
     augmented crops); presence (M,) BlazePose's pose presence.
     """
 
     features: npt.NDArray[np.float16]
+    duplicate: npt.NDArray[np.bool_]
     points: npt.NDArray[np.float64]
     matrices: npt.NDArray[np.float64]
     sample: npt.NDArray[np.int64]
@@ -77,6 +79,10 @@ class CropCache:
         """Row indices of the crops of these frames and kinds."""
         keep = np.isin(self.sample, np.asarray(samples)) & np.isin(self.kind, kinds)
         return np.flatnonzero(keep)
+
+    def training_rows(self, samples: npt.ArrayLike) -> npt.NDArray[np.int64]:
+        """Rows to train on for these frames: every crop once (duplicate DETECTOR crops left out)."""
+        return np.flatnonzero(np.isin(self.sample, np.asarray(samples)) & ~self.duplicate)
 
     def save(self, path: str | os.PathLike[str]) -> None:
         with atomic_path(Path(path)) as tmp, open(tmp, "wb") as fh:
@@ -132,6 +138,7 @@ def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePo
         pres.append(p)
 
     pending: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float64], int, bool]] = []
+    same: list[bool] = []      # per DETECTOR row: its ROI is the BOX row's (a duplicate crop)
 
     def flush() -> None:
         if not pending:
@@ -143,18 +150,21 @@ def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePo
             add(out.features[j].cpu(), kp, m, i, AUGMENTED, fl, None, float(out.presence.reshape(-1)[j]))
         pending.clear()
 
+    from .finetuned import person_results
+
     for i, image in enumerate(samples.images):
         kp, box = samples.keypoints[i], samples.bboxes[i]
-        rois = [(BOX, predictor.rois(image, box[None])[0][0])]
-        found = predictor.rois(image, None)
-        if found:
-            rois.append((DETECTOR, found[0][0]))
-        for k, roi in rois:
-            res = predictor.run_roi(image, roi)
-            add(res.output.features[0].cpu(), kp, res.matrix, i, k, False, res.landmarks39, res.presence)
+        box_res = person_results(predictor, image, box[None])[0][0]
+        add(box_res.output.features[0].cpu(), kp, box_res.matrix, i, BOX, False, box_res.landmarks39,
+            box_res.presence)
+        frame = predictor.rois(image, None)
+        if frame:
+            res = box_res if frame[0][0] == box_res.roi else predictor.run_roi(image, frame[0][0])
+            add(res.output.features[0].cpu(), kp, res.matrix, i, DETECTOR, False, res.landmarks39, res.presence)
+            same.append(res is box_res)
         if i in aug:
             for _ in range(cfg.variants):
-                roi = augment_roi(rois[0][1], cfg, rng)
+                roi = augment_roi(box_res.roi, cfg, rng)
                 img, pts, fl = image, kp, False
                 if rng.random() < cfg.flip:
                     img, pts, roi = mirror(image, kp, roi, skeleton.flip_index)
@@ -169,8 +179,11 @@ def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePo
                     flush()
         progress((i + 1) / len(samples.images), f"backbone features {i + 1}/{len(samples.images)}")
     flush()
-    return CropCache(features=np.stack(feats), points=np.stack(points), matrices=np.stack(mats),
-                     sample=np.asarray(sample, dtype=np.int64), kind=np.asarray(kind, dtype=np.int64),
+    kinds = np.asarray(kind, dtype=np.int64)
+    duplicate = np.zeros(len(kinds), dtype=bool)
+    duplicate[kinds == DETECTOR] = same
+    return CropCache(features=np.stack(feats), duplicate=duplicate, points=np.stack(points), matrices=np.stack(mats),
+                     sample=np.asarray(sample, dtype=np.int64), kind=kinds,
                      flipped=np.asarray(flipped, dtype=bool), landmarks=np.stack(lms),
                      presence=np.asarray(pres, dtype=np.float64))
 
@@ -219,7 +232,7 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
 
     rng = seed_everything(cfg.seed)
     heads = new_heads(skeleton, net, cfg.hidden)
-    rows = cache.rows(train_idx)
+    rows = cache.training_rows(train_idx)
     val_rows = cache.rows(val_idx, (BOX,)) if val_idx is not None and len(np.asarray(val_idx)) else None
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
     steps_per_epoch = max(1, int(np.ceil(len(rows) / cfg.batch_size)))
@@ -314,7 +327,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     else:
         samples = train_s
         tr, te = inner_split(train_s, train, hcfg.inner_val_folds, hcfg.seed)
-    predictor = BlazePosePredictor(box_rotation=hcfg.box_rotation, device=device or "cpu")
+    predictor = BlazePosePredictor(box_roi=hcfg.box_roi, box_rotation=hcfg.box_rotation, track=hcfg.track,
+                                   device=device or "cpu")
     t0 = time.time()
     cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr,
                         progress=lambda f, m: progress(0.05 + 0.55 * f, m))
@@ -383,4 +397,5 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "backbone": "blazepose", "skeleton": skeleton.to_dict(),
                               "input_size": [INPUT_SIZE, INPUT_SIZE], "heatmap_stride": STRIDE,
                               "window": cfg.head.window, "min_presence": cfg.head.min_presence,
-                              "box_rotation": cfg.head.box_rotation, "config": cfg.to_dict(), "metrics": report})
+                              "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
+                              "track": cfg.head.track, "config": cfg.to_dict(), "metrics": report})

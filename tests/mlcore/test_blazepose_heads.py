@@ -1,0 +1,186 @@
+"""Keypoint heads on BlazePose's backbone: cached-feature training, a custom point, model directory, ONNX parity."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from mlcore import coco
+from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from mlcore.skeletons import COCO17, COCO17_SPINE
+
+
+@pytest.fixture(scope="module")
+def bp_net():
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable as exc:
+        pytest.skip(f"BlazePose files not found: {exc}")
+    from mlcore.blazepose.predictor import BlazePosePredictor
+
+    return BlazePosePredictor()
+
+
+def _four_frames(root) -> dict:
+    data = coco.load_coco(root / "annotations" / "correct_n2_3_7_100.json")
+    by_clip: dict[str, list[int]] = {}
+    for a in data["annotations"]:
+        img = next(i for i in data["images"] if i["id"] == a["image_id"])
+        by_clip.setdefault(coco.clip_id(img), []).append(a["image_id"])
+    ids = [v[0] for v in list(by_clip.values())[:2]] + [v[-1] for v in list(by_clip.values())[:2]]
+    return coco.subset(data, ids)
+
+
+@pytest.fixture(scope="module")
+def cached(bp_net, dataset):
+    """4 real frames (2 clips) with a custom point (mid-wrists, no BlazePose counterpart), cropped twice each."""
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.blazepose.training import build_cache
+    from mlcore.training.keypoints import load_samples
+
+    skeleton = COCO17.with_keypoints(["bar_centre"], [0.079])
+    samples = load_samples(_four_frames(dataset), dataset / "images", skeleton)
+    lw, rw = COCO17.index("left_wrist"), COCO17.index("right_wrist")
+    both = (samples.keypoints[:, lw, 2] > 0) & (samples.keypoints[:, rw, 2] > 0)
+    samples.keypoints[:, 17, :2] = (samples.keypoints[:, lw, :2] + samples.keypoints[:, rw, :2]) / 2
+    samples.keypoints[:, 17, 2] = np.where(both, 2, 0)
+    cfg = HeadTrainConfig(variants=1, epochs=3, batch_size=4, lr=5e-3, patience=10, hidden=8)
+    return build_cache(samples, skeleton, bp_net, cfg), samples, skeleton, cfg
+
+
+def test_named_points_start_from_blazepose_and_custom_points_from_zero(bp_net):
+    from mlcore.blazepose.heads import landmark_index
+    from mlcore.blazepose.training import new_heads
+
+    skeleton = COCO17_SPINE
+    src = landmark_index(skeleton)
+    assert src[:17].tolist() == [0, 2, 5, 7, 8, 11, 12, 13, 14, 15, 16, 23, 24, 25, 26, 27, 28]
+    assert (src[17:] == -1).all()
+    heads = new_heads(skeleton, bp_net.net, hidden=8)
+    conv = bp_net.net.graph.convs["233"]
+    assert np.allclose(heads.base.weight[5].detach().numpy(), conv.weight[11].detach().numpy())
+    assert float(heads.base.weight[17:].detach().abs().sum()) == 0.0
+
+
+def test_a_tiny_fine_tune_lowers_the_loss_and_learns_the_custom_point(cached, bp_net):
+    import torch
+
+    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
+    from mlcore.blazepose.training import new_heads, train_heads
+
+    cache, samples, skeleton, cfg = cached
+    assert cache.features.shape[1:] == (48, 64, 64) and cache.points.shape[1:] == (18, 3)
+    rows = cache.rows(np.arange(4))
+    target, weight = gaussian_targets(cache.points[rows], cfg.sigma)
+    x = torch.from_numpy(cache.features[rows].astype(np.float32))
+
+    def loss(h, k=slice(None)):
+        with torch.no_grad():
+            return float(heatmap_loss(h(x)[:, k], torch.from_numpy(target[:, k]), torch.from_numpy(weight[:, k])))
+
+    start = new_heads(skeleton, bp_net.net, cfg.hidden)
+    heads, history, _ = train_heads(cache, samples, np.arange(4), None, skeleton, bp_net.net, cfg)
+    assert len(history) == cfg.epochs
+    assert loss(heads) < loss(start)
+    assert loss(heads, slice(17, 18)) < loss(start, slice(17, 18))   # the point BlazePose does not have
+
+
+def test_early_stopping_keeps_the_start_when_no_epoch_beats_it(cached, bp_net):
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.blazepose.training import train_heads
+
+    cache, samples, skeleton, _ = cached
+    cfg = HeadTrainConfig(epochs=1, lr=0.0, batch_size=4, variants=1, patience=1)
+    _, history, stopper = train_heads(cache, samples, np.arange(2), np.arange(2, 4), skeleton, bp_net.net, cfg)
+    assert history[0]["epoch"] == -1 and "val_mean_oks" in history[0]
+    assert stopper.best_epoch == -1          # lr 0: nothing changes, the start is kept
+
+
+@pytest.fixture(scope="module")
+def model_dir(bp_net, dataset, tmp_path_factory):
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
+
+    out = tmp_path_factory.mktemp("heads_model")
+    data = _four_frames(dataset)
+    cfg = KeypointTrainConfig(backbone="blazepose",
+                              head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2))
+    report = train_keypoints(data, dataset / "images", out, config=cfg)
+    return out, report, data
+
+
+def test_training_writes_a_model_directory_with_the_usual_report(model_dir):
+    out, report, _ = model_dir
+    for name in ("model.json", "model.pt", "model.onnx", "history.json"):
+        assert (out / name).is_file()
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["kind"] == "keypoints" and meta["backbone"] == "blazepose"
+    assert meta["config"]["backbone"] == "blazepose" and meta["config"]["head"]["hidden"] == 8
+    assert {"train_frames", "epochs_run", "onnx_max_abs_diff", "train", "val"} <= set(report)
+    assert 0.0 <= report["train"]["mean_oks"] <= 1.0
+
+
+def test_the_saved_model_loads_as_a_predictor_and_predicts_the_right_shapes(model_dir, dataset):
+    from mlcore.images import load_rgb
+    from mlcore.predictors import load_predictor
+
+    out, _, data = model_dir
+    pred = load_predictor(out)
+    assert pred.skeleton.num_keypoints == 17
+    ann = data["annotations"][0]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
+    found = pred.predict(image, np.asarray([ann["bbox"]]), flip_test=True)
+    assert len(found) == 1
+    inst = found[0]
+    assert inst.keypoints.shape == (17, 3) and inst.extra["flip_keypoints"].shape == (17, 3)
+    assert ((inst.keypoints[:, 2] >= 0) & (inst.keypoints[:, 2] <= 1)).all()
+    x, y, w, h = ann["bbox"]
+    inside = (inst.keypoints[:, 0] > x - w) & (inst.keypoints[:, 0] < x + 2 * w)
+    assert inside.all()
+    whole = pred.predict(image)
+    assert len(whole) <= 1 and all(i.keypoints.shape == (17, 3) for i in whole)
+
+
+def test_onnx_matches_torch_on_a_real_crop(model_dir, dataset, bp_net):
+    import onnxruntime as ort
+    import torch
+
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+    from mlcore.blazepose.heads import PoseNetWithHeads, decode_heatmaps
+    from mlcore.blazepose.roi import crop_roi, roi_from_box
+    from mlcore.images import load_rgb
+
+    out, report, data = model_dir
+    pred = BlazePoseHeadsPredictor(out)
+    ann = data["annotations"][0]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
+    crop, _ = crop_roi(image, roi_from_box(np.asarray(ann["bbox"])))
+    x = np.ascontiguousarray(crop.transpose(2, 0, 1))[None]
+    sess = ort.InferenceSession(str(out / "model.onnx"), providers=["CPUExecutionProvider"])
+    assert sess.get_inputs()[0].shape == [1, 3, 256, 256]
+    got = sess.run(None, {"input": x})
+    with torch.no_grad():
+        want = [t.numpy() for t in PoseNetWithHeads(pred.net, pred.heads).eval()(torch.from_numpy(x))]
+    for a, b in zip(got, want, strict=True):
+        assert a.shape == b.shape
+        assert np.abs(a - b).max() <= 1e-4 * max(1.0, float(np.abs(b).max()))
+    assert np.abs(decode_heatmaps(got[0])[..., :2] - decode_heatmaps(want[0])[..., :2]).max() < 0.01
+    assert report["onnx_max_abs_diff"] < 1e-2
+
+
+def test_auto_backbone_falls_back_to_scratch_without_the_files(monkeypatch):
+    import mlcore.blazepose.files as files
+    from mlcore.training.keypoints import resolve_backbone
+
+    def missing(*args, **kwargs):
+        raise BlazePoseUnavailable("not here")
+
+    monkeypatch.setattr(files, "blazepose_files", missing)
+    assert resolve_backbone("auto") == "scratch"
+    assert resolve_backbone("blazepose") == "blazepose"
+    with pytest.raises(ValueError):
+        resolve_backbone("resnet")
