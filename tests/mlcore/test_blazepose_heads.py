@@ -184,3 +184,25 @@ def test_auto_backbone_falls_back_to_scratch_without_the_files(monkeypatch):
     assert resolve_backbone("blazepose") == "blazepose"
     with pytest.raises(ValueError):
         resolve_backbone("resnet")
+
+
+def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_path):
+    import mlcore.training.keypoints as kp
+    from mlcore.cli import main
+
+    seen = {}
+
+    def fake_train(train, images, out, val=None, skeleton=None, config=None, **kwargs):
+        seen["config"] = config
+        return {"ok": True}
+
+    monkeypatch.setattr(kp, "train_keypoints", fake_train)
+    coco_file = tmp_path / "train.json"
+    coco_file.write_text(json.dumps({"images": [], "annotations": [], "categories": [COCO17.coco_category()]}))
+    args = ["train", "keypoints", "--coco", str(coco_file), "--images", str(tmp_path), "--out", str(tmp_path / "m")]
+    assert main([*args, "--backbone", "blazepose", "--epochs", "7", "--patience", "3"]) == 0
+    cfg = seen["config"]
+    assert cfg.backbone == "blazepose" and cfg.head.epochs == 7 and cfg.head.patience == 3
+    assert main(args) == 0 and seen["config"].backbone == "scratch"
+    with pytest.raises(SystemExit):
+        main([*args, "--backbone", "blazepose", "--input-size", "64x96"])
