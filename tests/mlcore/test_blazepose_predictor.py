@@ -85,3 +85,18 @@ def test_it_is_registered_as_blazepose():
     from mlcore.predictors import load_predictor
 
     assert isinstance(load_predictor("blazepose"), BlazePosePredictor)
+
+
+def test_the_command_line_predicts_with_blazepose(predictor, dataset, tmp_path):
+    import json
+
+    from mlcore.cli import main
+
+    out = tmp_path / "preds.json"
+    images = dataset / "annotations" / "correct_n2_3_7_100.json"
+    status = main(["predict", "--model", "blazepose", "--coco", str(images), "--images", str(dataset / "images"),
+                   "--out", str(out), "--limit", "1", "--no-flip-test", "--threads", "1"])
+    assert status == 0
+    preds = json.loads(out.read_text())
+    assert len(preds) == 1 and preds[0]["model_version"].startswith("blazepose")
+    assert len(preds[0]["keypoints"]) == 17 * 3
