@@ -27,7 +27,7 @@ def bar(labels: list, datasets: list[dict], *, stacked: bool = False, horizontal
         y_title: str = "", x_title: str = "") -> dict:
     scales = {"x": {"stacked": stacked, "title": {"display": bool(x_title), "text": x_title}},
               "y": {"stacked": stacked, "beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}}
-    options = {"scales": scales}
+    options: dict[str, object] = {"scales": scales}
     if horizontal:
         options["indexAxis"] = "y"
     return {"type": "bar", "data": {"labels": labels, "datasets": datasets}, "options": options}
@@ -35,10 +35,10 @@ def bar(labels: list, datasets: list[dict], *, stacked: bool = False, horizontal
 
 def line(labels: list | None, datasets: list[dict], *, y_title: str = "", x_title: str = "", linear_x: bool = False,
          y_max: float | None = None) -> dict:
-    x = {"title": {"display": bool(x_title), "text": x_title}}
+    x: dict[str, object] = {"title": {"display": bool(x_title), "text": x_title}}
     if linear_x:
         x["type"] = "linear"
-    y = {"beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}
+    y: dict[str, object] = {"beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}
     if y_max is not None:
         y["max"] = y_max
     data = {"datasets": datasets}

@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 from collections import defaultdict
 from datetime import timedelta
+from typing import Any
 
 import numpy as np
 from django.db import connection
@@ -29,9 +30,9 @@ def frames_by_status(project) -> dict:
 
 
 def labels_by_split(project) -> dict:
-    rows = list(Annotation.objects.filter(project=project).values_list("frame__split", "form_label__name")
-                .annotate(n=Count("frame", distinct=True)).order_by("frame__split", "form_label__name"))
-    rows = [[split or "unassigned", label or "none", n] for split, label, n in rows]
+    counted = (Annotation.objects.filter(project=project).values_list("frame__split", "form_label__name")
+               .annotate(n=Count("frame", distinct=True)).order_by("frame__split", "form_label__name"))
+    rows = [[split or "unassigned", label or "none", n] for split, label, n in counted]
     splits = [s for s in ("train", "val", "test", "unassigned") if any(r[0] == s for r in rows)]
     labels = sorted({r[1] for r in rows})
     colours = dict(project.form_labels.values_list("name", "colour"))
@@ -107,8 +108,8 @@ def annotator_throughput(project) -> dict:
     revs = (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False)
             .order_by("user_id", "created_at").values_list("user__username", "frame_id", "created_at"))
     per_user: dict[str, dict] = {}
-    for user, group in itertools.groupby(revs, key=lambda r: r[0]):
-        group = list(group)
+    for user, user_revs in itertools.groupby(revs, key=lambda r: r[0]):
+        group = list(user_revs)
         gaps = [(b[2] - a[2]).total_seconds() for a, b in zip(group, group[1:])
                 if b[1] != a[1] and b[2] - a[2] <= BREAK]
         per_user[user] = {"frames": len({g[1] for g in group}), "saves": len(group),
@@ -160,12 +161,12 @@ def agreement(project) -> dict:
     """Frames saved by two or more people: OKS between their last versions, and form-label agreement."""
     sigmas = np.asarray(project.skeleton["sigmas"], dtype=np.float64)
     K = len(sigmas)
-    last: dict[int, dict[str, dict]] = defaultdict(dict)
+    last: dict[int, dict[str, Any]] = defaultdict(dict)  # JSON objects (rows with after NULL are left out)
     for frame_id, user, after in (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False,
                                                           after__isnull=False)
                                   .order_by("created_at", "id").values_list("frame_id", "user__username", "after")):
         last[frame_id][user] = after
-    rows = []
+    rows: list[list[Any]] = []
     for frame_id, by_user in sorted(last.items()):
         for (ua, a), (ub, b) in itertools.combinations(sorted(by_user.items()), 2):
             ka, kb = _kp(a, K), _kp(b, K)

@@ -31,9 +31,9 @@ def versions_trend(project) -> dict:
     for n in sorted(set(kp) | set(fm)):
         k = kp[n].metrics.get("keypoints", {}) if n in kp else {}
         f = fm[n].metrics.get("form", {}) if n in fm else {}
-        v = kp.get(n) or fm.get(n)
+        v = kp[n] if n in kp else fm[n]
         rows.append([n, v.get_source_display(), bool((n in kp and kp[n].is_active) or (n in fm and fm[n].is_active)),
-                     v.training_frames, (kp.get(n) or fm.get(n)).metrics.get("heldout_frames"),
+                     v.training_frames, v.metrics.get("heldout_frames"),
                      _num((k.get("oks_ap") or {}).get("AP")), _num(k.get("mean_oks")), _num(k.get("pck@0.05")),
                      _num(k.get("pck@0.1")), _num(k.get("mean_pixel_error"), 2), _num(f.get("f1")),
                      _num(f.get("f1_macro")), _num(f.get("accuracy"))])

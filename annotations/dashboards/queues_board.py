@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections import Counter
+from typing import Any
 
 from django.db import connection
 from django.utils import timezone
@@ -83,7 +84,8 @@ def _reason(queue: str, signals: dict) -> str:
 
 def signal_mix(project) -> dict:
     """What brought the top items of each queue there (the main signal of each)."""
-    rows, mix = [], {}
+    rows: list[list[Any]] = []
+    mix: dict[str, Counter[str]] = {}
     for q in Queue:
         items = (QueueItem.objects.filter(project=project, queue=q.value, done_at__isnull=True)
                  .order_by("-priority", "id").values_list("signals", flat=True)[:TOP])
