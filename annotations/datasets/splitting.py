@@ -122,9 +122,9 @@ def create_split(project, *, ratios: dict | None = None, seed: int = 42, fresh: 
 
 
 def split_summary(project, version, labels, assignment, existing) -> dict:
-    frames = (Frame.objects.filter(project=project, clip__split_assignments__version=version)
-              .values("clip__split_assignments__subset").annotate(n=Count("id", distinct=True)))
-    frames = {r["clip__split_assignments__subset"]: r["n"] for r in frames}
+    frame_rows = (Frame.objects.filter(project=project, clip__split_assignments__version=version)
+                  .values("clip__split_assignments__subset").annotate(n=Count("id", distinct=True)))
+    frames = {r["clip__split_assignments__subset"]: r["n"] for r in frame_rows}
     anns = (Annotation.objects.filter(project=project, frame__clip__split_assignments__version=version)
             .values("frame__clip__split_assignments__subset", "form_label__name").annotate(n=Count("id")))
     per_label: dict[str, dict] = {s: {} for s in SUBSETS}

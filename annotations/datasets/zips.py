@@ -20,7 +20,8 @@ def safe_members(zf: zipfile.ZipFile, label: str) -> list[zipfile.ZipInfo]:
     infos = zf.infolist()
     if len(infos) > MAX_ENTRIES:
         raise InputError(f"{label}: {len(infos)} entries exceed the limit of {MAX_ENTRIES}")
-    problems, total = [], 0
+    problems: list[dict[str, str | None]] = []
+    total = 0
     for info in infos:
         name = info.filename
         parts = PurePosixPath(name.replace("\\", "/")).parts

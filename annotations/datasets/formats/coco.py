@@ -12,6 +12,7 @@ import math
 import os
 import zipfile
 from pathlib import Path
+from typing import Any, TypeGuard
 
 import numpy as np
 
@@ -23,7 +24,7 @@ VALID_VISIBILITY = (0, 1, 2)
 NEGATIVE_TOLERANCE = 0.05  # of the image size
 
 
-def _is_int(value) -> bool:
+def _is_int(value: object) -> TypeGuard[int]:
     return isinstance(value, int) and not isinstance(value, bool)
 
 
@@ -98,7 +99,8 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
     for cat_id, group in candidates.items():
         _check_keypoints(group, mapping[cat_id], sizes, K, file, problems, rows)
 
-    kept, instances = [], {}
+    kept: list[dict] = []
+    instances: dict[int, int] = {}
     for pos in sorted(rows):
         record = rows[pos][4]
         instances[record["image_id"]] = instances.get(record["image_id"], -1) + 1
@@ -118,7 +120,8 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
 
 def _screen_annotations(raw, sizes, mapping, file, problems) -> dict[int, list[tuple[int, dict]]]:
     """Cheap per-record checks (ids, image, category, keypoint count); {category: [(position, ann)]}."""
-    seen_ids, groups = set(), {}
+    seen_ids: set[int] = set()
+    groups: dict[Any, list[tuple[int, dict]]] = {}  # keyed by the file's category id (a key of `mapping`)
     for pos, ann in enumerate(raw):
         if not isinstance(ann, dict):
             problems.append(Problem(file, None, "annotation entry is not an object"))
@@ -175,16 +178,16 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
     w = np.array([x or 0 for x in wh[:, 0]], dtype=np.float64)[:, None]
     h = np.array([x or 0 for x in wh[:, 1]], dtype=np.float64)[:, None]
     labelled = arr[..., 2] > 0
-    finite = np.isfinite(arr).all(axis=(1, 2))
+    finite = np.all(np.isfinite(arr), axis=(1, 2))
     safe = np.where(np.isfinite(arr), arr, 0.0)
-    valid_v = np.isin(safe[..., 2], VALID_VISIBILITY).all(axis=1)
+    valid_v = np.all(np.isin(safe[..., 2], VALID_VISIBILITY), axis=1)
     x, y = safe[..., 0], safe[..., 1]
     # Annotators place occluded points just outside the frame; CVAT keeps them. Far-negative
     # coordinates are corrupt; points beyond the far edge are kept and reported, since real
     # exports contain them (annotated at another resolution) and a reviewer should look.
-    far_negative = (labelled & ((x < -NEGATIVE_TOLERANCE * w) | (y < -NEGATIVE_TOLERANCE * h))).any(axis=1)
-    slightly_negative = (labelled & ((x < 0) | (y < 0))).any(axis=1)
-    beyond = (labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0)))).any(axis=1)
+    far_negative = np.any(labelled & ((x < -NEGATIVE_TOLERANCE * w) | (y < -NEGATIVE_TOLERANCE * h)), axis=1)
+    slightly_negative = np.any(labelled & ((x < 0) | (y < 0)), axis=1)
+    beyond = np.any(labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0))), axis=1)
     ok = index >= 0
     full = np.zeros((len(group), K, 3))
     full[:, index[ok]] = arr[:, ok]
@@ -269,12 +272,12 @@ def to_coco_dict(dataset: DatasetRecord) -> dict:
     }
 
 
-def _annotation_text(a: AnnotationRecord, cache: dict[str, str]) -> str:
+def _annotation_text(a: AnnotationRecord, raw: dict, cache: dict[str | None, str]) -> str:
     """One annotation as JSON text, the same object to_coco_dict builds, from pre-serialised parts.
 
-    `cache` holds the JSON of the few distinct state lists, labels and sources.
+    `raw` is `a.raw`, the pre-serialised parts; `cache` holds the JSON of the few distinct state lists, labels
+    and sources.
     """
-    raw = a.raw
     states = raw["keypoint_states"]
     for key, make in ((states, lambda: [s == "verified" for s in json.loads(states)]),
                       (a.form_label, lambda: a.form_label), (a.source, lambda: a.source)):
@@ -295,10 +298,10 @@ def coco_text(dataset: DatasetRecord) -> str:
     shell = to_coco_dict(DatasetRecord(dataset.skeleton, dataset.form_labels, dataset.images, [], dataset.info))
     head = json.dumps(shell, separators=(",", ":"))
     assert head.endswith(',"annotations":[]}')
-    cache: dict[str, str] = {}
+    cache: dict[str | None, str] = {}
     dict_based = to_coco_dict(DatasetRecord(dataset.skeleton, [], [], [a for a in dataset.annotations if not a.raw]))
     parsed_texts = iter(json.dumps(d, separators=(",", ":")) for d in dict_based["annotations"])
-    parts = [_annotation_text(a, cache) if a.raw else next(parsed_texts) for a in dataset.annotations]
+    parts = [_annotation_text(a, a.raw, cache) if a.raw else next(parsed_texts) for a in dataset.annotations]
     return head[: -len("]}")] + ",".join(parts) + "]}"
 
 
