@@ -10,7 +10,6 @@ only the frames where MediaPipe found a person.
 from __future__ import annotations
 
 import numpy as np
-
 from mlcore_common import emit, load_barbell, out_dir
 
 from mlcore import coco, metrics

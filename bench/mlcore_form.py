@@ -25,7 +25,6 @@ from __future__ import annotations
 import argparse
 
 import numpy as np
-
 from mlcore_common import FOLDS, emit, load_barbell
 
 from mlcore import metrics

@@ -10,9 +10,7 @@ onnxruntime thread, and one batch of all held-out poses.
 
 from __future__ import annotations
 
-
 import numpy as np
-
 from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
 
 from mlcore import coco, metrics
@@ -29,7 +27,8 @@ def main() -> None:
         rows = []
         for f, (tr, te) in enumerate(folds):
             model_dir = out_dir() / f"form_{arch}_fold{f}"
-            report = train_form(coco.subset(data, fd.image_ids[tr]), model_dir, config=FormTrainConfig(arch=arch, seed=f))
+            report = train_form(coco.subset(data, fd.image_ids[tr]), model_dir,
+                                config=FormTrainConfig(arch=arch, seed=f))
             classes = report["classes"]
             y = np.array([classes.index(lab) for lab in np.array(fd.labels)[te]])
             rep = int8_report(model_dir / "model.onnx", model_dir / "model.int8.onnx", fd.features[te], y, classes)
@@ -38,13 +37,14 @@ def main() -> None:
             rep["int8"]["batch_ms"] = 1000 * time_onnx(model_dir / "model.int8.onnx", batch, repeats=50)
             rep["parity"] = report["onnx_max_abs_diff"]
             rows.append(rep)
-        mean = lambda *path: float(np.mean([_get(r, path) for r in rows]))  # noqa: E731
+        mean = lambda *path, rows=rows: float(np.mean([_get(r, path) for r in rows]))  # noqa: E731
         emit(f"int8.{arch}.fp32_bytes", int(mean("fp32", "bytes")), "bytes")
         emit(f"int8.{arch}.int8_bytes", int(mean("int8", "bytes")), "bytes",
              ratio=round(mean("int8", "bytes") / mean("fp32", "bytes"), 3))
         emit(f"int8.{arch}.fp32_latency", round(mean("fp32", "latency_ms"), 4), "ms", batch=1, threads=1)
         emit(f"int8.{arch}.int8_latency", round(mean("int8", "latency_ms"), 4), "ms", batch=1, threads=1)
-        emit(f"int8.{arch}.fp32_batch_latency", round(mean("fp32", "batch_ms"), 4), "ms", batch=int(np.mean([len(te) for _, te in folds])))
+        batch = int(np.mean([len(te) for _, te in folds]))
+        emit(f"int8.{arch}.fp32_batch_latency", round(mean("fp32", "batch_ms"), 4), "ms", batch=batch)
         emit(f"int8.{arch}.int8_batch_latency", round(mean("int8", "batch_ms"), 4), "ms")
         emit(f"int8.{arch}.fp32_heldout_accuracy", round(mean("fp32", "accuracy"), 4), "share", folds=FOLDS)
         emit(f"int8.{arch}.int8_heldout_accuracy", round(mean("int8", "accuracy"), 4), "share", folds=FOLDS)

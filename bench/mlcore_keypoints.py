@@ -1,6 +1,7 @@
 """Built-in keypoint model on barbell-row: clip-grouped 5-fold, held-out clips only.
 
-Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24] [--init-from DIR] [--seed 0]
+Run: .venv/bin/python bench/mlcore_keypoints.py [--epochs 150] [--input-size 48x64] [--width 24]
+     [--init-from DIR] [--seed 0]
      [--self-train-from DIR]
 For each fold the model trains on the other folds' clips for a fixed number
 of epochs (no early stopping: there is no clean validation set inside a
@@ -20,7 +21,6 @@ import time
 from pathlib import Path
 
 import numpy as np
-
 from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
 
 from mlcore import coco, metrics, pipeline
@@ -108,7 +108,8 @@ def main() -> None:
     for mode, preds in res["preds"].items():
         rep = pipeline.evaluate(data, preds)["keypoints"]
         tag = f"builtin.{mode}"
-        emit(f"{tag}.mean_oks", round(rep["mean_oks"], 4), "oks", frames=rep["gt_instances"], heldout="clip-grouped 5-fold")
+        emit(f"{tag}.mean_oks", round(rep["mean_oks"], 4), "oks", frames=rep["gt_instances"],
+             heldout="clip-grouped 5-fold")
         emit(f"{tag}.oks_ge_0.5_share", round(rep["oks_ge_0.5"], 4), "share")
         emit(f"{tag}.oks_ap", round(rep["oks_ap"]["AP"], 4), "AP")
         emit(f"{tag}.pck@0.1", round(rep["pck@0.1"], 4), "share")

@@ -9,7 +9,6 @@ from __future__ import annotations
 import time
 
 import numpy as np
-
 from mlcore_common import emit, load_barbell, out_dir
 
 from mlcore import coco, metrics

@@ -1,6 +1,7 @@
 """Pseudo-label pretraining on barbell-row: MediaPipe labels the unlabelled clips, the built-in model learns them.
 
-Run: MLCORE_MEDIAPIPE_PYTHON=$PWD/.venv-mediapipe/bin/python .venv/bin/python bench/mlcore_pretrain.py [--epochs 60] [--seed 0]
+Run: MLCORE_MEDIAPIPE_PYTHON=$PWD/.venv-mediapipe/bin/python .venv/bin/python bench/mlcore_pretrain.py \
+     [--epochs 60] [--seed 0]
 Then: .venv/bin/python bench/mlcore_keypoints.py --init-from $MLCORE_BENCH_OUT/pretrained_mediapipe
 The pool is every listed frame of the clips with no human annotation (60
 clips, none of them in any fold's train or test set), so no held-out frame

@@ -11,9 +11,7 @@ together. Also: label-error detection on deliberately corrupted labels.
 
 from __future__ import annotations
 
-
 import numpy as np
-
 from mlcore_common import emit, load_barbell, out_dir
 
 from mlcore import coco, metrics

@@ -42,7 +42,8 @@ def test_form_model_learns_exports_and_quantises(tmp_path, arch):
     assert report["onnx_max_abs_diff"] < 1e-4
     assert report["metrics"]["accuracy"] >= 0.9, report["metrics"]
     if arch in ("gcn", "mlp"):
-        # The geometry MLP (and the selected feature classifier) has ~1k weights: its graph is mostly the geometry ops, and INT8 only adds
+        # The geometry MLP (and the selected feature classifier) has ~1k weights: its graph is mostly the
+        # geometry ops, and INT8 only adds
         # (de)quantise nodes; its size change is reported, not expected to shrink.
         assert report["int8"]["int8"]["bytes"] < report["int8"]["fp32"]["bytes"]
     meta = json.loads((tmp_path / arch / "model.json").read_text())

@@ -35,7 +35,8 @@ def test_directions_cosines_and_offsets_match_hand_computation():
     assert np.allclose([f["shoulder-hip.x"], f["shoulder-hip.y"], f["shoulder-hip.ok"]], [1, 0, 1], atol=1e-5)
     assert np.allclose([f["knee-hip.x"], f["knee-hip.y"]], [0, 1], atol=1e-5)
     assert np.allclose([f["wrist-knee.x"], f["wrist-knee.y"]], [1, 0], atol=1e-5)
-    assert np.allclose([f["nose-shoulder.x"], f["nose-shoulder.y"]], [0.5 / np.sqrt(1.25), -1 / np.sqrt(1.25)], atol=1e-5)
+    assert np.allclose([f["nose-shoulder.x"], f["nose-shoulder.y"]], [0.5 / np.sqrt(1.25), -1 / np.sqrt(1.25)],
+                       atol=1e-5)
     assert abs(f["angle shoulder-hip-knee"]) < 1e-5          # trunk horizontal, thigh vertical: 90 degrees
     assert abs(f["angle hip-knee-ankle"] + 1) < 1e-5          # straight leg: 180 degrees
     assert abs(f["angle shoulder-elbow-wrist"]) < 1e-5        # elbow at 90 degrees
