@@ -11,7 +11,9 @@ Search order:
 1. ``$MLCORE_BLAZEPOSE_DIR``: a folder holding both files (flat), or a
    site-packages / ``mediapipe`` folder with the wheel's layout;
 2. the site-packages of ``$MLCORE_MEDIAPIPE_PYTHON`` (the interpreter
-   ``MediaPipePredictor`` uses), found from its path without running it;
+   ``MediaPipePredictor`` uses): its virtualenv's ``lib/python3*/site-packages``
+   found from its path, else the ``purelib`` folder that interpreter reports
+   (``sysconfig``, a short child process that imports nothing else);
 3. ``.venv-mediapipe`` next to the project root (the folder above this package).
 
 When none has them, ``BlazePoseUnavailable`` (a ``FileNotFoundError``) says
@@ -21,6 +23,7 @@ where it looked, so callers can fall back to the from-scratch model.
 from __future__ import annotations
 
 import os
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -50,6 +53,16 @@ def _venv_site_packages(venv: Path) -> list[Path]:
     found = sorted(venv.glob("lib/python3*/site-packages")) + sorted(venv.glob("lib64/python3*/site-packages"))
     win = venv / "Lib" / "site-packages"
     return found + ([win] if win.is_dir() else [])
+
+
+def _interpreter_purelib(python: str) -> list[Path]:
+    """The site-packages folder ``python`` reports, or nothing when it cannot be run."""
+    try:
+        out = subprocess.run([python, "-c", "import sysconfig; print(sysconfig.get_paths()['purelib'])"],
+                             capture_output=True, text=True, timeout=20, check=True).stdout.strip()
+    except (OSError, subprocess.SubprocessError):
+        return []
+    return [Path(out)] if out else []
 
 
 def _from_folder(folder: Path) -> BlazePoseFiles | None:
@@ -85,6 +98,13 @@ def blazepose_files(environ: dict[str, str] | None = None, project_root: Path = 
         found = _from_folder(folder)
         if found is not None:
             return found
+    python = (os.environ if environ is None else environ).get(ENV_PYTHON)
+    if python:
+        for folder in _interpreter_purelib(python):
+            folders.append(folder)
+            found = _from_folder(folder)
+            if found is not None:
+                return found
     searched = ", ".join(str(f) for f in folders) or "(no candidate folder exists)"
     raise BlazePoseUnavailable(
         f"BlazePose model files not found (searched: {searched}). Install mediapipe==0.10.14 into .venv-mediapipe "
