@@ -150,6 +150,21 @@ def test_the_onnx_export_matches_onnx_runtime(landmark_net, reference, tmp_path)
         assert np.abs(got[k] - want[k]).max() <= 1e-4
 
 
+def test_the_detector_exports_to_onnx_too(files, reference, tmp_path):
+    import onnxruntime as ort
+
+    from mlcore.onnx_export import export_onnx
+
+    net = load_module(files.detector)
+    x = torch.from_numpy(reference["detector_input"].astype(np.float32).transpose(0, 3, 1, 2) / 127.5 - 1.0)
+    path = export_onnx(net, (x[:1],), tmp_path / "detector.onnx", ["image"], ["regressors", "scores"])
+    got = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"]).run(None, {"image": x.numpy()})
+    with torch.no_grad():
+        want = [t.numpy() for t in net(x)]
+    assert np.abs(got[0] - want[0]).max() <= 2e-3     # 224-pixel units, as against LiteRT
+    assert np.abs(got[1] - want[1]).max() <= 1e-3
+
+
 def test_a_second_load_reads_the_cached_state_dict(files, tmp_path, monkeypatch):
     monkeypatch.setenv("MLCORE_CACHE_DIR", str(tmp_path))
     first = load_module(files.landmark)
