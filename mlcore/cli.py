@@ -5,7 +5,8 @@
     python -m mlcore train    keypoints|form --coco train.json --images DIR [--val val.json] --out MODEL_DIR
                               [--backbone scratch|blazepose|auto]
     python -m mlcore evaluate --gt gt.json --pred preds.json
-    python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b] --out merged.json
+    python -m mlcore merge    --inputs a.json b.json [--form-labels correct lumbar_error] [--prefixes a b]
+                              --out merged.json
     python -m mlcore split    --coco merged.json --out-dir DIR [--ratios 0.7 0.15 0.15] [--seed 42]
 
 Results and reports are JSON; progress goes to stderr as lines
@@ -19,15 +20,21 @@ import argparse
 import json
 import sys
 from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
 
 from . import __version__
+
+if TYPE_CHECKING:
+    import numpy as np
+
+    from .predictors.base import Instance, Predictor
 
 
 def _progress(fraction: float, message: str) -> None:
     print(json.dumps({"progress": round(float(fraction), 4), "message": message}), file=sys.stderr, flush=True)
 
 
-def _dump(obj, out: str | None) -> None:
+def _dump(obj: dict[str, Any] | list[Any], out: str | None) -> None:
     from .coco import save_coco
 
     if out:
@@ -37,7 +44,7 @@ def _dump(obj, out: str | None) -> None:
         sys.stdout.write("\n")
 
 
-def cmd_predict(args) -> int:
+def cmd_predict(args: argparse.Namespace) -> int:
     from . import pipeline
     from .coco import load_coco, save_coco
     from .modeldir import is_model_dir, read_meta
@@ -56,13 +63,16 @@ def cmd_predict(args) -> int:
     from .predictors import load_predictor
 
     predictor = load_predictor(args.model, threads=args.threads)
-    extra = []
+    extra: list[Predictor] = []
     if args.mc_samples:
         if not is_model_dir(args.model):
-            raise SystemExit("predict: --mc-samples needs a built-in model directory (it runs model.pt with dropout on)")
+            raise SystemExit("predict: --mc-samples needs a built-in model directory "
+                             "(it runs model.pt with dropout on)")
         from .predictors.torch_topdown import TorchTopDownPredictor
 
-        extra.append(_MCOnly(TorchTopDownPredictor(args.model, mc_samples=args.mc_samples)))
+        # _MCOnly stands in for a Predictor (predict_coco only calls predict on extra predictors);
+        # it does not subclass one so this module imports no predictor code until a command runs.
+        extra.append(cast("Predictor", _MCOnly(TorchTopDownPredictor(args.model, mc_samples=args.mc_samples))))
     form = None
     if args.form_model:
         from .form import FormClassifier
@@ -78,10 +88,10 @@ def cmd_predict(args) -> int:
 class _MCOnly:
     """Wraps a predictor so only its MC-dropout passes feed the spread signal (its own mean is not a sample)."""
 
-    def __init__(self, predictor):
+    def __init__(self, predictor: Predictor) -> None:
         self.p = predictor
 
-    def predict(self, image, boxes=None, flip_test=False):
+    def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         found = self.p.predict(image, boxes)
         for inst in found:
             inst.keypoints = inst.extra["mc_keypoints"][0]
@@ -89,7 +99,7 @@ class _MCOnly:
         return found
 
 
-def cmd_train(args) -> int:
+def cmd_train(args: argparse.Namespace) -> int:
     from .coco import load_coco
     from .skeletons import get_preset
 
@@ -125,29 +135,36 @@ def cmd_train(args) -> int:
     else:
         from .training.form import FormTrainConfig, train_form
 
-        cfg = FormTrainConfig(arch=args.arch, seed=args.seed)
+        form_cfg = FormTrainConfig(arch=args.arch, seed=args.seed)
         if args.epochs:
-            cfg.epochs = args.epochs
+            form_cfg.epochs = args.epochs
         if args.patience:
-            cfg.patience = args.patience
+            form_cfg.patience = args.patience
         if args.select_folds:
-            cfg.select_folds = args.select_folds
-        report = train_form(train, args.out, val=val, skeleton=skeleton, config=cfg, device=args.device,
+            form_cfg.select_folds = args.select_folds
+        report = train_form(train, args.out, val=val, skeleton=skeleton, config=form_cfg, device=args.device,
                             progress=_progress)
     _dump(report, None)
     return 0
 
 
-def cmd_evaluate(args) -> int:
+def _load_results(path: str) -> list[dict[str, Any]]:
+    """A JSON list of results (what ``predict`` writes), read like ``coco.load_coco`` reads a COCO file."""
+    with open(path, encoding="utf-8") as fh:
+        results: list[dict[str, Any]] = json.load(fh)
+    return results
+
+
+def cmd_evaluate(args: argparse.Namespace) -> int:
     from . import pipeline
     from .coco import load_coco
 
-    report = pipeline.evaluate(load_coco(args.gt), load_coco(args.pred), pck_alphas=tuple(args.pck))
+    report = pipeline.evaluate(load_coco(args.gt), _load_results(args.pred), pck_alphas=tuple(args.pck))
     _dump(report, args.out)
     return 0
 
 
-def cmd_merge(args) -> int:
+def cmd_merge(args: argparse.Namespace) -> int:
     from .coco import load_coco, merge_coco, save_coco
 
     merged = merge_coco([load_coco(p) for p in args.inputs], form_labels=args.form_labels,
@@ -157,18 +174,18 @@ def cmd_merge(args) -> int:
     return 0
 
 
-def cmd_pseudo_labels(args) -> int:
+def cmd_pseudo_labels(args: argparse.Namespace) -> int:
     from .coco import load_coco, save_coco
     from .pseudo_labels import pseudo_label_coco
 
-    out = pseudo_label_coco(load_coco(args.coco), load_coco(args.pred), min_score=args.min_score,
+    out = pseudo_label_coco(load_coco(args.coco), _load_results(args.pred), min_score=args.min_score,
                             min_keypoints=args.min_keypoints, min_box=args.min_box)
     save_coco(out, args.out)
     _progress(1.0, f"{len(out['annotations'])} pseudo-labelled instances on {len(out['images'])} images -> {args.out}")
     return 0
 
 
-def cmd_split(args) -> int:
+def cmd_split(args: argparse.Namespace) -> int:
     from .coco import load_coco, save_coco, split_by_clip
 
     parts = split_by_clip(load_coco(args.coco), tuple(args.ratios), args.seed)
@@ -244,7 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
     ps.add_argument("--pred", required=True, help="keypoint predictions for them (python -m mlcore predict)")
     ps.add_argument("--min-score", type=float, default=0.5, help="keep keypoints scored at least this")
     ps.add_argument("--min-keypoints", type=int, default=8, help="keep instances with at least this many kept points")
-    ps.add_argument("--min-box", type=float, default=16.0, help="keep instances whose box is at least this many pixels a side")
+    ps.add_argument("--min-box", type=float, default=16.0,
+                    help="keep instances whose box is at least this many pixels a side")
     ps.add_argument("--out", required=True)
     ps.set_defaults(func=cmd_pseudo_labels)
 
@@ -260,7 +278,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return args.func(args)
+        rc: int = args.func(args)
+        return rc
     except (ValueError, FileNotFoundError, KeyError) as exc:
         print(f"error: {exc}", file=sys.stderr)
         return 2

@@ -68,7 +68,7 @@ class TrunkFrame(nn.Module):
         self.num_features = 2 * len(TRUNK_FRAME_POINTS) + len(LENGTHS) + 5
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        xy, ok = self.body.body_points(x)  # type: ignore[no-untyped-call]  # (N, P, 2), (N, P)
+        xy, ok = self.body.body_points(x)  # (N, P, 2), (N, P)
         hip, sh = xy[:, self.hip], xy[:, self.shoulder]
         trunk_ok = ok[:, self.hip] * ok[:, self.shoulder]            # (N,)
         axis = _unit(sh - hip) * trunk_ok[:, None]                   # (N, 2)

@@ -51,7 +51,9 @@ class PoseGeometry(nn.Module):
     A feature whose points are not labelled is 0 (and its segment flag 0).
     """
 
-    def __init__(self, skeleton: Skeleton):
+    members: torch.Tensor
+
+    def __init__(self, skeleton: Skeleton) -> None:
         super().__init__()
         if not geometry_supported(skeleton):
             raise ValueError(f"skeleton {skeleton.name!r} lacks the body points the geometry reads "
@@ -70,7 +72,7 @@ class PoseGeometry(nn.Module):
         self.offsets = [(order[a], order[b]) for a, b in OFFSETS]
         self.num_features = 3 * len(SEGMENTS) + len(JOINTS) + 2 * len(OFFSETS)
 
-    def body_points(self, x):
+    def body_points(self, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """(N, K, 3) -> xy (N, P, 2), labelled (N, P)."""
         flag = x[..., 2]                                        # (N, K)
         weight = self.members[None] * flag[:, None, :]          # (N, P, K)
@@ -79,12 +81,13 @@ class PoseGeometry(nn.Module):
         return xy, (count > 0).float()
 
     @staticmethod
-    def _unit(v):
-        return v / (torch.linalg.vector_norm(v, dim=-1, keepdim=True) + 1e-6)
+    def _unit(v: torch.Tensor) -> torch.Tensor:
+        norm: torch.Tensor = torch.linalg.vector_norm(v, dim=-1, keepdim=True)
+        return v / (norm + 1e-6)
 
-    def forward(self, x):
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
         xy, ok = self.body_points(x)
-        feats = []
+        feats: list[torch.Tensor] = []
         for a, b in self.segments:
             valid = (ok[:, a] * ok[:, b])[:, None]
             feats += [self._unit(xy[:, a] - xy[:, b]) * valid, valid]
@@ -104,7 +107,10 @@ class FormGeometryMLP(nn.Module):
     ``fit_input_scaler`` and stored as buffers, so it travels in the checkpoint and the ONNX graph.
     """
 
-    def __init__(self, skeleton: Skeleton, num_classes: int, hidden: int = 32, dropout: float = 0.3):
+    mean: torch.Tensor
+    std: torch.Tensor
+
+    def __init__(self, skeleton: Skeleton, num_classes: int, hidden: int = 32, dropout: float = 0.3) -> None:
         super().__init__()
         self.geometry = PoseGeometry(skeleton)
         f = self.geometry.num_features
@@ -113,11 +119,12 @@ class FormGeometryMLP(nn.Module):
         self.head = nn.Sequential(nn.Linear(f, hidden), nn.ReLU(), nn.Dropout(dropout), nn.Linear(hidden, num_classes))
 
     @torch.no_grad()
-    def fit_input_scaler(self, x):
+    def fit_input_scaler(self, x: torch.Tensor) -> None:
         """Set the standardisation from training poses x (N, K, 3)."""
         g = self.geometry(x)
         self.mean.copy_(g.mean(0))
         self.std.copy_(g.std(0).clamp(min=1e-3) if len(g) > 1 else torch.ones_like(self.std))
 
-    def forward(self, x):
-        return self.head((self.geometry(x) - self.mean) / self.std)
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        out: torch.Tensor = self.head((self.geometry(x) - self.mean) / self.std)
+        return out

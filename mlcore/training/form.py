@@ -20,17 +20,25 @@ import time
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
+import numpy.typing as npt
 
 from .. import coco, metrics, modeldir
+from ..files import atomic_path
 from ..form import pose_features
 from ..skeletons import Skeleton
 from .common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
 
 if TYPE_CHECKING:
+    import torch
+    from sklearn.ensemble import GradientBoostingClassifier
+    from torch import nn
+
     from ..form_selection import Candidate
+    from ..nets.form_nets import FormGCN, FormMLP
+    from ..nets.pose_geometry import FormGeometryMLP
 
 # "select": feature sets + head chosen by inner clip-grouped CV (training/form_select.py); it needs
 # the COCO body point names. "geometry": an MLP over segment directions and joint angles
@@ -63,11 +71,12 @@ class FormTrainConfig:
     select_folds: int = 4        # inner clip-grouped folds of "select"
 
 
-    def to_dict(self) -> dict:
+    def to_dict(self) -> dict[str, Any]:
         return asdict(self)
 
 
-def build_net(arch: str, skeleton: Skeleton, num_classes: int, cfg: FormTrainConfig):
+def build_net(arch: str, skeleton: Skeleton, num_classes: int, cfg: FormTrainConfig
+              ) -> FormGeometryMLP | FormGCN | FormMLP:
     from ..nets.form_nets import FormGCN, FormMLP
     from ..nets.pose_geometry import FormGeometryMLP
 
@@ -84,7 +93,7 @@ def build_net(arch: str, skeleton: Skeleton, num_classes: int, cfg: FormTrainCon
     raise ValueError(f"unknown form architecture {arch!r}; choose auto or one of {ARCHITECTURES}")
 
 
-def _jitter(x, cfg: FormTrainConfig, gen):
+def _jitter(x: torch.Tensor, cfg: FormTrainConfig, gen: torch.Generator) -> torch.Tensor:
     """Pose augmentation on a (N, K, 3) feature tensor (third channel = labelled flag)."""
     import torch
 
@@ -102,7 +111,7 @@ def _jitter(x, cfg: FormTrainConfig, gen):
 
 def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton: Skeleton, cfg: FormTrainConfig,
                  val: tuple[np.ndarray, np.ndarray] | None = None, device: str = "cpu",
-                 progress: ProgressFn = no_progress):
+                 progress: ProgressFn = no_progress) -> tuple[nn.Module, list[dict[str, float]]]:
     """Train one network. features (N, K, 3) float32, y (N,) class indices. Returns (model on cpu, history).
 
     With ``val`` the best epoch by validation loss is kept and training stops
@@ -111,11 +120,13 @@ def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton
     import torch
     import torch.nn.functional as F
 
+    from ..nets.pose_geometry import FormGeometryMLP
+
     seed_everything(cfg.seed)
     gen = torch.Generator().manual_seed(cfg.seed)
     net = build_net(cfg.arch, skeleton, num_classes, cfg)
     x = torch.from_numpy(features).float()
-    if hasattr(net, "fit_input_scaler"):
+    if isinstance(net, FormGeometryMLP):  # the one net with an input scaler
         net.fit_input_scaler(x)
     net = net.to(device)
     t = torch.from_numpy(y).long().to(device)
@@ -127,15 +138,16 @@ def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton
     if val is not None:
         vx = torch.from_numpy(val[0]).float().to(device)
         vt = torch.from_numpy(val[1]).long().to(device)
-    history, best = [], None
+    history: list[dict[str, float]] = []
+    best: dict[str, torch.Tensor] | None = None
     for epoch in range(cfg.epochs):
         net.train()
         loss = F.cross_entropy(net(_jitter(x, cfg, gen).to(device)), t, weight=weight)
         opt.zero_grad()
-        loss.backward()
+        loss.backward()  # type: ignore[no-untyped-call]  # torch leaves Tensor.backward unannotated
         opt.step()
         sched.step()
-        row = {"epoch": epoch, "loss": float(loss.detach())}
+        row: dict[str, float] = {"epoch": epoch, "loss": float(loss.detach())}
         if val is not None:
             net.eval()
             with torch.no_grad():
@@ -155,16 +167,18 @@ def fit_form_net(features: np.ndarray, y: np.ndarray, num_classes: int, skeleton
     return net.cpu().eval(), history
 
 
-def predict_net(net, features: np.ndarray, extra: np.ndarray | None = None) -> np.ndarray:
+def predict_net(net: nn.Module, features: npt.NDArray[Any], extra: npt.NDArray[Any] | None = None
+                ) -> npt.NDArray[np.float32]:
     """Class probabilities (N, C) from a trained torch form net; features (N, K, 3), extra (N, D) if it reads one."""
     import torch
 
     inputs = [torch.from_numpy(features).float()] + ([torch.from_numpy(extra).float()] if extra is not None else [])
     with torch.no_grad():
-        return torch.softmax(net(*inputs), -1).numpy()
+        probs: npt.NDArray[np.float32] = torch.softmax(net(*inputs), -1).numpy()
+    return probs
 
 
-def fit_gradient_boosting(features: np.ndarray, y: np.ndarray, seed: int = 0):
+def fit_gradient_boosting(features: npt.NDArray[Any], y: npt.NDArray[Any], seed: int = 0) -> GradientBoostingClassifier:
     """scikit-learn GradientBoostingClassifier on the flattened normalised poses (a reference, not exported)."""
     from sklearn.ensemble import GradientBoostingClassifier
 
@@ -181,23 +195,24 @@ class FormData:
     keypoints: np.ndarray      # (N, K, 3) pixels
 
 
-def form_data(data: dict, skeleton: Skeleton | None = None) -> FormData:
+def form_data(data: dict[str, Any], skeleton: Skeleton | None = None) -> FormData:
     """Labelled poses of a COCO dict (annotations without form_label are skipped)."""
     table = coco.keypoint_table(data, skeleton)
     keep = [i for i, lab in enumerate(table.form_labels) if lab is not None]
+    labels = [lab for lab in table.form_labels if lab is not None]
     kp = table.keypoints[keep]
     empty = np.zeros((0, table.skeleton.num_keypoints, 3), np.float32)
     return FormData(features=pose_features(kp, table.skeleton) if keep else empty,
-                    labels=[table.form_labels[i] for i in keep], clip_ids=[table.clip_ids[i] for i in keep],
+                    labels=labels, clip_ids=[table.clip_ids[i] for i in keep],
                     annotation_ids=table.annotation_ids[keep], image_ids=table.image_ids[keep], keypoints=kp)
 
 
-def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None, skeleton: Skeleton | None = None,
-               config: FormTrainConfig | None = None, device: str | None = None,
+def train_form(train: dict[str, Any], out_dir: str | os.PathLike[str], val: dict[str, Any] | None = None,
+               skeleton: Skeleton | None = None, config: FormTrainConfig | None = None, device: str | None = None,
                progress: ProgressFn = no_progress, quantize: bool = True,
                extra_features: Mapping[str, np.ndarray] | None = None,
                val_extra_features: Mapping[str, np.ndarray] | None = None,
-               candidates: Sequence[Candidate] | None = None) -> dict:
+               candidates: Sequence[Candidate] | None = None) -> dict[str, Any]:
     """Train a form classifier and write its model directory; returns the report in model.json.
 
     Writes model.pt, model.onnx (probabilities; parity with torch checked),
@@ -230,6 +245,8 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
     val_xy = (va.features, np.array([index[c] for c in va.labels])) if va is not None and len(va.labels) else None
     progress(0.0, f"training {cfg.arch} on {len(y)} poses")
     selected, tr_extra, va_extra, extra_meta = None, None, None, []
+    net: nn.Module
+    history: list[dict[str, float]]
     if cfg.arch == "select":
         from .form_select import train_selected
 
@@ -244,12 +261,12 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
         net, history = fit_form_net(tr.features, y, len(classes), skeleton, cfg, val_xy, device,
                                     lambda f, m: progress(0.8 * f, m))
     chosen = selected.selection.chosen.to_dict() if selected is not None else None
-    torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "classes": classes, "candidate": chosen,
-                "skeleton": skeleton.to_dict()}, str(out / "model.pt") + ".tmp")
-    os.replace(str(out / "model.pt") + ".tmp", out / "model.pt")
+    with atomic_path(out / "model.pt") as tmp:
+        torch.save({"model": net.state_dict(), "config": cfg.to_dict(), "classes": classes, "candidate": chosen,
+                    "skeleton": skeleton.to_dict()}, str(tmp))
     progress(0.85, "exporting ONNX")
     wrapped = WithSoftmax(net).eval()
-    example: tuple = (torch.zeros(1, skeleton.num_keypoints, 3),)
+    example: tuple[torch.Tensor, ...] = (torch.zeros(1, skeleton.num_keypoints, 3),)
     names = ["keypoints"]
     if tr_extra is not None:
         example, names = (*example, torch.zeros(1, tr_extra.shape[1])), ["keypoints", "extra"]
@@ -282,7 +299,7 @@ def train_form(train: dict, out_dir: str | os.PathLike, val: dict | None = None,
 
 
 def int8_report(fp32: Path, int8: Path, x: np.ndarray, y: np.ndarray, classes: list[str],
-                extra: np.ndarray | None = None) -> dict:
+                extra: npt.NDArray[Any] | None = None) -> dict[str, Any]:
     """Size, single-pose latency (1 thread) and accuracy of the FP32 and INT8 ONNX models on (x, y).
 
     x (N, K, 3); extra (N, D) for models with an ``extra`` input.
@@ -293,7 +310,7 @@ def int8_report(fp32: Path, int8: Path, x: np.ndarray, y: np.ndarray, classes: l
 
     feed = {"keypoints": x} | ({"extra": extra} if extra is not None else {})
     one = {k: v[:1] if len(v) else np.zeros((1,) + v.shape[1:], np.float32) for k, v in feed.items()}
-    out = {}
+    out: dict[str, Any] = {}
     for name, path in (("fp32", fp32), ("int8", int8)):
         sess = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
         probs = sess.run(["probs"], feed)[0] if len(x) else np.zeros((0, len(classes)))
