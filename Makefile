@@ -1,4 +1,4 @@
-# PoseReview: `make run` (app with the demo dataset), `make test` (the whole suite), `make bench`,
+# PoseReview: `make run` (app with the demo dataset), `make test` (linters, then the whole suite), `make bench`,
 # `make lint` (ruff, import-linter, mypy, ESLint and the Node unit tests of the page scripts).
 PYTHON ?= python3
 VENV := .venv
@@ -34,7 +34,7 @@ install: $(STAMP) $(MP_STAMP)
 run: $(STAMP) $(MP_STAMP)
 	$(MP_ENV) $(PY) -m webapp.dev run
 
-test: $(STAMP) $(MP_STAMP)
+test: lint $(MP_STAMP)
 	$(MP_ENV) $(PY) -m webapp.dev test
 
 lint: lint-py lint-js
