@@ -6,17 +6,18 @@ from __future__ import annotations
 from django.http import FileResponse
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
-from rest_framework.pagination import LimitOffsetPagination
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
 from annotations.core.jobs import kind_of, kinds_of, start_job
+from annotations.core.pagination import BoundedPagination
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
 from annotations.core.serializers import JobSerializer, SplitVersionSerializer
 from annotations.core.throttling import ImportRateThrottle
 from annotations.datasets import exporting
 from annotations.datasets.imports import import_params
+from annotations.datasets.params import check_import_fields, check_job_params
 from annotations.models import Job
 
 
@@ -26,7 +27,7 @@ def project_jobs(request, slug):
     if request.method == "GET":
         project = project_for(request.user, slug)
         qs = Job.objects.filter(project=project).select_related("project", "created_by")
-        paginator = LimitOffsetPagination()
+        paginator = BoundedPagination()
         page = paginator.paginate_queryset(qs, request)
         return paginator.get_paginated_response(JobSerializer(page, many=True).data)
     kind = request.data.get("kind")
@@ -34,11 +35,10 @@ def project_jobs(request, slug):
         raise InputError(f"'kind' must be one of {sorted(kinds_of('datasets'))}")
     project = project_for(request.user, slug, kind_of(kind).role)
     if kind == "import":
+        check_import_fields(request.data)
         params = import_params(request)
     else:
-        params = request.data.get("params") or {}
-        if not isinstance(params, dict):
-            raise InputError("'params' must be an object")
+        params = check_job_params(kind, request.data.get("params"))
     if kind == "merge":
         params.setdefault("projects", [project.slug])
     job = start_job(project, kind, params, request.user)

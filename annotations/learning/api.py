@@ -18,6 +18,7 @@ from annotations.core.permissions import project_for
 from annotations.core.serializers import JobSerializer
 from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
+from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -99,9 +100,7 @@ def learning_job(request, slug, kind):
     if kind not in kinds_of("learning"):
         raise Http404("no such learning job")
     project = project_for(request.user, slug, kind_of(kind).role)
-    params = request.data.get("params") or {}
-    if not isinstance(params, dict):
-        raise InputError("'params' must be an object")
+    params = check_job_params(kind, request.data.get("params") or {})
     if kind == "retrain":
         job = start_retrain(project, params, request.user)
     else:
@@ -121,14 +120,13 @@ def learning_settings(request, slug):
         unknown = set(data) - set(SETTINGS_FIELDS)
         if unknown:
             raise InputError(f"unknown settings {sorted(unknown)}")
-        for name, top in (("retrain_after", None), ("mc_samples", 64), ("pretrain_epochs", 1000)):
+        for name, check in (("retrain_after", RETRAIN_AFTER), ("mc_samples", MC_SAMPLES),
+                            ("pretrain_epochs", PRETRAIN_EPOCHS)):
             if name in data:
-                try:
-                    value = int(data[name])
-                except (TypeError, ValueError):
-                    raise InputError(f"'{name}' must be a whole number") from None
-                if value < 0 or (top is not None and value > top):
-                    raise InputError(f"'{name}' is out of range")
+                value = data[name]
+                if isinstance(value, str) and value.strip().isdigit():
+                    value = int(value)  # from a form
+                check(value, name)
                 setattr(s, name, value)
         if "pretrain_model" in data:
             s.pretrain_model = teacher_for(project, s, {"pretrain_model": data["pretrain_model"]})

@@ -14,7 +14,9 @@ import logging
 from contextlib import contextmanager
 from pathlib import Path
 
+from annotations.learning.bounds import check_form_config, check_keypoint_config
 from mlcore import pipeline
+from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.form import FormClassifier
 from mlcore.onnx_export import quantize_int8
 from mlcore.predictors import load_predictor
@@ -52,7 +54,10 @@ def _settings(config_class, defaults: dict, overrides: dict | None, what: str) -
 
 
 def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
-    """KeypointTrainConfig from JSON overrides (input_size as [W, H], augment as a dict)."""
+    """KeypointTrainConfig from JSON overrides (input_size as [W, H], augment as a dict).
+
+    The overrides are checked against annotations.learning.bounds (InputError naming the field)."""
+    check_keypoint_config(overrides or {})
     values = _settings(KeypointTrainConfig, DEFAULT_KEYPOINT_CONFIG, overrides, "keypoint")
     if "input_size" in values:
         values["input_size"] = tuple(int(v) for v in values["input_size"])
@@ -63,11 +68,14 @@ def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
         if "scale" in aug:
             aug["scale"] = tuple(aug["scale"])
         values["augment"] = AugmentConfig(**aug)
+    if isinstance(values.get("head"), dict):
+        values["head"] = HeadTrainConfig.from_dict(values["head"])
     return KeypointTrainConfig(**values)
 
 
 def form_config(overrides: dict | None = None) -> FormTrainConfig:
-    """FormTrainConfig from JSON overrides."""
+    """FormTrainConfig from JSON overrides, checked against annotations.learning.bounds."""
+    check_form_config(overrides or {})
     return FormTrainConfig(**_settings(FormTrainConfig, DEFAULT_FORM_CONFIG, overrides, "form"))
 
 

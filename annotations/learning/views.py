@@ -13,6 +13,7 @@ from annotations.core.jobs import kinds_of, start_job
 from annotations.core.permissions import project_for
 from annotations.core.progress import cancel_for
 from annotations.dashboards.registry import BOARD_TITLES
+from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -87,7 +88,7 @@ def start_learning(request, slug, kind):
             params = {"force": request.POST.get("force") == "on"}
             if request.POST.get("epochs"):
                 params["keypoint_config"] = {"epochs": int(request.POST["epochs"])}
-            job = start_retrain(project, params, request.user)
+            job = start_retrain(project, check_job_params(kind, params), request.user)
         else:
             params = {"scope": request.POST.get("scope", "all")} if kind == "predict" else {}
             chosen = request.POST.get("model_version") if kind == "predict" else None
@@ -95,7 +96,7 @@ def start_learning(request, slug, kind):
                 params["model_version"] = mediapipe_version(project).pk
             elif chosen:
                 params["model_version"] = int(chosen)
-            job = start_job(project, kind, params, request.user)
+            job = start_job(project, kind, check_job_params(kind, params), request.user)
     except (InputError, ValueError) as exc:
         messages.error(request, str(exc))
         return _back(slug)
@@ -139,14 +140,17 @@ def save_settings(request, slug):
     project = project_for(request.user, slug, Role.PI)
     s = LearningSettings.of(project)
     try:
-        s.retrain_after = max(0, int(request.POST.get("retrain_after", s.retrain_after)))
-        s.mc_samples = min(64, max(0, int(request.POST.get("mc_samples", s.mc_samples))))
-        s.pretrain_epochs = min(1000, max(0, int(request.POST.get("pretrain_epochs", s.pretrain_epochs))))
+        for name, check in (("retrain_after", RETRAIN_AFTER), ("mc_samples", MC_SAMPLES),
+                            ("pretrain_epochs", PRETRAIN_EPOCHS)):
+            if request.POST.get(name, "") != "":
+                try:
+                    value = int(request.POST[name])
+                except ValueError:
+                    raise InputError(f"'{name}' must be a whole number") from None
+                check(value, name)
+                setattr(s, name, value)
         if "pretrain_model" in request.POST:
             s.pretrain_model = teacher_for(project, s, {"pretrain_model": request.POST["pretrain_model"] or None})
-    except ValueError:
-        messages.error(request, "give whole numbers")
-        return _back(slug)
     except InputError as exc:
         messages.error(request, str(exc))
         return _back(slug)
