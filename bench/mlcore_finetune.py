@@ -11,10 +11,14 @@ of those clips (no choice sees the outer test clips), and predict the held-out c
 
 - human box: ``BlazePosePredictor``'s ROI rules with a box (the detection whose hip lies in the box gives
   the ROI, else the box's square and a tracking pass); every box gets a prediction;
-- whole frame: the detector's ROI; no detection (or pose presence < 0.5) = a missed frame (OKS 0).
+- whole frame ("frame"): the detector's ROI; where it finds nobody (or pose presence < 0.5) the whole frame
+  as the person box (``HeadTrainConfig.frame_fallback``, what ``BlazePoseHeadsPredictor`` does);
+  "frame_detector_only": no fallback, a missed frame scores OKS 0.
 
 Untuned BlazePose is scored on the very same crops (its landmarks with MediaPipe's post-processing, as
-``BlazePosePredictor.predict`` returns them). "Points to fix": labelled body keypoints whose
+``BlazePosePredictor.predict`` returns them): "frame" is BlazePose as shipped (no fallback, a miss = 0),
+"frame_with_fallback" the same fallback crops as the heads. "heads_init" is the heads before training
+(BlazePose's own heatmap channels through the heads' decoding). "Points to fix": labelled body keypoints whose
 own OKS term is < 0.5 (a missed frame counts all its labelled points), mean per frame.
 Prints JSON lines per fold and overall (all out-of-fold predictions pooled).
 """
@@ -37,8 +41,10 @@ from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.training import (
     BOX,
     DETECTOR,
+    FALLBACK,
     CropCache,
     build_cache,
+    fallback_cache,
     inner_split,
     new_heads,
     predict_rows,
@@ -92,20 +98,24 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--epochs", type=int, default=HeadTrainConfig.epochs)
     ap.add_argument("--scratch-from", type=Path, help="$MLCORE_BENCH_OUT of a bench/mlcore_keypoints.py run")
+    ap.add_argument("--scratch-only", action="store_true", help="only score --scratch-from's predictions")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(epochs=args.epochs)
     data, images = load_barbell()
     table = coco.keypoint_table(data, COCO17)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
+    if args.scratch_only:
+        score_scratch(data, table, folds, args.folds, args.scratch_from)
+        return
     samples = load_samples(data, images, COCO17)
     if samples.missing or not np.array_equal(samples.image_ids, table.image_ids):
         raise SystemExit("expected every annotated frame on disk, in table order")
     predictor = BlazePosePredictor(box_roi=cfg.box_roi, box_rotation=cfg.box_rotation, track=cfg.track)
     cache_path = out_dir() / "finetune_cache.npz"
     meta_path = out_dir() / "finetune_cache.json"
-    want = json.dumps({k: v for k, v in cfg.to_dict().items() if k not in ("epochs", "patience", "lr")},
-                      sort_keys=True)
+    want = json.dumps({k: v for k, v in cfg.to_dict().items()
+                       if k not in ("epochs", "patience", "lr", "frame_fallback")}, sort_keys=True)
     if cache_path.is_file() and meta_path.is_file() and meta_path.read_text() == want:
         cache = CropCache.load(cache_path)
         emit("finetune.cache", len(cache.sample), "crops", reused=str(cache_path))
@@ -118,9 +128,17 @@ def main() -> None:
         emit("finetune.cache_seconds_per_frame", round(seconds / len(samples.images), 2), "s",
              crops=len(cache.sample), frames=len(samples.images), threads=args.threads,
              note="backbone once per crop (box ROI, detector ROI, 4 augmented); 2 shared CPU cores")
+    if not (cache.kind == FALLBACK).any():          # a cache written before FALLBACK rows existed
+        t = time.time()
+        cache = fallback_cache(samples, predictor, cache, cfg.min_presence)
+        cache.save(cache_path)
+        emit("finetune.fallback_crops", int((cache.kind == FALLBACK).sum()), "crops",
+             seconds=round(time.time() - t, 1))
     frames_ids = [int(i) for i in table.image_ids]
-    results: dict[str, list[dict[str, Any]]] = {f"{m}.{v}": [] for m in ("heads", "untuned", "heads_init")
-                                                for v in ("box", "frame")}
+    results: dict[str, list[dict[str, Any]]] = {
+        f"{m}.{v}": [] for m, modes in (("heads", ("box", "frame", "frame_detector_only")),
+                                        ("untuned", ("box", "frame", "frame_with_fallback")),
+                                        ("heads_init", ("box", "frame", "frame_detector_only"))) for v in modes}
     scratch = {}
     if args.scratch_from:
         for v, name in (("box", "gtbox"), ("frame", "frame")):
@@ -139,20 +157,23 @@ def main() -> None:
         seconds.append(time.time() - t)
         init = new_heads(COCO17, predictor.net, cfg.hidden)
         fold_results: dict[str, list[dict[str, Any]]] = {k: [] for k in results}
-        for kind, mode in ((BOX, "box"), (DETECTOR, "frame")):
-            rows = cache.rows(te, (kind,))
-            for name, model in (("heads", heads), ("heads_init", init)):
+        box_rows = cache.rows(te, (BOX,))
+        det = {int(cache.sample[r]): int(r) for r in cache.rows(te, (DETECTOR,))
+               if cache.presence[r] >= cfg.min_presence}
+        fb = {int(cache.sample[r]): int(r) for r in cache.rows(te, (FALLBACK,))}
+        det_rows = np.asarray(sorted(det.values()), dtype=np.int64)
+        fb_rows = np.asarray([det.get(int(i), fb.get(int(i), -1)) for i in te], dtype=np.int64)
+        fb_rows = fb_rows[fb_rows >= 0]
+        for name, model in (("heads", heads), ("heads_init", init)):
+            for mode, rows in (("box", box_rows), ("frame", fb_rows), ("frame_detector_only", det_rows)):
                 pred = predict_rows(model, cache, rows, cfg.window)
                 for r, kp in zip(rows, pred, strict=True):
                     i = int(cache.sample[r])
-                    if mode == "frame" and cache.presence[r] < cfg.min_presence:
-                        continue
                     box = samples.bboxes[i] if mode == "box" else _box_around(kp)
                     fold_results[f"{name}.{mode}"].append(heads_result(kp, box, frames_ids[i]))
+        for mode, rows in (("box", box_rows), ("frame", det_rows), ("frame_with_fallback", fb_rows)):
             for r in rows:
                 i = int(cache.sample[r])
-                if mode == "frame" and cache.presence[r] < 0.5:
-                    continue
                 box = samples.bboxes[i] if mode == "box" else None
                 fold_results[f"untuned.{mode}"].append(untuned_result(cache.landmarks[r], box, frames_ids[i]))
         test_ids = {frames_ids[i] for i in te}
@@ -174,6 +195,18 @@ def main() -> None:
          note="heads on cached features; 2 shared CPU cores")
     for k, v in results.items():
         coco.save_coco(v, out_dir() / f"finetune_{k.replace('.', '_')}_preds.json")
+
+
+def score_scratch(data: dict[str, Any], table: coco.KeypointTable, folds: list[Any], chosen: list[int],
+                  scratch_from: Path) -> None:
+    """Per fold and overall scores of the from-scratch model's out-of-fold predictions (same folds)."""
+    ids = [int(i) for i in table.image_ids]
+    for v, name in (("box", "gtbox"), ("frame", "frame")):
+        preds = json.loads((scratch_from / f"builtin_preds_{name}.json").read_text())
+        for f in chosen:
+            emit(f"finetune.fold{f}.scratch.{v}", scores(data, preds, {ids[i] for i in folds[f][1]}), "", fold=f)
+        emit(f"finetune.all.scratch.{v}", scores(data, preds, {ids[i] for f in chosen for i in folds[f][1]}), "",
+             folds=chosen)
 
 
 def load_samples_index(sub: dict[str, Any], rows: np.ndarray, table: coco.KeypointTable) -> Any:

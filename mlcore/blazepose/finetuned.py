@@ -9,8 +9,12 @@ the matching detection's ROI, else the box's square, then the tracking pass
 crop pixels (``heads.decode_heatmaps``) and go back through the exact inverse of
 the crop. Keypoints are the model's skeleton; score = the decoding window's
 probability mass. On a whole frame a pose presence below the model's
-``min_presence`` drops the person (as BlazePose does); with boxes every box
-gets an instance (a person box means a person). ``extra``: ``roi``,
+``min_presence`` drops the person (as BlazePose does); when that leaves
+nobody (or the detector finds nobody) and the model says ``frame_fallback``,
+the whole frame is taken as the person box (its square ROI, rotation from a
+landmark pass, the tracking pass) and that instance is kept whatever its
+presence (``extra["frame_fallback"]`` is then True).
+With boxes every box gets an instance (a person box means a person). ``extra``: ``roi``,
 ``presence``, ``landmarks33`` (BlazePose's own), and ``flip_keypoints`` with flip_test.
 """
 
@@ -25,7 +29,7 @@ import numpy.typing as npt
 import torch
 
 from ..modeldir import read_meta
-from ..predictors.base import Instance
+from ..predictors.base import Instance, full_image_box
 from ..skeletons import Skeleton
 from ..transforms import apply_affine, invert_affine
 from .detector import PoseDetector
@@ -73,6 +77,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.skeleton = Skeleton.from_dict(meta["skeleton"])
         self.version = str(meta["version"])
         self.window = int(meta.get("window", 5))
+        self.frame_fallback = bool(meta.get("frame_fallback", False))
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()
@@ -89,18 +94,21 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
 
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None (whole frame through the detector)."""
-        out = []
-        for found, box in person_results(self, image, boxes):
+        kept = [(r, b, False) for r, b in person_results(self, image, boxes)
+                if b is not None or r.presence >= self.min_presence]
+        if boxes is None and not kept and self.frame_fallback:
+            kept = [(person_results(self, image, full_image_box(image)[None])[0][0], None, True)]
+        out: list[Instance] = []
+        for found, box, fallback in kept:
             assert isinstance(found, HeadsRoiResult) and found.keypoints is not None
             result, kp = found, found.keypoints
-            if box is None and result.presence < self.min_presence:
-                continue
             if box is None:
                 lo, hi = kp[:, :2].min(axis=0), kp[:, :2].max(axis=0)
                 box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
             mp33 = np.concatenate([result.landmarks39[:33, :2], result.landmarks39[:33, 3:4]], axis=1)
             inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=float(kp[:, 2].mean()),
-                            extra={"roi": result.roi, "presence": result.presence, "landmarks33": mp33})
+                            extra={"roi": result.roi, "presence": result.presence, "landmarks33": mp33,
+                                   "frame_fallback": fallback})
             if flip_test:
                 inst.extra["flip_keypoints"] = self._flipped_heads(image, result.roi)
             out.append(inst)

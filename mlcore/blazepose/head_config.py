@@ -35,6 +35,7 @@ class HeadTrainConfig:
     inner_val_folds: int = 5                # without a val file: 1 of this many clip-grouped folds is held out
     window: int = 5                         # decoding window (cells)
     min_presence: float = 0.5               # whole frame: BlazePose's pose presence below this drops the person
+    frame_fallback: bool = True             # whole frame, nobody kept: the frame itself as the person box
     box_roi: str = "detection"              # as BlazePosePredictor (its ROI rules with person boxes) ...
     box_rotation: str = "detector"          # ... detector | landmarks | none
     track: bool = True                      # ... second pass on the tracking ROI with boxes

@@ -46,9 +46,9 @@ from .roi import Roi, crop_roi
 
 if TYPE_CHECKING:
     from ..training.keypoints import KeypointSamples, KeypointTrainConfig
-    from .predictor import BlazePosePredictor
+    from .predictor import BlazePosePredictor, RoiResult
 
-BOX, DETECTOR, AUGMENTED = 0, 1, 2
+BOX, DETECTOR, AUGMENTED, FALLBACK = 0, 1, 2, 3
 ARCHITECTURE = "BlazePose-GHUM-full+heatmap-heads"
 
 
@@ -58,7 +58,8 @@ class CropCache:
 
     features (M, 48, 64, 64) float16; points (M, K, 3) targets [x, y, v] in heatmap cells;
     matrices (M, 2, 3) image -> crop pixels (of the mirrored image where ``flipped``); sample (M,)
-    index of the source frame; kind (M,) BOX | DETECTOR | AUGMENTED; duplicate (M,) True for a DETECTOR
+    index of the source frame; kind (M,) BOX | DETECTOR | AUGMENTED | FALLBACK (the whole frame as a box,
+    for frames where the detector finds nobody or a pose presence < min_presence); duplicate (M,) True for a DETECTOR
     crop that is its frame's BOX crop (kept for evaluation, left out of training); flipped (M,) bool;
     landmarks (M, 39, 5) BlazePose's landmarks in image pixels (``RoiResult.landmarks39``; zeros for
     augmented crops); presence (M,) BlazePose's pose presence.
@@ -75,7 +76,7 @@ class CropCache:
     presence: npt.NDArray[np.float64]
 
     def rows(self, samples: npt.ArrayLike,
-             kinds: tuple[int, ...] = (BOX, DETECTOR, AUGMENTED)) -> npt.NDArray[np.int64]:
+             kinds: tuple[int, ...] = (BOX, DETECTOR, AUGMENTED, FALLBACK)) -> npt.NDArray[np.int64]:
         """Row indices of the crops of these frames and kinds."""
         keep = np.isin(self.sample, np.asarray(samples)) & np.isin(self.kind, kinds)
         return np.flatnonzero(keep)
@@ -87,6 +88,10 @@ class CropCache:
     def save(self, path: str | os.PathLike[str]) -> None:
         with atomic_path(Path(path)) as tmp, open(tmp, "wb") as fh:
             np.savez(fh, **self.__dict__)
+
+    def concat(self, other: CropCache) -> CropCache:
+        """This cache's rows followed by ``other``'s."""
+        return CropCache(**{k: np.concatenate([v, getattr(other, k)]) for k, v in self.__dict__.items()})
 
     @classmethod
     def load(cls, path: str | os.PathLike[str]) -> CropCache:
@@ -158,10 +163,14 @@ def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePo
         add(box_res.output.features[0].cpu(), kp, box_res.matrix, i, BOX, False, box_res.landmarks39,
             box_res.presence)
         frame = predictor.rois(image, None)
+        res = None
         if frame:
             res = box_res if frame[0][0] == box_res.roi else predictor.run_roi(image, frame[0][0])
             add(res.output.features[0].cpu(), kp, res.matrix, i, DETECTOR, False, res.landmarks39, res.presence)
             same.append(res is box_res)
+        if res is None or res.presence < cfg.min_presence:
+            fb = frame_fallback(predictor, image)
+            add(fb.output.features[0].cpu(), kp, fb.matrix, i, FALLBACK, False, fb.landmarks39, fb.presence)
         if i in aug:
             for _ in range(cfg.variants):
                 roi = augment_roi(box_res.roi, cfg, rng)
@@ -186,6 +195,38 @@ def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePo
                      sample=np.asarray(sample, dtype=np.int64), kind=kinds,
                      flipped=np.asarray(flipped, dtype=bool), landmarks=np.stack(lms),
                      presence=np.asarray(pres, dtype=np.float64))
+
+
+def frame_fallback(predictor: BlazePosePredictor, image: npt.NDArray[np.uint8]) -> RoiResult:
+    """The landmark pass on the whole frame taken as a person box (ROI rules and tracking pass of boxes)."""
+    from ..predictors.base import full_image_box
+    from .finetuned import person_results
+
+    return person_results(predictor, image, full_image_box(image)[None])[0][0]
+
+
+def fallback_cache(samples: KeypointSamples, predictor: BlazePosePredictor, cache: CropCache,
+                   min_presence: float) -> CropCache:
+    """FALLBACK rows for the frames of ``cache`` that lack them: no DETECTOR row, or its presence below
+    ``min_presence`` (extends a cache built before FALLBACK rows existed)."""
+    have = set(cache.sample[cache.kind == FALLBACK].tolist())
+    detected = {int(s): float(p) for s, p, k in zip(cache.sample, cache.presence, cache.kind, strict=True)
+                if k == DETECTOR}
+    rows: dict[str, list[Any]] = {k: [] for k in cache.__dict__}
+    for i, image in enumerate(samples.images):
+        if i in have or detected.get(i, -1.0) >= min_presence:
+            continue
+        fb = frame_fallback(predictor, image)
+        pt = samples.keypoints[i].copy()
+        pt[:, :2] = apply_affine(pt[:, :2], fb.matrix) / STRIDE
+        for k, v in (("features", fb.output.features[0].cpu().numpy().astype(np.float16)), ("duplicate", False),
+                     ("points", pt), ("matrices", fb.matrix), ("sample", i), ("kind", FALLBACK),
+                     ("flipped", False), ("landmarks", fb.landmarks39), ("presence", fb.presence)):
+            rows[k].append(v)
+    if not rows["sample"]:
+        return cache
+    extra = CropCache(**{k: np.asarray(v, dtype=getattr(cache, k).dtype) for k, v in rows.items()})
+    return cache.concat(extra)
 
 
 def new_heads(skeleton: Skeleton, net: Any, hidden: int) -> KeypointHeads:
@@ -397,5 +438,6 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "backbone": "blazepose", "skeleton": skeleton.to_dict(),
                               "input_size": [INPUT_SIZE, INPUT_SIZE], "heatmap_stride": STRIDE,
                               "window": cfg.head.window, "min_presence": cfg.head.min_presence,
+                              "frame_fallback": cfg.head.frame_fallback,
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
                               "track": cfg.head.track, "config": cfg.to_dict(), "metrics": report})

@@ -206,3 +206,17 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     assert main(args) == 0 and seen["config"].backbone == "scratch"
     with pytest.raises(SystemExit):
         main([*args, "--backbone", "blazepose", "--input-size", "64x96"])
+
+
+def test_a_frame_without_a_detection_falls_back_to_the_whole_frame(model_dir):
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+
+    out, _, _ = model_dir
+    pred = BlazePoseHeadsPredictor(out)
+    blank = np.zeros((240, 180, 3), dtype=np.uint8)
+    assert pred.detector.detect(blank) == []
+    found = pred.predict(blank)
+    assert len(found) == 1 and found[0].extra["frame_fallback"] is True
+    assert found[0].keypoints.shape == (17, 3)
+    pred.frame_fallback = False
+    assert pred.predict(blank) == []
