@@ -103,7 +103,8 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
 
 def stored_state(ann: Annotation) -> dict:
     """What a 409 answer carries: the stored content, its version, id, and who saved it when."""
-    return {**ann.snapshot(), "id": ann.pk, "updated_by": ann.updated_by.username if ann.updated_by_id else None,
+    return {**ann.snapshot(), "id": ann.pk,
+            "updated_by": by.username if (by := ann.updated_by) is not None else None,
             "updated_at": ann.updated_at.isoformat() if ann.updated_at else None}
 
 

@@ -33,7 +33,8 @@ def _video_dict(video: Video) -> dict:
             "duration": video.duration, "width": video.width, "height": video.height, "codec": video.codec,
             "rotation": video.rotation, "frame_count": video.frame_count,
             "variable_frame_rate": video.variable_frame_rate, "created_at": video.created_at,
-            "clips": [{"key": c.key, "frames": c.n_frames} for c in video.clips_with_counts]}
+            # clips_with_counts is the Prefetch(to_attr=...) of _with_clip_counts, which the stubs cannot see.
+            "clips": [{"key": c.key, "frames": c.n_frames} for c in video.clips_with_counts]}  # type: ignore[attr-defined]
 
 
 def _with_clip_counts(qs):

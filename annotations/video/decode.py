@@ -94,11 +94,17 @@ class Selection:
     def copy(self) -> Selection:
         return Selection(self.mode, self.every, self.fps)
 
+    def _rate(self) -> Fraction:
+        """The target frames per second of an "fps" selection (parse always sets it)."""
+        if self.fps is None:
+            raise TypeError("an 'fps' selection has no frame rate")
+        return self.fps
+
     def describe(self) -> dict:
         if self.mode == "every":
             return {"mode": "every", "every": self.every}
         if self.mode == "fps":
-            return {"mode": "fps", "fps": float(self.fps)}
+            return {"mode": "fps", "fps": float(self._rate())}
         return {"mode": "all"}
 
     def picks(self, index: int, time: Fraction) -> bool:
@@ -114,7 +120,7 @@ class Selection:
                 self._next = time
             if time < self._next:
                 return False
-            step = 1 / self.fps
+            step = 1 / self._rate()
             while self._next <= time:
                 self._next += step
             return True
@@ -133,7 +139,8 @@ class DecodedFrame:
 
     def __init__(self, index: int, time: float, frame, rotation: int = 0):
         self.index, self.time, self.rotation = index, time, rotation
-        self._frame, self._image = frame, None
+        self._frame = frame
+        self._image: Image.Image | None = None
 
     @property
     def size(self) -> tuple[int, int]:
@@ -188,13 +195,16 @@ class DecodeStats:
         Rounding of pts to the time base (30 fps in 1/10240 s) moves steps by well under 1 %.
         """
         med = self.median_step
-        return bool(med) and (max(self.steps) - min(self.steps)) > 0.1 * med
+        if not med:
+            return False
+        return (max(self.steps) - min(self.steps)) > 0.1 * med
 
     @property
     def mean_fps(self) -> float | None:
-        if self.decoded < 2 or not self.last_time or self.last_time <= (self.first_time or 0):
+        first = self.first_time or 0.0  # add() sets first_time together with last_time
+        if self.decoded < 2 or not self.last_time or self.last_time <= first:
             return None
-        return (self.decoded - 1) / (self.last_time - self.first_time)
+        return (self.decoded - 1) / (self.last_time - first)
 
     @property
     def end_time(self) -> float | None:

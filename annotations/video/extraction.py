@@ -121,6 +121,8 @@ def extract(project: Project, path: str, *, label: str, selection: Selection, vi
         report(0.92, f"writing {len(picked)} frames")
         with transaction.atomic():
             if video is None:
+                if not upload_name or video_name is None:  # both are set above for a new video
+                    raise InputError("a new video needs its uploaded file")
                 stored = keep_video_file(upload_name, f"videos/{project.slug}/{video_name}"
                                          f"{os.path.splitext(source_name or label)[1].lower()}")
                 writer.stored.append(stored)
@@ -189,7 +191,12 @@ def prune(clip: Clip, keep: set[str]) -> int:
     files = [n for pair in doomed.values_list("image", "thumbnail") for n in pair if n]
     count = (Frame.objects.filter(pk__in=list(doomed.values_list("pk", flat=True))).delete()[1]
              .get("annotations.Frame", 0))
-    transaction.on_commit(lambda: [default_storage.delete(n) for n in files])
+
+    def remove_files() -> None:
+        for n in files:
+            default_storage.delete(n)
+
+    transaction.on_commit(remove_files)
     return count
 
 

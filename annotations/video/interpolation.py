@@ -45,10 +45,18 @@ def replaceable(ann: Annotation) -> bool:
     return not ann.human_edited and KeypointState.VERIFIED not in ann.keypoint_states
 
 
+def _index(frame: Frame) -> int:
+    """The frame's position in its clip (interpolation works on frames that have one)."""
+    if frame.frame_index is None:
+        raise TypeError(f"frame {frame.file_name} has no frame index")
+    return frame.frame_index
+
+
 def _position(frame: Frame, a: Frame, b: Frame) -> float:
-    if None not in (frame.timestamp, a.timestamp, b.timestamp) and b.timestamp > a.timestamp:
-        return (frame.timestamp - a.timestamp) / (b.timestamp - a.timestamp)
-    return (frame.frame_index - a.frame_index) / (b.frame_index - a.frame_index)
+    t, t_a, t_b = frame.timestamp, a.timestamp, b.timestamp
+    if t is not None and t_a is not None and t_b is not None and t_b > t_a:
+        return (t - t_a) / (t_b - t_a)
+    return (_index(frame) - _index(a)) / (_index(b) - _index(a))
 
 
 def keyframe_pairs(frames: list[Frame], anns: dict[tuple[int, int], Annotation], start: int | None,
@@ -60,8 +68,8 @@ def keyframe_pairs(frames: list[Frame], anns: dict[tuple[int, int], Annotation],
         by_id = {f.pk: f for f in frames}
         if start not in by_id or end not in by_id:
             raise InputError("both keyframes must be frames of this clip")
-        a, b = sorted((by_id[start], by_id[end]), key=lambda f: f.frame_index)
-        if not any(a.frame_index < f.frame_index < b.frame_index for f in frames):
+        a, b = sorted((by_id[start], by_id[end]), key=_index)
+        if not any(_index(a) < _index(f) < _index(b) for f in frames):
             raise InputError(f"frames {a.file_name} and {b.file_name} have no frames between them")
         pairs = [(i, a, b) for i in instances
                  if (a.pk, i) in anns and (b.pk, i) in anns
@@ -96,7 +104,7 @@ def interpolate_clip(project: Project, clip: Clip, *, start_frame: int | None = 
         label = ann_a.form_label if ann_a.form_label_id == ann_b.form_label_id else None
         note = f"interpolated between {a.file_name} and {b.file_name}"
         for frame in frames:
-            if not a.frame_index < frame.frame_index < b.frame_index:
+            if not _index(a) < _index(frame) < _index(b):
                 continue
             current = anns.get((frame.pk, inst))
             if current is not None and not replaceable(current):

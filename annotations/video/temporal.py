@@ -87,16 +87,16 @@ def check_clip(clip: Clip, threshold: float = DEFAULT_THRESHOLD) -> dict:
             kp = np.asarray(ann.padded_keypoints(K)[0], dtype=np.float64).reshape(K, 3)
             kps[i], boxes[i], present[i] = kp, ann.bbox, True
         jumps = frame_jumps(kps, boxes, present[:-1] & present[1:])
-        for i in np.flatnonzero(~np.isnan(jumps).all(1)):
-            row = jumps[i]
+        for at in np.flatnonzero(~np.isnan(jumps).all(1)):
+            row = jumps[at]
             score = float(np.nanmax(row))
             over = [names[j] for j in np.flatnonzero(np.nan_to_num(row, nan=0.0) > threshold)]
-            entry = out.setdefault(frames[i], {"score": 0.0, "keypoints": [], "flagged": False})
+            entry = out.setdefault(frames[at], {"score": 0.0, "keypoints": [], "flagged": False})
             entry["score"] = round(max(entry["score"], score), 4)
             entry["keypoints"] = sorted(set(entry["keypoints"]) | set(over))
             entry["flagged"] = entry["flagged"] or bool(over)
     return {"threshold": threshold, "frames": out,
-            "flagged": sorted((fid for fid, e in out.items() if e["flagged"]), key=position.get)}
+            "flagged": sorted((fid for fid, e in out.items() if e["flagged"]), key=position.__getitem__)}
 
 
 def feed_label_error_queue(project, report: dict) -> bool:

@@ -28,7 +28,7 @@ def timeline_data(project: Project, clip: Clip, user) -> dict:
         anns.setdefault(ann.frame_id, []).append({
             "id": ann.pk, "instance": ann.instance, "keypoints": kpts, "keypoint_states": states,
             "source": ann.source, "human_edited": ann.human_edited, "version": ann.version,
-            "form_label": ann.form_label.name if ann.form_label_id else None,
+            "form_label": label.name if (label := ann.form_label) is not None else None,
         })
         if is_keyframe(ann):
             keyframes.add(ann.frame_id)
