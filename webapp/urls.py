@@ -1,6 +1,5 @@
 """Top-level URLs: login, admin, the annotations pages and the REST API."""
 
-from django.conf import settings
 from django.contrib import admin
 from django.contrib.auth import views as auth_views
 from django.urls import include, path
@@ -14,8 +13,5 @@ urlpatterns = [
     path("api/", include("annotations.api_urls")),
     path("", include("annotations.urls")),
 ]
-
-if settings.DEBUG:
-    from django.conf.urls.static import static
-
-    urlpatterns += static(settings.MEDIA_URL, document_root=settings.MEDIA_ROOT)
+# No /media/ route, in DEBUG neither: frames, thumbnails, job results and model files are served
+# only by the API views that check project membership.

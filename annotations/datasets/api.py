@@ -17,6 +17,7 @@ from annotations.core.serializers import JobSerializer, SplitVersionSerializer
 from annotations.core.throttling import ImportRateThrottle
 from annotations.datasets import exporting
 from annotations.datasets.imports import import_params
+from annotations.datasets.merging import merge_params
 from annotations.datasets.params import check_import_fields, check_job_params
 from annotations.models import Job
 
@@ -40,7 +41,7 @@ def project_jobs(request, slug):
     else:
         params = check_job_params(kind, request.data.get("params"))
     if kind == "merge":
-        params.setdefault("projects", [project.slug])
+        params = merge_params({"projects": [project.slug], **params})
     job = start_job(project, kind, params, request.user)
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 

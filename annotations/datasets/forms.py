@@ -2,7 +2,9 @@
 
 from django import forms
 
+from annotations.core.errors import InputError
 from annotations.core.files import save_upload
+from annotations.datasets.imports import server_path
 from annotations.models import Project, Role
 
 SUBSETS = [("train", "train"), ("val", "val"), ("test", "test"), ("all", "all annotated frames")]
@@ -10,7 +12,8 @@ SUBSETS = [("train", "train"), ("val", "val"), ("test", "test"), ("all", "all an
 
 class ImportForm(forms.Form):
     file = forms.FileField(required=False, help_text="COCO / CVAT 'COCO Keypoints 1.0' JSON, or a CVAT export zip")
-    annotation_path = forms.CharField(required=False, help_text="or: a JSON file on the server")
+    annotation_path = forms.CharField(required=False,
+                                      help_text="or: a JSON file on the server (inside POSEREVIEW_IMPORT_ROOTS)")
     images_dir = forms.CharField(required=False, help_text="server folder with the images")
     copy_images = forms.BooleanField(required=False, help_text="copy images into media storage")
     form_label = forms.ChoiceField(required=False)
@@ -21,9 +24,17 @@ class ImportForm(forms.Form):
             (f.name, f.display_name) for f in project.form_labels.all()]
 
     def clean(self):
+        """Server paths resolved (symlinks included) and checked against POSEREVIEW_IMPORT_ROOTS."""
         data = super().clean()
         if not data.get("file") and not data.get("annotation_path"):
             raise forms.ValidationError("choose a file to upload or give a path on the server")
+        checks = [("images_dir", True)] + ([] if data.get("file") else [("annotation_path", False)])
+        for field, folder in checks:
+            if data.get(field):
+                try:
+                    data[field] = server_path(data[field], field, folder=folder)
+                except InputError as exc:
+                    self.add_error(field, str(exc))
         return data
 
     def job_params(self) -> dict:

@@ -37,15 +37,21 @@ LISTED_IN_RESULT = 200  # names listed in a job result; counts are always comple
 
 def load_json_file(path: str | os.PathLike) -> dict:
     """Parse a JSON file, turning every failure into an InputError that names the file."""
+    if not isinstance(path, (str, os.PathLike)):  # an int would open (and close) a file descriptor
+        raise InputError(f"an annotation file must be named by a path, not {type(path).__name__} {path!r}")
     name = os.path.basename(str(path))
+    if os.path.isdir(path):
+        raise InputError(f"{name}: is a folder, not an annotation file")
     try:
         size = os.path.getsize(path)
+        if size > MAX_JSON_BYTES:
+            raise InputError(f"{name}: {size:,} bytes exceeds the {MAX_JSON_BYTES:,}-byte limit for annotation files")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_JSON_BYTES + 1)
     except OSError as exc:
         raise InputError(f"{name}: cannot read ({exc.strerror})") from exc
-    if size > MAX_JSON_BYTES:
-        raise InputError(f"{name}: {size:,} bytes exceeds the {MAX_JSON_BYTES:,}-byte limit for annotation files")
-    with open(path, "rb") as fh:
-        raw = fh.read()
+    if len(raw) > MAX_JSON_BYTES:
+        raise InputError(f"{name}: exceeds the {MAX_JSON_BYTES:,}-byte limit for annotation files")
     try:
         return orjson.loads(raw)
     except orjson.JSONDecodeError:

@@ -6,6 +6,7 @@ from __future__ import annotations
 from annotations.core.files import remove_upload
 from annotations.core.jobs import job_handler
 from annotations.datasets import exporting, importing, merging, splitting
+from annotations.datasets.imports import checked_import_paths
 from annotations.models import Job, Role
 
 
@@ -15,9 +16,10 @@ def run_import(job: Job) -> dict:
     common = dict(form_label=p.get("form_label") or None, user=job.created_by, job=job,
                   source_name=p.get("source_name") or None)
     try:
-        if p.get("zip"):
-            return importing.import_cvat_zip(job.project, p["zip"], **common)
-        return importing.import_coco_file(job.project, p["annotation_path"], images_dir=p.get("images_dir") or None,
+        paths = checked_import_paths(p)
+        if "zip" in paths:
+            return importing.import_cvat_zip(job.project, paths["zip"], **common)
+        return importing.import_coco_file(job.project, paths["annotation_path"], images_dir=paths["images_dir"],
                                           copy_images=bool(p.get("copy_images")), **common)
     finally:
         remove_upload(p.get("upload"))

@@ -10,7 +10,6 @@ from annotations.core.errors import InputError
 from annotations.core.jobs import kind_of, start_job
 from annotations.core.permissions import project_for
 from annotations.datasets.forms import ExportForm, ImportForm, MergeForm, SplitForm
-from annotations.datasets.imports import check_import_folder
 
 FORMS = {"import": ImportForm, "split": SplitForm, "export": ExportForm, "merge": MergeForm}
 
@@ -28,8 +27,6 @@ def start_project_job(request, slug, kind):
         return redirect("project", slug=slug)
     try:
         params = form.job_params()
-        if params.get("images_dir"):
-            params["images_dir"] = check_import_folder(params["images_dir"])
         job = start_job(project, kind, params, request.user)
     except InputError as exc:
         messages.error(request, str(exc))

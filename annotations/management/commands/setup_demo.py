@@ -13,7 +13,9 @@ from django.conf import settings
 from django.contrib.auth import get_user_model
 from django.core.management.base import BaseCommand, CommandError
 
+from annotations.core.errors import InputError
 from annotations.core.jobs import start_job
+from annotations.datasets.imports import check_import_folder
 from annotations.models import Job, Project
 
 DEMO_SLUG = "barbell-row"
@@ -51,6 +53,10 @@ class Command(BaseCommand):
             return
         if not dataset.is_dir():
             raise CommandError(f"demo dataset not found at {dataset}")
+        try:  # the import jobs read it by server path, which must lie inside POSEREVIEW_IMPORT_ROOTS
+            check_import_folder(str(dataset), "dataset")
+        except InputError as exc:
+            raise CommandError(str(exc)) from exc
         project = project or Project.create(DEMO_SLUG, "Barbell row (demo)", "coco17_spine", user=user)
         jobs = []
         for file_name, folder, label in SOURCES:

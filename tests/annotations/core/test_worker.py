@@ -11,7 +11,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from annotations.models import Frame, Job
-from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, ROOT, api_client, needs_dataset
+from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, DATASET, ROOT, api_client, needs_dataset
 
 pytestmark = [pytest.mark.worker, needs_dataset]
 
@@ -34,8 +34,10 @@ def worker(transactional_db, settings, tmp_path):
 
     queue = f"test-{uuid.uuid4().hex[:8]}"
     broker = django_settings.CELERY_BROKER_URL
+    settings.POSEREVIEW_IMPORT_ROOTS = [str(DATASET)]  # imports by server path: checked here and in the worker
     env = {**os.environ, "DATABASE_URL": database_url_of(connection), "CELERY_BROKER_URL": broker,
-           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "POSEREVIEW_DEV": "1", "PYTHONUNBUFFERED": "1"}
+           "MEDIA_ROOT": str(settings.MEDIA_ROOT), "POSEREVIEW_DEV": "1", "PYTHONUNBUFFERED": "1",
+           "POSEREVIEW_IMPORT_ROOTS": str(DATASET)}
     log = open(tmp_path / "worker.log", "w")
     proc = subprocess.Popen([sys.executable, "-m", "celery", "-A", "webapp", "worker", "-Q", queue, "--pool", "solo",
                              "--loglevel", "INFO"], cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT)
