@@ -14,29 +14,34 @@ from annotations.video.preannotation import preannotate
 from annotations.video.temporal import check_and_feed
 
 
-@job_handler(Job.Kind.EXTRACT, role=Role.PI, time_limit=4 * 3600)
+@job_handler(Job.Kind.EXTRACT, role=Role.PI)
 def run_extract(job: Job) -> dict:
     """Job handler for kind "extract". params: upload + source_name, or video_id; selection, clip, video,
     preannotate. Returns the summary (also printed by import_video)."""
     p = job.params
+    project = job.project
+    if project is None:
+        raise InputError(f"job {job.pk} belongs to no project")
     selection = selection_of(p)
     if p.get("video_id"):
-        video = Video.objects.filter(project=job.project, pk=p["video_id"]).first()
+        video = Video.objects.filter(project=project, pk=p["video_id"]).first()
         if video is None:
-            raise InputError(f"video {p['video_id']} does not exist in {job.project.slug}")
+            raise InputError(f"video {p['video_id']} does not exist in {project.slug}")
+        if not video.file.name:
+            raise InputError(f"video {video.name} has no stored file to extract from")
         with local_file(video.file.name) as path:
-            result = extract(job.project, path, label=video.source_name or video.name, selection=selection,
+            result = extract(project, path, label=video.source_name or video.name, selection=selection,
                              video=video, clip_key=p.get("clip"), job=job)
     else:
         upload = p["upload"]
         try:
             with local_file(upload) as path:
-                result = extract(job.project, path, label=p.get("source_name") or os.path.basename(upload),
+                result = extract(project, path, label=p.get("source_name") or os.path.basename(upload),
                                  selection=selection, video_name=p.get("video"), clip_key=p.get("clip"),
                                  source_name=p.get("source_name") or "", upload_name=upload, job=job)
         finally:
             remove_upload(upload)  # kept as the video's file on success (moved), useless on failure
-    result["preannotation"] = preannotate(job.project, result["new_frame_ids"], job.created_by) \
+    result["preannotation"] = preannotate(project, result["new_frame_ids"], job.created_by) \
         if p.get("preannotate") else {"requested": False}
     result["new_frame_ids"] = result["new_frame_ids"][:1000]
     job.message = (f"{result['frames']} frames of clip {result['clip']} ({result['new_frames']} new, "
@@ -44,18 +49,21 @@ def run_extract(job: Job) -> dict:
     return result
 
 
-@job_handler(Job.Kind.INTERPOLATE, role=Role.ANNOTATOR, time_limit=1800)
+@job_handler(Job.Kind.INTERPOLATE, role=Role.ANNOTATOR)
 def run_interpolate(job: Job) -> dict:
     """params: clip (key), start_frame / end_frame (frame ids, optional), method ("linear").
     Runs the temporal check on the clip afterwards."""
     p = job.params
-    clip = Clip.objects.filter(project=job.project, key=p.get("clip")).first()
+    project = job.project
+    if project is None:
+        raise InputError(f"job {job.pk} belongs to no project")
+    clip = Clip.objects.filter(project=project, key=p.get("clip")).first()
     if clip is None:
-        raise InputError(f"no clip {p.get('clip')!r} in {job.project.slug}")
+        raise InputError(f"no clip {p.get('clip')!r} in {project.slug}")
     method = p.get("method") or "linear"
     if method != "linear":
         raise InputError(f"unknown method {method!r}; only linear interpolation is available")
-    result = interpolate_clip(job.project, clip, start_frame=parse_frame_id(p.get("start_frame")),
+    result = interpolate_clip(project, clip, start_frame=parse_frame_id(p.get("start_frame")),
                               end_frame=parse_frame_id(p.get("end_frame")), user=job.created_by, job=job)
     result["method"] = method
     result["temporal"] = temporal_summary(check_and_feed(clip))
