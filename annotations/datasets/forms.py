@@ -4,7 +4,7 @@ from django import forms
 
 from annotations.core.errors import InputError
 from annotations.core.files import save_upload
-from annotations.datasets.imports import server_path
+from annotations.datasets.imports import import_roots, server_path
 from annotations.models import Project, Role
 
 SUBSETS = [("train", "train"), ("val", "val"), ("test", "test"), ("all", "all annotated frames")]
@@ -12,8 +12,7 @@ SUBSETS = [("train", "train"), ("val", "val"), ("test", "test"), ("all", "all an
 
 class ImportForm(forms.Form):
     file = forms.FileField(required=False, help_text="COCO / CVAT 'COCO Keypoints 1.0' JSON, or a CVAT export zip")
-    annotation_path = forms.CharField(required=False,
-                                      help_text="or: a JSON file on the server (inside POSEREVIEW_IMPORT_ROOTS)")
+    annotation_path = forms.CharField(required=False, help_text="or: a JSON file on the server")
     images_dir = forms.CharField(required=False, help_text="server folder with the images")
     copy_images = forms.BooleanField(required=False, help_text="copy images into media storage")
     form_label = forms.ChoiceField(required=False)
@@ -22,6 +21,14 @@ class ImportForm(forms.Form):
         super().__init__(*args, **kwargs)
         self.fields["form_label"].choices = [("", "(none / from the file)")] + [
             (f.name, f.display_name) for f in project.form_labels.all()]
+        roots = import_roots()
+        if roots:
+            inside = f" (inside {', '.join(roots)})"
+            self.fields["annotation_path"].help_text = f"or: a JSON file on the server{inside}"
+            self.fields["images_dir"].help_text = f"server folder with the images{inside}"
+        else:
+            off = "reading files on the server is off (POSEREVIEW_IMPORT_ROOTS is not set): upload a file"
+            self.fields["annotation_path"].help_text = self.fields["images_dir"].help_text = off
 
     def clean(self):
         """Server paths resolved (symlinks included) and checked against POSEREVIEW_IMPORT_ROOTS."""

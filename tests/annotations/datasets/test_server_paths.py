@@ -242,6 +242,14 @@ def test_the_page_import_form_starts_an_import_inside_the_roots(project, users, 
     assert job.params["images_dir"] == os.path.realpath(LUMBAR_IMAGES)
 
 
+def test_the_page_import_form_says_where_server_paths_may_point(project, users, settings, client):
+    client.force_login(users["pi"])
+    settings.POSEREVIEW_IMPORT_ROOTS = []
+    assert "reading files on the server is off" in client.get(f"/p/{project.slug}/").content.decode()
+    settings.POSEREVIEW_IMPORT_ROOTS = [str(DATASET)]
+    assert f"inside {os.path.realpath(DATASET)}" in client.get(f"/p/{project.slug}/").content.decode()
+
+
 # -- the file reader itself ------------------------------------------------------------------------
 
 def test_load_json_file_refuses_a_folder_and_a_file_descriptor_number(tmp_path):
