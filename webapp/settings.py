@@ -46,6 +46,13 @@ CSRF_COOKIE_SECURE = env_bool("CSRF_COOKIE_SECURE", HTTPS_ONLY)
 SECURE_CONTENT_TYPE_NOSNIFF = True
 SECURE_REFERRER_POLICY = "same-origin"
 X_FRAME_OPTIONS = "DENY"
+# Content-Security-Policy of every response (annotations/core/middleware.py): scripts and styles are files
+# from this origin; frames, thumbnails and charts are images (data:/blob: for drawn ones); no framing.
+POSEREVIEW_CSP = os.environ.get("POSEREVIEW_CSP") or "; ".join([
+    "default-src 'self'", "script-src 'self'", "style-src 'self'", "img-src 'self' data: blob:",
+    "media-src 'self' blob:", "font-src 'self'", "connect-src 'self'", "worker-src 'self'", "object-src 'none'",
+    "frame-ancestors 'none'", "base-uri 'self'", "form-action 'self'",
+])
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -61,6 +68,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "annotations.core.middleware.ContentSecurityPolicyMiddleware",
     # Serves collected static files in production (gunicorn has no static file handling).
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
