@@ -87,7 +87,7 @@ def import_params(request) -> dict:
     return params
 
 
-def checked_import_paths(params: dict) -> dict:
+def checked_import_paths(params: dict) -> dict[str, str | None]:
     """The files an import job reads, checked again as it runs: its own upload, or paths inside the roots.
 
     Returns {"zip": ...} or {"annotation_path": ..., "images_dir": ... or None}, all resolved."""
@@ -99,7 +99,7 @@ def checked_import_paths(params: dict) -> dict:
         own = os.path.realpath(default_storage.path(upload))
         if not isinstance(params.get(key), str) or os.path.realpath(params[key]) != own:
             raise InputError(f"'{key}' must be the uploaded file")
-        paths = {key: own}
+        paths: dict[str, str | None] = {key: own}
     elif key == "zip":
         raise InputError("'zip' must be an uploaded file")
     else:

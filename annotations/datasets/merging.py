@@ -34,7 +34,7 @@ def merge_params(params: dict) -> dict:
     files = params.get("files", [])
     if not isinstance(files, list):
         raise InputError("'files' must be a list of paths on the server")
-    checked = []
+    checked: list[str | dict] = []
     for n, entry in enumerate(files):
         if isinstance(entry, dict):
             label = entry.get("form_label")
@@ -50,7 +50,10 @@ def merge_params(params: dict) -> dict:
 
 def collect_sources(job, p: dict) -> tuple[list[dict], list[str | None], dict[str, str], list[str]]:
     """(COCO dicts, form label per dict, {file name: image path}, names) for the job's sources (p: checked params)."""
-    datasets, labels, image_files, names = [], [], {}, []
+    datasets: list[dict] = []
+    labels: list[str | None] = []
+    image_files: dict[str, str] = {}
+    names: list[str] = []
     for slug in p["projects"]:
         project = Project.objects.filter(slug=slug).first()
         if project is None or not project.has_role(job.created_by, Role.REVIEWER):
