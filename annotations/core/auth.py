@@ -8,6 +8,8 @@ next POST issues a new key).
 
 from __future__ import annotations
 
+import math
+
 from django.contrib.auth import views as auth_views
 from rest_framework import exceptions, status
 from rest_framework.authtoken.models import Token
@@ -60,9 +62,13 @@ token_view = TokenView.as_view()
 
 
 class LoginView(auth_views.LoginView):
-    """Django's login page; while a username or address is locked out it answers 429 with the reason."""
+    """Django's login page; while a username or address is locked out, or an address posts more often
+    than the token endpoint's rate (the same "auth" count), it answers 429 with the reason."""
 
     def post(self, request, *args, **kwargs):
+        throttle = throttling.AuthRateThrottle()
+        if not throttle.allow_request(request, self):
+            return self._locked(math.ceil(throttle.wait() or 60), "Too many sign-in attempts from this address")
         wait = throttling.locked_for(request.POST.get("username"), throttling.client_ip(request))
         if wait:
             return self._locked(wait)
@@ -74,9 +80,10 @@ class LoginView(auth_views.LoginView):
             return self._locked(wait)
         return super().form_invalid(form)
 
-    def _locked(self, wait: int):
+    def _locked(self, wait: int, reason: str = ""):
         form = self.get_form_class()(self.request)  # unbound: rendering it checks no password
-        response = self.render_to_response(self.get_context_data(form=form, lockout=throttling.lockout_message(wait)))
+        message = throttling.lockout_message(wait, reason) if reason else throttling.lockout_message(wait)
+        response = self.render_to_response(self.get_context_data(form=form, lockout=message))
         response.status_code = 429
         response["Retry-After"] = str(wait)
         return response

@@ -89,9 +89,9 @@ def record_success(username: str | None) -> None:
         cache.delete(f"login-fail:{kind}:{ident}")
 
 
-def lockout_message(seconds: int) -> str:
+def lockout_message(seconds: int, reason: str = "Too many failed sign-in attempts") -> str:
     minutes = max(1, math.ceil(seconds / 60))
-    return (f"Too many failed sign-in attempts. Sign-in is paused for this account or address; "
+    return (f"{reason}. Sign-in is paused for this account or address; "
             f"try again in {minutes} minute{'s' if minutes != 1 else ''}.")
 
 

@@ -131,6 +131,19 @@ def test_it_shows_a_clear_message_on_the_login_page_while_locked_even_with_the_r
     assert client.get("/").status_code == 302  # still logged out
 
 
+def test_it_rate_limits_the_login_page_per_address(users, settings):
+    from django.test import Client
+
+    settings.REST_FRAMEWORK = {**settings.REST_FRAMEWORK,
+                               "DEFAULT_THROTTLE_RATES": {"auth": "3/min", "uploads": "300/hour"}}
+    codes = [Client().post("/accounts/login/", {"username": "reviewer", "password": "pw-reviewer"}).status_code
+             for _ in range(3)]
+    assert codes == [302] * 3
+    response = Client().post("/accounts/login/", {"username": "reviewer", "password": "pw-reviewer"})
+    assert response.status_code == 429 and b"Too many sign-in attempts from this address" in response.content
+    assert Client().get("/accounts/login/").status_code == 200  # showing the form is never limited
+
+
 def test_it_lets_a_person_log_in_after_a_few_typos(users, limits):
     from django.test import Client
 
