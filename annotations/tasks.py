@@ -2,6 +2,7 @@
 
 from celery import shared_task
 
+from annotations.core.jobs import reap_stale_jobs as reap_stale_jobs_service
 from annotations.core.jobs import run_job as run_job_service
 from annotations.learning.triggers import check_all_projects
 
@@ -22,3 +23,9 @@ def run_ml_job(job_id: int) -> None:
 def check_auto_retrain() -> list:
     """Beat: start a retrain of every project with enough newly verified frames (none while one runs)."""
     return check_all_projects()
+
+
+@shared_task(name="annotations.tasks.reap_stale_jobs")
+def reap_stale_jobs() -> list:
+    """Beat: fail running jobs whose worker stopped beating (killed, out of memory), so none stays running."""
+    return reap_stale_jobs_service()

@@ -181,7 +181,22 @@ POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS = float(os.environ.get("POSEREVIEW_AUTO_RE
 CELERY_BEAT_SCHEDULE = {
     "auto-retrain-check": {"task": "annotations.tasks.check_auto_retrain",
                            "schedule": POSEREVIEW_AUTO_RETRAIN_CHECK_SECONDS},
+    "reap-stale-jobs": {"task": "annotations.tasks.reap_stale_jobs",
+                        "schedule": float(os.environ.get("POSEREVIEW_REAP_CHECK_SECONDS", 60))},
 }
+# Jobs that always end (annotations/core/jobs.py): a running job's worker writes its heartbeat every
+# POSEREVIEW_JOB_HEARTBEAT_SECONDS; after POSEREVIEW_JOB_STALE_SECONDS without one the beat task above
+# fails it ("the worker stopped while running this job"). POSEREVIEW_JOB_TIME_LIMITS overrides the
+# registered time limits per kind, e.g. "retrain=86400,import=7200".
+POSEREVIEW_JOB_HEARTBEAT_SECONDS = float(os.environ.get("POSEREVIEW_JOB_HEARTBEAT_SECONDS", 10))
+POSEREVIEW_JOB_STALE_SECONDS = float(os.environ.get("POSEREVIEW_JOB_STALE_SECONDS", 180))
+POSEREVIEW_JOB_TIME_LIMITS = {k.strip(): int(v) for k, v in (
+    item.split("=", 1) for item in os.environ.get("POSEREVIEW_JOB_TIME_LIMITS", "").split(",") if "=" in item)}
+# A broker that is down must answer fast: queuing a job tries twice within ~2 s, then the job fails
+# and the request answers 503 (instead of Celery's default of retrying for seconds).
+CELERY_BROKER_CONNECTION_TIMEOUT = float(os.environ.get("POSEREVIEW_BROKER_TIMEOUT", 2))
+CELERY_BROKER_TRANSPORT_OPTIONS = {"socket_connect_timeout": CELERY_BROKER_CONNECTION_TIMEOUT}
+POSEREVIEW_BROKER_RETRY_POLICY = {"max_retries": 1, "interval_start": 0, "interval_step": 0.2, "interval_max": 0.2}
 
 LOGGING = {
     "version": 1,

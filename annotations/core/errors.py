@@ -15,3 +15,7 @@ class StaleEdit(Exception):
     def __init__(self, message: str, current: dict):
         super().__init__(message)
         self.current = current
+
+
+class JobCancelled(Exception):
+    """A running job was cancelled (or declared dead) and stops at a safe point; the job runner ends it."""

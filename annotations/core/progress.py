@@ -2,27 +2,24 @@
 
 A person cancels a job by setting its row to `cancelled` (see `request_cancel`). A queued job is
 then never claimed by a worker; a running one notices at its next progress report (every epoch
-of training, every ten frames of prediction) and stops by raising JobCancelled, which
-`cancellable` turns into a job that ends `cancelled`, not `failed`.
+of training, every ten frames of prediction, every batch of an import: each report is a safe
+point, see annotations/core/jobs.py) and stops by raising JobCancelled, which the job runner
+turns into a job that ends `cancelled`, not `failed`. Work inside a transaction (an import, a
+split, an interpolation) rolls back; files a job wrote are removed by the code that wrote them.
 """
 
 from __future__ import annotations
 
-import functools
 import time
 
 from django.core.exceptions import PermissionDenied
 from django.utils import timezone
 
-from annotations.core.errors import InputError
-from annotations.core.jobs import kind_of
+from annotations.core.errors import InputError, JobCancelled
+from annotations.core.jobs import CHECK_EVERY, kind_of, stopped_elsewhere
 from annotations.models import Job, Role
 
-CHECK_EVERY = 1.0  # seconds between reads of the job row for a cancel request
-
-
-class JobCancelled(Exception):
-    """Someone cancelled the job while it ran."""
+__all__ = ["CHECK_EVERY", "JobCancelled", "Progress", "cancel_for", "cancellable", "is_cancelled", "request_cancel"]
 
 
 def request_cancel(job: Job, user=None) -> bool:
@@ -50,8 +47,8 @@ def cancel_for(job: Job, user) -> None:
 
 
 def is_cancelled(job: Job) -> bool:
-    # Read committed: even inside a job's transaction this sees a cancel committed by the web request.
-    return Job.objects.filter(pk=job.pk, status=Job.Status.CANCELLED).exists()
+    """Cancelled, or declared dead while this instance still runs: either way it should stop."""
+    return stopped_elsewhere(job)
 
 
 class Progress:
@@ -81,20 +78,5 @@ class Progress:
 
 
 def cancellable(handler):
-    """Wrap a job handler so that a cancel request ends the job `cancelled` with what was done so far.
-
-    run_job (annotations/core/jobs.py) marks a job succeeded after its handler returns; a cancelled job's
-    row already says `cancelled`, so this instance's closing write is made a no-op.
-    """
-
-    @functools.wraps(handler)
-    def run(job: Job) -> dict:
-        try:
-            return handler(job)
-        except JobCancelled:
-            Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED, finished_at=timezone.now())
-            job.refresh_from_db()
-            job.succeed = lambda result, message="": None  # keep the cancelled state run_job would overwrite
-            return {"cancelled": True}
-
-    return run
+    """Kept for handlers that still name it: the job runner now stops every kind cleanly on JobCancelled."""
+    return handler

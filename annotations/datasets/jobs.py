@@ -10,7 +10,7 @@ from annotations.datasets.imports import checked_import_paths
 from annotations.models import Job, Role
 
 
-@job_handler(Job.Kind.IMPORT, role=Role.PI)
+@job_handler(Job.Kind.IMPORT, role=Role.PI, time_limit=4 * 3600)
 def run_import(job: Job) -> dict:
     p = job.params
     common = dict(form_label=p.get("form_label") or None, user=job.created_by, job=job,
@@ -25,7 +25,7 @@ def run_import(job: Job) -> dict:
         remove_upload(p.get("upload"))
 
 
-@job_handler(Job.Kind.SPLIT, role=Role.PI)
+@job_handler(Job.Kind.SPLIT, role=Role.PI, time_limit=1800)
 def run_split(job: Job) -> dict:
     p = job.params
     version = splitting.create_split(job.project, ratios=p.get("ratios"), seed=int(p.get("seed", 42)),
@@ -33,7 +33,7 @@ def run_split(job: Job) -> dict:
     return {"split_version": version.number, **version.summary}
 
 
-@job_handler(Job.Kind.EXPORT, role=Role.REVIEWER)
+@job_handler(Job.Kind.EXPORT, role=Role.REVIEWER, time_limit=2 * 3600)
 def run_export(job: Job) -> dict:
     p = job.params
     subsets = p.get("subsets") or ["train", "val", "test"]
@@ -47,6 +47,6 @@ def run_export(job: Job) -> dict:
     return summary
 
 
-@job_handler(Job.Kind.MERGE, role=Role.PI)
+@job_handler(Job.Kind.MERGE, role=Role.PI, time_limit=2 * 3600)
 def run_merge(job: Job) -> dict:
     return merging.run_merge_job(job)

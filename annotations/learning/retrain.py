@@ -3,7 +3,9 @@ held-out evaluation -> ModelVersions with artifacts -> promotion -> predict and 
 
 Never two retrains of one project at once: a PostgreSQL advisory lock keyed by the project is
 held for the whole job (a crashed worker's session ends and frees it), and start_retrain
-refuses a second one while one is queued or running.
+refuses a second one while one is queued or running. A retrain whose worker died (its heartbeat
+stopped, see annotations/core/jobs.py) is failed first, so it never blocks the next one; its model
+versions end failed and their files are removed (discard_unfinished).
 """
 
 from __future__ import annotations
@@ -16,7 +18,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from annotations.core.errors import InputError
-from annotations.core.jobs import start_job
+from annotations.core.jobs import reap_stale_jobs, start_job
 from annotations.core.progress import JobCancelled, Progress
 from annotations.learning.artifacts import store_model_dir
 from annotations.learning.data import (
@@ -66,12 +68,32 @@ def unfinished_retrain(project, exclude: int | None = None) -> Job | None:
 
 def start_retrain(project, params: dict | None = None, user=None) -> Job:
     """Queue a retrain unless one of this project is already queued or running (InputError then)."""
+    reap_stale_jobs(project)  # a retrain whose worker died must not block this one
     with transaction.atomic():
         Project.objects.select_for_update().filter(pk=project.pk).first()  # serialise concurrent starts
         other = unfinished_retrain(project)
         if other is not None:
             raise InputError(f"a retrain of {project.slug} is already {other.status} (job {other.pk})")
         return start_job(project, Job.Kind.RETRAIN, params or {}, user)
+
+
+def fail_versions(qs, reason: str) -> int:
+    """Mark the unfinished (training or validating) model versions of `qs` failed and remove their files."""
+    n = 0
+    for version in qs.filter(status__in=[ModelStatus.TRAINING, ModelStatus.VALIDATING]):
+        for field in ("checkpoint", "onnx", "onnx_int8"):
+            f = getattr(version, field)
+            if f:
+                f.delete(save=False)
+        version.status, version.promotion = ModelStatus.FAILED, {"promoted": False, "reason": reason}
+        version.save(update_fields=["status", "promotion", "checkpoint", "onnx", "onnx_int8"])
+        n += 1
+    return n
+
+
+def discard_unfinished(job: Job, reason: str) -> None:
+    """on_abandon of the retrain kind: its worker died, so its unfinished model versions fail."""
+    fail_versions(ModelVersion.objects.filter(job=job), reason)
 
 
 def _split_version(project, params: dict, user) -> SplitVersion:
@@ -152,10 +174,8 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
                 decisions[kind] = decide(version, te, images, force=bool(params.get("force")), user=user)
     except BaseException as exc:
         reason = "cancelled" if isinstance(exc, JobCancelled) else f"{type(exc).__name__}: {exc}"
-        for version in versions.values():
-            if version.status != ModelStatus.READY:
-                version.status, version.promotion = ModelStatus.FAILED, {"promoted": False, "reason": reason}
-                version.save(update_fields=["status", "promotion"])
+        # By the stored status: a version whose final save failed is still `training` there, with files.
+        fail_versions(ModelVersion.objects.filter(pk__in=[v.pk for v in versions.values()]), reason)
         raise
     chained = chain_after(project, params, user, promoted=any(d["promoted"] for d in decisions.values()))
     progress(1.0, summary_message(versions, decisions))

@@ -13,6 +13,8 @@ class Job(models.Model):
     """A unit of background work, run by a Celery worker and watched from the UI and REST.
 
     progress: 0..1. result: JSON summary (counts, problems). result_file: the produced file.
+    heartbeat_at: written every few seconds by the worker running the job (and at each progress report);
+    a running job whose heartbeat is stale lost its worker (see annotations/core/reaper.py).
     """
 
     class Kind(models.TextChoices):
@@ -50,6 +52,7 @@ class Job(models.Model):
     created_at = models.DateTimeField(auto_now_add=True)
     started_at = models.DateTimeField(null=True, blank=True)
     finished_at = models.DateTimeField(null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["-created_at", "-id"]
@@ -75,7 +78,8 @@ class Job(models.Model):
         self.progress = max(0.0, min(1.0, progress))
         if message:
             self.message = message
-        type(self).objects.using("jobstate").filter(pk=self.pk).update(progress=self.progress, message=self.message)
+        type(self).objects.using("jobstate").filter(pk=self.pk).update(progress=self.progress, message=self.message,
+                                                                      heartbeat_at=timezone.now())
 
     def succeed(self, result: dict, message: str = "") -> None:
         self.status, self.progress, self.result = self.Status.SUCCEEDED, 1.0, result

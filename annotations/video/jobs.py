@@ -14,7 +14,7 @@ from annotations.video.preannotation import preannotate
 from annotations.video.temporal import check_and_feed
 
 
-@job_handler(Job.Kind.EXTRACT, role=Role.PI)
+@job_handler(Job.Kind.EXTRACT, role=Role.PI, time_limit=4 * 3600)
 def run_extract(job: Job) -> dict:
     """Job handler for kind "extract". params: upload + source_name, or video_id; selection, clip, video,
     preannotate. Returns the summary (also printed by import_video)."""
@@ -49,7 +49,7 @@ def run_extract(job: Job) -> dict:
     return result
 
 
-@job_handler(Job.Kind.INTERPOLATE, role=Role.ANNOTATOR)
+@job_handler(Job.Kind.INTERPOLATE, role=Role.ANNOTATOR, time_limit=1800)
 def run_interpolate(job: Job) -> dict:
     """params: clip (key), start_frame / end_frame (frame ids, optional), method ("linear").
     Runs the temporal check on the clip afterwards."""

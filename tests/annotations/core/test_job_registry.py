@@ -14,7 +14,9 @@ def test_every_job_kind_is_registered_by_its_feature_with_its_queue_and_role():
     assert jobs.kinds_of("video") == ["extract", "interpolate"]
     assert jobs.kinds_of("learning") == ["predict", "score", "retrain"]
     assert {k for k, spec in jobs.REGISTRY.items() if spec.queue == "ml"} == {"predict", "score", "retrain"}
-    assert {k for k, spec in jobs.REGISTRY.items() if spec.stops_while_running} == {"predict", "score", "retrain"}
+    assert all(spec.stops_while_running for spec in jobs.REGISTRY.values())
+    assert all(spec.time_limit > 0 for spec in jobs.REGISTRY.values())
+    assert jobs.kind_of("retrain").on_abandon is not None
     assert jobs.kind_of("export").role == Role.REVIEWER and jobs.kind_of("retrain").role == Role.PI
     assert jobs.kind_of("predict").role == Role.REVIEWER and jobs.kind_of("import").role == Role.PI
 
@@ -35,8 +37,9 @@ class FakeApp:
         self.sent = []
         self.conf = type("Conf", (), {"task_always_eager": False, "task_default_queue": "default"})()
 
-    def send_task(self, name, args, queue):
+    def send_task(self, name, args, queue, **options):
         self.sent.append((name, args, queue))
+        self.options = options
         return type("Result", (), {"id": "task-1"})()
 
 
@@ -49,6 +52,9 @@ def test_jobs_are_sent_by_task_name_to_the_queue_of_their_kind(project, users, s
     retrain = jobs.start_job(project, "retrain", {}, users["pi"])
     assert fake.sent == [(jobs.TASK_NAME, [export.pk], "default"), (jobs.TASK_NAME, [retrain.pk], "ml-gpu")]
     assert Job.objects.get(pk=export.pk).celery_task_id == "task-1"
+    # The kind's time limit goes with the message: the soft one ends the job failed, the hard one a minute later.
+    assert fake.options["soft_time_limit"] == jobs.kind_of("retrain").time_limit
+    assert fake.options["time_limit"] == fake.options["soft_time_limit"] + 60
 
 
 @pytest.mark.django_db(databases=["default", "jobstate"])
