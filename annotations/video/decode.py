@@ -223,7 +223,31 @@ def _open(path: str, label: str):
     if not container.streams.video:
         container.close()
         raise VideoProblem(f"{label}: the file has no video stream")
+    still = still_image(container)
+    if still:
+        container.close()
+        raise VideoProblem(f"{label}: this is a still image ({still}), not a video; import images as frames instead")
     return container
+
+
+# Demuxers of single pictures: FFmpeg reads a JPEG or PNG named .mp4 through these ("jpeg_pipe",
+# "png_pipe", ... or the image2 family), as a one-frame "video".
+STILL_IMAGE_FORMATS = frozenset({"image2", "image2pipe"})
+IMAGE_CODECS = frozenset({"mjpeg", "png", "apng", "bmp", "gif", "webp", "tiff", "jpeg2000", "jpegls", "ljpeg", "qoi",
+                          "pgm", "ppm", "pbm", "pam", "sgi", "targa", "dpx", "exr", "pcx", "xbm", "xwd", "sunrast"})
+
+
+def still_image(container) -> str | None:
+    """What gives away a still picture posing as a video (its container format, or a one-frame stream in an
+    image codec), or None for a video."""
+    names = set((container.format.name or "").split(","))
+    if names & STILL_IMAGE_FORMATS or any(n.endswith("_pipe") for n in names):
+        return f"format {container.format.name}"
+    stream = container.streams.video[0]
+    codec = stream.codec_context.name
+    if codec in IMAGE_CODECS and stream.frames == 1:
+        return f"one {codec} frame"
+    return None
 
 
 def _reason(exc: Exception) -> str:

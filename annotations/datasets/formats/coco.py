@@ -17,11 +17,11 @@ from typing import Any, TypeGuard
 import numpy as np
 
 from annotations.core.atomic import atomic_path, atomic_zip
+from annotations.core.limits import COORDINATE_FACTOR, MAX_IMAGE_SIDE, coordinate_limit
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
 from mlcore.skeletons import Skeleton, normalise_name
 
 VALID_VISIBILITY = (0, 1, 2)
-NEGATIVE_TOLERANCE = 0.05  # of the image size
 
 
 def _is_int(value: object) -> TypeGuard[int]:
@@ -66,10 +66,10 @@ def _parse_images(raw_images, file: str, problems: list[Problem]) -> list[dict]:
             problems.append(Problem(file, image_id, f"duplicate file name {base!r}; later entry skipped"))
             continue
         width, height = img.get("width"), img.get("height")
-        if width is not None and (not _is_int(width) or width <= 0) or height is not None and (
-            not _is_int(height) or height <= 0
+        if width is not None and (not _is_int(width) or not 0 < width <= MAX_IMAGE_SIDE) or height is not None and (
+            not _is_int(height) or not 0 < height <= MAX_IMAGE_SIDE
         ):
-            problems.append(Problem(file, image_id, f"invalid size {width}x{height}"))
+            problems.append(Problem(file, image_id, f"invalid size {width}x{height} (each side 1..{MAX_IMAGE_SIDE:,})"))
             continue
         seen_ids.add(image_id)
         seen_names.add(base)
@@ -96,8 +96,10 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
     candidates = _screen_annotations(data["annotations"], sizes, mapping, file, problems)
     K = skeleton.num_keypoints
     rows: dict[int, tuple] = {}  # position in the file -> (full (K, 3), present (K,), bbox, area, record)
+    names = {cat["id"]: cat["keypoints"] for cat in data["categories"]
+             if isinstance(cat, dict) and _is_int(cat.get("id")) and cat["id"] in mapping}
     for cat_id, group in candidates.items():
-        _check_keypoints(group, mapping[cat_id], sizes, K, file, problems, rows)
+        _check_keypoints(group, mapping[cat_id], names[cat_id], sizes, K, file, problems, rows)
 
     kept: list[dict] = []
     instances: dict[int, int] = {}
@@ -168,8 +170,10 @@ def _as_array(group, file, problems) -> tuple[np.ndarray, list[tuple[int, dict]]
         return np.array([ann["keypoints"] for _, ann in good], dtype=np.float64), good
 
 
-def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
-    """Vectorised coordinate checks for one category's annotations; good ones go into `rows`."""
+def _check_keypoints(group, index, names, sizes, K, file, problems, rows) -> None:
+    """Vectorised coordinate checks for one category's annotations; good ones go into `rows`.
+
+    names: the file's keypoint names of this category (for the per-point warnings)."""
     flat, group = _as_array(group, file, problems)
     if not group:
         return
@@ -177,17 +181,17 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
     wh = np.array([sizes[ann["image_id"]] for _, ann in group], dtype=object)
     w = np.array([x or 0 for x in wh[:, 0]], dtype=np.float64)[:, None]
     h = np.array([x or 0 for x in wh[:, 1]], dtype=np.float64)[:, None]
+    limit = np.array([coordinate_limit(a, b) for a, b in wh], dtype=np.float64)[:, None]
     labelled = arr[..., 2] > 0
     finite = np.all(np.isfinite(arr), axis=(1, 2))
     safe = np.where(np.isfinite(arr), arr, 0.0)
     valid_v = np.all(np.isin(safe[..., 2], VALID_VISIBILITY), axis=1)
     x, y = safe[..., 0], safe[..., 1]
-    # Annotators place occluded points just outside the frame; CVAT keeps them. Far-negative
-    # coordinates are corrupt; points beyond the far edge are kept and reported, since real
-    # exports contain them (annotated at another resolution) and a reviewer should look.
-    far_negative = np.any(labelled & ((x < -NEGATIVE_TOLERANCE * w) | (y < -NEGATIVE_TOLERANCE * h)), axis=1)
-    slightly_negative = np.any(labelled & ((x < 0) | (y < 0)), axis=1)
-    beyond = np.any(labelled & (((x > w) & (w > 0)) | ((y > h) & (h > 0))), axis=1)
+    # Annotators place occluded points outside the frame (an ear or a hip a few pixels beyond the
+    # edge); CVAT keeps them, and so does the import: each such point is a warning, the annotation
+    # is kept as it is. Only coordinates beyond COORDINATE_FACTOR x the image size are corrupt.
+    corrupt = (np.abs(x) > limit) | (np.abs(y) > limit)
+    outside = labelled & ((x < 0) | (y < 0) | ((x > w) & (w > 0)) | ((y > h) & (h > 0)))
     ok = index >= 0
     full = np.zeros((len(group), K, 3))
     full[:, index[ok]] = arr[:, ok]
@@ -201,25 +205,31 @@ def _check_keypoints(group, index, sizes, K, file, problems, rows) -> None:
         if not valid_v[m]:
             problems.append(Problem(file, ann_id, "visibility flags must be 0, 1 or 2"))
             continue
-        if far_negative[m]:
-            problems.append(Problem(file, ann_id, "negative keypoint coordinate"))
+        if corrupt[m].any():
+            k = int(np.flatnonzero(corrupt[m])[0])
+            problems.append(Problem(file, ann_id, f"keypoint {names[k]} at ({x[m, k]:g}, {y[m, k]:g}) is more than "
+                                    f"{COORDINATE_FACTOR} x the image size away from it",
+                                    keypoint=names[k], point=[float(x[m, k]), float(y[m, k])]))
             continue
         bbox = ann.get("bbox")
         if bbox is not None:
             if (not isinstance(bbox, list) or len(bbox) != 4
-                    or not all(isinstance(b, (int, float)) and math.isfinite(b) for b in bbox)
-                    or bbox[2] < 0 or bbox[3] < 0):
+                    or not all(isinstance(b, (int, float)) and not isinstance(b, bool) and math.isfinite(b)
+                               for b in bbox)
+                    or bbox[2] < 0 or bbox[3] < 0 or max(abs(b) for b in bbox) > limit[m, 0]):
                 problems.append(Problem(file, ann_id, f"invalid bbox {bbox!r}"))
                 continue
         else:
             bbox = _bbox_of(arr[m])
-        if slightly_negative[m]:
-            problems.append(Problem(file, ann_id, "keypoint slightly left of or above the image; kept", "kept"))
-        if beyond[m]:
-            width, height = sizes[ann["image_id"]]
-            problems.append(Problem(file, ann_id, f"keypoint outside the {width}x{height} image; kept", "kept"))
+        width, height = sizes[ann["image_id"]]
+        size = f"{width}x{height} image" if width and height else "image"
+        for k in np.flatnonzero(outside[m]):
+            problems.append(Problem(file, ann_id, f"keypoint outside the {size}: {names[k]} at "
+                                    f"({x[m, k]:g}, {y[m, k]:g}); kept", "kept",
+                                    keypoint=names[k], point=[float(x[m, k]), float(y[m, k])]))
         area = ann.get("area")
-        if not isinstance(area, (int, float)) or not math.isfinite(area) or area < 0:
+        if (not isinstance(area, (int, float)) or isinstance(area, bool) or not math.isfinite(area) or area < 0
+                or area > limit[m, 0] ** 2):
             area = float(bbox[2] * bbox[3])
         attributes = ann.get("attributes") if isinstance(ann.get("attributes"), dict) else {}
         label = attributes.get("form_label")

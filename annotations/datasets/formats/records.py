@@ -62,9 +62,14 @@ class Problem:
     id: object
     reason: str
     action: str = "skipped"  # what happened to the record: skipped, or kept (a warning)
+    keypoint: str | None = None  # a problem with one point: its name in the file ...
+    point: list[float] | None = None  # ... and its [x, y]
 
     def as_dict(self) -> dict:
-        return {"file": self.file, "id": self.id, "reason": self.reason, "action": self.action}
+        out = {"file": self.file, "id": self.id, "reason": self.reason, "action": self.action}
+        if self.keypoint is not None:
+            out.update(keypoint=self.keypoint, point=self.point)
+        return out
 
 
 @dataclass

@@ -247,21 +247,25 @@ def test_it_reports_nan_and_infinite_coordinates(project, tmp_path, import_file,
     assert Annotation.objects.count() == len(data["annotations"]) - 1
 
 
-def test_it_reports_strongly_negative_coordinates(project, tmp_path, import_file):
+def test_it_skips_coordinates_beyond_ten_times_the_image_size(project, tmp_path, import_file):
     from annotations.models import Annotation
 
     def mutate(data):
         ann = data["annotations"][0]
-        ann["keypoints"][0:3] = [-0.2 * data["images"][0]["width"], 50.0, 2]
+        image = next(im for im in data["images"] if im["id"] == ann["image_id"])
+        ann["keypoints"][0:3] = [-11.0 * max(image["width"], image["height"]), 50.0, 2]
 
     data, result = _import_with(tmp_path, import_file, mutate)
     bad = data["annotations"][0]["id"]
+    x = data["annotations"][0]["keypoints"][0]
     assert problems_for(result, bad) == [{"file": "task.json", "id": bad, "action": "skipped",
-                                          "reason": "negative keypoint coordinate"}]
+                                          "reason": f"keypoint Nose at ({x:g}, 50) is more than 10 x the image "
+                                                    "size away from it", "keypoint": "Nose", "point": [x, 50.0]}]
     assert not Annotation.objects.filter(source_annotation_id=bad).exists()
 
 
-def test_it_keeps_slightly_negative_coordinates_with_a_warning(project, tmp_path, import_file):
+@pytest.mark.parametrize("fraction", [0.03, 0.2, 5.0])
+def test_it_keeps_negative_coordinates_with_a_warning_per_point(project, tmp_path, import_file, fraction):
     from annotations.models import Annotation
 
     holder = {}
@@ -269,17 +273,59 @@ def test_it_keeps_slightly_negative_coordinates_with_a_warning(project, tmp_path
     def mutate(data):
         ann = data["annotations"][0]
         image = next(im for im in data["images"] if im["id"] == ann["image_id"])
-        holder["x"] = -round(0.03 * image["width"], 2)  # within the 5% tolerance
+        holder["size"] = f"{image['width']}x{image['height']}"
+        holder["x"] = -round(fraction * image["width"], 2)
         ann["keypoints"][0:3] = [holder["x"], 40.0, 1]
 
     data, result = _import_with(tmp_path, import_file, mutate)
     ann_id = data["annotations"][0]["id"]
     warnings = problems_for(result, ann_id, warnings=True)
-    assert {"file": "task.json", "id": ann_id, "action": "kept",
-            "reason": "keypoint slightly left of or above the image; kept"} in warnings
+    assert {"file": "task.json", "id": ann_id, "action": "kept", "keypoint": "Nose", "point": [holder["x"], 40.0],
+            "reason": f"keypoint outside the {holder['size']} image: Nose at ({holder['x']:g}, 40); kept"} in warnings
     stored = Annotation.objects.get(source_annotation_id=ann_id)
     assert stored.keypoints[0:3] == [holder["x"], 40.0, 1]
     assert Annotation.objects.count() == len(data["annotations"])
+
+
+@pytest.mark.parametrize("size", [10**15, 2**31, 100_001])
+def test_an_absurd_image_size_is_a_problem_for_that_image_not_a_database_error(project, tmp_path, import_file,
+                                                                                size):
+    from annotations.models import Frame
+
+    def mutate(data):
+        data["images"][-1]["width"] = size  # an image nobody annotated
+
+    data, result = _import_with(tmp_path, import_file, mutate)
+    reported = [(p["id"], p["action"]) for p in result["problems"] if "invalid size" in p["reason"]]
+    assert reported == [(data["images"][-1]["id"], "skipped")]
+    assert not Frame.objects.filter(file_name=data["images"][-1]["file_name"]).exists()
+    assert Frame.objects.count() == len(data["images"]) - 1
+
+
+@pytest.mark.parametrize("bbox", [[0, 0, 1e200, 1e200], [0, 0, True, 5]])
+def test_an_absurd_box_is_reported_and_its_annotation_skipped(project, tmp_path, import_file, bbox):
+    from annotations.models import Annotation
+
+    def mutate(data):
+        data["annotations"][0]["bbox"] = bbox
+
+    data, result = _import_with(tmp_path, import_file, mutate)
+    bad = data["annotations"][0]["id"]
+    assert problems_for(result, bad) == [{"file": "task.json", "id": bad, "action": "skipped",
+                                          "reason": f"invalid bbox {bbox!r}"}]
+    assert not Annotation.objects.filter(source_annotation_id=bad).exists()
+
+
+def test_an_absurd_area_is_replaced_by_the_box_area(project, tmp_path, import_file):
+    from annotations.models import Annotation
+
+    def mutate(data):
+        data["annotations"][0]["area"] = 1e300
+
+    data, result = _import_with(tmp_path, import_file, mutate)
+    ann = data["annotations"][0]
+    stored = Annotation.objects.get(source_annotation_id=ann["id"])
+    assert stored.area == pytest.approx(ann["bbox"][2] * ann["bbox"][3])
 
 
 @pytest.mark.parametrize("flag", [3, -1, 0.5])
