@@ -95,7 +95,8 @@ def annotation_detail(request, slug, annotation_id):
             raise InputError("send a JSON object")
         data = dict(request.data)
         version = data.pop("version", None)
-        ann = editing.save_edit(ann.pk, request.user, data, version)
+        queue = data.pop("queue", None) or None  # claimed through a queue: the caller must still hold it
+        ann = editing.save_edit(ann.pk, request.user, data, version, queue=queue)
     return Response(AnnotationSerializer(ann).data)
 
 

@@ -128,7 +128,9 @@ def annotation_create(request, slug, frame_id):
     _, frame = _frame(request, slug, frame_id)
     if not isinstance(request.data, dict):
         raise InputError("send a JSON object")
-    data = {k: v for k, v in request.data.items() if k != "version"}
+    data = {k: v for k, v in request.data.items() if k not in ("version", "queue")}
+    if request.data.get("queue"):
+        claims.check_holder(frame, request.user)
     ann = editing.create_annotation(frame, request.user, data)
     return Response(AnnotationSerializer(ann).data, status=status.HTTP_201_CREATED)
 

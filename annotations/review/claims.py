@@ -8,6 +8,11 @@ How a claim stays safe with many people pressing "next" at once:
   two queues and is claimed through both at the same instant is therefore still leased to one
   person only; the loser's insert returns nothing and it moves on to the next candidate.
 - An expired lease is simply free: the claim query ignores it and the upsert takes it over.
+- One open claim per person per queue, whatever the tabs: a claim first takes a transaction-level
+  advisory lock keyed on (project, queue, person), so two tabs of one person claiming at once run
+  one after the other and the second gets the first's frame back (people never wait for each other).
+- A lease that lapsed and was taken over by someone else is theirs: the first holder's submit, save,
+  decision or release through the queue answers 409 (LeaseLost) and leaves the new lease alone.
 """
 
 from __future__ import annotations
@@ -18,6 +23,8 @@ from datetime import timedelta
 from django.conf import settings
 from django.db import connection, transaction
 from django.utils import timezone
+from rest_framework import status
+from rest_framework.exceptions import APIException
 
 from annotations.core.errors import InputError
 from annotations.models import Clip, FrameLease, QueueItem, QueueSkip
@@ -26,6 +33,26 @@ from annotations.review.queues import check_queue
 LEASE = timedelta(seconds=getattr(settings, "POSEREVIEW_QUEUE_LEASE_SECONDS", 600))
 # How many frames a claimer may lose to a simultaneous claim through another queue before giving up.
 MAX_CLAIM_RACES = 20
+
+
+class LeaseLost(APIException):
+    """The caller's claim on a frame lapsed and someone else holds it now (409)."""
+
+    status_code = status.HTTP_409_CONFLICT
+    default_code = "lease_lost"
+
+
+def check_holder(frame, user) -> None:
+    """Raise LeaseLost when someone other than `user` holds an unexpired lease on `frame`.
+
+    For a frame opened through a queue: the caller's own lease, or none (it lapsed and nobody took the
+    frame), lets the action go on; a lease of someone else means the frame was handed to them.
+    """
+    other = (FrameLease.objects.filter(frame=frame, expires_at__gt=timezone.now()).exclude(user=user)
+             .select_related("user").first())
+    if other is not None:
+        raise LeaseLost(f"your claim on frame {frame.pk} lapsed and {other.user.get_username()} has it now; "
+                        "nothing was changed (your edits stay in this browser): take the next frame")
 
 
 def claim_next(project, queue: str, user, *, clip: str | None = None, split: str | None = None,
@@ -40,8 +67,10 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
     where = filter_sql(project, clip=clip, split=split, form_label=form_label)
     if where is None:
         return None
-    now = timezone.now()
     with transaction.atomic(), connection.cursor() as cur:
+        # Claims of one person in one queue run one at a time (two tabs): the lock ends with the transaction.
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [f"claim:{project.pk}:{queue}", user.pk])
+        now = timezone.now()
         held = held_claim(cur, project, queue, user, where, now)
         if held is not None:
             return held
@@ -166,8 +195,12 @@ def renew(frame, user) -> FrameLease | None:
 
 
 def release(frame, user) -> bool:
-    """Give a claimed frame back to its queue unchanged. True if the user held it."""
-    return FrameLease.objects.filter(frame=frame, user=user).delete()[0] > 0
+    """Give a claimed frame back to its queue unchanged. True if the user held it; LeaseLost when the
+    claim lapsed and someone else holds the frame now (their lease stays)."""
+    if FrameLease.objects.filter(frame=frame, user=user).delete()[0] > 0:
+        return True
+    check_holder(frame, user)
+    return False
 
 
 def release_mine(project, queue: str, user) -> int:

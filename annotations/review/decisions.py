@@ -33,11 +33,16 @@ def _locked(frame: Frame) -> Frame:
 
 
 def submit(frame: Frame, user, queue: str | None = None) -> FrameTransition:
-    """An annotator is done with a frame: it leaves the annotation queues and waits for review."""
+    """An annotator is done with a frame: it leaves the annotation queues and waits for review.
+
+    Through a queue, the caller must still hold the frame: LeaseLost (409) when their claim lapsed and
+    someone else took it."""
     if queue:
         queues.check_queue(queue)
     with transaction.atomic():
         frame = _locked(frame)
+        if queue:
+            claims.check_holder(frame, user)
         if not Annotation.objects.filter(frame=frame).exists():
             raise InputError("nothing to submit: place the keypoints of this frame first")
         if frame.status == FrameStatus.ACCEPTED:
@@ -65,6 +70,8 @@ def decide(frame: Frame, user, decision: str, comment: str = "", queue: str | No
         queues.check_queue(queue)
     with transaction.atomic():
         frame = _locked(frame)
+        if queue:
+            claims.check_holder(frame, user)
         if not Annotation.objects.filter(frame=frame).exists():
             raise InputError("this frame has no annotation to decide on")
         review_item = QueueItem.objects.filter(frame=frame, queue=Queue.REVIEW).first()

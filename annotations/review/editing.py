@@ -7,6 +7,7 @@ from django.db import transaction
 from annotations.core.errors import InputError, StaleEdit
 from annotations.core.limits import COORDINATE_FACTOR, check_bbox, coordinate_limit, is_number
 from annotations.models import Annotation, FrameStatus, KeypointState, Revision
+from annotations.review import claims
 
 EDITABLE = ("keypoints", "keypoint_states", "bbox", "form_label")
 
@@ -42,12 +43,14 @@ def validate_states(given, num_keypoints: int) -> list[str]:
 
 
 def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: str = "edit",
-              note: str = "") -> Annotation:
+              note: str = "", queue: str | None = None) -> Annotation:
     """Apply `data` (any of keypoints, keypoint_states, bbox, form_label) if `expected_version` is current.
 
     Points whose position or visibility changed become verified unless states are given.
     Raises StaleEdit (with the stored version) when someone saved in between.
     kind/note: how the Revision describes the change ("edit", or "restore" from the history).
+    queue: the frame was claimed through this queue; LeaseLost (409) when the claim lapsed and someone
+    else holds the frame now.
     """
     if not isinstance(expected_version, int) or isinstance(expected_version, bool):
         raise InputError("'version' (the version this edit started from) is required")
@@ -57,6 +60,8 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
     with transaction.atomic():
         ann = Annotation.objects.select_for_update(of=("self",)).select_related("project", "frame", "form_label").get(
             pk=annotation_id)
+        if queue:
+            claims.check_holder(ann.frame, user)
         if ann.version != expected_version:
             raise StaleEdit(f"annotation {ann.pk} was saved by someone else (version {ann.version}, "
                             f"your edit started from {expected_version})", stored_state(ann))

@@ -30,6 +30,7 @@ parts.saver = new Saver(api, drafts, {
     state.editedHere = true;
   },
 });
+parts.saver.queue = cfg.queue || null; // a frame claimed through a queue: saves say so
 
 parts.stage = new Stage($("stage"), cfg.skeleton, {
   select: (i) => select(i),

@@ -113,9 +113,12 @@ export class Saver {
   async send(doc, payload, key) {
     let res;
     try {
+      // Through a queue the server checks that this person still holds the frame (409 when the claim lapsed
+      // and someone else took it).
+      const claim = this.queue ? { queue: this.queue } : {};
       res = doc.annotationId == null
-        ? await this.api.call("POST", `frames/${doc.frameId}/annotations/`, payload)
-        : await this.api.call("PATCH", `annotations/${doc.annotationId}/`, { ...payload, version: doc.version });
+        ? await this.api.call("POST", `frames/${doc.frameId}/annotations/`, { ...payload, ...claim })
+        : await this.api.call("PATCH", `annotations/${doc.annotationId}/`, { ...payload, version: doc.version, ...claim });
     } catch {
       this.hooks.status("offline", "Offline: your changes are kept in this browser and will be saved");
       this.retryLater();
@@ -142,7 +145,7 @@ export class Saver {
       this.hooks.saved(doc);
       return true;
     }
-    if (res.status === 409) {
+    if (res.status === 409 && res.data && res.data.current) {
       doc.conflict = res.data.current;
       this.hooks.status("conflict", "Someone else saved this frame: choose a version");
       this.hooks.conflict(doc, res.data.current);
@@ -188,7 +191,7 @@ export class Saver {
     const doc = this.doc;
     if (!doc || doc.conflict || !this.dirty() || doc.annotationId == null) return;
     const payload = this.hooks.payload();
-    const body = { ...payload, version: doc.version };
+    const body = { ...payload, version: doc.version, ...(this.queue ? { queue: this.queue } : {}) };
     this.api.call("PATCH", `annotations/${doc.annotationId}/`, body, { keepalive: true }).catch(() => {});
   }
 }
