@@ -9,6 +9,7 @@ from django.shortcuts import get_object_or_404
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from annotations.core.jobs import notice_if_dead
 from annotations.core.permissions import job_visible
 from annotations.core.progress import cancel_for
 from annotations.core.serializers import JobSerializer
@@ -19,7 +20,7 @@ def _visible_job(request, job_id) -> Job:
     job = get_object_or_404(Job.objects.select_related("project", "created_by"), pk=job_id)
     if not job_visible(request.user, job):
         raise Http404("No such job.")
-    return job
+    return notice_if_dead(job)
 
 
 @api_view(["GET"])

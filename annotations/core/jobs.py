@@ -326,11 +326,18 @@ def reap_stale_jobs(project: Project | None = None) -> list[int]:
     qs = Job.objects.filter(_stale(), status=Job.Status.RUNNING)
     if project is not None:
         qs = qs.filter(project=project)
-    reaped = []
-    for job in qs.select_related("project"):
-        since = job.heartbeat_at or job.started_at
-        reason = (f"the worker stopped while running this job (no sign of life since "
-                  f"{since:%Y-%m-%d %H:%M:%S} UTC); what it had not finished was discarded, start it again")
-        if abandon(job, reason):
-            reaped.append(job.pk)
-    return reaped
+    return [job.pk for job in qs.select_related("project") if abandon(job, _dead_reason(job))]
+
+
+def _dead_reason(job: Job) -> str:
+    since = job.heartbeat_at or job.started_at
+    return (f"the worker stopped while running this job (no sign of life since {since:%Y-%m-%d %H:%M:%S} UTC); "
+            "what it had not finished was discarded, start it again")
+
+
+def notice_if_dead(job: Job) -> Job:
+    """A job being looked at: if it runs without a heartbeat, fail it now (no need to wait for the beat,
+    which needs a live worker to run)."""
+    if job.status == Job.Status.RUNNING and abandon(job, _dead_reason(job)):
+        job.refresh_from_db()
+    return job

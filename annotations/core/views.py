@@ -6,6 +6,7 @@ import json
 
 from django.shortcuts import get_object_or_404, render
 
+from annotations.core.jobs import notice_if_dead
 from annotations.core.permissions import job_visible
 from annotations.models import Job
 
@@ -14,6 +15,7 @@ def job_detail(request, job_id):
     job = get_object_or_404(Job.objects.select_related("project", "created_by"), pk=job_id)
     if not job_visible(request.user, job):
         return render(request, "404.html", status=404)
+    notice_if_dead(job)
     result = job.result or {}
     counts = [(k.replace("_", " "), v) for k, v in result.items() if isinstance(v, (int, float, str)) and v is not True]
     name_lists = [

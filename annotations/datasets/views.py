@@ -7,7 +7,7 @@ from django.shortcuts import redirect
 from django.views.decorators.http import require_POST
 
 from annotations.core.errors import InputError
-from annotations.core.jobs import kind_of, start_job
+from annotations.core.jobs import QueueUnavailable, kind_of, start_job
 from annotations.core.permissions import project_for
 from annotations.datasets.forms import ExportForm, ImportForm, MergeForm, SplitForm
 
@@ -28,8 +28,8 @@ def start_project_job(request, slug, kind):
     try:
         params = form.job_params()
         job = start_job(project, kind, params, request.user)
-    except InputError as exc:
-        messages.error(request, str(exc))
+    except (InputError, QueueUnavailable) as exc:  # the broker is down: the job row says failed, and why
+        messages.error(request, str(exc.detail if isinstance(exc, QueueUnavailable) else exc))
         return redirect("project", slug=slug)
     return redirect("job", job_id=job.pk)
 

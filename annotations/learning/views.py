@@ -9,7 +9,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from django.views.decorators.http import require_POST
 
 from annotations.core.errors import InputError
-from annotations.core.jobs import kinds_of, start_job
+from annotations.core.jobs import QueueUnavailable, kinds_of, start_job
 from annotations.core.permissions import project_for
 from annotations.core.progress import cancel_for
 from annotations.dashboards.registry import BOARD_TITLES
@@ -97,8 +97,8 @@ def start_learning(request, slug, kind):
             elif chosen:
                 params["model_version"] = int(chosen)
             job = start_job(project, kind, check_job_params(kind, params), request.user)
-    except (InputError, ValueError) as exc:
-        messages.error(request, str(exc))
+    except (InputError, ValueError, QueueUnavailable) as exc:  # the broker is down: the job row says failed
+        messages.error(request, str(exc.detail if isinstance(exc, QueueUnavailable) else exc))
         return _back(slug)
     messages.info(request, f"{kind} job {job.pk} queued")
     return _back(slug)

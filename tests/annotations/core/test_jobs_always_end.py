@@ -80,6 +80,16 @@ def test_a_task_delivered_again_for_a_job_whose_worker_died_fails_it_instead_of_
     assert alive.status == Job.Status.RUNNING
 
 
+def test_a_dead_job_looked_at_through_the_api_or_its_page_ends_failed_without_waiting_for_the_beat(
+        project, users, client):
+    dead = running_job(project, users["pi"], Job.Kind.EXPORT)
+    body = api_client(users["pi"]).get(f"/api/jobs/{dead.pk}/").json()
+    assert body["status"] == "failed" and "worker stopped" in body["message"]
+    other = running_job(project, users["pi"], Job.Kind.SPLIT)
+    client.force_login(users["pi"])
+    assert "worker stopped" in client.get(f"/jobs/{other.pk}/").content.decode()
+
+
 def test_the_reaper_runs_on_the_beat_schedule(settings):
     import annotations.tasks  # noqa: F401  (registers the tasks)
     from webapp.celery import app
@@ -120,7 +130,7 @@ def broker_down(monkeypatch):
 
 
 @pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
-def test_a_broker_outage_answers_503_fast_and_leaves_no_queued_job(project, users, broker_down):
+def test_a_broker_outage_answers_503_fast_and_leaves_no_queued_job(project, users, broker_down, client):
     client = api_client(users["pi"])
     t0 = time.monotonic()
     response = client.post(f"/api/projects/{project.slug}/jobs/", {"kind": "split", "params": {"seed": 1}},
@@ -138,6 +148,12 @@ def test_a_broker_outage_answers_503_fast_and_leaves_no_queued_job(project, user
         response = client.post(f"/api/projects/{project.slug}/learning/retrain/", {"params": {}}, format="json")
         assert response.status_code == 503, response.content
     assert list(Job.objects.filter(kind=Job.Kind.RETRAIN).values_list("status", flat=True)) == ["failed"] * 2
+
+    # The pages say so too (no 500): the message names the queue.
+    client.force_login(users["pi"])
+    response = client.post(f"/p/{project.slug}/jobs/split/", {"seed": 2, "train": 0.7, "val": 0.15, "test": 0.15},
+                           follow=True)
+    assert response.status_code == 200 and "job queue cannot be reached" in response.content.decode()
 
 
 # -- cancelling running jobs -------------------------------------------------------------------
