@@ -84,17 +84,20 @@ def run_merge_job(job) -> dict:
     merged.setdefault("info", {})["merged_from"] = names
     fd, tmp = tempfile.mkstemp(prefix="merge-", suffix=".json")
     os.close(fd)
-    write_json_atomic(merged, tmp)
     result = {"sources": names, "images": len(merged["images"]), "annotations": len(merged["annotations"])}
     target_slug = params["into"]
-    if target_slug:
-        target = Project.objects.filter(slug=target_slug).first()
-        if target is None or not target.has_role(job.created_by, Role.PI):
-            raise InputError(f"target project {target_slug!r} does not exist or you are not its PI")
-        result["import"] = importing.import_coco_data(
-            target, merged, source_name=f"merge-job-{job.pk}.json", image_files=image_files,
-            user=job.created_by, job=job)
-
-    save_job_file(job, Path(tmp), f"merged-{job.pk}.json")
+    try:  # a failed or cancelled merge (the import rolls back) leaves no file behind
+        write_json_atomic(merged, tmp)
+        if target_slug:
+            target = Project.objects.filter(slug=target_slug).first()
+            if target is None or not target.has_role(job.created_by, Role.PI):
+                raise InputError(f"target project {target_slug!r} does not exist or you are not its PI")
+            result["import"] = importing.import_coco_data(
+                target, merged, source_name=f"merge-job-{job.pk}.json", image_files=image_files,
+                user=job.created_by, job=job)
+        save_job_file(job, Path(tmp), f"merged-{job.pk}.json")
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
     job.message = f"merged {result['images']} annotated images from {len(names)} sources"
     return result

@@ -222,3 +222,29 @@ def test_a_job_past_its_soft_time_limit_ends_failed_saying_so(project, users, mo
     jobs.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.FAILED and "time limit of 7 s" in job.message
+
+
+@needs_dataset
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_a_running_export_cancelled_stops_and_leaves_no_file(imported, users, monkeypatch, settings):
+    from annotations.datasets import exporting, splitting
+
+    monkeypatch.setattr(jobs, "CHECK_EVERY", 0.0)
+    splitting.create_split(imported, seed=1)
+    job = Job.objects.create(project=imported, kind=Job.Kind.EXPORT, created_by=users["pi"],
+                             params={"format": "coco", "subsets": ["train", "val", "test"]})
+    plain_build = exporting.build_dataset
+
+    def build_then_cancel(*args, **kwargs):
+        out = plain_build(*args, **kwargs)
+        cancel = threading.Thread(target=lambda: (Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED),
+                                                  connections.close_all()))
+        cancel.start()
+        cancel.join()
+        return out
+
+    monkeypatch.setattr(exporting, "build_dataset", build_then_cancel)
+    jobs.run_job(job.pk)
+    job.refresh_from_db()
+    assert job.status == Job.Status.CANCELLED and not job.result_file
+    assert not [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()]
