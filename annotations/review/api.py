@@ -19,6 +19,7 @@ from annotations.models import Annotation, Frame, FrameLease, QueueItem, Revisio
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
+from annotations.review.mean_pose import mean_pose
 
 
 def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict | None:
@@ -204,6 +205,8 @@ def editor_payload(frame: Frame, user) -> dict:
         "annotation": annotation_payload(anns.get(frame.pk), K),
         "neighbours": {"prev": side(prev_id), "next": side(next_id)},
         "predictions": frame_predictions(frame, K, limit=2),
+        # The pose a person can drop on a frame with no prediction (fitted to a box they drag).
+        "template": mean_pose(project),
         "lease": ({"queue": item.queue if item is not None else None, "item": lease.item_id,
                    "expires_at": lease.expires_at.isoformat(),
                    "signals": item.signals if item is not None else {}} if lease else None),
