@@ -33,10 +33,10 @@ def model_payload(v: ModelVersion) -> dict:
     return {
         "id": v.pk, "kind": v.kind, "number": v.number, "label": v.label, "source": v.source, "name": v.name,
         "status": v.status, "is_active": v.is_active, "metrics": v.metrics, "heldout_clips": v.heldout_clips,
-        "split_version": v.split_version.number if v.split_version_id else None,
+        "split_version": split.number if (split := v.split_version) is not None else None,
         "training_config": v.training_config, "training_frames": v.training_frames,
         "keypoint_names": v.keypoint_names, "validation": v.validation, "promotion": v.promotion,
-        "job": v.job_id, "created_by": v.created_by.get_username() if v.created_by_id else None,
+        "job": v.job_id, "created_by": by.get_username() if (by := v.created_by) is not None else None,
         "created_at": v.created_at, "activated_at": v.activated_at,
         "files": {f: f"/api/projects/{v.project.slug}/models/{v.pk}/files/{f}/" for f in FILE_FIELDS
                   if getattr(v, f)},

@@ -12,6 +12,7 @@ import shutil
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 from django.core.files.storage import default_storage
@@ -47,7 +48,8 @@ def frames_coco(project, frame_ids=None, *, with_annotations: bool = True) -> di
     if frame_ids is not None:
         frames = frames.filter(pk__in=list(frame_ids))
     rows = list(frames.order_by("clip__key", "frame_index", "id").values(*FRAME_FIELDS))
-    data = {"categories": [skeleton.coco_category()], "images": [image_record(r) for r in rows], "annotations": [],
+    data: dict[str, Any] = {"categories": [skeleton.coco_category()], "images": [image_record(r) for r in rows],
+                            "annotations": [],
             "form_labels": list(project.form_labels.values_list("name", flat=True))}
     if with_annotations:
         ids = [r["id"] for r in rows]
@@ -60,8 +62,8 @@ def frames_coco(project, frame_ids=None, *, with_annotations: bool = True) -> di
             data["annotations"].append({"id": ann.pk, "image_id": ann.frame_id, "category_id": 1, "iscrowd": 0,
                                         "keypoints": kp, "num_keypoints": ann.num_keypoints, "bbox": ann.bbox,
                                         "area": ann.area,
-                                        "attributes": {"form_label": ann.form_label.name
-                                                       if ann.form_label_id else None}})
+                                        "attributes": {"form_label": label.name
+                                                       if (label := ann.form_label) is not None else None}})
     data["_paths"] = {r["id"]: _path_of(r["image"], r["source_path"]) for r in rows}
     return data
 
@@ -75,7 +77,7 @@ def _path_of(image_name: str, source_path: str) -> str | None:
     return source_path or None
 
 
-def subset_coco(project, version: SplitVersion, subset: str) -> dict:
+def subset_coco(project, version: SplitVersion | None, subset: str) -> dict:
     """The verified training material of one subset: unverified points unlabelled, rejected frames and
     annotations without a labelled point left out. `_paths` maps image ids to pixel files."""
     ds = exporting.build_dataset(project, subset, version, verified_only=True)

@@ -48,7 +48,8 @@ def chunks_by_clip(project, frame_ids: list[int], size: int = CHUNK_FRAMES) -> l
     for fid, clip in Frame.objects.filter(pk__in=frame_ids).order_by("clip_id", "frame_index", "id").values_list(
             "id", "clip_id"):
         by_clip.setdefault(clip, []).append(fid)
-    out, current = [], []
+    out: list[list[int]] = []
+    current: list[int] = []
     for ids in by_clip.values():
         if current and len(current) + len(ids) > size:
             out.append(current)

@@ -9,6 +9,7 @@ the active one was measured).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from django.db import transaction
 from django.utils import timezone
@@ -52,7 +53,8 @@ def quality(kind: str, report: dict) -> tuple[float, float]:
     return keypoint_quality(report) if kind == ModelKind.KEYPOINTS else form_quality(report)
 
 
-QUALITY_NAMES = {ModelKind.KEYPOINTS: ("OKS-AP", "mean OKS"), ModelKind.FORM: ("macro F1", "accuracy")}
+QUALITY_NAMES: dict[str, tuple[str, str]] = {ModelKind.KEYPOINTS: ("OKS-AP", "mean OKS"),
+                                              ModelKind.FORM: ("macro F1", "accuracy")}
 
 
 def decide(candidate: ModelVersion, gt: dict, images_dir: Path, *, force: bool = False, user=None) -> dict:
@@ -66,8 +68,9 @@ def decide(candidate: ModelVersion, gt: dict, images_dir: Path, *, force: bool =
     report = candidate.metrics.get(kind, {})
     mine = quality(kind, report)
     active = ModelVersion.active(candidate.project, kind)
-    decision = {"metric": list(names), "candidate": list(mine), "active_version": active.label if active else None,
-                "heldout_frames": len(gt.get("images", []))}
+    decision: dict[str, Any] = {"metric": list(names), "candidate": list(mine),
+                                "active_version": active.label if active else None,
+                                "heldout_frames": len(gt.get("images", []))}
     if active is not None and active.pk != candidate.pk:
         try:
             theirs = quality(kind, evaluate_version(active, gt, images_dir))

@@ -144,7 +144,7 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
             kp_end = 0.6 if train_form else 0.8
             kp_mid = (0.03 + kp_end) / 2   # pretraining, when there is one, takes the first half of the keypoint span
             pretraining, init_from = None, None
-            if teacher is not None:
+            if teacher is not None and pseudo is not None:  # pseudo-labels come with every teacher
                 pretraining, init_from = pretrain(teacher, pseudo, pretrain_epochs, images, Path(tmp) / "pretrained",
                                                   skeleton, kp_cfg, progress.sub(0.03, kp_mid))
             report = train_keypoint_model(tr, va, images, kp_dir, skeleton, kp_cfg, init_from=init_from,
@@ -214,6 +214,8 @@ def summary_message(versions: dict, decisions: dict) -> str:
 
 def run_retrain(job: Job) -> dict:
     project = job.project
+    if project is None:
+        raise InputError(f"job {job.pk} belongs to no project")
     with retrain_lock(project) as got:
         if not got:
             raise InputError(f"another retrain of {project.slug} is running; this one did nothing")

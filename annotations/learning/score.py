@@ -144,19 +144,22 @@ def label_error_queue(project, version: ModelVersion, p: dict) -> dict:
     rows = {a.pk: a for a in Annotation.objects.filter(pk__in=ann_ids).select_related("form_label")}
     K = project.num_keypoints
     sigmas = np.asarray(project.skeleton["sigmas"], dtype=np.float64)[p["cols"]]
-    idx, human, areas, human_form = [], [], [], []
+    idx: list[int] = []
+    human_rows: list[np.ndarray] = []
+    areas: list[float] = []
+    human_form: list[str | None] = []
     for i, a in enumerate(p["annotation_ids"]):
         ann = rows.get(a)
         if ann is None:
             continue
         kp = np.asarray(ann.padded_keypoints(K)[0], dtype=np.float64).reshape(K, 3)[p["cols"]]
         idx.append(i)
-        human.append(kp)
+        human_rows.append(kp)
         areas.append(ann.area)
-        human_form.append(ann.form_label.name if ann.form_label_id else None)
+        human_form.append(label.name if (label := ann.form_label) is not None else None)
     if not idx:
         return {"checked": 0, "flagged": 0}
-    human = np.stack(human)
+    human = np.stack(human_rows)
     classifier, _ = form_classifier_for(project)
     form_args = {}
     if classifier is not None:

@@ -186,8 +186,8 @@ def _r(v, digits: int = 4):
 def frames_to_reach(rounds: list[dict], part: str, metric: str, share: float = 0.95) -> int | None:
     """Labelled frames at the first round whose metric reaches `share` of the last round's value."""
     values = [(r["labelled_frames"], (r.get(part) or {}).get(metric)) for r in rounds]
-    values = [(n, v) for n, v in values if v is not None]
-    if not values:
+    known = [(n, v) for n, v in values if v is not None]
+    if not known:
         return None
-    final = values[-1][1]
-    return next(n for n, v in values if v >= share * final)
+    final = known[-1][1]
+    return next(n for n, v in known if v >= share * final)

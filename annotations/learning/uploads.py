@@ -8,6 +8,7 @@ network and predicting happen in the validation job on the ml queue.
 from __future__ import annotations
 
 import time
+from typing import Any
 
 import numpy as np
 from django.conf import settings
@@ -21,6 +22,7 @@ from annotations.models import Annotation, Job, ModelKind, ModelSource, ModelSta
 from mlcore import metrics
 from mlcore.images import load_rgb
 from mlcore.predictors import load_predictor
+from mlcore.predictors.onnx_topdown import OnnxTopDownPredictor
 from mlcore.skeletons import PRESETS, Skeleton, normalise_name, remap
 from mlcore.skeletons.base import build
 
@@ -83,9 +85,11 @@ def validate_upload(project, version_id: int, job=None, progress: Progress | Non
     """Run an uploaded model on a few annotated frames; mark it ready or invalid with the findings."""
     progress = progress or Progress(job)
     version = ModelVersion.objects.get(project=project, pk=version_id, source=ModelSource.UPLOADED)
-    result = {"frames": 0, "problems": []}
+    result: dict[str, Any] = {"frames": 0, "problems": []}
     try:
         predictor = load_predictor(local_model_dir(version), threads=1)
+        if not isinstance(predictor, OnnxTopDownPredictor):
+            raise TypeError(f"it loads as a {type(predictor).__name__}")
     except Exception as exc:
         result["problems"].append(f"the model does not load as a SimCC top-down ONNX model: {exc}")
         return _finish(version, result)
@@ -115,7 +119,8 @@ def validate_upload(project, version_id: int, job=None, progress: Progress | Non
     data = frames_coco(project, frame_ids)
     project_skeleton = project.get_skeleton()
     model_skeleton = predictor.skeleton
-    oks, seconds = [], []
+    oks: list[float] = []
+    seconds: list[float] = []
     with linked_images(data) as folder:
         anns = {a["image_id"]: a for a in data["annotations"]}
         for n, im in enumerate(data["images"]):
