@@ -27,6 +27,7 @@ class Job(models.Model):
         PREDICT = "predict", "Predict"
         SCORE = "score", "Score"
         RETRAIN = "retrain", "Retrain"
+        CHECK_LABELS = "check_labels", "Label checks"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"
