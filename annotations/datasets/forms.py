@@ -19,7 +19,9 @@ class ImportForm(forms.Form):
 
     def __init__(self, *args, project: Project, **kwargs):
         super().__init__(*args, **kwargs)
-        self.fields["form_label"].choices = [("", "(none / from the file)")] + [
+        form_label = self.fields["form_label"]
+        assert isinstance(form_label, forms.ChoiceField)  # declared above; `fields` is typed as plain Fields
+        form_label.choices = [("", "(none / from the file)")] + [
             (f.name, f.display_name) for f in project.form_labels.all()]
         roots = import_roots()
         if roots:
@@ -72,11 +74,15 @@ class SplitForm(forms.Form):
 
 class ExportForm(forms.Form):
     format = forms.ChoiceField(choices=[("coco", "COCO JSON"), ("yolo_pose", "Ultralytics YOLO-pose"),
-                                        ("mmpose", "MMPose (COCO + metainfo + config)")])
+                                        ("mmpose", "MMPose (COCO + metainfo + RTMPose config)"),
+                                        ("cvat_coco", "CVAT: COCO Keypoints 1.0"),
+                                        ("cvat_xml", "CVAT for images 1.1 (XML)")])
     subsets = forms.MultipleChoiceField(choices=SUBSETS, initial=["train", "val", "test"],
                                         widget=forms.CheckboxSelectMultiple)
     include_images = forms.BooleanField(required=False)
-    verified_only = forms.BooleanField(required=False, help_text="write unverified points as unlabelled")
+    include_unconfirmed = forms.BooleanField(
+        required=False, help_text="also write points no person has confirmed (heuristic, predicted, "
+                                  "interpolated); by default they are unlabelled")
 
     def job_params(self) -> dict:
         return dict(self.cleaned_data)

@@ -5,20 +5,20 @@ checked against the import roots by merging.merge_params; this module only check
 from __future__ import annotations
 
 from annotations.core.errors import InputError
-from annotations.core.params import anything, boolean, check_params, integer, list_of, number, obj, one_of, text
+from annotations.core.params import Check, anything, boolean, check_params, integer, list_of, number, obj, one_of, text
 from annotations.datasets.formats.registry import FORMATS
 from annotations.models import Subset
 
 RATIO = number(0.0, 1.0)
 PATH = text(null=True, max_length=4096)
 
-JOB_PARAMS = {
+JOB_PARAMS: dict[str, dict[str, Check]] = {
     "split": {"ratios": obj({s: RATIO for s in Subset.values}, null=True), "seed": integer(0, 2**31 - 1),
               "fresh": boolean()},
     "export": {"format": text(tuple(FORMATS)), "subsets": list_of(text((*Subset.values, "all")), min_length=1,
                                                                    max_length=4),
                "split_version": integer(1, 2**31 - 1, null=True), "include_images": boolean(),
-               "verified_only": boolean()},
+               "verified_only": boolean(), "include_unconfirmed": boolean()},
     # merging.merge_params checks these (and resolves the paths) before the job is queued.
     "merge": {"projects": anything, "files": anything, "into": anything},
 }
