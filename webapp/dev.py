@@ -22,6 +22,7 @@ import subprocess
 import sys
 import time
 from pathlib import Path
+from typing import Any
 from urllib.parse import quote
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -128,7 +129,7 @@ def run() -> int:
     # them in order (web server, worker) and the embedded servers last.
     signal.signal(signal.SIGINT, on_signal)
     signal.signal(signal.SIGTERM, on_signal)
-    spawn = dict(env=env, cwd=ROOT, start_new_session=True)
+    spawn: dict[str, Any] = dict(env=env, cwd=ROOT, start_new_session=True)  # Popen keyword arguments
 
     def shutdown(*_):
         signal.signal(signal.SIGINT, signal.SIG_IGN)  # a second Ctrl-C must not cut the clean-up short
