@@ -120,7 +120,7 @@ def test_a_running_job_beats_while_it_works_and_at_each_progress_report(project,
 @pytest.fixture
 def broker_down(monkeypatch):
     """The Celery app, configured from the settings, pointing at a closed port."""
-    app = Celery("posereview-broker-down")
+    app = Celery("posereview-broker-down", set_as_current=False)  # the project app stays the current one
     app.config_from_object("django.conf:settings", namespace="CELERY")
     # Celery prefers the CELERY_BROKER_URL environment variable to broker_url; sending uses the write URL.
     app.conf.broker_write_url = "redis://127.0.0.1:9/0"
