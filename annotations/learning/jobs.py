@@ -4,7 +4,7 @@ leaves no model version in training (discard_unfinished)."""
 
 from __future__ import annotations
 
-from annotations.core.jobs import job_handler, start_job
+from annotations.core.jobs import QueueUnavailable, job_handler, start_job
 from annotations.core.progress import Progress
 from annotations.learning.predict import predict_frames
 from annotations.learning.retrain import discard_unfinished, run_retrain
@@ -22,8 +22,11 @@ def run_predict_job(job: Job) -> dict:
         return validate_upload(job.project, int(params["validate"]), job)
     result = predict_frames(job.project, params, job, Progress(job))
     if params.get("then_score", True) and result.get("predictions"):
-        result["next_job"] = start_job(job.project, Job.Kind.SCORE, {"model_version": result["model_version_id"]},
-                                       job.created_by).pk
+        try:
+            result["next_job"] = start_job(job.project, Job.Kind.SCORE, {"model_version": result["model_version_id"]},
+                                           job.created_by).pk
+        except QueueUnavailable as exc:  # the predictions are stored; the score job's row says why it did not run
+            result["next_job"] = exc.job.pk
     job.message = f"{result['predictions']} predictions on {result['frames']} frames with {result['model_version']}"
     return result
 

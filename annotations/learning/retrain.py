@@ -18,7 +18,7 @@ from pathlib import Path
 from django.db import connection, transaction
 
 from annotations.core.errors import InputError
-from annotations.core.jobs import reap_stale_jobs, start_job
+from annotations.core.jobs import QueueUnavailable, reap_stale_jobs, start_job
 from annotations.core.progress import JobCancelled, Progress
 from annotations.learning.artifacts import store_model_dir
 from annotations.learning.data import (
@@ -194,10 +194,13 @@ def chain_after(project, params: dict, user, promoted: bool) -> Job | None:
     if params.get("chain", True) is False:
         return None
     predict = dict(params.get("predict") or {})
-    if promoted:
-        return start_job(project, Job.Kind.PREDICT, {**predict, "then_score": True}, user)
-    if ModelVersion.objects.filter(project=project, predictions__isnull=False).exists():
-        return start_job(project, Job.Kind.SCORE, {}, user)
+    try:
+        if promoted:
+            return start_job(project, Job.Kind.PREDICT, {**predict, "then_score": True}, user)
+        if ModelVersion.objects.filter(project=project, predictions__isnull=False).exists():
+            return start_job(project, Job.Kind.SCORE, {}, user)
+    except QueueUnavailable:  # the models are stored; that job's row says failed and why, start it again later
+        return None
     return None
 
 

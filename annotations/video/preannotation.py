@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from annotations.core.errors import InputError
-from annotations.core.jobs import start_job
+from annotations.core.jobs import QueueUnavailable, start_job
 from annotations.learning import runtime
 from annotations.models import Job, Project
 
@@ -19,5 +19,8 @@ def preannotate(project: Project, frame_ids: list[int], user=None) -> dict:
         version = runtime.keypoint_version_for(project)
     except InputError as exc:
         return {"requested": True, "available": False, "reason": str(exc)}
-    job = start_job(project, Job.Kind.PREDICT, {"frames": frame_ids, "then_score": True}, user)
+    try:
+        job = start_job(project, Job.Kind.PREDICT, {"frames": frame_ids, "then_score": True}, user)
+    except QueueUnavailable as exc:  # the frames are stored; the predict job's row says failed and why
+        return {"requested": True, "available": False, "reason": str(exc.detail), "jobs": [exc.job.pk]}
     return {"requested": True, "available": True, "jobs": [job.pk], "model": str(version)}

@@ -248,3 +248,12 @@ def test_a_running_export_cancelled_stops_and_leaves_no_file(imported, users, mo
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and not job.result_file
     assert not [p for p in settings.MEDIA_ROOT.rglob("*") if p.is_file()]
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_a_job_that_chains_another_while_the_broker_is_down_keeps_its_own_outcome(project, users, broker_down):
+    from annotations.learning.retrain import chain_after
+
+    assert chain_after(project, {}, users["pi"], promoted=True) is None  # the retrain's models stay stored
+    predict = Job.objects.get(kind=Job.Kind.PREDICT)
+    assert predict.status == Job.Status.FAILED and "could not be reached" in predict.message
