@@ -223,7 +223,7 @@ def _check_keypoints(group, index, names, sizes, K, file, problems, rows) -> Non
             bbox = _bbox_of(arr[m])
         width, height = sizes[ann["image_id"]]
         size = f"{width}x{height} image" if width and height else "image"
-        for k in np.flatnonzero(outside[m]):
+        for k in np.flatnonzero(outside[m]).tolist():
             problems.append(Problem(file, ann_id, f"keypoint outside the {size}: {names[k]} at "
                                     f"({x[m, k]:g}, {y[m, k]:g}); kept", "kept",
                                     keypoint=names[k], point=[float(x[m, k]), float(y[m, k])]))
