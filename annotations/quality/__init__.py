@@ -1,0 +1,1 @@
+"""Annotation quality: label checks that need no model (annotations/quality/checks.py)."""
