@@ -59,8 +59,10 @@ def split_coco(request, slug, subset):
     version = request.query_params.get("version")
     if version is not None and not version.isdigit():
         raise InputError("'version' must be a split version number")
-    verified_only = truthy(request.query_params.get("verified_only", ""))
-    path, etag = exporting.cached_coco_file(project, subset, int(version) if version else None, verified_only)
+    # Unconfirmed points are unlabelled unless asked for; verified_only=1 (the old opt-in) keeps them out too.
+    include_unconfirmed = (truthy(request.query_params.get("include_unconfirmed", ""))
+                           and not truthy(request.query_params.get("verified_only", "")))
+    path, etag = exporting.cached_coco_file(project, subset, int(version) if version else None, include_unconfirmed)
     quoted = f'"{etag}"'
     if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = Response(status=status.HTTP_304_NOT_MODIFIED)

@@ -2,6 +2,9 @@
 
 Only annotated frames are exported (the unlabelled pool never appears as labelled data).
 Image ids are frame ids and annotation ids are annotation ids: stable across exports.
+Points no person has confirmed (keypoint state heuristic, predicted, or unverified, which is what
+interpolation writes) are exported as unlabelled (0, 0, 0) unless the caller asks for them
+(`include_unconfirmed`): training code must not learn guesses as truth.
 """
 
 from __future__ import annotations
@@ -12,6 +15,7 @@ import os
 import tempfile
 from pathlib import Path
 
+import orjson
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
@@ -68,7 +72,8 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
                   verified_only: bool = False, raw_json: bool = False) -> DatasetRecord:
     """DatasetRecord of the annotated frames of one subset ("all": every annotated frame).
 
-    verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0).
+    verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0) (what every
+    export does unless asked for unconfirmed points; a merge keeps every point with its state).
     raw_json: annotations carry their stored JSON text (AnnotationRecord.raw) instead of lists,
     for the COCO writer; other writers need lists.
     """
@@ -94,7 +99,10 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
                          "source", "num_keypoints", "kp_len"))
     annotations = []
     for ann_id, frame_id, kp_text, states_text, bbox_text, area, label, source, labelled, kp_len in rows:
-        if raw_json and kp_len == 3 * K and not verified_only:
+        if raw_json and kp_len == 3 * K:
+            if verified_only and states_text.count('"verified"') != K:  # some point is not confirmed
+                kp = _confirmed_only(orjson.loads(kp_text), orjson.loads(states_text))
+                kp_text, labelled = orjson.dumps(kp).decode(), sum(1 for v in kp[2::3] if v > 0)
             # Stored JSON goes out as it is: no decode and re-encode of every number.
             annotations.append(AnnotationRecord(ann_id, frame_id, [], [], [], area, label, source, labelled=labelled,
                                                 raw={"keypoints": kp_text, "keypoint_states": states_text,
@@ -105,7 +113,7 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
             states = states + ["unverified"] * (K - len(kp) // 3)
             kp = kp + [0, 0, 0] * (K - len(kp) // 3)
         if verified_only:
-            kp = [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
+            kp = _confirmed_only(kp, states)
         annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, json.loads(bbox_text), area, label, source))
     info = {
         "project": project.slug, "description": project.name, "subset": subset,
@@ -116,9 +124,20 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     return DatasetRecord(skeleton, labels, images, annotations, info)
 
 
+def _confirmed_only(kp: list, states: list) -> list:
+    """kp with every point whose state is not "verified" written as unlabelled (0, 0, 0)."""
+    return [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
+
+
 def export(project, fmt: str, subsets: list[str], *, version_number=None, include_images=False,
-           verified_only=False, out_path=None, job=None) -> tuple[Path, dict]:
-    """Write an export file; returns (path, summary). A temporary file is renamed into place."""
+           include_unconfirmed=False, out_path=None, job=None, verified_only=None) -> tuple[Path, dict]:
+    """Write an export file; returns (path, summary). A temporary file is renamed into place.
+
+    include_unconfirmed: write heuristic, predicted and unverified points as they are stored (v = 1 or 2)
+    instead of unlabelled. verified_only (older callers) is the default and wins over it when true.
+    """
+    if verified_only:
+        include_unconfirmed = False
     try:
         writer = get_format(fmt)
     except KeyError as exc:
@@ -128,7 +147,8 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
     version = resolve_version(project, version_number)
     datasets = {}
     for n, subset in enumerate(subsets):
-        datasets[subset] = build_dataset(project, subset, version, verified_only, raw_json=(fmt == "coco"))
+        datasets[subset] = build_dataset(project, subset, version, verified_only=not include_unconfirmed,
+                                         raw_json=writer.raw_json)
         if job:
             job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
     if out_path is None:
@@ -140,6 +160,7 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
     summary = writer.write(datasets, out_path, include_images)
     summary.update({"format": fmt, "subsets": subsets, "extension": extension,
                     "split_version": version.number if version else None,
+                    "include_unconfirmed": bool(include_unconfirmed),
                     "counts": {s: {"images": len(d.images), "annotations": len(d.annotations)}
                                for s, d in datasets.items()}})
     return out_path, summary
@@ -165,8 +186,10 @@ def coco_etag(project, subset: str, version: SplitVersion | None, verified_only:
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def cached_coco_file(project, subset: str, version_number=None, verified_only=False) -> tuple[Path, str]:
-    """(path of the subset's COCO JSON, its ETag), building it once per ETag."""
+def cached_coco_file(project, subset: str, version_number=None, include_unconfirmed=False) -> tuple[Path, str]:
+    """(path of the subset's COCO JSON, its ETag), building it once per ETag. Unconfirmed points are
+    unlabelled unless include_unconfirmed."""
+    verified_only = not include_unconfirmed
     version = resolve_version(project, version_number)
     _frames_query(project, subset, version)  # validates subset/version before any work
     etag = coco_etag(project, subset, version, verified_only)

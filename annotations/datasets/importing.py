@@ -77,24 +77,74 @@ def import_coco_file(project: Project, json_path, *, images_dir=None, copy_image
                             user=user, job=job)
 
 
+def _subset_of(json_name: str) -> str:
+    """CVAT's subset of an annotation JSON: `person_keypoints_Train.json` -> `Train`."""
+    stem = json_name.rsplit(".", 1)[0]
+    return stem[len("person_keypoints_"):] if stem.startswith("person_keypoints_") else stem
+
+
+def _images_in(files, tmp, label: str, folder: str | None) -> dict[str, str]:
+    """{file name: path} of the zip's images, only those under images/<folder>/ when folder is given."""
+    image_files: dict[str, str] = {}
+    for path in files:
+        if path.suffix.lower() not in IMAGE_EXTENSIONS:
+            continue
+        if folder is not None and path.parent.name.lower() != folder.lower():
+            continue
+        if path.name in image_files:
+            raise InputError(f"{label}: two images named {path.name!r} in the zip")
+        image_files[path.name] = str(path)
+    return image_files
+
+
+def _combined(label: str, results: list[dict]) -> dict:
+    """One job result for several imported subsets: counts summed, lists joined, each subset's own result kept."""
+    out: dict = {}
+    for result in results:
+        for key, value in result.items():
+            if isinstance(value, bool) or not isinstance(value, (int, float, list)):
+                out.setdefault(key, value)
+            elif key in out:
+                out[key] = out[key] + value
+            else:
+                out[key] = value
+    out["source"] = label
+    out["sources"] = results
+    return out
+
+
 def import_cvat_zip(project: Project, zip_path, *, form_label=None, user=None, job=None, source_name=None) -> dict:
-    """Import a CVAT export zip (one annotation JSON plus images); images are copied into storage."""
+    """Import a CVAT export zip (annotation JSONs plus images); images are copied into storage.
+
+    A zip with several subsets (CVAT's `annotations/person_keypoints_<Subset>.json` with images in
+    `images/<Subset>/`) imports each subset as its own source, `<zip name>/<Subset>`, all in one transaction.
+    """
     label = source_name or os.path.basename(str(zip_path))
     with tempfile.TemporaryDirectory(prefix="posereview-zip-") as tmp:
         files = extract_safely(zip_path, tmp, label)
-        jsons = [p for p in files if p.suffix.lower() == ".json"]
-        if len(jsons) != 1:
-            raise InputError(f"{label}: expected exactly one annotation JSON in the zip, found {len(jsons)}")
-        image_files, others = {}, []
-        for path in files:
-            if path.suffix.lower() in IMAGE_EXTENSIONS:
-                if path.name in image_files:
-                    raise InputError(f"{label}: two images named {path.name!r} in the zip")
-                image_files[path.name] = str(path)
-            elif path != jsons[0]:
-                others.append(str(path.relative_to(tmp)))
-        result = import_coco_data(project, load_json_file(jsons[0]), source_name=label, image_files=image_files,
-                                  copy_images=True, form_label=form_label, user=user, job=job)
+        jsons = sorted((p for p in files if p.suffix.lower() == ".json"), key=lambda p: p.name)
+        if not jsons:
+            raise InputError(f"{label}: no annotation JSON in the zip")
+        subsets = [_subset_of(p.name) for p in jsons]
+        if len(set(subsets)) != len(subsets):
+            raise InputError(f"{label}: two annotation JSONs for the same subset: {[p.name for p in jsons]}")
+        others = [str(p.relative_to(tmp)) for p in files
+                  if p.suffix.lower() not in IMAGE_EXTENSIONS and p not in jsons]
+        if len(jsons) == 1:
+            result = import_coco_data(project, load_json_file(jsons[0]), source_name=label,
+                                      image_files=_images_in(files, tmp, label, None), copy_images=True,
+                                      form_label=form_label, user=user, job=job)
+        else:
+            folders = {p.parent.name.lower() for p in files if p.suffix.lower() in IMAGE_EXTENSIONS}
+            results = []
+            with transaction.atomic():
+                for path, subset in zip(jsons, subsets):
+                    images = _images_in(files, tmp, label, subset if subset.lower() in folders else None)
+                    name = f"{label[:200]}/{subset[:50]}"
+                    results.append(import_coco_data(project, load_json_file(path), source_name=name,
+                                                    image_files=images, copy_images=True, form_label=form_label,
+                                                    user=user, job=job))
+            result = _combined(label, results)
     if others:
         result["problems"] = result["problems"] + [
             {"file": label, "id": name, "reason": "not an image or annotation file; skipped",

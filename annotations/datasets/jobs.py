@@ -47,6 +47,7 @@ def run_export(job: Job) -> dict:
     path, summary = exporting.export(project, p.get("format", "coco"), subsets,
                                      version_number=p.get("split_version"),
                                      include_images=bool(p.get("include_images")),
+                                     include_unconfirmed=bool(p.get("include_unconfirmed")),
                                      verified_only=bool(p.get("verified_only")), job=job)
     name = f"{project.slug}-{p.get('format', 'coco')}-{'-'.join(subsets)}{summary['extension']}"
     exporting.save_job_file(job, path, name)

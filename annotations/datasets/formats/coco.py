@@ -249,8 +249,14 @@ def _bbox_of(kpts: np.ndarray) -> list[float]:
 
 # -- writing -----------------------------------------------------------------------------------
 
+def coco_category(skeleton: Skeleton) -> dict:
+    """The person category: keypoint names, 1-based skeleton links and the project's OKS sigmas
+    (`sigmas`, one per keypoint, for COCOeval's `params.kpt_oks_sigmas`)."""
+    return {**skeleton.coco_category(), "sigmas": [float(s) for s in skeleton.sigmas]}
+
+
 def to_coco_dict(dataset: DatasetRecord) -> dict:
-    """COCO dict: the project's keypoint names and skeleton in the category, CVAT-style
+    """COCO dict: the project's keypoint names, skeleton and OKS sigmas in the category, CVAT-style
     `attributes` (form_label, per-keypoint states and verified flags) on every annotation,
     `clip_id` on every image."""
     images = [
@@ -275,7 +281,7 @@ def to_coco_dict(dataset: DatasetRecord) -> dict:
     return {
         "info": dataset.info,
         "licenses": [],
-        "categories": [dataset.skeleton.coco_category()],
+        "categories": [coco_category(dataset.skeleton)],
         "form_labels": dataset.form_labels,
         "images": images,
         "annotations": annotations,

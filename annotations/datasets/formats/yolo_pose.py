@@ -53,16 +53,47 @@ def label_lines(ds: DatasetRecord, outside: list | None = None) -> dict[int, lis
     return lines
 
 
+def yaml_subsets(subsets: list[str]) -> tuple[dict[str, str], list[str]]:
+    """{train/val/test key: exported subset it reads} and comments on the keys that borrow a subset.
+
+    Ultralytics refuses a YAML without `train:` and `val:`: when the export lacks one, it points at an
+    exported subset and a comment says so."""
+    keys = {s: s for s in subsets if s in ("train", "val", "test")}
+    first = subsets[0]
+    notes = []
+    if "train" not in keys:
+        keys["train"] = first
+        notes.append(f"# train: the exported '{first}' subset (no train subset was exported)")
+    if "val" not in keys:
+        keys["val"] = "test" if "test" in subsets else first
+        notes.append(f"# val: the exported '{keys['val']}' subset (Ultralytics requires a val entry)")
+    return {k: keys[k] for k in ("train", "val", "test") if k in keys}, notes
+
+
 def dataset_yaml(skeleton, subsets: list[str]) -> str:
+    """data.yaml without a `path` key: Ultralytics' check_det_dataset (ultralytics/data/utils.py) then
+    takes the dataset root from the YAML's own folder (`Path(data["yaml_file"]).parent`), so the
+    unzipped export works from any working directory; train/val/test are relative to that folder."""
+    keys, notes = yaml_subsets(subsets)
     config = {
-        "path": ".",
-        **{subset: f"images/{subset}" for subset in subsets},
+        **{key: f"images/{subset}" for key, subset in keys.items()},
         "kpt_shape": [skeleton.num_keypoints, 3],
         "flip_idx": skeleton.flip_index,
         "names": {0: "person"},
         "kpt_names": {0: list(skeleton.keypoints)},
+        "kpt_sigmas": [float(s) for s in skeleton.sigmas],
     }
-    return yaml.safe_dump(config, sort_keys=False)
+    header = [
+        "# Ultralytics YOLO-pose dataset written by PoseReview.",
+        "# Unzip anywhere and pass this file: yolo pose train data=<unzipped folder>/data.yaml",
+        "# No `path:` key on purpose: Ultralytics then resolves train/val/test against this file's folder,",
+        "# from any working directory. Images go in images/<subset>/ (included when exported with images),",
+        "# labels are in labels/<subset>/.",
+        "# kpt_sigmas: the project's OKS sigmas, one per keypoint (Ultralytics' own OKS uses COCO's 17 sigmas",
+        "# or 1/K each; pass these to your evaluation code).",
+        *notes,
+    ]
+    return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False)
 
 
 def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: bool = False) -> dict:
@@ -73,6 +104,7 @@ def write_export(datasets: dict[str, DatasetRecord], out_path, include_images: b
         skeleton = next(iter(datasets.values())).skeleton
         zf.writestr("data.yaml", dataset_yaml(skeleton, list(datasets)))
         for subset, ds in datasets.items():
+            zf.writestr(f"images/{subset}/", b"")  # the folder exists after unzipping, images or not
             stems = {im.id: im.file_name.rsplit(".", 1)[0] for im in ds.images}
             for image_id, lines in label_lines(ds, outside).items():
                 zf.writestr(f"labels/{subset}/{stems[image_id]}.txt", "\n".join(lines) + "\n")
