@@ -1,10 +1,15 @@
-"""The job page: progress, outcome and what the job found."""
+"""The job page: progress, outcome and what the job found.
+
+The readable result of a kind lives with its feature as a template, templates/annotations/jobs/<kind>.html
+(links to what the job made: the clip timeline, the download, the models page, the queues); kinds
+without one get a table of the result's plain values. The raw JSON stays behind a <details>."""
 
 from __future__ import annotations
 
 import json
 
 from django.shortcuts import get_object_or_404, render
+from django.template.loader import select_template
 
 from annotations.core.jobs import notice_if_dead
 from annotations.core.permissions import job_visible
@@ -25,7 +30,9 @@ def job_detail(request, job_id):
         ("Conflicts with corrections made here (kept)", [c.get("file_name") for c in result.get("conflicts", [])],
          len(result.get("conflicts", []))),
     ]
+    summary = select_template([f"annotations/jobs/{job.kind}.html", "annotations/jobs/generic.html"])
     return render(request, "annotations/job_detail.html", {
-        "job": job, "counts": counts, "name_lists": name_lists, "problems": result.get("problems", [])[:500],
+        "job": job, "result": result, "summary_template": summary.template.name, "counts": counts,
+        "name_lists": name_lists, "problems": result.get("problems", [])[:500],
         "result_json": json.dumps(result, indent=2)[:50000],
     })

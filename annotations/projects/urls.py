@@ -9,6 +9,7 @@ urlpatterns = [
     path("p/<slug:slug>/", views.project_detail, name="project"),
     path("p/<slug:slug>/clips/", views.clip_list, name="clips"),
     path("p/<slug:slug>/clips/<str:key>/", views.clip_detail, name="clip"),
+    path("p/<slug:slug>/frames/", views.frame_gallery, name="frames"),
     path("p/<slug:slug>/settings/", views.project_settings_page, name="project-settings"),
 ]
 

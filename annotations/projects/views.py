@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlencode
+
 from django.contrib import messages
 from django.core.paginator import Paginator
 from django.db.models import Count
@@ -10,9 +12,9 @@ from django.shortcuts import get_object_or_404, redirect, render
 from annotations.core.errors import InputError
 from annotations.core.permissions import project_for
 from annotations.datasets.forms import ExportForm, ImportForm, MergeForm, SplitForm
-from annotations.models import Project, Role
+from annotations.models import FrameStatus, Project, Role, Subset
+from annotations.projects import gallery, stats
 from annotations.projects import settings as project_settings
-from annotations.projects import stats
 
 
 def project_list(request):
@@ -40,6 +42,22 @@ def clip_list(request, slug):
                                     n_annotated=Count("frames__annotations__frame", distinct=True))
              .order_by("key"))
     return render(request, "annotations/clip_list.html", {"project": project, "clips": clips})
+
+
+def frame_gallery(request, slug):
+    """Thumbnails of a project's frames with filters; a bad filter gets a 400 page naming it."""
+    project = project_for(request.user, slug)
+    context = {"project": project, "statuses": FrameStatus.choices, "splits": Subset.values,
+               "verified_choices": gallery.VERIFIED_CHOICES}
+    try:
+        page = gallery.gallery_page(project, request.GET)
+    except InputError as exc:
+        context.update(error=str(exc), page=None, filters={k: request.GET.get(k, "")[:200] for k in gallery.FILTERS},
+                       labels=project.form_labels.all())
+        return render(request, "annotations/frame_gallery.html", context, status=400)
+    query = urlencode(page.filters)
+    context.update(page=page, filters=page.filters, labels=page.labels, query=query)
+    return render(request, "annotations/frame_gallery.html", context)
 
 
 def clip_detail(request, slug, key):

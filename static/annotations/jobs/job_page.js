@@ -1,4 +1,5 @@
-// The job page: follows the job and updates it in place; reloads once to show a traceback.
+// The job page: follows the job and updates it in place; reloads once when it ends, so the server renders
+// its readable result (links to what it made) and any traceback.
 
 import { pollJob } from "./poller.js";
 
@@ -14,7 +15,7 @@ function show(job) {
 function showResult(job) {
   $("job-result").textContent = JSON.stringify(job.result, null, 2);
   if (job.download_url) $("job-download").hidden = false;
-  if (job.traceback) window.location.reload(); // the traceback section is rendered by the server
+  window.location.reload(); // the summary, its links and the traceback are rendered by the server
 }
 
 const box = $("job");
