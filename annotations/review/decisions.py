@@ -86,6 +86,22 @@ def decide(frame: Frame, user, decision: str, comment: str = "", queue: str | No
         return _record(frame, user, action, FrameStatus.ACCEPTED, queue or "", comment)
 
 
+def back_to_review(frame: Frame, user, comment: str) -> FrameTransition | None:
+    """An accepted frame whose content changed outside the editor (a restored revision) waits for review
+    again: status "submitted", back in the `review` queue, the change recorded as a submission with
+    `comment`. Other frames are already on their way (submitted: in review; rejected: back with an
+    annotator; unlabelled or annotated: not submitted yet) and stay where they are."""
+    with transaction.atomic():
+        frame = _locked(frame)
+        if frame.status != FrameStatus.ACCEPTED:
+            return None
+        transition = _record(frame, user, FrameTransition.Action.SUBMIT, FrameStatus.SUBMITTED, "", comment)
+        queues.set_priorities(frame.project, Queue.REVIEW, {frame.pk: -timezone.now().timestamp()},
+                              {frame.pk: {"submitted_from": "", "submitted_by": user.get_username(),
+                                          "restored": comment}}, reopen=True)
+    return transition
+
+
 def last_rejection(frame: Frame) -> FrameTransition | None:
     """The latest rejection of a frame still waiting for its fix (shown to the annotator in the editor)."""
     if frame.status != FrameStatus.REJECTED:

@@ -1,16 +1,44 @@
 """A frame's history (revisions of its annotation and its review transitions) and restoring a revision.
 
 Restoring writes the stored content of an earlier revision back through save_edit, so it is
-optimistic-locked and is itself a new Revision (kind "restore"): history only ever grows.
+optimistic-locked and is itself a new Revision (kind "restore"): history only ever grows. The content
+changed, so an accepted frame goes back to review (decisions.back_to_review).
+
+Each revision carries two overlays (its keypoints before and after, drawn over the frame by the
+history page), with the points it changed marked.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from django.db import transaction
+
 from annotations.core.errors import InputError
 from annotations.models import Annotation, Frame, FrameTransition, Revision
-from annotations.review import editing
+from annotations.review import decisions, editing
+
+
+def overlay(snapshot: dict | None, other: dict | None, skeleton: dict) -> dict | None:
+    """What the history page draws of one snapshot: labelled points (x, y, occluded, changed against
+    `other`, name) and bones between labelled points; None when there is no snapshot."""
+    if not snapshot:
+        return None
+    kpts = snapshot.get("keypoints") or []
+    theirs = (other or {}).get("keypoints") or []
+    names = skeleton.get("keypoints") or []
+    points, where = [], {}
+    for i in range(len(kpts) // 3):
+        x, y, v = kpts[3 * i:3 * i + 3]
+        if v <= 0:
+            continue
+        where[i] = (x, y)
+        points.append({"x": x, "y": y, "occluded": v == 1, "changed": theirs[3 * i:3 * i + 3] != [x, y, v],
+                       "name": names[i] if i < len(names) else f"#{i}"})
+    bones = [{"x1": where[a][0], "y1": where[a][1], "x2": where[b][0], "y2": where[b][1]}
+             for a, b in (tuple(e) for e in skeleton.get("links") or [])
+             if a in where and b in where]
+    return {"points": points, "bones": bones}
 
 
 def describe_change(before: dict | None, after: dict | None, names: list[str]) -> list[str]:
@@ -47,7 +75,8 @@ def describe_change(before: dict | None, after: dict | None, names: list[str]) -
 
 def frame_history(frame: Frame) -> list[dict]:
     """Newest first: every Revision of the frame and every review transition, as plain dicts."""
-    names = frame.project.skeleton["keypoints"]
+    skeleton = frame.project.skeleton
+    names = skeleton["keypoints"]
     entries: list[dict[str, Any]] = []
     for rev in Revision.objects.filter(frame=frame).select_related("user"):
         entries.append({
@@ -57,6 +86,8 @@ def frame_history(frame: Frame) -> list[dict]:
             "version": (rev.after or {}).get("version"), "form_label": (rev.after or {}).get("form_label"),
             "restorable": bool(rev.after) and rev.annotation_id is not None and rev.kind != "import_conflict",
             "restorable_before": False,
+            "overlay_before": overlay(rev.before, rev.after, skeleton),
+            "overlay_after": overlay(rev.after, rev.before, skeleton),
         })
     for t in FrameTransition.objects.filter(frame=frame).select_related("user"):
         entries.append({
@@ -99,5 +130,8 @@ def restore(revision: Revision, user, expected_version: int | None = None, which
         raise InputError(f"form label {label!r} of that revision no longer exists")
     data = {"keypoints": kpts, "keypoint_states": states, "bbox": after["bbox"], "form_label": label}
     version = ann.version if expected_version is None else expected_version
-    return editing.save_edit(ann.pk, user, data, version, kind="restore",
-                             note=f"restored the state {which} revision {revision.pk} (version {after.get('version')})")
+    note = f"restored the state {which} revision {revision.pk} (version {after.get('version')})"
+    with transaction.atomic():
+        ann = editing.save_edit(ann.pk, user, data, version, kind="restore", note=note)
+        decisions.back_to_review(ann.frame, user, f"{note}; back to review")
+    return ann

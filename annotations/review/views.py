@@ -81,8 +81,13 @@ def frame_history(request, slug, frame_id):
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
     annotation = frame.annotations.order_by("instance").first()
+    entries = history.frame_history(frame)
+    for e in entries:
+        if e["type"] == "revision":
+            e["overlay_pair"] = [("before", e["overlay_before"]), ("after", e["overlay_after"])]
     return render(request, "annotations/review/history.html", {
-        "project": project, "frame": frame, "entries": history.frame_history(frame), "annotation": annotation})
+        "project": project, "frame": frame, "entries": entries, "annotation": annotation,
+        "radius": max(frame.width, frame.height) / 110, "stroke": max(frame.width, frame.height) / 300})
 
 
 @require_POST
@@ -90,6 +95,10 @@ def revision_restore(request, slug, revision_id):
     project = project_for(request.user, slug)
     revision = get_object_or_404(Revision, project=project, pk=revision_id)
     version = request.POST.get("version", "")
+    if request.POST.get("confirmed") != "1":
+        messages.error(request, "Confirm the restore first: it replaces the current keypoints and sends the frame "
+                                "back to review.")
+        return redirect("frame-history", slug=slug, frame_id=revision.frame_id)
     try:
         ann = history.restore(revision, request.user, int(version) if version.isdigit() else None,
                               request.POST.get("which", "after"))
@@ -99,5 +108,7 @@ def revision_restore(request, slug, revision_id):
     except InputError as exc:
         messages.error(request, str(exc))
     else:
-        messages.success(request, f"Restored revision {revision.pk}: the annotation is now version {ann.version}.")
+        ann.frame.refresh_from_db(fields=["status"])
+        messages.success(request, f"Restored revision {revision.pk}: the annotation is now version {ann.version}; "
+                                  f"the frame is {ann.frame.get_status_display().lower()}.")
     return redirect("frame-history", slug=slug, frame_id=revision.frame_id)
