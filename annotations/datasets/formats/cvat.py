@@ -67,7 +67,7 @@ def cvat_coco_dict(ds: DatasetRecord, keep: list[int]) -> dict:
         annotations.append({
             "id": ann.id, "image_id": ann.image_id, "category_id": 1, "segmentation": [], "area": ann.area,
             "bbox": ann.bbox if not ann.raw else json.loads(ann.raw["bbox"]), "iscrowd": 0,
-            "attributes": {"occluded": False, FORM_LABEL: ann.form_label or ""},
+            "attributes": {"occluded": False, **({FORM_LABEL: ann.form_label} if ann.form_label else {})},
             "keypoints": points, "num_keypoints": sum(1 for v in points[2::3] if v > 0),
         })
     return {
@@ -174,7 +174,8 @@ def cvat_xml(datasets: dict[str, DatasetRecord], keep: list[int]) -> bytes:
                     ET.SubElement(shape, "points", {
                         "label": name, "source": "manual", "outside": "1" if v == 0 else "0",
                         "occluded": "1" if v == 1 else "0", "points": f"{float(x):.2f},{float(y):.2f}"})
-                _text(shape, "attribute", ann.form_label or "").set("name", FORM_LABEL)
+                if ann.form_label:  # none: CVAT takes the attribute's default
+                    _text(shape, "attribute", ann.form_label).set("name", FORM_LABEL)
     ET.indent(root)
     return b'<?xml version="1.0" encoding="utf-8"?>\n' + ET.tostring(root, encoding="unicode").encode()
 

@@ -103,6 +103,16 @@ def test_heuristic_spine_points_go_out_unlabelled_unless_asked_for_and_cvat_attr
             assert a["keypoints"][3 * k + 2] == 0 or state == "verified"
 
 
+def test_the_fast_json_path_unlabels_the_same_points_as_the_decoded_path(split_project):
+    from annotations.datasets.exporting import build_dataset
+    from annotations.datasets.formats.coco import coco_text
+
+    raw = json.loads(coco_text(build_dataset(split_project, "all", verified_only=True, raw_json=True)))
+    parsed = json.loads(coco_text(build_dataset(split_project, "all", verified_only=True, raw_json=False)))
+    assert raw["annotations"] == parsed["annotations"]
+    assert any(a["num_keypoints"] < 24 for a in raw["annotations"])
+
+
 def test_the_export_command_writes_unconfirmed_points_only_with_include_unconfirmed(split_project, tmp_path):
     spine = split_project.skeleton["keypoints"].index("spine_01")
     labelled = {}
