@@ -1,8 +1,9 @@
 """Ultralytics YOLO-pose export: one label .txt per image plus a dataset YAML.
 
 Label line: `class cx cy w h x1 y1 v1 ...`, all coordinates normalised to 0..1 by the
-image size; unlabelled points are `0 0 0`. The YAML carries `kpt_shape: [K, 3]` and
-`flip_idx` (the flip-pair permutation) so horizontal-flip augmentation swaps sides.
+image size; unlabelled points are `0 0 0`. The YAML carries `kpt_shape: [K, 3]`,
+`flip_idx` (the flip-pair permutation) so horizontal-flip augmentation swaps sides, and
+`kpt_oks_sigmas` (the project's OKS sigmas, which Ultralytics' pose validator reads).
 
 Ultralytics refuses a whole label file (and so drops the image) if any value is negative or
 any keypoint coordinate exceeds 1. Annotators do place points just outside the frame, so the
@@ -81,7 +82,7 @@ def dataset_yaml(skeleton, subsets: list[str]) -> str:
         "flip_idx": skeleton.flip_index,
         "names": {0: "person"},
         "kpt_names": {0: list(skeleton.keypoints)},
-        "kpt_sigmas": [float(s) for s in skeleton.sigmas],
+        "kpt_oks_sigmas": [float(s) for s in skeleton.sigmas],
     }
     header = [
         "# Ultralytics YOLO-pose dataset written by PoseReview.",
@@ -89,8 +90,8 @@ def dataset_yaml(skeleton, subsets: list[str]) -> str:
         "# No `path:` key on purpose: Ultralytics then resolves train/val/test against this file's folder,",
         "# from any working directory. Images go in images/<subset>/ (included when exported with images),",
         "# labels are in labels/<subset>/.",
-        "# kpt_sigmas: the project's OKS sigmas, one per keypoint (Ultralytics' own OKS uses COCO's 17 sigmas",
-        "# or 1/K each; pass these to your evaluation code).",
+        "# kpt_oks_sigmas: the project's OKS sigmas, one per keypoint; Ultralytics' pose validator reads them",
+        "# (ultralytics 8.4: PoseValidator.init_metrics; older releases ignore it and use COCO's or 1/K).",
         *notes,
     ]
     return "\n".join(header) + "\n" + yaml.safe_dump(config, sort_keys=False)

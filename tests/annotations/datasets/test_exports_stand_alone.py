@@ -142,7 +142,7 @@ def test_the_export_job_takes_include_unconfirmed_and_the_cvat_formats(split_pro
 # -- YOLO-pose: the YAML from any working directory ------------------------------------------------
 
 def ultralytics_paths(yaml_file: str) -> dict:
-    """The dataset paths as Ultralytics' check_det_dataset (ultralytics/data/utils.py) resolves them:
+    """The dataset paths as Ultralytics' check_det_dataset (ultralytics/data/utils.py, 8.4.190) resolves them:
 
         path = Path(extract_dir or data.get("path") or Path(data.get("yaml_file", "")).parent)
         if not path.exists() and not path.is_absolute():
@@ -172,7 +172,13 @@ def test_the_yolo_yaml_resolves_from_another_working_directory(split_project, tm
     data = yaml.safe_load(text)
     assert "path" not in data
     assert data["kpt_shape"] == [24, 3] and sorted(data["flip_idx"]) == list(range(24))
-    assert data["kpt_sigmas"] == pytest.approx(split_project.skeleton["sigmas"])
+    # ultralytics 8.4 PoseValidator.init_metrics: one positive sigma per keypoint under kpt_oks_sigmas
+    assert data["kpt_oks_sigmas"] == pytest.approx(split_project.skeleton["sigmas"])
+    assert len(data["kpt_oks_sigmas"]) == data["kpt_shape"][0] and min(data["kpt_oks_sigmas"]) > 0
+    # ultralytics/data/utils.py DATASET_KEY_TYPES: the types check_det_dataset insists on
+    for key, types in {"train": (str, list), "val": (str, list), "test": (str, list), "names": (list, dict),
+                       "kpt_shape": (list,), "flip_idx": (list,)}.items():
+        assert data.get(key) is None or isinstance(data[key], types), key
     for yaml_file in (os.path.relpath(folder / "data.yaml"), str(folder / "data.yaml")):
         paths = ultralytics_paths(yaml_file)
         assert set(paths) == ({"train", "val"} if len(subsets) == 1 else set(SUBSETS))
