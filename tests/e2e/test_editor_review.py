@@ -186,11 +186,11 @@ def test_dragging_with_37_keypoints_touches_only_the_moved_point_and_its_bones(s
     box = page.locator(f"circle.kp[data-i='{spine_03}']").bounding_box()
     x, y = box["x"] + box["width"] / 2, box["y"] + box["height"] / 2
     page.mouse.move(x, y)
-    page.mouse.down()  # selects the point (its list row and the old selection change): not part of the drag
-    page.mouse.move(x + 0.5, y)
+    page.mouse.down()
+    page.mouse.move(x + 6, y + 3)  # past the drag threshold: selects the point (list row, old selection), not timed
     page.wait_for_timeout(50)
     page.evaluate("() => { window.__observer.takeRecords(); window.__mutated.clear(); window.__moves.length = 0; }")
-    for step in range(1, 31):
+    for step in range(7, 37):
         page.mouse.move(x + step, y + step / 2)
         page.wait_for_timeout(5)
     mutated = set(page.evaluate("() => [...window.__mutated]"))
@@ -227,8 +227,14 @@ def test_neighbour_frames_show_as_onion_skin_and_copy_from_previous(imported, us
     page.wait_for_function("f => window.poseEditor.state.frameId === f", arg=frame.pk)
     wait_ready(page)
     assert page.url.endswith(f"/frames/{frame.pk}/edit/")
+    assert page.locator("#onion-layer circle").count() == 0  # off until asked for
+    page.keyboard.press("o")
     assert page.locator("#onion-layer g.onion-prev circle").count() == 24
     assert page.locator("#onion-layer g.onion-next circle").count() == 24
+    # Drawn in one muted grey, never in the current frame's keypoint colours.
+    strokes = page.eval_on_selector_all("#onion-layer line",
+                                        "ls => [...new Set(ls.map(l => getComputedStyle(l).stroke))]")
+    assert strokes == ["rgb(152, 162, 179)"]
     page.keyboard.press("o")
     assert page.locator("#onion-layer circle").count() == 0
     page.keyboard.press("Shift+D")
@@ -258,7 +264,7 @@ def test_the_models_prediction_shows_as_a_ghost_and_points_are_accepted_from_it(
     login(page, "annotator", "pw-annotator")
     page.goto(f"/p/demo/frames/{ann.frame_id}/edit/")
     wait_ready(page)
-    assert page.locator("#ghost-layer circle").count() == 24
+    assert page.locator("#ghost-layer rect").count() == 24  # solid squares, outlined: readable on any frame
     page.click("#kp-list li[data-i='9']")  # left_wrist
     assert "left_wrist: confidence 0.66" in page.locator("#pred-info").inner_text()
     screenshot(page, "editor-prediction-ghost")
@@ -266,7 +272,7 @@ def test_the_models_prediction_shows_as_a_ghost_and_points_are_accepted_from_it(
     wrist = point(page, 9)
     assert (wrist["x"], wrist["y"], wrist["state"]) == (kp[9][0], kp[9][1], "predicted")
     page.keyboard.press("g")
-    assert page.locator("#ghost-layer circle").count() == 0
+    assert page.locator("#ghost-layer rect").count() == 0
     page.keyboard.press("Shift+Y")
     assert point(page, 3)["state"] == "predicted" and point(page, 20)["state"] == "heuristic"
     page.keyboard.press("s")

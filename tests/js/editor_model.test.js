@@ -3,7 +3,9 @@
 import assert from "node:assert/strict";
 import test from "node:test";
 
-import { NEXT_VISIBILITY, Pose, UndoStack, payloadKey } from "../../static/annotations/review/editor/model.js";
+import {
+  NEXT_VISIBILITY, Pose, UndoStack, bodyOrder, extentOf, fitTemplate, payloadKey, poseFromPrediction, stepInOrder,
+} from "../../static/annotations/review/editor/model.js";
 import { SHORTCUTS, comboOf, shortcutFor } from "../../static/annotations/review/editor/shortcuts.js";
 
 test("a pose reads a stored annotation shorter than the skeleton as unlabelled tail points", () => {
@@ -24,8 +26,47 @@ test("a saved payload writes unlabelled points as 0, 0, 0 and rounds to hundredt
   assert.equal(payloadKey(pose.toPayload()), pose.key());
 });
 
-test("visibility cycles visible, occluded, unlabelled, visible", () => {
-  assert.deepEqual([NEXT_VISIBILITY[2], NEXT_VISIBILITY[1], NEXT_VISIBILITY[0]], [1, 0, 2]);
+test("visibility switches between visible and occluded and never unplaces a point", () => {
+  assert.deepEqual([NEXT_VISIBILITY[2], NEXT_VISIBILITY[1], NEXT_VISIBILITY[0]], [1, 2, 2]);
+});
+
+const COCO_SPINE = ["nose", "left_eye", "right_eye", "left_ear", "right_ear", "left_shoulder", "right_shoulder",
+                    "left_elbow", "right_elbow", "left_wrist", "right_wrist", "left_hip", "right_hip", "left_knee",
+                    "right_knee", "left_ankle", "right_ankle", "neck", "hip", "spine_01", "spine_02", "spine_03",
+                    "spine_04", "spine_05"];
+
+test("labelling walks down the body: head, arms, legs, then the neck, the spine and the hip", () => {
+  const order = bodyOrder(COCO_SPINE).map((i) => COCO_SPINE[i]);
+  assert.deepEqual(order.slice(0, 5), ["nose", "left_eye", "right_eye", "left_ear", "right_ear"]);
+  assert.deepEqual(order.slice(15), ["left_ankle", "right_ankle", "neck", "spine_01", "spine_02", "spine_03",
+                                     "spine_04", "spine_05", "hip"]);
+  assert.deepEqual(bodyOrder(["b", "nose", "a"]), [1, 0, 2]);
+});
+
+test("the next unplaced point skips placed ones and wraps round; -1 when all are placed", () => {
+  const order = [2, 0, 1];
+  const pts = [{ v: 2 }, { v: 0 }, { v: 0 }];
+  assert.equal(stepInOrder(order, pts, 2, 1, true), 1);
+  assert.equal(stepInOrder(order, pts, 1, 1, true), 2);
+  assert.equal(stepInOrder(order, pts, 0, -1, false), 2);
+  assert.equal(stepInOrder(order, pts, -1, 1, false), 2);
+  assert.equal(stepInOrder(order, pts, -1, -1, false), 1);
+  assert.equal(stepInOrder(order, [{ v: 2 }, { v: 1 }, { v: 2 }], 0, 1, true), -1);
+});
+
+test("a template in a unit box is fitted to the dragged box", () => {
+  assert.deepEqual(fitTemplate([0, 0, 0.5, 1], { x: 10, y: 20, w: 100, h: 50 }), [[10, 20], [60, 70]]);
+});
+
+test("fit covers the image and every placed point, also one outside the image", () => {
+  const pts = [{ x: -50, y: 10, v: 2 }, { x: 900, y: 900, v: 0 }, { x: 30, y: 700, v: 1 }];
+  assert.deepEqual(extentOf(pts, 640, 480), { x: -50, y: 0, w: 690, h: 700 });
+});
+
+test("a prediction as the working copy marks every point predicted, the heuristic's as heuristic", () => {
+  const pose = poseFromPrediction({ keypoints: [1, 2, 2, 0, 0, 0, 5, 6, 2], heuristic: [2] }, 3);
+  assert.deepEqual(pose.points.map((p) => [p.v, p.state]), [[2, "predicted"], [0, "unverified"], [2, "heuristic"]]);
+  assert.equal(pose.formLabel, null);
 });
 
 test("undo and redo walk snapshots and a new change drops the redo branch", () => {

@@ -4,8 +4,8 @@
 import { $, K, parts, state } from "./context.js";
 import { accept, openReject, skip, submit } from "./decisions.js";
 import {
-  acceptPredicted, confirmAll, confirmSelected, copyPrevious, cycleVisibility, deletePoint, nudge, placeAtPointer, redo,
-  setFormLabelByKey, undo,
+  acceptPredicted, confirmAll, confirmSelected, copyPrevious, cycleVisibility, deletePoint, dropTemplate, nudge,
+  placeAtPointer, redo, selectInOrder, setFormLabelByKey, undo,
 } from "./editing.js";
 import { goToFrame, openHistory } from "./frames.js";
 import { select } from "./panels.js";
@@ -16,10 +16,16 @@ const ARROWS = { ArrowLeft: [-1, 0], ArrowRight: [1, 0], ArrowUp: [0, -1], Arrow
 function toggleHelp() {
   const help = $("help");
   if (help.open) help.close();
-  else help.showModal();
+  else {
+    help.showModal();
+    help.scrollTop = 0; // the dialog focuses its Close button at the bottom: start reading at the top
+  }
 }
 
 export const actions = {
+  nextInBody: () => selectInOrder(1),
+  prevInBody: () => selectInOrder(-1),
+  template: () => dropTemplate(),
   nextPoint: () => select((state.selected + 1) % K),
   prevPoint: () => select((state.selected - 1 + K) % K),
   nudge: (e) => nudge(...ARROWS[e.key]),
@@ -62,6 +68,7 @@ export const actions = {
   help: () => toggleHelp(),
   escape: () => {
     if ($("help").open) $("help").close();
+    else if (parts.stage.boxDone) parts.stage.cancelBox();
     else select(-1);
   },
 };

@@ -2,7 +2,7 @@
 // the API and draft store, and the one mutable editor state. The stage and the saver are created
 // by editor.js once the callbacks they need exist, and parked in `parts` for the other modules.
 
-import { Pose, UndoStack } from "./model.js";
+import { Pose, UndoStack, bodyOrder } from "./model.js";
 import { Api, Drafts } from "./sync.js";
 
 export const $ = (id) => document.getElementById(id);
@@ -12,13 +12,16 @@ export const root = $("editor");
 export const names = cfg.skeleton.keypoints;
 export const colours = cfg.skeleton.colours;
 export const K = names.length;
+/** Keypoint indices in the order labelling walks the body (Tab, and the next point after placing one). */
+export const order = bodyOrder(names);
 
 export const api = new Api(cfg.api);
 export const drafts = new Drafts(cfg.slug);
 
 export const state = {
   pose: new Pose(K), undo: new UndoStack(), data: null, doc: null, selected: -1, frameId: cfg.frameId,
-  showOnion: true, showGhost: true, editedHere: false, dragBefore: null, leaseTimer: null, loading: false,
+  showOnion: false, showGhost: true, editedHere: false, dragBefore: null, leaseTimer: null, loading: false,
+  fromPrediction: false, // the working copy is the untouched model prediction (not saved by only looking)
 };
 
 /** stage: the drawing surface (stage.js); saver: autosave and conflicts (sync.js). */

@@ -13,7 +13,7 @@ const BUTTONS = {
   "btn-prev": "prevFrame", "btn-next": "nextFrame", "btn-copy-prev": "copyPrevious", "btn-undo": "undo",
   "btn-redo": "redo", "btn-save": "save", "btn-submit": "submit", "btn-skip": "skip", "btn-accept": "accept",
   "btn-reject": "reject", "btn-help": "help", "btn-accept-all": "acceptAllPredictions", "btn-confirm-all": "confirmAll",
-  "btn-zoom-in": "zoomIn", "btn-zoom-out": "zoomOut", "btn-fit": "fit",
+  "btn-zoom-in": "zoomIn", "btn-zoom-out": "zoomOut", "btn-fit": "fit", "btn-template": "template",
 };
 
 function onKey(e) {

@@ -42,7 +42,7 @@ export async function decide(decision, comment = "") {
     notice("Only reviewers decide on frames.", "warn");
     return;
   }
-  if (!(await leaveFrame())) return;
+  if (!(await leaveFrame({ save: true }))) return;
   const res = await api.call("POST", `frames/${state.frameId}/decision/`, { decision, comment, ...queueBody() });
   await afterDecision(res);
 }
@@ -53,7 +53,7 @@ export function accept() {
 
 export async function submit() {
   if (cfg.decisionQueue && cfg.canDecide) return decide(approval());
-  if (!(await leaveFrame())) return;
+  if (!(await leaveFrame({ save: true }))) return;
   const res = await api.call("POST", `frames/${state.frameId}/submit/`, queueBody());
   await afterDecision(res);
 }

@@ -2,14 +2,15 @@
 // the new content to the saver. Placing, dragging, nudging, visibility, confirming, accepting the
 // model's points, copying the previous frame, the form label, undo and redo.
 
-import { K, cfg, parts, state } from "./context.js";
-import { NEXT_VISIBILITY, Pose } from "./model.js";
+import { K, cfg, order, parts, state } from "./context.js";
+import { NEXT_VISIBILITY, Pose, fitTemplate, stepInOrder } from "./model.js";
 import { notice, refresh, select } from "./panels.js";
 import { prediction } from "./prediction_view.js";
 
 /** Apply an undoable change to the pose. */
 export function change(mutate, points = null) {
   state.undo.push(state.pose.snapshot());
+  state.fromPrediction = false;
   mutate(state.pose);
   refresh(points);
   parts.saver.changed();
@@ -26,10 +27,18 @@ function selectedPoint() {
   return state.selected >= 0 ? state.pose.points[state.selected] : null;
 }
 
+/** Places the selected point and moves the selection on to the next unplaced point down the body. */
 export function placeSelected(x, y) {
   const i = state.selected;
   if (i < 0) return;
   change((pose) => Object.assign(pose.points[i], { x, y, v: 2, state: "verified" }), [i]);
+  const next = stepInOrder(order, state.pose.points, i, 1, true);
+  if (next >= 0) select(next);
+}
+
+/** Tab / Shift+Tab: the next or previous keypoint down the body. */
+export function selectInOrder(step) {
+  select(stepInOrder(order, state.pose.points, state.selected, step));
 }
 
 function pointerOrCentre() {
@@ -54,6 +63,7 @@ export const dragHandlers = {
     if (!moved) return;
     state.pose.points[i].state = "verified";
     state.undo.push(state.dragBefore);
+    state.fromPrediction = false;
     refresh([i]);
     parts.saver.changed();
   },
@@ -71,12 +81,13 @@ export function placeAtPointer() {
   if (state.selected >= 0) placeSelected(...pointerOrCentre());
 }
 
+/** Visible <-> occluded; never unplaces (Delete does that). An unplaced point is placed visible. */
 export function cycleVisibility() {
   const i = state.selected;
   const p = selectedPoint();
   if (!p) return;
   const v = NEXT_VISIBILITY[p.v];
-  const [x, y] = v > 0 && p.x === 0 && p.y === 0 ? pointerOrCentre() : [p.x, p.y];
+  const [x, y] = p.v === 0 ? pointerOrCentre() : [p.x, p.y];
   change((pose) => Object.assign(pose.points[i], { x, y, v, state: "verified" }), [i]);
 }
 
@@ -135,6 +146,29 @@ export function acceptPredicted(indices) {
     for (const i of take) Object.assign(pose.points[i], { x: kp[3 * i], y: kp[3 * i + 1], v: 2,
                                                           state: heuristic.has(i) ? "heuristic" : "predicted" });
   }, take);
+}
+
+/**
+ * Drops a whole pose to correct: the model's prediction when there is one, otherwise the project's
+ * mean pose fitted to a box the person drags on the frame. Placed points are kept.
+ */
+export function dropTemplate() {
+  if (prediction()) {
+    acceptPredicted([...Array(K).keys()].filter((i) => state.pose.points[i].v === 0));
+    return;
+  }
+  const template = state.data && state.data.template;
+  if (!template) return;
+  notice("Drag a box around the person: the template is fitted to it (Esc cancels).");
+  parts.stage.startBox((box) => {
+    notice("");
+    const at = fitTemplate(template.keypoints, box);
+    const todo = at.map((_, i) => i).filter((i) => i < K && state.pose.points[i].v === 0);
+    change((pose) => {
+      for (const i of todo) Object.assign(pose.points[i], { x: at[i][0], y: at[i][1], v: 2, state: "unverified" });
+    }, todo);
+    select(todo.length ? todo[0] : state.selected);
+  });
 }
 
 export function copyPrevious() {

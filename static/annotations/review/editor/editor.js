@@ -49,7 +49,9 @@ showRoleButtons();
 renderShortcutHelp();
 
 window.addEventListener("popstate", followHistory);
-window.addEventListener("pagehide", () => parts.saver.leave());
+window.addEventListener("pagehide", () => {
+  if (!state.fromPrediction) parts.saver.leave();
+});
 
 // For tests and the curious: the editor's state, read-only by convention.
 window.poseEditor = { state, stage: parts.stage, saver: parts.saver, cfg, actions };

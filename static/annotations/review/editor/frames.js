@@ -2,12 +2,12 @@
 // restoring a draft left by an earlier visit, keeping the queue lease alive, and leaving a frame
 // only once its content is saved (or kept as a draft).
 
-import { $, K, api, cfg, drafts, parts, root, state } from "./context.js";
+import { $, K, api, cfg, drafts, order, parts, root, state } from "./context.js";
 import { hideConflict, showConflict } from "./conflict.js";
 import { applyPayload } from "./editing.js";
-import { Pose, payloadKey } from "./model.js";
+import { Pose, payloadKey, poseFromPrediction } from "./model.js";
 import { notice, refresh, select, setStatus } from "./panels.js";
-import { drawGhost, drawOnion, renderPrediction } from "./prediction_view.js";
+import { drawGhost, drawOnion, prediction, renderPrediction } from "./prediction_view.js";
 
 /** The frame's editor URL, keeping the queue and its filters. */
 function editUrl(path) {
@@ -18,12 +18,25 @@ function editUrl(path) {
   return q ? `${path}?${q}` : path;
 }
 
-/** The first point that needs a look: placed but unconfirmed, else not placed. */
+/** The first point that needs a look, down the body: placed but unconfirmed, else not placed. */
 function firstToCheck() {
   const pts = state.pose.points;
-  let i = pts.findIndex((p) => p.v > 0 && p.state !== "verified");
-  if (i < 0) i = pts.findIndex((p) => p.v === 0);
-  return i < 0 ? 0 : i;
+  let i = order.find((j) => pts[j].v > 0 && pts[j].state !== "verified");
+  if (i === undefined) i = order.find((j) => pts[j].v === 0);
+  return i === undefined ? order[0] : i;
+}
+
+/**
+ * A frame nobody has placed points on but the model has: its prediction is the working copy, every
+ * point `predicted` until touched or confirmed. Saved by the first edit or the submit, not by looking.
+ */
+function workingCopy(data, stored) {
+  const pred = prediction();
+  if (!pred || stored.labelled() > 0) return stored;
+  const pose = poseFromPrediction(pred, K);
+  pose.formLabel = stored.formLabel;
+  state.fromPrediction = true;
+  return pose;
 }
 
 export async function loadFrame(frameId, { push = false } = {}) {
@@ -38,11 +51,13 @@ export async function loadFrame(frameId, { push = false } = {}) {
   const data = res.data;
   state.data = data;
   state.frameId = frameId;
-  state.pose = Pose.fromAnnotation(data.annotation, K);
+  state.fromPrediction = false;
+  const stored = Pose.fromAnnotation(data.annotation, K);
+  state.pose = workingCopy(data, stored);
   state.undo.clear();
   state.editedHere = false;
   const doc = { frameId, annotationId: data.annotation ? data.annotation.id : null,
-                version: data.annotation ? data.annotation.version : 0, serverKey: state.pose.key(), conflict: null };
+                version: data.annotation ? data.annotation.version : 0, serverKey: stored.key(), conflict: null };
   state.doc = doc;
   parts.saver.attach(doc);
   hideConflict();
@@ -51,6 +66,7 @@ export async function loadFrame(frameId, { push = false } = {}) {
   root.dataset.frame = frameId;
   parts.stage.setFrame(data.frame.image_url, data.frame.width, data.frame.height);
   parts.stage.setPose(state.pose);
+  parts.stage.fit();
   renderFrameInfo();
   refresh();
   select(firstToCheck());
@@ -63,7 +79,8 @@ export async function loadFrame(frameId, { push = false } = {}) {
 
 function restoreDraft(doc, data) {
   const draft = drafts.get(doc.frameId);
-  const fresh = data.annotation ? `Saved · v${doc.version}` : "Not annotated yet: place points to start";
+  const fresh = state.fromPrediction ? "Model prediction: confirm what is right, move what is wrong"
+    : data.annotation ? `Saved · v${doc.version}` : "Not annotated yet: place points to start";
   if (!draft) {
     setStatus("saved", fresh);
     return;
@@ -74,6 +91,7 @@ function restoreDraft(doc, data) {
     return;
   }
   const when = new Date(draft.savedAt).toLocaleTimeString();
+  state.fromPrediction = false;
   state.undo.push(state.pose.snapshot());
   applyPayload(draft.payload);
   refresh();
@@ -124,12 +142,16 @@ export function stopLeaseTimer() {
   clearInterval(state.leaseTimer);
 }
 
-/** Save what is pending, then go. A conflict must be settled first; offline, the draft carries it. */
-export async function leaveFrame() {
+/**
+ * Save what is pending, then go. A conflict must be settled first; offline, the draft carries it. An
+ * untouched model prediction is only saved when the frame is submitted (`save`).
+ */
+export async function leaveFrame({ save = false } = {}) {
   if (state.doc && state.doc.conflict) {
     notice("Choose a version first: yours or the one saved by someone else.", "warn");
     return false;
   }
+  if (state.fromPrediction && !save) return true;
   const ok = await parts.saver.flush();
   return ok || !(state.doc && state.doc.conflict);
 }

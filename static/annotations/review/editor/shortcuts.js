@@ -2,6 +2,11 @@
 // help overlay is rendered from it, so the overlay can never miss or misname a shortcut.
 
 export const SHORTCUTS = [
+  { group: "Points", keys: ["Tab"], action: "nextInBody",
+    label: "Select the next keypoint down the body (after a click places a point, the next unplaced one is selected)" },
+  { group: "Points", keys: ["Shift+Tab"], action: "prevInBody", label: "Select the previous keypoint down the body" },
+  { group: "Points", keys: ["t"], action: "template",
+    label: "Drop a whole pose to correct: the model's prediction, or the project's mean pose fitted to a box you drag" },
   { group: "Points", keys: ["]"], action: "nextPoint", label: "Select the next keypoint" },
   { group: "Points", keys: ["["], action: "prevPoint", label: "Select the previous keypoint" },
   { group: "Points", keys: ["ArrowLeft", "ArrowRight", "ArrowUp", "ArrowDown"], action: "nudge",
@@ -11,8 +16,9 @@ export const SHORTCUTS = [
   { group: "Points", keys: ["p"], action: "place",
     label: "Place the selected point at the mouse pointer (or the view centre)" },
   { group: "Points", keys: ["v"], action: "cycleVisibility",
-    label: "Cycle visibility: visible (2) → occluded (1) → unlabelled (0)" },
-  { group: "Points", keys: ["Delete", "Backspace"], action: "deletePoint", label: "Delete the selected point (v = 0)" },
+    label: "Switch visibility: visible (2) ↔ occluded (1); never removes a point" },
+  { group: "Points", keys: ["Delete", "Backspace"], action: "deletePoint",
+    label: "Remove the selected point (v = 0; Ctrl+Z brings it back)" },
   { group: "Points", keys: ["c"], action: "confirm", label: "Confirm the selected point as verified" },
   { group: "Points", keys: ["Shift+c"], action: "confirmAll", label: "Confirm every placed point" },
   { group: "Points", keys: ["y"], action: "acceptPrediction",
@@ -34,7 +40,7 @@ export const SHORTCUTS = [
   { group: "Queue", keys: ["Shift+r"], action: "reject", label: "Reject with a comment (reviewers)" },
   { group: "View", keys: ["+", "="], action: "zoomIn", label: "Zoom in" },
   { group: "View", keys: ["-"], action: "zoomOut", label: "Zoom out" },
-  { group: "View", keys: ["0"], action: "fit", label: "Fit the frame to the view" },
+  { group: "View", keys: ["0"], action: "fit", label: "Fit the frame and every point to the view" },
   { group: "View", keys: ["Alt+ArrowLeft", "Alt+ArrowRight", "Alt+ArrowUp", "Alt+ArrowDown"], action: "pan",
     label: "Pan the view" },
   { group: "View", keys: ["o"], action: "toggleOnion", label: "Show or hide the neighbour frames (onion skin)" },
@@ -46,7 +52,9 @@ export const SHORTCUTS = [
 export const MOUSE = [
   ["Wheel", "Zoom around the pointer"],
   ["Drag the background", "Pan"],
-  ["Drag a point", "Move it (it becomes verified)"],
+  ["Click the frame", "Place the selected point if it is not placed yet (the next one is then selected)"],
+  ["Click a point", "Select it; click again to cycle through points lying on top of each other"],
+  ["Drag a point", "Move it (it becomes verified); the selected one wins among overlapping points"],
   ["Click a row in the keypoint list", "Select that point; an unlabelled one is then placed by clicking the frame"],
 ];
 

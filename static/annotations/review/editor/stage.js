@@ -5,6 +5,9 @@
 // So points keep their size and stay sharp at any zoom, and dragging a point touches only that
 // point's circle, its label and the bones that end in it (never a full redraw).
 
+import { extentOf } from "./model.js";
+import { drawOverlay } from "./overlay.js";
+
 const SVGNS = "http://www.w3.org/2000/svg";
 const SPINE_NAMES = new Set(["hip", "spine_01", "spine_02", "spine_03", "spine_04", "spine_05", "neck", "neck_02",
                              "neck_03", "head"]);
@@ -12,6 +15,8 @@ const NEUTRAL = "#d0d5dd";
 const RADIUS = 5.5;
 const MIN_ZOOM = 0.2;
 const MAX_ZOOM = 40;
+const PICK = 14; // screen pixels: a press this close to a point grabs it
+const DRAG_START = 4; // screen pixels of movement before a press on a point becomes a drag
 
 function el(name, attrs = {}, parent = null) {
   const node = document.createElementNS(SVGNS, name);
@@ -65,6 +70,7 @@ export class Stage {
       return c;
     });
     this.tag = el("text", { id: "kp-tag", class: "kp-tag" }, this.svg);
+    this.boxRect = el("rect", { id: "template-box", class: "template-box hidden" }, this.svg);
   }
 
   // -- coordinates ----------------------------------------------------------------------------
@@ -90,10 +96,15 @@ export class Stage {
     this.fit();
   }
 
+  /** Frame the image and every placed point (even one outside the image), clear of the zoom bar. */
   fit() {
     const r = this.svg.getBoundingClientRect();
-    const s = Math.min(r.width / this.size.w, r.height / this.size.h) * 0.94 || 1;
-    this.view = { s, fit: s, tx: (r.width - this.size.w * s) / 2, ty: (r.height - this.size.h * s) / 2 };
+    const tools = this.svg.parentElement && this.svg.parentElement.querySelector(".stage-tools");
+    const below = tools ? tools.offsetHeight + 12 : 0;
+    const e = this.pose ? extentOf(this.pose.points, this.size.w, this.size.h) : { x: 0, y: 0, ...this.size };
+    const height = Math.max(r.height - below, 1);
+    const s = Math.min(r.width / e.w, height / e.h) * 0.94 || 1;
+    this.view = { s, fit: s, tx: (r.width - e.w * s) / 2 - e.x * s, ty: (height - e.h * s) / 2 - e.y * s };
     this.layout();
   }
 
@@ -243,34 +254,60 @@ export class Stage {
   }
 
   drawOverlay(group, layers) {
-    group.replaceChildren();
-    for (const layer of layers || []) {
-      const kp = layer.keypoints;
-      const g = el("g", { class: layer.className }, group);
-      for (const { a, b } of this.bones) {
-        if (kp[3 * a + 2] > 0 && kp[3 * b + 2] > 0) {
-          const [x1, y1] = this.toScreen(kp[3 * a], kp[3 * a + 1]);
-          const [x2, y2] = this.toScreen(kp[3 * b], kp[3 * b + 1]);
-          el("line", { x1, y1, x2, y2, stroke: this.skeleton.colours[a] }, g);
-        }
-      }
-      for (let i = 0; i * 3 < kp.length && i < this.K; i++) {
-        if (kp[3 * i + 2] <= 0) continue;
-        const [x, y] = this.toScreen(kp[3 * i], kp[3 * i + 1]);
-        const score = layer.scores ? layer.scores[i] : null;
-        const dot = el("circle", { cx: x, cy: y, r: layer.radius || 3, fill: this.skeleton.colours[i], "data-i": i },
-                       g);
-        if (score != null) dot.setAttribute("opacity", (0.25 + 0.75 * Math.max(0, Math.min(1, score))).toFixed(2));
-      }
+    drawOverlay(this, group, layers);
+  }
+
+  // -- picking and the template box -----------------------------------------------------------
+  /** Placed points within PICK screen pixels of a pointer, nearest first. */
+  pick(clientX, clientY) {
+    if (!this.pose) return [];
+    const r = this.svg.getBoundingClientRect();
+    const [px, py] = [clientX - r.left, clientY - r.top];
+    const near = [];
+    this.pose.points.forEach((p, i) => {
+      if (p.v === 0) return;
+      const [sx, sy] = this.toScreen(p.x, p.y);
+      const d = Math.hypot(sx - px, sy - py);
+      if (d <= PICK) near.push([d, i]);
+    });
+    return near.sort((a, b) => a[0] - b[0]).map(([, i]) => i);
+  }
+
+  /** The next drag on the frame draws a box; done({x, y, w, h}) gets it in image coordinates. */
+  startBox(done) {
+    this.boxDone = done;
+    this.svg.classList.add("boxing");
+  }
+
+  cancelBox() {
+    this.boxDone = null;
+    this.svg.classList.remove("boxing");
+    this.boxRect.classList.add("hidden");
+  }
+
+  drawBox(a, b) {
+    const [x1, y1] = this.toScreen(Math.min(a[0], b[0]), Math.min(a[1], b[1]));
+    const [x2, y2] = this.toScreen(Math.max(a[0], b[0]), Math.max(a[1], b[1]));
+    for (const [k, v] of Object.entries({ x: x1, y: y1, width: x2 - x1, height: y2 - y1 })) {
+      this.boxRect.setAttribute(k, v.toFixed(1));
     }
+    this.boxRect.classList.remove("hidden");
   }
 
   // -- pointer input --------------------------------------------------------------------------
+  // A press near placed points picks the nearest (or the selected one, when it is among them): moved, it
+  // drags that point; let go where it was pressed, it places the selected point if that one is not
+  // placed yet, else selects the next of the points under the pointer (so a repeated click cycles
+  // through overlapping points). A press away from points places the selected unplaced point, or pans.
   listen() {
     const svg = this.svg;
     let drag = null;
+    let press = null;
     let pan = null;
+    let box = null;
     let pending = null;
+    const inImage = ([x, y]) => x >= 0 && y >= 0 && x <= this.size.w && y <= this.size.h;
+    const unplacedSelected = () => this.selected >= 0 && this.pose && this.pose.points[this.selected].v === 0;
     svg.addEventListener("wheel", (e) => {
       e.preventDefault();
       const r = svg.getBoundingClientRect();
@@ -278,23 +315,24 @@ export class Stage {
     }, { passive: false });
     svg.addEventListener("pointerdown", (e) => {
       if (e.button !== 0 && e.button !== 1) return;
-      const i = e.target.dataset && e.target.classList.contains("kp") ? Number(e.target.dataset.i) : -1;
-      if (i >= 0 && e.button === 0) {
-        this.h.select(i);
-        this.h.dragStart(i);
-        drag = { i, moved: false };
+      const at = this.toImage(e.clientX, e.clientY);
+      if (e.button === 0 && this.boxDone) {
+        box = { from: at, to: at };
         svg.setPointerCapture(e.pointerId);
         e.preventDefault();
         return;
       }
-      const sel = this.selected >= 0 && this.pose ? this.pose.points[this.selected] : null;
-      if (e.button === 0 && sel && sel.v === 0) {
-        const [x, y] = this.toImage(e.clientX, e.clientY);
-        if (x >= 0 && y >= 0 && x <= this.size.w && y <= this.size.h) {
-          this.h.place(x, y);
-          e.preventDefault();
-          return;
-        }
+      const near = e.button === 0 ? this.pick(e.clientX, e.clientY) : [];
+      if (near.length) {
+        press = { near, x: e.clientX, y: e.clientY, at };
+        svg.setPointerCapture(e.pointerId);
+        e.preventDefault();
+        return;
+      }
+      if (e.button === 0 && unplacedSelected() && inImage(at)) {
+        this.h.place(...at);
+        e.preventDefault();
+        return;
       }
       pan = { x: e.clientX, y: e.clientY };
       svg.setPointerCapture(e.pointerId);
@@ -302,6 +340,15 @@ export class Stage {
     });
     svg.addEventListener("pointermove", (e) => {
       this.pointer = this.toImage(e.clientX, e.clientY);
+      if (box) {
+        box.to = this.pointer;
+        this.drawBox(box.from, box.to);
+      } else if (press && !drag && Math.hypot(e.clientX - press.x, e.clientY - press.y) > DRAG_START) {
+        const i = press.near.includes(this.selected) ? this.selected : press.near[0];
+        this.h.select(i);
+        this.h.dragStart(i);
+        drag = { i, moved: false };
+      }
       if (drag) {
         // Coalesce to one update per animation frame: a mouse can report far more often.
         pending = this.clamp(...this.pointer);
@@ -320,12 +367,23 @@ export class Stage {
       }
     });
     const end = (e) => {
-      if (drag) {
+      if (box) {
+        const [a, b] = [box.from, box.to];
+        const done = this.boxDone;
+        box = null;
+        this.cancelBox();
+        const rect = { x: Math.min(a[0], b[0]), y: Math.min(a[1], b[1]), w: Math.abs(a[0] - b[0]), h: Math.abs(a[1] - b[1]) };
+        if (e.type === "pointerup" && rect.w * this.view.s > 8 && rect.h * this.view.s > 8) done(rect);
+      } else if (drag) {
         if (pending && drag.queued) this.h.dragMove(drag.i, pending[0], pending[1]);
         this.h.dragEnd(drag.i, drag.moved || !!drag.queued);
-        drag = null;
-        pending = null;
+      } else if (press && e.type === "pointerup") {
+        if (unplacedSelected() && inImage(press.at)) this.h.place(...press.at);
+        else this.h.select(press.near[(press.near.indexOf(this.selected) + 1) % press.near.length]);
       }
+      drag = null;
+      press = null;
+      pending = null;
       pan = null;
       svg.classList.remove("panning");
       if (svg.hasPointerCapture(e.pointerId)) svg.releasePointerCapture(e.pointerId);
