@@ -183,6 +183,9 @@ def check(frame_id, truth, tolerance):
 
 
 def main() -> None:
+    if not Path(CHROMIUM).exists() or not DATASET.is_dir():
+        print(f"# skipped: needs Chromium ({CHROMIUM}) and the barbell-row dataset ({DATASET})", file=sys.stderr)
+        return
     os.environ["POSEREVIEW_DEV"] = "1"
     os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
     os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
