@@ -108,7 +108,7 @@ resume = False
 # optimizer and schedule
 optim_wrapper = dict(
     type='OptimWrapper',
-    optimizer=dict(type='AdamW', lr=base_lr, weight_decay=0.05),
+    optimizer=dict(type='AdamW', lr=base_lr, weight_decay=0.),
     paramwise_cfg=dict(norm_decay_mult=0, bias_decay_mult=0, bypass_duplicate=True))
 param_scheduler = [
     dict(type='LinearLR', start_factor=1.0e-5, by_epoch=False, begin=0, end=1000),
@@ -185,7 +185,7 @@ val_pipeline = [
 
 # data
 train_dataloader = dict(
-    batch_size=train_batch_size, num_workers=4, persistent_workers=True,
+    batch_size=train_batch_size, num_workers=4, persistent_workers=True, drop_last=True,
     sampler=dict(type='DefaultSampler', shuffle=True),
     dataset=dict(type=dataset_type, data_root=data_root, data_mode=data_mode, metainfo=metainfo,
                  ann_file='annotations/{train}.json', data_prefix=dict(img='images/{train}/'),
