@@ -635,14 +635,20 @@ def test_it_reports_and_skips_non_image_files_in_a_zip(project, tmp_path, import
     assert stored_frames(media_in_tmp) == sorted(f"frames/{project.slug}/{im['file_name']}" for im in data["images"])
 
 
-def test_it_refuses_a_zip_without_exactly_one_annotation_file(project, tmp_path, import_zip):
+def test_it_refuses_a_zip_without_an_annotation_file_or_with_two_for_one_subset(project, tmp_path, import_zip):
     from annotations.core.errors import InputError
 
     data = small_task()
-    archive = task_zip(tmp_path / "two.zip", data, {"annotations/second.json": json.dumps(data).encode()})
+    archive = task_zip(tmp_path / "two.zip", data, {"more/person_keypoints_default.json": json.dumps(data).encode()})
     with pytest.raises(InputError) as info:
         import_zip(archive)
-    assert str(info.value) == "two.zip: expected exactly one annotation JSON in the zip, found 2"
+    assert str(info.value).startswith("two.zip: two annotation JSONs for the same subset")
+    archive = tmp_path / "none.zip"
+    with zipfile.ZipFile(archive, "w") as zf:
+        zf.writestr("images/readme.txt", "no annotations here")
+    with pytest.raises(InputError) as info:
+        import_zip(archive)
+    assert str(info.value) == "none.zip: no annotation JSON in the zip"
     assert row_counts() == {"Frame": 0, "Annotation": 0, "Clip": 0, "ImportSource": 0}
 
 
