@@ -1,10 +1,10 @@
 """URLs of the quality area: REST of the label checks."""
 
-from django.urls import path
+from django.urls import URLPattern, URLResolver, path
 
 from annotations.quality import api
 
-urlpatterns = []
+urlpatterns: list[URLPattern | URLResolver] = []
 
 api_urlpatterns = [
     path("projects/<slug:slug>/label-checks/", api.label_checks, name="api-label-checks"),
