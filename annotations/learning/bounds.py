@@ -37,13 +37,16 @@ def _pair(low: float, high: float):
     return list_of(number(low, high), min_length=2, max_length=2)
 
 
+# 0 is allowed: a run that keeps its starting weights (a baseline, or a frozen model in tests).
+LEARNING_RATE = number(0, 1.0)
+
 AUGMENT = {
     "flip": FRACTION, "scale": _pair(0.1, 4.0), "rotation": number(0, 180), "rotation_prob": FRACTION,
     "shift": FRACTION, "full_frame": FRACTION, "colour": FRACTION, "padding": number(1.0, 3.0),
 }
 
 HEAD = {
-    "epochs": integer(1, MAX_EPOCHS), "batch_size": integer(1, 512), "lr": number(1e-6, 1.0),
+    "epochs": integer(1, MAX_EPOCHS), "batch_size": integer(1, 512), "lr": LEARNING_RATE,
     "weight_decay": number(0, 1.0), "hidden": integer(4, 1024), "sigma": number(0.1, 20),
     "variants": integer(0, 32), "scale": _pair(0.1, 4.0), "shift": FRACTION, "rotation": number(0, 180),
     "rotation_prob": FRACTION, "flip": FRACTION, "colour": FRACTION, "patience": integer(1, MAX_EPOCHS),
@@ -53,7 +56,7 @@ HEAD = {
 
 # mlcore.training.keypoints.KeypointTrainConfig, as JSON.
 KEYPOINT_CONFIG = {
-    "epochs": integer(1, MAX_EPOCHS), "batch_size": integer(1, 512), "lr": number(1e-6, 1.0),
+    "epochs": integer(1, MAX_EPOCHS), "batch_size": integer(1, 512), "lr": LEARNING_RATE,
     "weight_decay": number(0, 1.0), "input_size": _input_size, "width": integer(4, 256),
     "hidden": integer(8, 2048), "dropout": number(0, 0.9), "split_ratio": number(1.0, 4.0),
     "beta": number(0.1, 100), "sigma": list_of(number(0.1, 64), min_length=2, max_length=2, null=True),
@@ -64,7 +67,7 @@ KEYPOINT_CONFIG = {
 # mlcore.training.form.FormTrainConfig, as JSON.
 FORM_CONFIG = {
     "arch": text(("auto", "select", "geometry", "gcn", "mlp")), "epochs": integer(1, MAX_EPOCHS),
-    "lr": number(1e-6, 1.0), "weight_decay": number(0, 1.0), "hidden": integer(4, 1024), "dropout": number(0, 0.9),
+    "lr": LEARNING_RATE, "weight_decay": number(0, 1.0), "hidden": integer(4, 1024), "dropout": number(0, 0.9),
     "noise": FRACTION, "scale": FRACTION, "rotation": number(0, 180), "drop_point": FRACTION,
     "patience": integer(1, MAX_EPOCHS), "seed": SEED, "select_folds": integer(2, 20),
 }
