@@ -8,6 +8,7 @@ marked "heuristic" so reviewers confirm them; those annotations get a new versio
 from __future__ import annotations
 
 import re
+import secrets
 
 import numpy as np
 from django.contrib.auth import get_user_model
@@ -35,7 +36,7 @@ def set_member(project: Project, username: str, role: str) -> Membership:
         raise InputError(f"role must be one of {Role.values}")
     user = get_user_model().objects.filter(username=username.strip()).first()
     if user is None:
-        raise InputError(f"no user called {username!r} (an administrator creates accounts)")
+        raise InputError(f"no user called {username!r}: create the account below instead")
     with transaction.atomic():
         membership = project.memberships.select_for_update().filter(user=user).first()
         if membership and membership.role == Role.PI and role != Role.PI and _pi_count(project) <= 1:
@@ -46,6 +47,28 @@ def set_member(project: Project, username: str, role: str) -> Membership:
             membership.role = role
             membership.save(update_fields=["role"])
     return membership
+
+
+USERNAME = re.compile(r"^[\w.@+-]{1,150}$")
+
+
+def create_account(project: Project, username: str, role: str) -> tuple[Membership, str]:
+    """A new account that is a member of `project` with `role`, and its temporary password (random,
+    shown once to the PI who passes it on; the person changes it at /accounts/password/). No mail is
+    sent. InputError for a taken or malformed username or an unknown role."""
+    username = (username or "").strip()
+    if not USERNAME.match(username):
+        raise InputError("'username' must be 1-150 letters, digits or . @ + - _ (no spaces)")
+    if role not in Role.values:
+        raise InputError(f"'role' must be one of {', '.join(Role.values)}")
+    User = get_user_model()
+    if User.objects.filter(username__iexact=username).exists():
+        raise InputError(f"'username': an account called {username!r} exists already; add it as a member instead")
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user = User.objects.create_user(username, password=password)
+        membership = Membership.objects.create(project=project, user=user, role=role)
+    return membership, password
 
 
 def remove_member(project: Project, username: str) -> None:

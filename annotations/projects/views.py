@@ -26,7 +26,8 @@ def project_detail(request, slug):
     project = project_for(request.user, slug)
     role = project.role_of(request.user)
     context = {
-        "project": project, "role": role, "stats": stats.project_stats(project),
+        "project": project, "role": role, "role_label": Role(role).label if role else "administrator",
+        "stats": stats.project_stats(project),
         "jobs": project.jobs.select_related("created_by")[:20],
         "split_versions": project.split_versions.all()[:5],
         "is_pi": role == Role.PI, "can_export": project.has_role(request.user, Role.REVIEWER),
@@ -84,7 +85,18 @@ SETTINGS_ACTIONS = {
 def project_settings_page(request, slug):
     """PI only: members and roles, the form-label set, growing the skeleton."""
     project = project_for(request.user, slug, Role.PI)
-    if request.method == "POST":
+    created = None
+    if request.method == "POST" and request.POST.get("action") == "create_account":
+        # Rendered, not redirected: the temporary password is shown this once and stored nowhere readable.
+        try:
+            membership, password = project_settings.create_account(
+                project, request.POST.get("username", ""), request.POST.get("role", ""))
+        except InputError as exc:
+            messages.error(request, str(exc))
+            return redirect("project-settings", slug=slug)
+        created = {"username": membership.user.username, "role": membership.get_role_display(),
+                   "password": password}
+    elif request.method == "POST":
         action = request.POST.get("action")
         if action not in SETTINGS_ACTIONS:
             messages.error(request, "unknown settings action")
@@ -98,10 +110,13 @@ def project_settings_page(request, slug):
         return redirect("project-settings", slug=slug)
     skeleton = project.skeleton
     keypoints = [{"index": i, "name": n, "colour": skeleton["colours"][i]} for i, n in enumerate(skeleton["keypoints"])]
-    return render(request, "annotations/review/settings.html", {
+    response = render(request, "annotations/review/settings.html", {
         "project": project, "members": project.memberships.select_related("user").order_by("user__username"),
         "roles": Role.choices, "labels": project.form_labels.all(), "keypoints": keypoints,
-        "init_modes": project_settings.INIT_MODES})
+        "init_modes": project_settings.INIT_MODES, "created": created})
+    if created:
+        response["Cache-Control"] = "no-store"  # the temporary password stays out of every cache
+    return response
 
 
 def _done_message(action: str, result) -> str:
