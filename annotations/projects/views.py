@@ -12,7 +12,7 @@ from django.shortcuts import get_object_or_404, redirect, render
 from annotations.core.errors import InputError
 from annotations.core.permissions import project_for
 from annotations.datasets.forms import ExportForm, ImportForm, MergeForm, SplitForm
-from annotations.models import FrameStatus, Project, Role, Subset
+from annotations.models import Frame, FrameStatus, Project, Role, Subset
 from annotations.projects import gallery, stats
 from annotations.projects import settings as project_settings
 
@@ -38,11 +38,16 @@ def project_detail(request, slug):
 
 
 def clip_list(request, slug):
+    """The project's clips, 100 a page; frame counts are taken for the clips of the page only."""
     project = project_for(request.user, slug)
-    clips = (project.clips.annotate(n_frames=Count("frames", distinct=True),
-                                    n_annotated=Count("frames__annotations__frame", distinct=True))
-             .order_by("key"))
-    return render(request, "annotations/clip_list.html", {"project": project, "clips": clips})
+    page = Paginator(project.clips.order_by("key").only("pk", "key", "video_id"), 100).get_page(request.GET.get("page"))
+    clips = list(page.object_list)
+    frames = dict(Frame.objects.filter(clip__in=clips).values("clip").annotate(n=Count("pk")).values_list("clip", "n"))
+    annotated = dict(Frame.objects.filter(clip__in=clips, annotations__isnull=False).values("clip")
+                     .annotate(n=Count("pk", distinct=True)).values_list("clip", "n"))
+    for clip in clips:
+        clip.n_frames, clip.n_annotated = frames.get(clip.pk, 0), annotated.get(clip.pk, 0)
+    return render(request, "annotations/clip_list.html", {"project": project, "clips": clips, "page": page})
 
 
 def frame_gallery(request, slug):

@@ -102,3 +102,16 @@ def test_the_clip_list_and_a_clips_page_link_to_the_timeline_and_thumbnails(fram
     html = client.get("/p/demo/clips/c1/").content.decode()
     assert 'id="clip-timeline-link" class="button" href="/p/demo/clips/c1/timeline/"' in html
     assert f'src="/api/projects/demo/frames/{frames[0].pk}/thumbnail/"' in html
+
+
+def test_the_clip_list_counts_frames_and_annotated_frames_a_page_of_clips_at_a_time(frames, project, users, client):
+    from annotations.models import Clip
+
+    Clip.objects.bulk_create([Clip(project=project, key=f"z{i:03d}") for i in range(120)])
+    client.force_login(users["annotator"])
+    html = client.get("/p/demo/clips/").content.decode()
+    rows = re.findall(r'<tr><td><a href="/p/demo/clips/([^/]+)/">[^<]+</a></td><td>(\d+)</td><td>(\d+)</td>', html)
+    assert rows[:2] == [("c1", "40", "6"), ("c2", "40", "0")] and len(rows) == 100
+    assert 'id="clips-next" href="?page=2"' in html
+    html = client.get("/p/demo/clips/?page=2").content.decode()
+    assert len(re.findall(r'<tr><td><a href="/p/demo/clips/z', html)) == 22
