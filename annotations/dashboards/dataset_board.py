@@ -36,7 +36,8 @@ def labels_by_split(project) -> dict:
     splits = [s for s in ("train", "val", "test", "unassigned") if any(r[0] == s for r in rows)]
     labels = sorted({r[1] for r in rows})
     colours = dict(project.form_labels.values_list("name", "colour"))
-    sets = [dataset(lab, [sum(r[2] for r in rows if r[0] == s and r[1] == lab) for s in splits], i,
+    shown = dict(project.form_labels.values_list("name", "display_name"))  # the legend says "Correct form"
+    sets = [dataset(shown.get(lab) or lab, [sum(r[2] for r in rows if r[0] == s and r[1] == lab) for s in splits], i,
                     colour=colours.get(lab, PALETTE[i % len(PALETTE)])) for i, lab in enumerate(labels)]
     return table("Labelled frames per form label and split", ["split", "form_label", "frames"], rows,
                  bar(splits, sets, stacked=True, y_title="labelled frames"), "frames with a human annotation")

@@ -91,6 +91,8 @@ def test_dataset_figures_match_the_demo_data(busy, users):
     assert sum(status.values()) == 1043 and status["accepted"] == 1
     by_split = get_chart(client, "dataset", "labels_by_split").json()["rows"]
     assert sum(r[2] for r in by_split) == 210 and {r[0] for r in by_split} == {"train", "val", "test"}
+    legend = [d["label"] for d in get_chart(client, "dataset", "labels_by_split").json()["chart"]["data"]["datasets"]]
+    assert legend == ["Correct form", "Lumbar error"]  # display names, not the stored "lumbar_error"
     clips = get_chart(client, "dataset", "clip_coverage").json()["rows"]
     assert sum(1 for r in clips if r[2] > 0) == 19 and sum(r[1] for r in clips) == 1043
     people = {r[0]: r for r in get_chart(client, "dataset", "annotator_throughput").json()["rows"]}
