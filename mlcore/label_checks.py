@@ -33,16 +33,20 @@ import numpy.typing as npt
 
 Array = npt.NDArray[np.float64]
 
-SWAP_MARGIN = 0.04          # crossed fits the neighbours better by this much of the body size (both points)
+SWAP_MARGIN = 0.003         # crossed fits the neighbours better by this much of the body size
+SWAP_NEIGHBOURS = 1         # labelled frames taken on each side for the swap check
+SWAP_AGREEMENT = 0.5        # ... and by this share of the pair's separation (1: a clean mirror image)
 BODY_SWAP_COSINE = -0.5     # one-frame clips: the pair points against the rest of the body
-BONE_Z = 4.0                # robust z-score of a bone length over the clip
-BONE_MIN_CHANGE = 0.2       # ... and at least this share of the typical length
+BONE_Z = 8.0                # robust z-score of a bone length over the clip
+BONE_MIN_CHANGE = 0.4       # ... and at least this share of the typical length
 COLLAPSE_PX = 3.0           # two points closer than this many pixels
 COLLAPSE_BODY = 0.01        # ... or this share of the body size, whichever is more
 COLLAPSE_APART = 4.0        # ... where the clip's typical distance is at least this many times more
 OUTSIDE_MARGIN = 0.05       # beyond the box by this share of the body size
-OFF_TRACK = 0.08            # a point this far (share of body size) from its neighbours' median position
-OFF_TRACK_RATIO = 4.0       # ... and this many times its usual distance in the clip (plus the floor)
+OFF_TRACK = 0.1             # a point this far (share of body size) from its neighbours' median position
+OFF_TRACK_RATIO = 6.0       # ... and this many times its usual distance in the clip (plus the floor),
+OFF_TRACK_SUPPORTED = 2.0   # ... or this many times where a bone it ends is unusual too (robust z over
+BONE_SUPPORT_Z = 3.0        # this): arms swing during a row, so their track alone says little
 OFF_TRACK_FLOOR = 0.01
 NEIGHBOURS = 2              # labelled frames taken on each side
 MIN_FRAMES = 4              # clip statistics need this many frames with the bone
@@ -85,19 +89,21 @@ def body_relative(xy: Array, bx: Array, diag: Array) -> Array:
 
 
 def swaps(keypoints: Any, boxes: Any, flip_pairs: Sequence[tuple[int, int]], names: Sequence[str],
-          margin: float = SWAP_MARGIN) -> list[Flag]:
+          margin: float = SWAP_MARGIN, agree: float = SWAP_AGREEMENT) -> list[Flag]:
     xy, bx, ok, diag = as_arrays(keypoints, boxes)
     rel = body_relative(xy, bx, diag)
     flags: list[Flag] = []
     for lt, r in flip_pairs:
         both = ok[:, lt] & ok[:, r]
         for i in np.flatnonzero(both):
-            nb = neighbour_rows(both, int(i))
+            nb = neighbour_rows(both, int(i), SWAP_NEIGHBOURS)
             if nb:
                 # The pair's left -> right vector against its neighbours': motion shared by both points cancels.
                 v, ref = rel[i, r] - rel[i, lt], np.median(rel[nb, r] - rel[nb, lt], axis=0)
                 score = float(np.linalg.norm(v - ref) - np.linalg.norm(v + ref))
-                if score > margin:
+                # Crossed must fit clearly (a share of the pair's own size), not just by the noise of two points.
+                agreement = score / max(float(np.linalg.norm(v) + np.linalg.norm(ref)), 1e-9)
+                if score > margin and agreement > agree:
                     flags.append(Flag(int(i), "swap", (lt, r), round(score, 4),
                                       f"{names[lt]} and {names[r]} look swapped: crossed, they fit the clip's "
                                       f"neighbouring frames better by {score:.0%} of the body size"))
@@ -136,11 +142,33 @@ def robust_z(values: Array, floor: float) -> tuple[Array, float]:
     return z, med
 
 
-def bone_lengths(keypoints: Any, boxes: Any, links: Sequence[tuple[int, int]], names: Sequence[str],
-                 z_limit: float = BONE_Z, min_change: float = BONE_MIN_CHANGE) -> list[Flag]:
+def bone_z(keypoints: Any, boxes: Any, links: Sequence[tuple[int, int]],
+           flip_pairs: Sequence[tuple[int, int]] = ()) -> Array:
+    """(N, K): the largest |robust z| of the bones (not across the body) that end at each point; 0 if none."""
     xy, _bx, ok, diag = as_arrays(keypoints, boxes)
+    across = {frozenset(p) for p in flip_pairs}
+    out = np.zeros(ok.shape)
+    for a, b in links:
+        both = ok[:, a] & ok[:, b]
+        if frozenset((a, b)) in across or both.sum() < MIN_FRAMES:
+            continue
+        length = np.where(both, np.linalg.norm(xy[:, a] - xy[:, b], axis=1) / diag, np.nan)
+        z, _med = robust_z(length, floor=0.05 * float(np.nanmedian(length)))
+        z = np.nan_to_num(np.abs(z), nan=0.0)
+        out[:, a], out[:, b] = np.maximum(out[:, a], z), np.maximum(out[:, b], z)
+    return out
+
+
+def bone_lengths(keypoints: Any, boxes: Any, links: Sequence[tuple[int, int]], names: Sequence[str],
+                 z_limit: float = BONE_Z, min_change: float = BONE_MIN_CHANGE,
+                 flip_pairs: Sequence[tuple[int, int]] = ()) -> list[Flag]:
+    """Links across the body (a flip pair: eye to eye, hip to hip) are left out: their length is the view's."""
+    xy, _bx, ok, diag = as_arrays(keypoints, boxes)
+    across = {frozenset(p) for p in flip_pairs}
     per_row: dict[int, list[tuple[int, int, float, float, float]]] = {}
     for a, b in links:
+        if frozenset((a, b)) in across:
+            continue
         both = ok[:, a] & ok[:, b]
         if both.sum() < MIN_FRAMES:
             continue
@@ -169,8 +197,11 @@ def bone_lengths(keypoints: Any, boxes: Any, links: Sequence[tuple[int, int]], n
 
 
 def collapsed(keypoints: Any, boxes: Any, names: Sequence[str], px: float = COLLAPSE_PX,
-              share: float = COLLAPSE_BODY, apart: float = COLLAPSE_APART) -> list[Flag]:
+              share: float = COLLAPSE_BODY, apart: float = COLLAPSE_APART,
+              flip_pairs: Sequence[tuple[int, int]] = ()) -> list[Flag]:
+    """A flip pair (left and right of one joint) may coincide, seen from the side: those are the swap check's."""
     xy, _bx, ok, diag = as_arrays(keypoints, boxes)
+    across = {frozenset(p) for p in flip_pairs}
     n, k = ok.shape
     flags: list[Flag] = []
     if n == 0:
@@ -185,6 +216,8 @@ def collapsed(keypoints: Any, boxes: Any, names: Sequence[str], px: float = COLL
     for i in range(n):
         limit = max(px, share * diag[i])
         for a, b in zip(*np.nonzero(np.triu(both[i] & (dist[i] < limit), 1)), strict=True):
+            if frozenset((int(a), int(b))) in across:
+                continue
             usual = typical[a, b] * diag[i]
             if not np.isfinite(usual) or usual >= apart * limit or n == 1:
                 flags.append(Flag(i, "collapsed", (int(a), int(b)), round(float(dist[i, a, b]), 2),
@@ -209,8 +242,11 @@ def outside_box(keypoints: Any, boxes: Any, names: Sequence[str], margin: float 
 
 
 def off_track(keypoints: Any, boxes: Any, names: Sequence[str], limit: float = OFF_TRACK,
-              ratio_limit: float = OFF_TRACK_RATIO) -> list[Flag]:
+              ratio_limit: float = OFF_TRACK_RATIO, support: Array | None = None,
+              supported_limit: float = OFF_TRACK_SUPPORTED) -> list[Flag]:
+    """support: bone_z of the same poses; a point whose bones are unusual needs less of a stray to be flagged."""
     xy, bx, ok, diag = as_arrays(keypoints, boxes)
+    backed = (support > BONE_SUPPORT_Z) if support is not None else np.zeros(ok.shape, dtype=bool)
     rel = body_relative(xy, bx, diag)
     flags: list[Flag] = []
     for j in range(ok.shape[1]):
@@ -226,7 +262,7 @@ def off_track(keypoints: Any, boxes: Any, names: Sequence[str], limit: float = O
         usual = float(np.nanmedian(away))
         for i in np.flatnonzero(np.isfinite(away)):
             ratio = away[i] / (usual + OFF_TRACK_FLOOR)
-            if away[i] > limit and ratio > ratio_limit:
+            if away[i] > limit and (ratio > ratio_limit or (backed[i, j] and ratio > supported_limit)):
                 flags.append(Flag(int(i), "off_track", (j,), round(float(ratio), 3),
                                   f"{names[j]} is {away[i]:.0%} of the body size away from where the clip's "
                                   f"neighbouring labelled frames put it ({ratio:.1f} times its usual wander)"))
@@ -238,7 +274,8 @@ def check_poses(keypoints: Any, boxes: Any, *, links: Sequence[tuple[int, int]],
     """Every check above over one person's poses of one clip, in row order."""
     if len(keypoints) == 0:
         return []
-    flags = [*swaps(keypoints, boxes, flip_pairs, names), *bone_lengths(keypoints, boxes, links, names),
-             *collapsed(keypoints, boxes, names), *outside_box(keypoints, boxes, names),
-             *off_track(keypoints, boxes, names)]
+    flags = [*swaps(keypoints, boxes, flip_pairs, names),
+             *bone_lengths(keypoints, boxes, links, names, flip_pairs=flip_pairs),
+             *collapsed(keypoints, boxes, names, flip_pairs=flip_pairs), *outside_box(keypoints, boxes, names),
+             *off_track(keypoints, boxes, names, support=bone_z(keypoints, boxes, links, flip_pairs))]
     return sorted(flags, key=lambda f: (f.row, f.kind, f.keypoints))

@@ -1,5 +1,6 @@
 """Suspect form labels: out-of-fold probabilities from a clip-grouped logistic regression on the pose
-geometry features (mlcore.form_features), read by cleanlab's find_label_issues.
+geometry features (mlcore.form_features), averaged with the labels of the frame's clip-mates, read by
+cleanlab's find_label_issues.
 
 Folds keep every clip whole (a clip's frames are near copies of each other; a frame-random split
 would let the model remember the clip and agree with any label). A frame is flagged when cleanlab
@@ -22,6 +23,7 @@ from mlcore.form import pose_features
 from mlcore.form_features import FeatureStack, supported_feature_sets
 
 FOLDS = 5
+MODEL_WEIGHT = 0.25
 
 
 def features(keypoints: np.ndarray, skeleton) -> np.ndarray:
@@ -45,6 +47,20 @@ def out_of_fold_probabilities(x: np.ndarray, labels: np.ndarray, groups: np.ndar
     return probs
 
 
+def clip_label_shares(labels: np.ndarray, groups: np.ndarray, n_classes: int) -> np.ndarray:
+    """(N, C): each frame's leave-one-out share of every label among its clip's other frames (add-one smoothed).
+
+    A clip is filmed in one go and carries one form, so the clip's other labels are evidence too.
+    """
+    out = np.ones((len(labels), n_classes))
+    for g in np.unique(groups):
+        rows = np.flatnonzero(groups == g)
+        counts = np.bincount(labels[rows], minlength=n_classes).astype(np.float64)
+        out[rows] += counts[None, :]
+        out[rows, labels[rows]] -= 1.0  # leave the frame's own label out
+    return out / out.sum(1, keepdims=True)
+
+
 def form_label_flags(project) -> tuple[list[dict], dict]:
     """Flags {frame, file_name, annotation, version, kind: form_label, keypoints: [], reason, score} and a summary."""
     skeleton = project.get_skeleton()
@@ -58,14 +74,16 @@ def form_label_flags(project) -> tuple[list[dict], dict]:
     kps = np.array([a.padded_keypoints(K)[0][:3 * K] for a in anns], dtype=np.float64).reshape(len(anns), K, 3)
     x = np.nan_to_num(features(kps, skeleton))
     classes, y = np.unique(labels, return_inverse=True)
-    probs = out_of_fold_probabilities(x, y, groups)
+    # The model's out-of-fold view of the pose, and what the rest of the clip says.
+    model = out_of_fold_probabilities(x, y, groups)
+    probs = MODEL_WEIGHT * model + (1 - MODEL_WEIGHT) * clip_label_shares(y, groups, len(classes))
     issues = find_label_issues(y, probs, return_indices_ranked_by="self_confidence")
     flags = []
     for i in issues:
         given, likely = label_names[int(classes[y[i]])], label_names[int(classes[int(np.argmax(probs[i]))])]
-        flags.append(make_flag(anns[i], "form_label", [],
-                           f"form label {given!r} looks wrong: a model that never saw this clip gives it "
-                           f"{probs[i, y[i]]:.0%} and {likely!r} {probs[i].max():.0%}", 1.0 - probs[i, y[i]]))
-    accuracy = float((probs.argmax(1) == y).mean())
+        reason = (f"form label {given!r} looks wrong: a model that never saw this clip, with the labels of "
+                  f"the clip's other frames, gives it {probs[i, y[i]]:.0%} and {likely!r} {probs[i].max():.0%}")
+        flags.append(make_flag(anns[i], "form_label", [], reason, 1.0 - probs[i, y[i]]))
+    accuracy = float((model.argmax(1) == y).mean())
     return flags, {"checked": True, "frames": len(anns), "clips": len(set(groups.tolist())),
                    "out_of_fold_accuracy": round(accuracy, 3), "suspects": len(flags)}

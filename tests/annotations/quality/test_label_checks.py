@@ -185,7 +185,13 @@ def test_the_job_handler_feeds_the_queue(project, users):
 def test_suspect_form_labels_come_from_clip_grouped_out_of_fold_probabilities(imported):
     from annotations.quality.form_labels import form_label_flags
 
+    # One frame of a "correct" clip relabelled as a lumbar error, as a slip of the label key would.
+    wrong = Annotation.objects.filter(project=imported, frame__file_name__contains="52723_8_").order_by("pk")[3]
+    wrong.form_label = imported.form_labels.get(name="lumbar_error")
+    wrong.save()
     flags, summary = form_label_flags(imported)
     assert summary["checked"] is True and summary["clips"] >= 5 and summary["frames"] > 150
     assert all(f["kind"] == "form_label" and "looks wrong" in f["reason"] for f in flags)
+    assert wrong.pk in {f["annotation"] for f in flags}
+    assert "'lumbar_error' looks wrong" in next(f["reason"] for f in flags if f["annotation"] == wrong.pk)
     assert np.isfinite(summary["out_of_fold_accuracy"])
