@@ -81,6 +81,10 @@ def test_every_page_runs_under_the_content_security_policy(site, users, watched)
         ("/p/demo/dashboards/queues/", ".chart-card"),
         (f"/jobs/{job.pk}/", None),
         ("/p/demo/settings/", "#skeleton .kp-swatch"),
+        ("/p/demo/frames/", "#gallery"),
+        (f"/p/demo/clips/{clip}/", "#clip-frames"),
+        ("/p/demo/clips/", "#clip-list"),
+        ("/accounts/password/", "#password-form"),
     ]
     seen = {}
     for url, ready in pages:

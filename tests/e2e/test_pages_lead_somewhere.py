@@ -69,6 +69,7 @@ def test_export_job_pages_show_the_subset_table_and_the_download(imported, users
     import_job = Job.objects.create(project=imported, kind="import", status="succeeded", created_by=users["pi"],
                                     result=imported.import_results[1])
     page.goto(f"/jobs/{import_job.pk}/")
+    screenshot(page, "job-import")
     page.click("#job-link-frames")
     assert page.url.endswith("/p/demo/frames/")
 

@@ -47,7 +47,7 @@ def test_an_import_job_links_to_the_project_its_frames_and_its_problems(project,
                                            {"file": "a.json", "id": 3, "action": "skipped", "reason": "bad box"}]},
                    users["pi"])
     html = page(client, users["pi"], job)
-    assert 'id="job-link-project" href="/p/demo/"' in html
+    assert 'id="job-link-project" class="button" href="/p/demo/"' in html
     assert 'id="job-link-frames" href="/p/demo/frames/"' in html
     assert 'id="job-link-problems" href="#problems">1 problem found' in html
     assert 'id="problems"' in html and "bad box" in html
