@@ -166,3 +166,23 @@ def test_restoring_a_revision_asks_first_and_sends_the_frame_back_to_review(impo
     restored = Annotation.objects.get(pk=ann.pk)
     assert restored.keypoints == ann.keypoints and restored.version == ann.version + 2
     screenshot(page, "history-diff")
+
+
+def test_a_job_page_open_while_the_job_runs_shows_its_result_and_links_when_it_ends(project, users, new_page):
+    from django.utils import timezone
+
+    from annotations.models import Clip
+
+    Clip.objects.create(project=project, key="53900_1")
+    job = Job.objects.create(project=project, kind="extract", status=Job.Status.RUNNING, progress=0.5,
+                             heartbeat_at=timezone.now(), started_at=timezone.now(), created_by=users["pi"])
+    page = new_page()
+    login(page, "pi", "pw-pi")
+    page.goto(f"/jobs/{job.pk}/")
+    assert page.locator("#job-status").inner_text() == "running" and page.locator("#job-summary").count() == 0
+    Job.objects.filter(pk=job.pk).update(status=Job.Status.SUCCEEDED, progress=1.0, finished_at=timezone.now(),
+                                         result={"video": "v.mp4", "clip": "53900_1", "frames": 3, "new_frames": 3,
+                                                 "kept_frames": 0, "removed_frames": 0, "new_frame_ids": [1, 2, 3]})
+    page.wait_for_selector("#job-link-timeline", timeout=15_000)
+    assert page.locator("#job-status").inner_text() == "succeeded"
+    assert page.locator("#job-link-timeline").get_attribute("href") == "/p/demo/clips/53900_1/timeline/"
