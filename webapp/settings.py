@@ -63,6 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.staticfiles",
     "rest_framework",
     "rest_framework.authtoken",
+    "drf_spectacular",
+    "drf_spectacular_sidecar",
     "annotations",
 ]
 
@@ -162,9 +164,35 @@ REST_FRAMEWORK = {
     "DEFAULT_PAGINATION_CLASS": "rest_framework.pagination.LimitOffsetPagination",
     "PAGE_SIZE": 100,
     "EXCEPTION_HANDLER": "annotations.core.api_errors.exception_handler",
+    "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
+}
+
+# The OpenAPI 3 description of the REST API (drf-spectacular): /api/schema/ (YAML, or JSON with
+# ?format=json), Swagger UI at /api/docs/ and Redoc at /api/redoc/. Their scripts and styles are served
+# from our own static files (drf-spectacular-sidecar), so the pages work offline and under the CSP (Redoc's page
+# also allows inline styles and blob: workers: annotations/core/docs.py).
+# The schema describes the code, not anyone's data, so it is readable without signing in (client
+# generators and schemathesis fetch it as is); every operation it lists still needs a token or a session.
+SPECTACULAR_SETTINGS = {
+    "TITLE": "PoseReview API",
+    "VERSION": "1.0",
+    "DESCRIPTION": (
+        "REST API of PoseReview: projects, frames and their images, annotations and revisions, review "
+        "queues, dataset jobs (import, merge, split, export), videos, the active-learning loop and the "
+        "dashboards. Authenticate with `Authorization: Token <key>` (POST /api/auth/token/ issues the key). "
+        "Bad input is a 400 whose `detail` names the field; lists take `limit` (at most 500) and `offset`."),
+    "COMPONENT_SPLIT_REQUEST": True,
+    "SERVE_INCLUDE_SCHEMA": False,
+    "SERVE_PERMISSIONS": ["rest_framework.permissions.AllowAny"],
+    "SWAGGER_UI_DIST": "SIDECAR",
+    "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
+    "REDOC_DIST": "SIDECAR",
+    "SCHEMA_PATH_PREFIX": r"/api/",
+    "ENUM_NAME_OVERRIDES": {"LabelCheckKindEnum": "annotations.quality.checks.KINDS"},
 }
 
 CELERY_BROKER_URL = os.environ.get("CELERY_BROKER_URL", "redis://127.0.0.1:6379/0")
+
 CELERY_RESULT_BACKEND = None  # job state lives on the Job row, not in a result backend
 CELERY_TASK_ALWAYS_EAGER = env_bool("CELERY_TASK_ALWAYS_EAGER", False)
 CELERY_TASK_EAGER_PROPAGATES = True

@@ -6,12 +6,14 @@ import os
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core.jobs import notice_if_dead
 from annotations.core.permissions import job_visible
 from annotations.core.progress import cancel_for
+from annotations.core.schema import file_response, responses
 from annotations.core.serializers import JobSerializer
 from annotations.models import Job
 
@@ -23,11 +25,14 @@ def _visible_job(request, job_id) -> Job:
     return notice_if_dead(job)
 
 
+@extend_schema(responses=responses({200: JobSerializer}, errors=(401, 403, 404)), summary="A job's state")
 @api_view(["GET"])
 def job_detail(request, job_id):
     return Response(JobSerializer(_visible_job(request, job_id)).data)
 
 
+@extend_schema(responses=responses(file_response("application/octet-stream", "The job's result file."),
+                                   errors=(401, 403, 404)), summary="A job's result file")
 @api_view(["GET"])
 def job_download(request, job_id):
     job = _visible_job(request, job_id)
@@ -37,6 +42,7 @@ def job_download(request, job_id):
                         filename=os.path.basename(job.result_file.name))
 
 
+@extend_schema(request=None, responses=responses({200: JobSerializer}), summary="Cancel a job")
 @api_view(["POST"])
 def job_cancel(request, job_id):
     """Cancel a queued job, or a running one that stops at its next progress report."""

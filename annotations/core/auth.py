@@ -11,7 +11,8 @@ from __future__ import annotations
 import math
 
 from django.contrib.auth import views as auth_views
-from rest_framework import exceptions, status
+from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
+from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
 from rest_framework.authtoken.serializers import AuthTokenSerializer
 from rest_framework.permissions import AllowAny, IsAuthenticated
@@ -20,6 +21,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from annotations.core import throttling
+from annotations.core.schema import ERRORS, ErrorSerializer
 from annotations.core.tokens import current_token, token_expires_at
 
 
@@ -37,6 +39,14 @@ class TokenView(APIView):
     def get_permissions(self):
         return [IsAuthenticated()] if self.request.method == "DELETE" else [AllowAny()]
 
+    @extend_schema(
+        summary="Obtain (or rotate) the caller's token", auth=[],
+        request=AuthTokenSerializer,
+        responses={200: inline_serializer("Token", fields={
+            "token": serializers.CharField(),
+            "expires_at": serializers.DateTimeField(allow_null=True)}),
+            400: ERRORS[400],
+            429: OpenApiResponse(ErrorSerializer, description="Too many attempts, or the name/address is locked out.")})
     def post(self, request):
         username = request.data.get("username") if hasattr(request.data, "get") else None
         wait = throttling.locked_for(username if isinstance(username, str) else None, throttling.client_ip(request))
@@ -53,6 +63,7 @@ class TokenView(APIView):
         expires = token_expires_at(token)
         return Response({"token": token.key, "expires_at": expires.isoformat() if expires else None})
 
+    @extend_schema(summary="Revoke the caller's token", responses={204: None, 403: ERRORS[403]})
     def delete(self, request):
         Token.objects.filter(user=request.user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -19,8 +19,22 @@ def truthy(value: Any) -> bool:
 
 
 def queue_filters(data: Mapping[str, Any]) -> dict[str, str | None]:
-    """{clip, split, form_label}: a given value as a string, None where missing or empty."""
-    return {k: (str(data.get(k)) if data.get(k) else None) for k in QUEUE_FILTERS}
+    """{clip, split, form_label}: a given value as a string, None where missing or empty.
+
+    A value that is not text (an object, a list), holds a NUL character or is over 200 characters is an
+    InputError naming the field (the database cannot compare such text, which was a 500)."""
+    if not hasattr(data, "get"):
+        raise InputError("send the queue filters as an object")
+    filters: dict[str, str | None] = {}
+    for k in QUEUE_FILTERS:
+        value = data.get(k)
+        if value is None or value == "" or value is False:
+            filters[k] = None
+            continue
+        if isinstance(value, (dict, list, tuple)) or "\x00" in str(value) or len(str(value)) > 200:
+            raise InputError(f"'{k}' must be a {k.replace('_', ' ')} name of at most 200 characters, without NUL")
+        filters[k] = str(value)
+    return filters
 
 
 # -- typed parameters -----------------------------------------------------------------------------

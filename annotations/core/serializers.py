@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 from django.contrib.auth.models import User
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from annotations.models import Annotation, Clip, FormLabel, Frame, Job, Project, Revision, SplitVersion
+
+
+class FormLabelEntrySerializer(serializers.Serializer):
+    name = serializers.CharField()
+    display_name = serializers.CharField()
+    colour = serializers.CharField()
+    key = serializers.IntegerField(help_text="The editor's number key for this label.")
 
 
 class ProjectSerializer(serializers.ModelSerializer):
@@ -16,10 +24,12 @@ class ProjectSerializer(serializers.ModelSerializer):
         model = Project
         fields = ["slug", "name", "description", "skeleton_preset", "skeleton", "clip_pattern", "form_labels", "role"]
 
+    @extend_schema_field(FormLabelEntrySerializer(many=True))
     def get_form_labels(self, obj):
         return [{"name": f.name, "display_name": f.display_name, "colour": f.colour, "key": i + 1}
                 for i, f in enumerate(obj.form_labels.all())]
 
+    @extend_schema_field(serializers.CharField(allow_null=True, help_text="The caller's role in the project."))
     def get_role(self, obj):
         return obj.role_of(self.context["request"].user)
 
@@ -63,6 +73,7 @@ class JobSerializer(serializers.ModelSerializer):
         fields = ["id", "project", "kind", "status", "progress", "message", "params", "result", "traceback",
                   "created_by", "created_at", "started_at", "finished_at", "download_url"]
 
+    @extend_schema_field(serializers.CharField(allow_null=True))
     def get_download_url(self, obj):
         return f"/api/jobs/{obj.pk}/download/" if obj.result_file else None
 
@@ -71,3 +82,17 @@ class SplitVersionSerializer(serializers.ModelSerializer):
     class Meta:
         model = SplitVersion
         fields = ["number", "seed", "ratios", "summary", "created_at"]
+
+
+def validated(serializer_class: type[serializers.Serializer], data) -> dict:
+    """`data` checked by `serializer_class`: its validated data, or an InputError (400) naming each bad field."""
+    from annotations.core.errors import InputError
+
+    if not isinstance(data, dict) and not hasattr(data, "getlist"):
+        raise InputError("send a JSON object")
+    serializer = serializer_class(data=data)
+    if not serializer.is_valid():
+        problems = [f"'{field}': {' '.join(str(m) for m in (msgs if isinstance(msgs, list) else [msgs]))}"
+                    for field, msgs in serializer.errors.items()]
+        raise InputError("; ".join(problems))
+    return dict(serializer.validated_data)

@@ -4,6 +4,8 @@ the COCO JSON of a split for training scripts."""
 from __future__ import annotations
 
 from django.http import FileResponse
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
@@ -13,15 +15,21 @@ from annotations.core.jobs import kind_of, kinds_of, start_job
 from annotations.core.pagination import BoundedPagination
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
+from annotations.core.schema import OBJECT, PAGE_PARAMETERS, page_of, responses
 from annotations.core.serializers import JobSerializer, SplitVersionSerializer
 from annotations.core.throttling import ImportRateThrottle
 from annotations.datasets import exporting
 from annotations.datasets.imports import import_params
 from annotations.datasets.merging import merge_params
 from annotations.datasets.params import check_import_fields, check_job_params
+from annotations.datasets.serializers import DatasetJobSerializer
 from annotations.models import Job
 
 
+@extend_schema(methods=["GET"], summary="A project's jobs, paged", parameters=PAGE_PARAMETERS,
+               responses=responses({200: page_of(JobSerializer, "JobPage")}))
+@extend_schema(methods=["POST"], summary="Start an import, merge, split or export job", request=DatasetJobSerializer,
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
 @api_view(["GET", "POST"])
 @throttle_classes([ImportRateThrottle])
 def project_jobs(request, slug):
@@ -46,12 +54,20 @@ def project_jobs(request, slug):
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(summary="A project's split versions", responses=responses({200: SplitVersionSerializer(many=True)}))
 @api_view(["GET"])
 def splits(request, slug):
     project = project_for(request.user, slug)
     return Response(SplitVersionSerializer(project.split_versions.all(), many=True).data)
 
 
+@extend_schema(summary="A subset's COCO JSON", parameters=[
+    OpenApiParameter("subset", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["train", "val", "test"]),
+    OpenApiParameter("version", int, description="A split version number (default: the latest)."),
+    OpenApiParameter("include_unconfirmed", bool, description="Also label points no person confirmed."),
+    OpenApiParameter("verified_only", bool, description="Only points a person confirmed (the default)."),
+], responses=responses({(200, "application/json"): OpenApiResponse(OBJECT, description="COCO keypoints JSON."),
+                        304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag).")}))
 @api_view(["GET"])
 def split_coco(request, slug, subset):
     """A subset's COCO JSON for training scripts: streamed from a cached file, with an ETag."""

@@ -7,14 +7,18 @@ import os
 
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
 from annotations.core.jobs import kind_of, kinds_of, start_job
+from annotations.core.pagination import text_param
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
+from annotations.core.schema import OBJECT_LIST, file_response, responses
 from annotations.core.serializers import JobSerializer
 from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
@@ -22,9 +26,17 @@ from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFT
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
+from annotations.learning.serializers import (
+    ActivateSerializer,
+    LearningJobSerializer,
+    LearningSettingsSerializer,
+    ModelUploadSerializer,
+    ModelVersionSerializer,
+    ModelWithJobSerializer,
+)
 from annotations.learning.training import form_config, keypoint_config
 from annotations.learning.uploads import register_onnx
-from annotations.models import Frame, Job, LearningSettings, ModelVersion, Role
+from annotations.models import Frame, Job, LearningSettings, ModelKind, ModelVersion, Role
 
 FILE_FIELDS = ("checkpoint", "onnx", "onnx_int8")
 
@@ -43,21 +55,30 @@ def model_payload(v: ModelVersion) -> dict:
     }
 
 
+@extend_schema(summary="A project's model versions", parameters=[
+    OpenApiParameter("kind", OpenApiTypes.STR, enum=[k for k, _ in ModelKind.choices],
+                     description="Only models of this kind.")],
+    responses=responses({200: ModelVersionSerializer(many=True)}))
 @api_view(["GET"])
 def models(request, slug):
     project = project_for(request.user, slug)
     qs = ModelVersion.objects.filter(project=project).select_related("project", "split_version", "created_by")
-    if request.query_params.get("kind"):
-        qs = qs.filter(kind=request.query_params["kind"])
+    kind = text_param(request, "kind", ModelKind.values)
+    if kind:
+        qs = qs.filter(kind=kind)
     return Response([model_payload(v) for v in qs.order_by("kind", "-number")])
 
 
+@extend_schema(summary="A model version", responses=responses({200: ModelVersionSerializer}))
 @api_view(["GET"])
 def model_detail(request, slug, model_id):
     project = project_for(request.user, slug)
     return Response(model_payload(get_object_or_404(ModelVersion, project=project, pk=model_id)))
 
 
+@extend_schema(summary="A model version's file", parameters=[
+    OpenApiParameter("field", OpenApiTypes.STR, OpenApiParameter.PATH, enum=list(FILE_FIELDS))],
+    responses=responses(file_response("application/octet-stream", "The checkpoint or ONNX file.")))
 @api_view(["GET"])
 def model_file(request, slug, model_id, field):
     project = project_for(request.user, slug, Role.REVIEWER)
@@ -69,6 +90,8 @@ def model_file(request, slug, model_id, field):
                         filename=f"{project.slug}-{version.kind}-v{version.number}-{os.path.basename(f.name)}")
 
 
+@extend_schema(summary="Upload an ONNX model", request={"multipart/form-data": ModelUploadSerializer},
+               responses=responses({202: ModelWithJobSerializer}, errors=(400, 401, 403, 404, 413, 429)))
 @api_view(["POST"])
 @throttle_classes([UploadRateThrottle])
 def model_upload(request, slug):
@@ -82,6 +105,8 @@ def model_upload(request, slug):
     return Response({"model": model_payload(version), "job": JobSerializer(job).data}, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(summary="Make a model version active", request=ActivateSerializer,
+               responses=responses({200: ModelWithJobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def model_activate(request, slug, model_id):
     """Make a ready model active; with predict=true, predict (and score) with it right away."""
@@ -94,6 +119,9 @@ def model_activate(request, slug, model_id):
     return Response(payload)
 
 
+@extend_schema(summary="Start a predict, score or retrain job", request=LearningJobSerializer, parameters=[
+    OpenApiParameter("kind", OpenApiTypes.STR, OpenApiParameter.PATH, enum=["predict", "score", "retrain"])],
+    responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def learning_job(request, slug, kind):
     """Start predict, score or retrain: {"params": {...}}; retrain refuses while another one is unfinished."""
@@ -111,6 +139,10 @@ def learning_job(request, slug, kind):
 SETTINGS_FIELDS = ("retrain_after", "keypoint_config", "form_config", "mc_samples", "pretrain_model", "pretrain_epochs")
 
 
+@extend_schema(methods=["GET"], summary="The learning settings",
+               responses=responses({200: LearningSettingsSerializer}))
+@extend_schema(methods=["PATCH"], summary="Change the learning settings (PI)", request=LearningSettingsSerializer,
+               responses=responses({200: LearningSettingsSerializer}))
 @api_view(["GET", "PATCH"])
 def learning_settings(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER if request.method == "GET" else Role.PI)
@@ -143,6 +175,7 @@ def learning_settings(request, slug):
     return Response({f: getattr(s, "pretrain_model_id" if f == "pretrain_model" else f) for f in SETTINGS_FIELDS})
 
 
+@extend_schema(summary="A frame's model predictions", responses=responses({200: OBJECT_LIST}))
 @api_view(["GET"])
 def frame_predictions(request, slug, frame_id):
     project = project_for(request.user, slug)

@@ -7,12 +7,14 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
-from annotations.core.pagination import BoundedPagination, text_param
+from annotations.core.pagination import BoundedPagination, id_param, text_param
 from annotations.core.permissions import project_for
+from annotations.core.schema import PAGE_PARAMETERS, file_response, page_of, responses, text_parameter
 from annotations.core.serializers import (
     AnnotationSerializer,
     FrameSerializer,
@@ -21,9 +23,19 @@ from annotations.core.serializers import (
 )
 from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Subset
 from annotations.projects import stats
+from annotations.projects.serializers import (
+    AnnotationEditSerializer,
+    ClipRowSerializer,
+    ProjectCreateSerializer,
+    ProjectDetailSerializer,
+)
 from annotations.review import editing
 
 
+@extend_schema(methods=["GET"], summary="Projects the caller may see",
+               responses=responses({200: ProjectSerializer(many=True)}, errors=(401, 403)))
+@extend_schema(methods=["POST"], summary="Create a project (staff)", request=ProjectCreateSerializer,
+               responses=responses({201: ProjectSerializer}, errors=(400, 401, 403)))
 @api_view(["GET", "POST"])
 def projects(request):
     if request.method == "POST":
@@ -42,6 +54,7 @@ def projects(request):
     return Response([{**ProjectSerializer(p, context={"request": request}).data} for p in qs])
 
 
+@extend_schema(summary="A project with its statistics", responses=responses({200: ProjectDetailSerializer}))
 @api_view(["GET"])
 def project_detail(request, slug):
     project = project_for(request.user, slug)
@@ -53,6 +66,11 @@ def project_detail(request, slug):
 SPLIT_NAMES = Subset.values
 
 
+@extend_schema(operation_id="projects_frames_list", summary="A project's frames, paged", parameters=[
+    text_parameter("split", "Only frames of this split.", SPLIT_NAMES),
+    text_parameter("status", "Only frames with this status.", FrameStatus.values),
+    text_parameter("clip", "Only frames of the clip with this key."),
+    *PAGE_PARAMETERS], responses=responses({200: page_of(FrameSerializer, "FramePage")}))
 @api_view(["GET"])
 def frames(request, slug):
     project = project_for(request.user, slug)
@@ -67,6 +85,7 @@ def frames(request, slug):
     return paginator.get_paginated_response(FrameSerializer(page, many=True).data)
 
 
+@extend_schema(summary="A frame with its annotations", responses=responses({200: FrameSerializer}))
 @api_view(["GET"])
 def frame_detail(request, slug, frame_id):
     project = project_for(request.user, slug)
@@ -74,6 +93,7 @@ def frame_detail(request, slug, frame_id):
     return Response(FrameSerializer(frame).data)
 
 
+@extend_schema(summary="A frame's image", responses=responses(file_response("image/jpeg", "The frame's JPEG.")))
 @api_view(["GET"])
 def frame_image(request, slug, frame_id):
     project = project_for(request.user, slug)
@@ -86,6 +106,9 @@ def frame_image(request, slug, frame_id):
         raise Http404("this frame's image cannot be read") from None
 
 
+@extend_schema(methods=["GET"], summary="An annotation", responses=responses({200: AnnotationSerializer}))
+@extend_schema(methods=["PATCH"], summary="Edit an annotation", request=AnnotationEditSerializer,
+               responses=responses({200: AnnotationSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["GET", "PATCH"])
 def annotation_detail(request, slug, annotation_id):
     project = project_for(request.user, slug)
@@ -100,18 +123,24 @@ def annotation_detail(request, slug, annotation_id):
     return Response(AnnotationSerializer(ann).data)
 
 
+@extend_schema(summary="A project's revisions, paged", parameters=[
+    OpenApiParameter("frame", int, description="Only revisions of this frame (id)."),
+    OpenApiParameter("annotation", int, description="Only revisions of this annotation (id)."),
+    *PAGE_PARAMETERS], responses=responses({200: page_of(RevisionSerializer, "RevisionPage")}))
 @api_view(["GET"])
 def revisions(request, slug):
     project = project_for(request.user, slug)
     qs = Revision.objects.filter(project=project).select_related("user")
     for param in ("frame", "annotation"):
-        if request.query_params.get(param, "").isdigit():
-            qs = qs.filter(**{param: int(request.query_params[param])})
+        value = id_param(request, param)
+        if value is not None:
+            qs = qs.filter(**{param: value})
     paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs, request)
     return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
 
 
+@extend_schema(summary="A project's clips with frame counts", responses=responses({200: ClipRowSerializer(many=True)}))
 @api_view(["GET"])
 def clips(request, slug):
     project = project_for(request.user, slug)

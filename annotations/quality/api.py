@@ -2,17 +2,27 @@
 
 from __future__ import annotations
 
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core.jobs import start_job
 from annotations.core.permissions import project_for
+from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import JobSerializer
 from annotations.models import Job, Role
 from annotations.quality import checks
+from annotations.quality.serializers import DismissSerializer, LabelChecksSerializer, RunChecksSerializer
 
 
+@extend_schema(methods=["GET"], summary="The label checks' flags now (reviewer)", parameters=[
+    OpenApiParameter("kinds", OpenApiTypes.STR, description="Comma-separated checks to run: "
+                     + ", ".join(checks.KINDS) + " (default: all).")],
+    responses=responses({200: LabelChecksSerializer}))
+@extend_schema(methods=["POST"], summary="Run the label checks as a job that feeds the queue (reviewer)",
+               request=RunChecksSerializer, responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["GET", "POST"])
 def label_checks(request, slug):
     """GET: the flags now (nothing stored). POST {kinds?}: a check_labels job that also feeds the queue."""
@@ -28,6 +38,8 @@ def label_checks(request, slug):
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(summary="Dismiss a flag as no error (reviewer)", request=DismissSerializer,
+               responses=responses({200: OBJECT}))
 @api_view(["POST"])
 def dismiss_flag(request, slug):
     """{frame, kind, keypoints}: the flag is no error; it stays dismissed until the annotation changes."""

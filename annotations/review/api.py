@@ -6,20 +6,34 @@ from __future__ import annotations
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
-from rest_framework import status
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema, inline_serializer
+from rest_framework import serializers, status
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
 from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
-from annotations.core.serializers import AnnotationSerializer
+from annotations.core.schema import OBJECT, responses
+from annotations.core.serializers import AnnotationSerializer, validated
 from annotations.learning.payloads import frame_predictions
 from annotations.models import Annotation, Frame, FrameLease, QueueItem, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
 from annotations.review.mean_pose import mean_pose
+from annotations.review.serializers import (
+    AnnotationCreateSerializer,
+    ClaimSerializer,
+    DecisionSerializer,
+    HistorySerializer,
+    MoveOnSerializer,
+    QueueFiltersSerializer,
+    QueueListSerializer,
+    RestoreSerializer,
+    TransitionSerializer,
+)
 
 
 def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict | None:
@@ -48,6 +62,7 @@ def _queue_role(queue: str) -> str:
     return QUEUE_ROLES[queue]
 
 
+@extend_schema(summary="The review queues", responses=responses({200: QueueListSerializer}))
 @api_view(["GET"])
 def queue_list(request, slug):
     """Every queue with its open items, frames leased now and whether the caller may work it."""
@@ -58,6 +73,8 @@ def queue_list(request, slug):
                                  "form_labels": list(project.form_labels.values_list("name", flat=True))}})
 
 
+@extend_schema(summary="Claim the next frame of a queue", request=QueueFiltersSerializer,
+               responses=responses({200: ClaimSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def queue_claim(request, slug, queue):
     """Lease the next frame of a queue: {"item": {...}} or {"item": null} when the queue is empty."""
@@ -65,6 +82,8 @@ def queue_claim(request, slug, queue):
     return Response({"item": _claimed(project, queue, request.user, queue_filters(request.data))})
 
 
+@extend_schema(summary="Recompute the built-in queues", request=None,
+               responses=responses({200: inline_serializer("QueueSizes", fields={"sizes": serializers.JSONField()})}))
 @api_view(["POST"])
 def queue_refresh(request, slug):
     """Recompute the built-in queues (unverified spine points, pre-annotated, audit sample)."""
@@ -77,6 +96,10 @@ def _frame(request, slug, frame_id, minimum=Role.ANNOTATOR):
     return project, get_object_or_404(Frame.objects.select_related("clip", "project"), project=project, pk=frame_id)
 
 
+@extend_schema(summary="Renew, release or skip the caller's claim on a frame", request=MoveOnSerializer,
+               parameters=[OpenApiParameter("action", OpenApiTypes.STR, OpenApiParameter.PATH,
+                                            enum=["renew", "release", "skip"])],
+               responses=responses({200: OBJECT}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def frame_lease(request, slug, frame_id, action):
     """renew, release or skip the caller's claim on a frame."""
@@ -91,18 +114,20 @@ def frame_lease(request, slug, frame_id, action):
         return Response({"lease_expires_at": lease.expires_at.isoformat()})
     if action == "release":
         return Response({"released": claims.release(frame, request.user)})
-    queue = request.data.get("queue") or None
+    queue = validated(MoveOnSerializer, request.data).get("queue") or None
     skipped = claims.skip(frame, request.user, queue)
     nxt = (_claimed(project, queue, request.user, queue_filters(request.data))
            if queue and request.data.get("next") else None)
     return Response({"skipped": skipped, "next": nxt})
 
 
+@extend_schema(summary="Submit a frame for review", request=MoveOnSerializer,
+               responses=responses({200: TransitionSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def frame_submit(request, slug, frame_id):
     """An annotator is done: the frame goes to review; with "next", the next item of the queue comes back."""
     project, frame = _frame(request, slug, frame_id)
-    queue = request.data.get("queue") or None
+    queue = validated(MoveOnSerializer, request.data).get("queue") or None
     transition = review.submit(frame, request.user, queue)
     nxt = None
     if queue and request.data.get("next") and project.has_role(request.user, _queue_role(queue)):
@@ -110,19 +135,23 @@ def frame_submit(request, slug, frame_id):
     return Response({"status": transition.to_status, "transition": transition.pk, "next": nxt})
 
 
+@extend_schema(summary="Accept, reject or fix a frame", request=DecisionSerializer,
+               responses=responses({200: TransitionSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def frame_decision(request, slug, frame_id):
     """A reviewer accepts, rejects (with a comment) or fixes a frame; optionally claims the next one."""
     project, frame = _frame(request, slug, frame_id, Role.REVIEWER)
-    queue = request.data.get("queue") or None
-    transition = review.decide(frame, request.user, request.data.get("decision"), request.data.get("comment", ""),
-                               queue)
+    body = validated(DecisionSerializer, request.data)
+    queue = body.get("queue") or None
+    transition = review.decide(frame, request.user, body["decision"], body.get("comment", ""), queue)
     nxt = None
     if queue and request.data.get("next"):
         nxt = _claimed(project, queue, request.user, queue_filters(request.data))
     return Response({"status": transition.to_status, "transition": transition.pk, "next": nxt})
 
 
+@extend_schema(summary="Create a frame's first annotation", request=AnnotationCreateSerializer,
+               responses=responses({201: AnnotationSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def annotation_create(request, slug, frame_id):
     """The first annotation of a frame (409 with the stored one if someone created it first)."""
@@ -136,6 +165,7 @@ def annotation_create(request, slug, frame_id):
     return Response(AnnotationSerializer(ann).data, status=status.HTTP_201_CREATED)
 
 
+@extend_schema(summary="A frame's history", responses=responses({200: HistorySerializer}))
 @api_view(["GET"])
 def frame_history(request, slug, frame_id):
     _, frame = _frame(request, slug, frame_id)
@@ -145,6 +175,8 @@ def frame_history(request, slug, frame_id):
     return Response({"frame": frame.pk, "entries": entries})
 
 
+@extend_schema(summary="Restore a revision", request=RestoreSerializer,
+               responses=responses({200: AnnotationSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def revision_restore(request, slug, revision_id):
     """Restore a revision's content; the caller sends the version they are looking at."""
@@ -220,6 +252,7 @@ def editor_payload(frame: Frame, user) -> dict:
     }
 
 
+@extend_schema(summary="Everything the editor needs for one frame", responses=responses({200: OBJECT}))
 @api_view(["GET"])
 def frame_editor(request, slug, frame_id):
     """Everything the editor needs for one frame, in one request."""

@@ -10,6 +10,8 @@ from __future__ import annotations
 from django.db.models import Count, Prefetch
 from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
+from drf_spectacular.types import OpenApiTypes
+from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
@@ -18,12 +20,22 @@ from annotations.core.errors import InputError
 from annotations.core.files import remove_upload, save_upload
 from annotations.core.jobs import start_job
 from annotations.core.permissions import project_for
+from annotations.core.schema import OBJECT, file_response, responses
 from annotations.core.serializers import JobSerializer
 from annotations.core.throttling import UploadRateThrottle
 from annotations.models import Clip, Frame, Job, Role, Video
 from annotations.video import extraction as videos
 from annotations.video import temporal
 from annotations.video import uploads as video_uploads
+from annotations.video.serializers import (
+    ExtractionOptionsSerializer,
+    InterpolateSerializer,
+    ThresholdSerializer,
+    UploadBeginSerializer,
+    UploadStateSerializer,
+    VideoSerializer,
+    VideoUploadSerializer,
+)
 from annotations.video.timeline import timeline_data
 from annotations.video.uploads import OffsetMismatch
 
@@ -46,6 +58,10 @@ def _accepted(job: Job) -> Response:
     return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
+@extend_schema(methods=["GET"], summary="A project's videos", responses=responses({200: VideoSerializer(many=True)}))
+@extend_schema(methods=["POST"], summary="Upload a video and extract its frames (PI)",
+               request={"multipart/form-data": VideoUploadSerializer},
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 413, 429)))
 @api_view(["GET", "POST"])
 @throttle_classes([UploadRateThrottle])
 def project_videos(request, slug):
@@ -69,6 +85,7 @@ def project_videos(request, slug):
     return _accepted(job)
 
 
+@extend_schema(summary="A video", responses=responses({200: VideoSerializer}))
 @api_view(["GET"])
 def video_detail(request, slug, video_id):
     project = project_for(request.user, slug)
@@ -76,6 +93,8 @@ def video_detail(request, slug, video_id):
     return Response(_video_dict(video))
 
 
+@extend_schema(summary="Extract a stored video again", request=ExtractionOptionsSerializer,
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def video_extract(request, slug, video_id):
     """Extract a stored video again at another rate; frames people worked on stay."""
@@ -86,6 +105,8 @@ def video_extract(request, slug, video_id):
 
 # -- chunked uploads ------------------------------------------------------------------------------
 
+@extend_schema(summary="Begin a chunked upload", request=UploadBeginSerializer,
+               responses=responses({201: UploadStateSerializer}, errors=(400, 401, 403, 404, 429)))
 @api_view(["POST"])
 @throttle_classes([UploadRateThrottle])
 def upload_begin(request, slug):
@@ -95,6 +116,14 @@ def upload_begin(request, slug):
     return Response(upload.as_dict(), status=status.HTTP_201_CREATED)
 
 
+@extend_schema(methods=["GET"], summary="Where a chunked upload stands",
+               responses=responses({200: UploadStateSerializer}))
+@extend_schema(methods=["PATCH"], summary="Append bytes to a chunked upload", parameters=[
+    OpenApiParameter("Upload-Offset", int, OpenApiParameter.HEADER, required=True,
+                     description="Where these bytes start.")],
+    request={"application/octet-stream": OpenApiTypes.BINARY},
+    responses=responses({200: UploadStateSerializer}, errors=(400, 401, 403, 404, 409, 413)))
+@extend_schema(methods=["DELETE"], summary="Abandon a chunked upload", responses=responses({204: None}))
 @api_view(["GET", "PATCH", "DELETE"])
 def upload_detail(request, slug, upload_id):
     """GET: where the upload stands. PATCH: raw bytes at header Upload-Offset (409 with the server's
@@ -116,6 +145,8 @@ def upload_detail(request, slug, upload_id):
     return response
 
 
+@extend_schema(summary="Finish a chunked upload and extract its frames", request=ExtractionOptionsSerializer,
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def upload_complete(request, slug, upload_id):
     """Extraction options -> the extraction job of the complete upload."""
@@ -132,6 +163,7 @@ def upload_complete(request, slug, upload_id):
 
 # -- clips ----------------------------------------------------------------------------------------
 
+@extend_schema(summary="A clip's timeline data", responses=responses({200: OBJECT}))
 @api_view(["GET"])
 def clip_timeline(request, slug, key):
     """Everything the timeline page draws: frames in order with status, priority, annotations and jumps."""
@@ -140,6 +172,8 @@ def clip_timeline(request, slug, key):
     return Response(timeline_data(project, clip, request.user))
 
 
+@extend_schema(summary="Interpolate a clip's unlabelled frames", request=InterpolateSerializer,
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def clip_interpolate(request, slug, key):
     """{start_frame, end_frame (optional frame ids), method: linear} -> interpolation job."""
@@ -158,6 +192,11 @@ def clip_interpolate(request, slug, key):
     return _accepted(start_job(project, Job.Kind.INTERPOLATE, params, request.user))
 
 
+@extend_schema(methods=["GET"], summary="Jump scores of a clip's annotations", parameters=[
+    OpenApiParameter("threshold", float, description="A fraction of the body's box diagonal, above 0, below 10.")],
+    responses=responses({200: OBJECT}))
+@extend_schema(methods=["POST"], summary="Jump scores, fed to the label-error queue", request=ThresholdSerializer,
+               responses=responses({200: OBJECT}))
 @api_view(["GET", "POST"])
 def clip_temporal(request, slug, key):
     """GET: jump scores of the clip's annotations. POST: the same, also fed to the label-error queue."""
@@ -176,6 +215,7 @@ def clip_temporal(request, slug, key):
     return Response(report)
 
 
+@extend_schema(summary="A frame's thumbnail", responses=responses(file_response("image/jpeg", "The thumbnail JPEG.")))
 @api_view(["GET"])
 def frame_thumbnail(request, slug, frame_id):
     project = project_for(request.user, slug)
