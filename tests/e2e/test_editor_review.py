@@ -39,6 +39,7 @@ def test_a_reviewer_rejects_with_a_comment_and_accepts_by_keyboard(submitted, us
     wait_ready(page)
     assert int(page.locator("#editor").get_attribute("data-frame")) == submitted[0].pk
     assert page.locator("#btn-submit").inner_text() == "Accept & next"
+    assert page.locator("#btn-accept").is_hidden()  # one accept action in a review queue
     page.keyboard.press("Shift+R")
     page.wait_for_selector("#reject-dialog[open]")
     page.keyboard.type("spine_02 is on the shirt; put it on the back")
@@ -110,6 +111,7 @@ def test_the_history_opens_from_the_editor_and_restores_a_revision(imported, use
     assert rows.count() == 1 and "form label correct → lumbar_error" in rows.first.inner_text()
     screenshot(page, "history")
     page.click("button.restore-original")
+    page.locator(".restore-confirm >> visible=true >> .confirm-restore").click()  # restoring asks first
     page.wait_for_selector(".msg.success")
     assert page.locator("#history tbody tr").count() == 2
     stored = Annotation.objects.get(pk=ann.pk)

@@ -98,7 +98,7 @@ def test_an_annotator_scrubs_fills_between_keyframes_and_sees_unverified_points(
     screenshot(page, "timeline-before-fill")
 
     page.click("#tl-fill-all")
-    page.wait_for_function("document.getElementById('tl-job').textContent.includes('frames filled')")
+    page.wait_for_function("() => document.getElementById('tl-job').textContent.includes('frames filled')")
     assert page.locator("#tl-job").inner_text() == ("10 frames filled, 0 refreshed, 0 human annotations kept; "
                                                     "0 frames with jumping keypoints")
     assert frame_name(page) == "53500_2_8.jpg"  # the page stays where it was
@@ -179,7 +179,7 @@ def test_a_pi_uploads_a_video_in_chunks_through_a_dropped_connection(project, us
     page.fill("#upload-form input[name=every]", "4")
     page.fill("#upload-form input[name=clip]", "53600_1")
     page.click("#upload-start")
-    page.wait_for_function("document.getElementById('upload-status').textContent.includes('retrying')")
+    page.wait_for_function("() => document.getElementById('upload-status').textContent.includes('retrying')")
     assert page.locator("#upload-status").inner_text().endswith("connection lost; retrying in 2 s")
     assert 0 < page.evaluate("document.getElementById('upload-progress').value") < 1
     screenshot(page, "video-upload-resuming")

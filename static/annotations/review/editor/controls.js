@@ -65,9 +65,12 @@ export function bindButtons() {
 /** Shows the buttons that fit the page: skip in a queue, decisions for reviewers. */
 export function showRoleButtons() {
   $("btn-skip").hidden = !cfg.queue;
-  $("btn-accept").hidden = $("btn-reject").hidden = !cfg.canDecide;
-  $("btn-submit").textContent = cfg.decisionQueue && cfg.canDecide ? "Accept & next"
-    : cfg.queue ? "Submit & next" : "Submit";
+  $("btn-reject").hidden = !cfg.canDecide;
+  // One accept action: in a review queue the main button accepts and opens the next frame, so the
+  // separate Accept button (and its Shift+A) is only offered outside a queue.
+  const acceptsInQueue = Boolean(cfg.decisionQueue && cfg.canDecide);
+  $("btn-accept").hidden = !cfg.canDecide || acceptsInQueue;
+  $("btn-submit").textContent = acceptsInQueue ? "Accept & next" : cfg.queue ? "Submit & next" : "Submit";
 }
 
 /** The help overlay, written from the shortcut table. */
