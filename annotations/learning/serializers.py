@@ -13,8 +13,10 @@ class ModelVersionSerializer(serializers.Serializer):
     id = serializers.IntegerField()
     kind = serializers.CharField()
     number = serializers.IntegerField()
-    label = serializers.CharField(allow_null=True)
-    source = serializers.CharField(allow_null=True)
+    # The stubs see these as Field's own `label` and `source` attributes; at runtime SerializerMetaclass moves
+    # declared fields out of the class body, so the names are free for the payload's keys.
+    label = serializers.CharField(allow_null=True)  # type: ignore[assignment]
+    source = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     name = serializers.CharField(allow_null=True, allow_blank=True)
     status = serializers.CharField()
     is_active = serializers.BooleanField()
