@@ -1,0 +1,129 @@
+"""Spine points along the back contour of a body mask, on synthetic silhouettes with a known back."""
+
+import numpy as np
+from PIL import Image, ImageDraw
+
+from mlcore.skeletons import COCO17_SPINE
+from mlcore.spine import fill_spine
+from mlcore.spine_contour import DEFAULT_DEPTH, PLACED, fit_depth, place_spine
+
+IDX = {n: i for i, n in enumerate(COCO17_SPINE.keypoints)}
+X0, X1, THICK = 100.0, 300.0, 60.0   # pelvis x, shoulders x, torso thickness (px)
+
+
+def back_y(x, bulge):
+    """A rounded back (image y points down, so the back bulges upwards by ``bulge`` px mid-torso)."""
+    return 200.0 - bulge * np.sin(np.pi * (np.asarray(x, dtype=float) - X0) / (X1 - X0))
+
+
+def silhouette(bulge=15.0, size=(400, 400)):
+    """A bent-over torso seen from the side: back curve on top, belly THICK px below, pelvis left."""
+    xs = np.linspace(X0 - 10, X1 + 10, 200)
+    top = list(zip(xs, back_y(xs, bulge)))
+    bottom = list(zip(xs[::-1], back_y(xs[::-1], bulge) + THICK))
+    img = Image.new("L", size, 0)
+    ImageDraw.Draw(img).polygon(top + bottom, fill=255)
+    return np.asarray(img, dtype=np.float32) / 255.0
+
+
+def pose(bulge=15.0, facing=True):
+    """Shoulders and hips at mid-thickness of each end; knees and hanging wrists below (the front)."""
+    kp = np.zeros((COCO17_SPINE.num_keypoints, 3))
+    pelvis, shoulders = (X0, back_y(X0, bulge) + THICK / 2), (X1, back_y(X1, bulge) + THICK / 2)
+    points = {"left_hip": pelvis, "right_hip": pelvis, "left_shoulder": shoulders, "right_shoulder": shoulders}
+    if facing:
+        points |= {"left_knee": (X0 + 20, 300), "right_knee": (X0 + 25, 300),
+                   "left_wrist": (X1, 330), "right_wrist": (X1 + 5, 330)}
+    for name, (x, y) in points.items():
+        kp[IDX[name]] = (x, y, 2)
+    return kp
+
+
+def distance_to_back(points, bulge):
+    """Distance of each point (P, 2) from the back curve between pelvis and shoulders, and whether it lies
+    below it (inside)."""
+    xs = np.linspace(X0, X1, 5000)
+    curve = np.stack([xs, back_y(xs, bulge)], axis=1)
+    d = np.linalg.norm(points[:, None] - curve[None], axis=2).min(axis=1)
+    return d, points[:, 1] > back_y(points[:, 0], bulge)
+
+
+def spine_xy(kp):
+    return np.array([kp[IDX[n], :2] for n in PLACED])
+
+
+def test_points_follow_a_rounded_back_offset_inwards_by_the_depth():
+    result = place_spine(silhouette(), pose(), COCO17_SPINE)
+    assert result.method == "contour"
+    xy = spine_xy(result.keypoints)
+    depth = DEFAULT_DEPTH * THICK
+    assert abs(result.contour.width - THICK) < 2
+    dist, inside = distance_to_back(xy, 15.0)
+    np.testing.assert_allclose(dist, depth, atol=2.0)
+    assert inside.all()
+    # In order from the pelvis (hip) to the neck, evenly spaced along the back.
+    assert np.all(np.diff(xy[:, 0]) > 0)
+    assert abs(xy[0, 0] - X0) < depth / 2 and abs(xy[-1, 0] - X1) < depth / 2   # ends move along the normal
+    # Mid-back points bulge above the straight pelvis-shoulder line (what the heuristic would give).
+    assert xy[3, 1] < 230 - 10
+    assert result.placed[[IDX[n] for n in PLACED]].all() and not result.placed[:17].any()
+    assert np.all(result.scores[result.placed] > 0) and np.all(result.scores < 0.5)
+    assert np.all(result.keypoints[result.placed, 2] == 1)
+
+
+def test_a_straight_torso_gives_points_on_a_line():
+    result = place_spine(silhouette(bulge=0.0), pose(bulge=0.0), COCO17_SPINE)
+    assert result.method == "contour"
+    xy = spine_xy(result.keypoints)
+    np.testing.assert_allclose(xy[:, 1], 200 + DEFAULT_DEPTH * THICK, atol=1.0)
+    gaps = np.diff(xy[:, 0])
+    np.testing.assert_allclose(gaps, gaps.mean(), atol=1.0)
+
+
+def test_an_empty_or_missing_mask_falls_back_to_the_straight_line():
+    kp = pose()
+    expected, _ = fill_spine(kp[None], COCO17_SPINE)
+    for mask in (np.zeros((400, 400), dtype=np.float32), None):
+        result = place_spine(mask, kp, COCO17_SPINE)
+        assert result.method == "heuristic"
+        np.testing.assert_allclose(result.keypoints, expected[0])
+        assert np.all(result.scores == 0)
+
+
+def test_an_unclear_facing_falls_back_to_the_straight_line():
+    result = place_spine(silhouette(), pose(facing=False), COCO17_SPINE)
+    assert result.method == "heuristic"
+
+
+def test_labelled_spine_points_are_left_alone():
+    kp = pose()
+    kp[IDX["spine_03"]] = (150, 190, 2)
+    result = place_spine(silhouette(), kp, COCO17_SPINE)
+    np.testing.assert_allclose(result.keypoints[IDX["spine_03"]], (150, 190, 2))
+    assert not result.placed[IDX["spine_03"]]
+
+
+def test_depth_fitting_recovers_a_known_depth():
+    bulge, true_depth = 15.0, 0.4
+    examples = []
+    for shift in (0.0, 20.0, 45.0):
+        xs = np.linspace(X0 + 10 + shift / 3, X1 - 10, len(PLACED))
+        slope = np.gradient(back_y(xs, bulge), xs)
+        normal = np.stack([-slope, np.ones_like(xs)], axis=1) / np.sqrt(1 + slope ** 2)[:, None]   # inwards (down)
+        pts = np.stack([xs, back_y(xs, bulge)], axis=1) + true_depth * THICK * normal
+        verified = np.zeros((COCO17_SPINE.num_keypoints, 3))
+        for name, p in zip(PLACED, pts):
+            verified[IDX[name]] = (*p, 2)
+        examples.append((silhouette(bulge), pose(bulge), verified))
+    fitted = fit_depth(examples, COCO17_SPINE)
+    assert abs(fitted - true_depth) < 0.03
+    per_point = fit_depth(examples, COCO17_SPINE, per_point=True)
+    np.testing.assert_allclose(per_point, true_depth, atol=0.04)
+    result = place_spine(silhouette(bulge), pose(bulge), COCO17_SPINE, depth=fitted)
+    dist, _ = distance_to_back(spine_xy(result.keypoints), bulge)
+    np.testing.assert_allclose(dist, true_depth * THICK, atol=2.0)
+
+
+def test_depth_fitting_without_usable_examples_keeps_the_default():
+    kp = pose()
+    assert fit_depth([(np.zeros((400, 400)), kp, kp)], COCO17_SPINE) == DEFAULT_DEPTH
