@@ -14,6 +14,14 @@ sigmoid(logit); points go back through the exact inverse of the crop.
 Output: COCO-17 (landmarks 0, 2, 5, 7, 8, 11-16, 23-28), score = visibility;
 ``extra`` holds ``landmarks33`` (33, 3) [x, y, visibility], ``roi``,
 ``presence`` and, with ``with_mask``, ``segmentation`` (H, W) in 0..1.
+
+``spine="contour"`` (or ``"heuristic"``) outputs ``spine_skeleton`` (COCO-17 plus
+neck, hip, spine_01..05, e.g. ``COCO17_SPINE`` or ``SPINETRACK37``) instead:
+points BlazePose has come from its landmarks by name, the spine points from
+``spine_contour.place_spine`` on the segmentation ("heuristic": the straight
+line), with its scores (< 0.5: placed, unconfirmed); other points are zeros.
+``extra`` then adds ``spine_method`` ("contour", "heuristic" or "none") and
+``spine_placed`` (indices). The flip twin has NaN at points it does not predict.
 """
 
 from __future__ import annotations
@@ -25,7 +33,8 @@ import numpy as np
 import torch
 
 from ..predictors.base import Instance, Predictor
-from ..skeletons import COCO17, MEDIAPIPE33, remap
+from ..skeletons import COCO17, COCO17_SPINE, MEDIAPIPE33, Skeleton, remap
+from ..spine_contour import DEFAULT_DEPTH, PLACED, place_spine
 from ..transforms import invert_affine, warp_affine
 from .detector import PoseDetector
 from .models import INPUT_SIZE, BlazePoseLandmarkNet, LandmarkOutput, load_detector_net, load_landmark_net
@@ -97,6 +106,8 @@ class BlazePosePredictor(Predictor):
     box_rotation: rotation of a box's ROI, "detector" (fallback "landmarks"), "landmarks" or "none".
     track: with boxes, run again on the ROI of the first pass's auxiliary landmarks.
     max_people: whole-frame detections used (MediaPipe uses 1).
+    spine: None (COCO-17 only), "contour" or "heuristic": output ``spine_skeleton`` with spine points placed
+    (see the module docstring); spine_depth: the contour's inward depth (``spine_contour.fit_depth``).
     """
 
     skeleton = COCO17
@@ -106,7 +117,8 @@ class BlazePosePredictor(Predictor):
                  min_presence: float = MIN_PRESENCE, box_roi: str = "detection", box_rotation: str = "detector",
                  track: bool = True,
                  box_min_presence: float = 0.0, max_people: int = 1, with_mask: bool = False,
-                 device: str = "cpu") -> None:
+                 device: str = "cpu", spine: str | None = None, spine_skeleton: Skeleton = COCO17_SPINE,
+                 spine_depth: float = DEFAULT_DEPTH) -> None:
         self.device = torch.device(device)
         self.net = (landmark_net or load_landmark_net()).to(self.device).eval()
         self.detector = detector or PoseDetector(load_detector_net().to(self.device))
@@ -117,6 +129,14 @@ class BlazePosePredictor(Predictor):
         self.min_presence, self.box_roi, self.box_rotation = min_presence, box_roi, box_rotation
         self.track, self.box_min_presence = track, box_min_presence
         self.max_people, self.with_mask = max_people, with_mask
+        if spine not in (None, "contour", "heuristic"):
+            raise ValueError(f"spine must be None, contour or heuristic, not {spine!r}")
+        if spine is not None:
+            missing = [n for n in PLACED if n not in spine_skeleton.keypoints]
+            if missing:
+                raise ValueError(f"spine_skeleton {spine_skeleton.name} lacks {', '.join(missing)}")
+            self.skeleton = spine_skeleton
+        self.spine, self.spine_depth = spine, spine_depth
 
     def run_roi(self, image: np.ndarray, roi: Roi) -> RoiResult:
         """Crop ``roi`` of image (H, W, 3) uint8 RGB, run the network, map the 39 landmarks back."""
@@ -178,10 +198,25 @@ class BlazePosePredictor(Predictor):
             lo, hi = kp[:, :2].min(axis=0), kp[:, :2].max(axis=0)
             box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
         extra: dict[str, object] = {"landmarks33": mp33, "roi": result.roi, "presence": result.presence}
+        mask = self.segmentation(result, *image.shape[:2]) if self.with_mask or self.spine == "contour" else None
         if self.with_mask:
-            extra["segmentation"] = self.segmentation(result, *image.shape[:2])
-        return Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=float(kp[:, 2].mean()),
-                        extra=extra)
+            extra["segmentation"] = mask
+        score = float(kp[:, 2].mean())
+        if self.spine is not None:
+            kp = self._with_spine(mp33, mask if self.spine == "contour" else None, extra)
+        return Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=score, extra=extra)
+
+    def _with_spine(self, mp33: np.ndarray, mask: np.ndarray | None, extra: dict[str, object]) -> np.ndarray:
+        """mp33 (33, 3) -> (K, 3) in ``self.skeleton`` with the spine points placed; notes the method in extra."""
+        kp = remap(mp33, MEDIAPIPE33, self.skeleton)
+        flagged = kp.copy()          # place_spine reads v > 0 as labelled: every BlazePose point is there
+        flagged[:, 2] = [1.0 if n in MEDIAPIPE33.keypoints else 0.0 for n in self.skeleton.keypoints]
+        placement = place_spine(mask, flagged, self.skeleton, depth=self.spine_depth)
+        kp[placement.placed, :2] = placement.keypoints[placement.placed, :2]
+        kp[placement.placed, 2] = placement.scores[placement.placed]
+        extra["spine_method"] = placement.method
+        extra["spine_placed"] = [int(i) for i in np.flatnonzero(placement.placed)]
+        return kp
 
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None (whole frame through the detector)."""
@@ -205,4 +240,9 @@ class BlazePosePredictor(Predictor):
         res = self.run_roi(np.ascontiguousarray(image[:, ::-1]), mirrored).landmarks39
         kp = remap(np.concatenate([res[:33, :2], res[:33, 3:4]], axis=1), MEDIAPIPE33, COCO17)
         kp[:, 0] = w - 1 - kp[:, 0]
-        return kp[COCO17.flip_index]
+        kp = kp[COCO17.flip_index]
+        if self.skeleton is COCO17:
+            return kp
+        out = remap(kp, COCO17, self.skeleton)
+        out[[n not in COCO17.keypoints for n in self.skeleton.keypoints]] = np.nan
+        return out

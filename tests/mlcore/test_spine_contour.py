@@ -1,6 +1,7 @@
 """Spine points along the back contour of a body mask, on synthetic silhouettes with a known back."""
 
 import numpy as np
+import pytest
 from PIL import Image, ImageDraw
 
 from mlcore.skeletons import COCO17_SPINE
@@ -127,3 +128,35 @@ def test_depth_fitting_recovers_a_known_depth():
 def test_depth_fitting_without_usable_examples_keeps_the_default():
     kp = pose()
     assert fit_depth([(np.zeros((400, 400)), kp, kp)], COCO17_SPINE) == DEFAULT_DEPTH
+
+
+def test_blazepose_can_place_spine_points_on_its_own_mask(dataset):
+    from mlcore import coco
+    from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+    from mlcore.images import load_rgb
+
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable as exc:
+        pytest.skip(f"BlazePose files not found: {exc}")
+    from mlcore.blazepose.predictor import BlazePosePredictor
+
+    data = coco.load_coco(dataset / "annotations" / "correct_n2_3_7_100.json")
+    ann = data["annotations"][0]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
+    box = np.array([ann["bbox"]])
+    plain = BlazePosePredictor()
+    spine = BlazePosePredictor(landmark_net=plain.net, detector=plain.detector, spine="contour")
+    assert spine.skeleton is COCO17_SPINE and plain.skeleton.num_keypoints == 17
+    a, b = plain.predict(image, box, flip_test=True)[0], spine.predict(image, box, flip_test=True)[0]
+    np.testing.assert_allclose(b.keypoints[:17], a.keypoints)          # body points unchanged
+    assert b.score == pytest.approx(a.score)
+    assert b.extra["spine_method"] == "contour"
+    placed = b.extra["spine_placed"]
+    assert sorted(placed) == sorted(IDX[n] for n in PLACED)
+    assert np.all((b.keypoints[placed, 2] > 0) & (b.keypoints[placed, 2] < 0.5))
+    assert np.isnan(b.extra["flip_keypoints"][placed]).all()
+    h, w = image.shape[:2]
+    assert np.all((b.keypoints[placed, 0] >= 0) & (b.keypoints[placed, 0] < w))
+    assert np.all((b.keypoints[placed, 1] >= 0) & (b.keypoints[placed, 1] < h))
