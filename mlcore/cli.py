@@ -63,6 +63,8 @@ def cmd_predict(args: argparse.Namespace) -> int:
     from .predictors import load_predictor
 
     predictor = load_predictor(args.model, threads=args.threads)
+    if args.spine:
+        predictor = _spine_predictor(predictor, data, args.spine)
     extra: list[Predictor] = []
     if args.mc_samples:
         if not is_model_dir(args.model):
@@ -83,6 +85,22 @@ def cmd_predict(args: argparse.Namespace) -> int:
     save_coco(preds, args.out)
     _progress(1.0, f"{len(preds)} predictions -> {args.out}")
     return 0
+
+
+def _spine_predictor(predictor: Predictor, data: dict[str, Any], spine: str) -> Predictor:
+    """The BlazePose predictor again, placing spine points ("contour" or "heuristic") in the file's skeleton."""
+    from .blazepose.predictor import BlazePosePredictor
+    from .coco import category_skeleton
+    from .spine_contour import PLACED
+
+    if not isinstance(predictor, BlazePosePredictor):
+        raise SystemExit("predict: --spine works with --model blazepose")
+    target = category_skeleton(data) if any(c.get("keypoints") for c in data.get("categories", [])) else None
+    if target is None or not all(n in target.keypoints for n in PLACED):
+        raise SystemExit("predict: --spine needs a COCO file whose category has the spine points "
+                         "(coco17_spine or spinetrack37)")
+    return BlazePosePredictor(landmark_net=predictor.net, detector=predictor.detector, spine=spine,
+                              spine_skeleton=target, device=str(predictor.device))
 
 
 class _MCOnly:
@@ -213,6 +231,8 @@ def build_parser() -> argparse.ArgumentParser:
     pr.add_argument("--int8", action="store_true", help="use the INT8 form model")
     pr.add_argument("--limit", type=int, help="only the first N images")
     pr.add_argument("--threads", type=int, help="onnxruntime threads")
+    pr.add_argument("--spine", choices=["contour", "heuristic"],
+                    help="blazepose: place spine points along the mask's back contour (or the straight line)")
     pr.set_defaults(func=cmd_predict)
 
     tr = sub.add_parser("train", help="train the built-in keypoint model or a form classifier")

@@ -160,3 +160,32 @@ def test_blazepose_can_place_spine_points_on_its_own_mask(dataset):
     h, w = image.shape[:2]
     assert np.all((b.keypoints[placed, 0] >= 0) & (b.keypoints[placed, 0] < w))
     assert np.all((b.keypoints[placed, 1] >= 0) & (b.keypoints[placed, 1] < h))
+
+
+def test_the_command_line_places_contour_spine_points_for_a_spine_skeleton(dataset, tmp_path):
+    import json
+
+    from mlcore import coco
+    from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+    from mlcore.cli import main
+
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable as exc:
+        pytest.skip(f"BlazePose files not found: {exc}")
+    data = coco.load_coco(dataset / "annotations" / "correct_n2_3_7_100.json")
+    cat = next(c for c in data["categories"] if c.get("keypoints"))
+    cat["keypoints"], cat["skeleton"] = list(COCO17_SPINE.keypoints), []
+    for a in data["annotations"]:
+        a["keypoints"] = list(a["keypoints"]) + [0] * 3 * (COCO17_SPINE.num_keypoints - 17)
+    spine_file, out = tmp_path / "spine.json", tmp_path / "preds.json"
+    spine_file.write_text(json.dumps(data))
+    args = ["predict", "--model", "blazepose", "--coco", str(spine_file), "--images", str(dataset / "images"),
+            "--out", str(out), "--limit", "1", "--no-flip-test", "--threads", "1", "--spine", "contour"]
+    assert main(args) == 0
+    pred = json.loads(out.read_text())[0]
+    kp = np.asarray(pred["keypoints"]).reshape(-1, 3)
+    assert kp.shape == (COCO17_SPINE.num_keypoints, 3)
+    spine = [IDX[n] for n in PLACED]
+    assert np.all(kp[spine, 2] == 1) and np.all(kp[spine, :2] > 0)
+    assert all(0 < pred["keypoint_scores"][i] < 0.5 for i in spine)
