@@ -3,12 +3,16 @@
 Scales barbell-row synthetically: every annotated frame is repeated under new clip ids
 (so clips stay whole) with keypoints jittered by a few pixels; images are referenced in
 place (symlinks to the real frames), not copied. pycocotools' own load time of the same
-JSON is printed as the yardstick. Each stage runs in a fresh process so its peak memory
-is its own. Prints one JSON object per line: {"metric", "value", "unit"}.
+JSON is printed as the import's yardstick; the COCO export of all 100k annotations (unconfirmed
+points unlabelled, the default, and with them kept) is printed beside orjson.dumps of the
+same document (the written file loaded back), its yardstick, and their ratio; then the whole
+`manage.py export_coco --split all` command, Django start-up included. Each stage runs in a
+fresh process so its peak memory is its own. Prints one JSON object per line: {"metric", "value", "unit"}.
 
     make bench            # all benchmarks
     .venv/bin/python -m webapp.dev bench bench/dataset_pipeline.py
-Environment: BENCH_FRAMES (default 100000), DATABASE_URL (a scratch database is created).
+Environment: BENCH_FRAMES (default 100000), DATABASE_URL (a scratch database is created next to
+it, named BENCH_DB, default posereview_bench).
 """
 
 from __future__ import annotations
@@ -29,7 +33,7 @@ sys.path.insert(0, str(ROOT))
 from scratch_db import scratch_database  # noqa: E402
 
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
-BENCH_DB = "posereview_bench"
+BENCH_DB = os.environ.get("BENCH_DB", "posereview_bench")
 
 
 def emit(metric: str, value, unit: str) -> None:
@@ -112,17 +116,33 @@ def run_stage(name: str, args: list[str]) -> None:
         emit("split_train_frames", version.summary["subsets"]["train"]["frames"], "frames")
         emit("split_peak_rss_mb", peak_mb(), "MB")
     elif name == "export":
+        import orjson
+
         project = Project.objects.get(slug="bench")
         out = Path(args[0])
-        t = time.perf_counter()
-        _, summary = exporting.export(project, "coco", ["train"], out_path=out)
-        elapsed = time.perf_counter() - t
-        emit("export_train_frames", summary["counts"]["train"]["images"], "frames")
-        emit("export_coco_s", round(elapsed, 3), "s")
-        emit("export_frames_per_s", round(summary["counts"]["train"]["images"] / elapsed), "frames/s")
+        for include_unconfirmed in (False, True):
+            t = time.perf_counter()
+            _, summary = exporting.export(project, "coco", ["all"], out_path=out,
+                                          include_unconfirmed=include_unconfirmed)
+            elapsed = time.perf_counter() - t
+            suffix = "_include_unconfirmed" if include_unconfirmed else ""
+            if not include_unconfirmed:
+                emit("export_peak_rss_mb", peak_mb(), "MB")  # before the yardstick loads the document
+            emit("export_annotations" + suffix, summary["counts"]["all"]["annotations"], "annotations")
+            emit("export_coco_all_s" + suffix, round(elapsed, 3), "s")
+            doc = orjson.loads(out.read_bytes())
+            t = time.perf_counter()
+            orjson.dumps(doc)
+            dump = time.perf_counter() - t
+            del doc
+            emit("export_yardstick_orjson_dumps_s" + suffix, round(dump, 3), "s")
+            emit("export_ratio_to_dumps" + suffix, round(elapsed / dump, 2), "x")
         emit("export_bytes", out.stat().st_size, "bytes")
-        emit("export_peak_rss_mb", peak_mb(), "MB")
-
+    elif name == "export_command":
+        t = time.perf_counter()
+        subprocess.run([sys.executable, "manage.py", "export_coco", "bench", "--split", "all", "--out", args[0]],
+                       check=True, cwd=ROOT, stdout=subprocess.DEVNULL)
+        emit("export_coco_command_s", round(time.perf_counter() - t, 3), "s")
 
 def main() -> None:
     if len(sys.argv) > 2 and sys.argv[1] == "--stage":
@@ -139,8 +159,9 @@ def main() -> None:
         stage("pycocotools", str(path))
         stage("import", str(path), str(images_dir))
         stage("split")
-        stage("export", str(tmp / "train.json"))
-        stage("pycocotools", str(tmp / "train.json"))
+        stage("export", str(tmp / "all.json"))
+        stage("export_command", str(tmp / "all.json"))
+        stage("pycocotools", str(tmp / "all.json"))
 
 
 if __name__ == "__main__":

@@ -23,9 +23,10 @@ from django.db.models import Count, Exists, Func, IntegerField, Max, OuterRef, T
 from django.db.models.functions import Cast
 from django.utils import timezone
 
+from annotations.core.atomic import atomic_path, atomic_zip
 from annotations.core.errors import InputError
+from annotations.datasets import coco_stream
 from annotations.datasets.formats import get_format
-from annotations.datasets.formats.coco import coco_text, write_json_atomic
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ImageRecord
 from annotations.models import Annotation, Frame, SplitVersion
 
@@ -115,13 +116,28 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
         if verified_only:
             kp = _confirmed_only(kp, states)
         annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, json.loads(bbox_text), area, label, source))
-    info = {
+    labels = list(project.form_labels.values_list("name", flat=True))
+    return DatasetRecord(skeleton, labels, images, annotations, _info(project, subset, version))
+
+
+def _info(project, subset: str, version: SplitVersion | None) -> dict:
+    return {
         "project": project.slug, "description": project.name, "subset": subset,
         "split_version": version.number if version else None,
         "date_created": timezone.now().isoformat(), "exported_by": "PoseReview",
     }
-    labels = list(project.form_labels.values_list("name", flat=True))
-    return DatasetRecord(skeleton, labels, images, annotations, info)
+
+
+def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified_only: bool = True) -> dict:
+    """Write the subset's COCO JSON (what to_coco_dict(build_dataset(...)) holds) to the binary file `fh`,
+    streamed from server-side cursors in bounded memory. Returns {"images": n, "annotations": n}."""
+    frames = _frames_query(project, subset, version)
+    annotations = _in_subset(Annotation.objects.filter(project=project), "frame__clip", project, subset, version)
+    subset_of = dict(version.assignments.values_list("clip_id", "subset")) if version is not None else {}
+    return coco_stream.write_coco(fh, skeleton=project.get_skeleton(),
+                                  form_labels=list(project.form_labels.values_list("name", flat=True)),
+                                  info=_info(project, subset, version), frames=frames, annotations=annotations,
+                                  subset_of=subset_of, verified_only=verified_only)
 
 
 def _confirmed_only(kp: list, states: list) -> list:
@@ -145,6 +161,8 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
     if not subsets:
         raise InputError("choose at least one subset")
     version = resolve_version(project, version_number)
+    if fmt == "coco" and not include_images:
+        return _export_coco(project, subsets, version, not include_unconfirmed, out_path, job)
     datasets = {}
     for n, subset in enumerate(subsets):
         datasets[subset] = build_dataset(project, subset, version, verified_only=not include_unconfirmed,
@@ -163,6 +181,36 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
                     "include_unconfirmed": bool(include_unconfirmed),
                     "counts": {s: {"images": len(d.images), "annotations": len(d.annotations)}
                                for s, d in datasets.items()}})
+    return out_path, summary
+
+
+def _export_coco(project, subsets: list[str], version, verified_only: bool, out_path, job) -> tuple[Path, dict]:
+    """COCO JSON (one subset) or a zip of annotations/<subset>.json, streamed from the database."""
+    for subset in subsets:
+        _frames_query(project, subset, version)  # validates every subset before any work
+    if out_path is None:
+        fd, tmp = tempfile.mkstemp(prefix="export-", suffix=".json")
+        os.close(fd)
+        out_path = tmp
+    out_path, counts = Path(out_path), {}
+    if len(subsets) == 1:
+        with atomic_path(out_path) as tmp, open(tmp, "wb", buffering=1 << 20) as fh:
+            counts[subsets[0]] = stream_coco(project, subsets[0], version, fh, verified_only)
+    else:
+        with atomic_zip(out_path) as zf:
+            for n, subset in enumerate(subsets):
+                with zf.open(f"annotations/{subset}.json", "w", force_zip64=True) as fh:
+                    counts[subset] = stream_coco(project, subset, version, fh, verified_only)
+                if job:
+                    job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
+    summary = {"files": len(subsets), "bytes": out_path.stat().st_size,
+               "images": sum(c["images"] for c in counts.values()),
+               "annotations": sum(c["annotations"] for c in counts.values()),
+               "format": "coco", "subsets": subsets, "extension": ".json" if len(subsets) == 1 else ".zip",
+               "split_version": version.number if version else None, "include_unconfirmed": not verified_only,
+               "counts": counts}
+    if len(subsets) > 1:
+        summary["images_copied"] = 0
     return out_path, summary
 
 
@@ -199,5 +247,6 @@ def cached_coco_file(project, subset: str, version_number=None, include_unconfir
     if not path.exists():
         for old in folder.glob(f"{variant}.*.json"):
             old.unlink(missing_ok=True)
-        write_json_atomic(coco_text(build_dataset(project, subset, version, verified_only, raw_json=True)), path)
+        with atomic_path(path) as tmp, open(tmp, "wb", buffering=1 << 20) as fh:
+            stream_coco(project, subset, version, fh, verified_only)
     return path, etag

@@ -233,17 +233,17 @@ def test_a_running_export_cancelled_stops_and_leaves_no_file(imported, users, mo
     splitting.create_split(imported, seed=1)
     job = Job.objects.create(project=imported, kind=Job.Kind.EXPORT, created_by=users["pi"],
                              params={"format": "coco", "subsets": ["train", "val", "test"]})
-    plain_build = exporting.build_dataset
+    plain_stream = exporting.stream_coco
 
-    def build_then_cancel(*args, **kwargs):
-        out = plain_build(*args, **kwargs)
+    def stream_then_cancel(*args, **kwargs):
+        out = plain_stream(*args, **kwargs)
         cancel = threading.Thread(target=lambda: (Job.objects.filter(pk=job.pk).update(status=Job.Status.CANCELLED),
                                                   connections.close_all()))
         cancel.start()
         cancel.join()
         return out
 
-    monkeypatch.setattr(exporting, "build_dataset", build_then_cancel)
+    monkeypatch.setattr(exporting, "stream_coco", stream_then_cancel)
     jobs.run_job(job.pk)
     job.refresh_from_db()
     assert job.status == Job.Status.CANCELLED and not job.result_file
