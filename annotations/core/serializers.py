@@ -6,6 +6,7 @@ from django.contrib.auth.models import User
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
+from annotations.core.errors import InputError
 from annotations.models import Annotation, Clip, FormLabel, Frame, Job, Project, Revision, SplitVersion
 
 
@@ -86,8 +87,6 @@ class SplitVersionSerializer(serializers.ModelSerializer):
 
 def validated(serializer_class: type[serializers.Serializer], data) -> dict:
     """`data` checked by `serializer_class`: its validated data, or an InputError (400) naming each bad field."""
-    from annotations.core.errors import InputError
-
     if not isinstance(data, dict) and not hasattr(data, "getlist"):
         raise InputError("send a JSON object")
     serializer = serializer_class(data=data)
