@@ -45,7 +45,7 @@ from .models import INPUT_SIZE
 from .roi import Roi, crop_roi
 
 if TYPE_CHECKING:
-    from ..training.keypoints import KeypointSamples, KeypointTrainConfig
+    from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
     from .predictor import BlazePosePredictor, RoiResult
 
 BOX, DETECTOR, AUGMENTED, FALLBACK = 0, 1, 2, 3
@@ -269,7 +269,7 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
 
     Epoch -1 in the history is the starting point (BlazePose's heatmaps); it is kept when no epoch beats it.
     """
-    from ..training.keypoints import lr_factor
+    from ..training.keypoint_common import lr_factor
 
     rng = seed_everything(cfg.seed)
     heads = new_heads(skeleton, net, cfg.hidden)
@@ -346,7 +346,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     supported (a retrain takes minutes); ``device`` is used for the backbone pass.
     Raises ``BlazePoseUnavailable`` when the model files are not found.
     """
-    from ..training.keypoints import KeypointTrainConfig, keypoint_report, load_samples
+    from ..training.keypoint_common import KeypointTrainConfig, keypoint_report, load_samples
     from .predictor import BlazePosePredictor
 
     if init_from is not None:
@@ -402,14 +402,14 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
 
 
 def _subset(s: KeypointSamples, idx: npt.NDArray[np.int64]) -> KeypointSamples:
-    from ..training.keypoints import KeypointSamples
+    from ..training.keypoint_common import KeypointSamples
 
     return KeypointSamples(images=[s.images[i] for i in idx], keypoints=s.keypoints[idx], bboxes=s.bboxes[idx],
                            areas=s.areas[idx], image_ids=s.image_ids[idx], missing=0)
 
 
 def _concat(a: KeypointSamples, b: KeypointSamples) -> KeypointSamples:
-    from ..training.keypoints import KeypointSamples
+    from ..training.keypoint_common import KeypointSamples
 
     return KeypointSamples(images=a.images + b.images, keypoints=np.concatenate([a.keypoints, b.keypoints]),
                            bboxes=np.concatenate([a.bboxes, b.bboxes]), areas=np.concatenate([a.areas, b.areas]),
