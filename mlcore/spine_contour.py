@@ -20,11 +20,16 @@ Rule, step by step (say it, because reviewers correct what this gets wrong):
    sides), the back cannot be told and the heuristic is used.
 3. Trace: at ``SAMPLES`` points from P to S, a ray across the axis (along
    +-n) meets the mask; the inside run through the axis point (or the nearest
-   run within ``MAX_AXIS_GAP`` x L) ends at the back boundary on the back side
-   and at the front boundary on the other. The back boundaries, lightly
-   median-smoothed, are the back contour; their run lengths are the torso's
-   thickness, whose median is the torso width w. Fewer than
-   ``MIN_VALID`` of the rays meeting the mask -> heuristic.
+   run within ``MAX_AXIS_GAP`` x L) ends at the back boundary. A ray whose run
+   reaches the image border or the ray's end (L) counts as missed. The back
+   boundaries, lightly median-smoothed, are the back contour. Fewer than
+   ``MIN_VALID`` of the rays meeting the mask, or a step between neighbouring
+   samples above ``MAX_STEP`` x L (the trace jumped onto a barbell plate or the
+   frame's edge) -> heuristic. The torso width w is twice the median distance
+   from the axis to the back over the first and last ``END_SPAN`` of the
+   samples: the shoulder and hip joints are taken to sit mid-depth of the
+   trunk. (The full run across the body is no measure of it: in a row it
+   takes in the hanging arms and, at the pelvis, the thighs.)
 4. Placement: hip, spine_01..05, neck at arc-length fractions 0, 1/6 .. 5/6, 1
    of the contour (hip at the pelvis end, neck at the shoulder end), each
    moved inwards (along the contour's normal, away from the back) by
@@ -56,6 +61,8 @@ MASK_THRESHOLD = 0.5      # mask values at or above this are the body
 MIN_FACING = 0.05         # |front vote| / torso length below this: the back side is unknown
 MAX_AXIS_GAP = 0.25       # x torso length: how far off the axis point a ray may find the body
 MIN_VALID = 0.7           # fraction of rays that must meet the mask
+MAX_STEP = 0.2            # x torso length: largest step of the back profile between neighbouring samples
+END_SPAN = 0.05           # fraction of samples at each end (near the joints) that measure the torso width
 MIN_MASK_PIXELS = 20
 SMOOTH = 5                # median window over the back profile (samples)
 DEFAULT_DEPTH = 0.25      # x torso width, inwards from the back contour
@@ -167,7 +174,7 @@ def trace_back(mask: npt.ArrayLike, keypoints: npt.ArrayLike, skeleton: Skeleton
     inside = (col >= 0) & (col < w) & (row >= 0) & (row < h)
     inside[inside] = m[row[inside], col[inside]]
     back_s = np.full(samples, np.nan)
-    thick = np.full(samples, np.nan)
+    edge = ~inside & ((col < 0) | (col >= w) | (row < 0) | (row >= h))         # off the image
     zero = int(np.argmin(np.abs(s)))
     for i in range(samples):
         ray = inside[i]
@@ -177,23 +184,28 @@ def trace_back(mask: npt.ArrayLike, keypoints: npt.ArrayLike, skeleton: Skeleton
         starts, ends = np.flatnonzero(edges == 1), np.flatnonzero(edges == -1) - 1   # inclusive runs
         gap = np.where((starts <= zero) & (ends >= zero), 0, np.minimum(np.abs(starts - zero), np.abs(ends - zero)))
         j = int(np.argmin(gap))
-        if gap[j] * step > MAX_AXIS_GAP * length:
+        if gap[j] * step > MAX_AXIS_GAP * length or ends[j] == len(s) - 1 or edge[i, ends[j] + 1]:
+            continue
+        if row[i, ends[j]] in (0, h - 1) or col[i, ends[j]] in (0, w - 1):
             continue
         back_s[i] = s[ends[j]] + step / 2
-        thick[i] = (ends[j] - starts[j] + 1) * step
     ok = np.isfinite(back_s)
     valid = float(ok.mean())
     if valid < MIN_VALID:
         return None
     back_s = np.interp(t, t[ok], back_s[ok])
     back_s = _median_filter(back_s, SMOOTH)
+    if np.abs(np.diff(back_s)).max() > MAX_STEP * length:
+        return None
+    span = max(1, round(END_SPAN * samples))
+    width = 2.0 * float(np.median(np.abs(np.concatenate([back_s[:span], back_s[-span:]]))))
     points = origins + back_s[:, None] * back[None]
     tangent = np.gradient(points, axis=0)
     norm = np.linalg.norm(tangent, axis=1, keepdims=True)
     tangent = tangent / np.maximum(norm, 1e-9)
     normals = np.stack([-tangent[:, 1], tangent[:, 0]], axis=1)
     normals *= np.where((normals @ back) > 0, -1.0, 1.0)[:, None]                 # point inwards, away from the back
-    return BackContour(points=points, normals=normals, width=float(np.nanmedian(thick)), valid=valid, back=back)
+    return BackContour(points=points, normals=normals, width=width, valid=valid, back=back)
 
 
 def _at_fractions(points: Floats, fractions: Sequence[float]) -> tuple[Floats, Floats]:

@@ -58,7 +58,7 @@ def test_points_follow_a_rounded_back_offset_inwards_by_the_depth():
     assert result.method == "contour"
     xy = spine_xy(result.keypoints)
     depth = DEFAULT_DEPTH * THICK
-    assert abs(result.contour.width - THICK) < 2
+    assert abs(result.contour.width - THICK) < 3     # twice the axis-to-back distance next to the joints
     dist, inside = distance_to_back(xy, 15.0)
     np.testing.assert_allclose(dist, depth, atol=2.0)
     assert inside.all()
