@@ -90,3 +90,24 @@ def test_the_cached_download_is_the_streamed_export(mixed):
     version = mixed.split_versions.first()
     path, _ = exporting.cached_coco_file(mixed, "val", include_unconfirmed=True)
     assert without_date(json.loads(path.read_bytes())) == without_date(previous_export(mixed, "val", version, True))
+
+
+def test_state_lists_sharing_a_hash_are_still_written_each_as_stored(mixed, tmp_path, monkeypatch):
+    from django.db.models import BigIntegerField, Value
+
+    from annotations.datasets import coco_stream
+
+    monkeypatch.setattr(coco_stream, "_states_key", lambda: Value(7, output_field=BigIntegerField()))
+    assert coco_stream.state_texts(Annotation.objects.filter(project=mixed)) is None
+    out = tmp_path / "all.json"
+    exporting.export(mixed, "coco", ["all"], out_path=out)
+    expected = previous_export(mixed, "all", mixed.split_versions.first(), False)
+    assert without_date(json.loads(out.read_bytes())) == without_date(expected)
+
+
+def test_distinct_state_lists_are_fetched_once_each(mixed):
+    from annotations.datasets import coco_stream
+
+    texts = coco_stream.state_texts(Annotation.objects.filter(project=mixed))
+    stored = {json.dumps(s) for s in Annotation.objects.filter(project=mixed).values_list("keypoint_states", flat=True)}
+    assert texts is not None and {json.dumps(json.loads(t)) for t in texts.values()} == stored
