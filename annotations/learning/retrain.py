@@ -41,6 +41,7 @@ from annotations.learning.training import (
     train_keypoint_model,
 )
 from annotations.models import Job, LearningSettings, ModelKind, ModelStatus, ModelVersion, Project, SplitVersion
+from mlcore.training.keypoints import resolve_backbone
 
 LOCK_NAMESPACE = 1381258801  # first key of the two-int advisory lock; the second is the project id
 
@@ -144,7 +145,8 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
             kp_end = 0.6 if train_form else 0.8
             kp_mid = (0.03 + kp_end) / 2   # pretraining, when there is one, takes the first half of the keypoint span
             pretraining, init_from = None, None
-            if teacher is not None and pseudo is not None:  # pseudo-labels come with every teacher
+            # Pseudo-label pretraining warms up the from-scratch network; BlazePose's backbone is pretrained.
+            if teacher is not None and pseudo is not None and resolve_backbone(kp_cfg.backbone) == "scratch":
                 pretraining, init_from = pretrain(teacher, pseudo, pretrain_epochs, images, Path(tmp) / "pretrained",
                                                   skeleton, kp_cfg, progress.sub(0.03, kp_mid))
             report = train_keypoint_model(tr, va, images, kp_dir, skeleton, kp_cfg, init_from=init_from,

@@ -69,6 +69,8 @@ def mc_predictor(version: ModelVersion, samples: int, seed: int = 0):
     """MC-dropout passes of a model trained here (its torch checkpoint), or None."""
     if samples <= 0 or version.source != ModelSource.TRAINED or not version.checkpoint:
         return None
+    if (version.meta or {}).get("backbone") == "blazepose":
+        return None  # heads on BlazePose's backbone have no dropout to sample; flip and confidence still rank
     return TorchTopDownPredictor(local_model_dir(version), mc_samples=samples, seed=seed)
 
 
