@@ -94,7 +94,8 @@ def train_keypoint_model(train: dict, val: dict | None, images_dir: Path, out_di
     val = val if val and val.get("annotations") else None
     report = train_keypoints(train, images_dir, out_dir, val=val, skeleton=skeleton, config=config, progress=progress,
                              init_from=init_from)
-    if int8:
+    # The INT8 file is read by the SimCC top-down loader; heads on BlazePose export heatmaps, not SimCC.
+    if int8 and report.get("backbone") != "blazepose":
         try:
             with quiet_quantiser():
                 quantize_int8(Path(out_dir) / "model.onnx", Path(out_dir) / "model.int8.onnx")
