@@ -36,15 +36,10 @@ import torch
 from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
 
 from mlcore import coco, metrics
+from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache, fallback_cache
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.training import (
-    BOX,
-    DETECTOR,
-    FALLBACK,
-    CropCache,
-    build_cache,
-    fallback_cache,
     inner_split,
     new_heads,
     predict_rows,

@@ -2,11 +2,14 @@
 
 import os
 import shutil
+import tempfile
 from pathlib import Path
 
 import pytest
 
 os.environ.setdefault("POSEREVIEW_DEV", "1")
+# Backbone crops kept between retrains go to a folder of this run, not the user's cache (workers inherit it).
+os.environ.setdefault("MLCORE_CROP_STORE", tempfile.mkdtemp(prefix="posereview-crops-"))
 
 ROOT = Path(__file__).resolve().parent.parent
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))

@@ -80,6 +80,7 @@ class TFLiteModule(nn.Module):
         unknown = sorted({op.kind for op in graph.operators if op.kind not in SUPPORTED})
         if unknown:
             raise UnsupportedOperator(f"TFLite operators not supported: {', '.join(unknown)}")
+        self.sha256 = graph.sha256  # of the .tflite file: identifies the weights (crop store keys)
         self.graph_inputs = graph.inputs
         self.graph_outputs = graph.outputs
         self.shapes = {t.index: t.shape for t in graph.tensors}

@@ -1,6 +1,6 @@
 """Train keypoint heads for any skeleton on BlazePose's frozen backbone, from a cache of backbone features.
 
-``build_cache`` crops every frame several times (``HeadTrainConfig``: the box ROI, the detector's ROI,
+``crops.build_cache`` crops every frame several times (``HeadTrainConfig``: the box ROI, the detector's ROI,
 augmented ROIs) and runs the frozen backbone once per crop, keeping the (48, 64, 64) features as
 float16 with the targets in heatmap cells. ``train_heads`` fits ``KeypointHeads`` on that cache
 (cross-entropy against Gaussian heatmaps, AdamW, cosine schedule) with early stopping on held-out
@@ -10,15 +10,14 @@ report shape) and writes a model directory: model.pt (heads), model.onnx (backbo
 1 x 3 x 256 x 256, parity-checked against onnxruntime), model.json, history.json.
 
 A retrain of ~200 frames costs the backbone on ~6 crops per frame (~0.2 s each on one CPU core)
-and a few seconds per heads epoch; only the heads change, so the cache could be kept between
-retrains of the same frames.
+and a few seconds per heads epoch; only the heads change, so each frame's crops are kept in a
+``CropStore`` and a later retrain runs the backbone only on new or re-boxed frames.
 """
 
 from __future__ import annotations
 
 import os
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -31,6 +30,8 @@ from ..files import atomic_path
 from ..skeletons import Skeleton
 from ..training.common import EarlyStopping, ProgressFn, no_progress, seed_everything
 from ..transforms import apply_affine, invert_affine
+from .crop_store import CropStore, default_store
+from .crops import BOX, CropCache, build_cache
 from .head_config import HeadTrainConfig
 from .heads import (
     STRIDE,
@@ -42,191 +43,11 @@ from .heads import (
     landmark_index,
 )
 from .models import INPUT_SIZE
-from .roi import Roi, crop_roi
 
 if TYPE_CHECKING:
     from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
-    from .predictor import BlazePosePredictor, RoiResult
 
-BOX, DETECTOR, AUGMENTED, FALLBACK = 0, 1, 2, 3
 ARCHITECTURE = "BlazePose-GHUM-full+heatmap-heads"
-
-
-@dataclass
-class CropCache:
-    """Backbone outputs of M crops.
-
-    features (M, 48, 64, 64) float16; points (M, K, 3) targets [x, y, v] in heatmap cells;
-    matrices (M, 2, 3) image -> crop pixels (of the mirrored image where ``flipped``); sample (M,)
-    index of the source frame; kind (M,) BOX | DETECTOR | AUGMENTED | FALLBACK (the whole frame as a box,
-    for frames where the detector finds nobody or a pose presence < min_presence); duplicate (M,) True for a DETECTOR
-    crop that is its frame's BOX crop (kept for evaluation, left out of training); flipped (M,) bool;
-    landmarks (M, 39, 5) BlazePose's landmarks in image pixels (``RoiResult.landmarks39``; zeros for
-    augmented crops); presence (M,) BlazePose's pose presence.
-    """
-
-    features: npt.NDArray[np.float16]
-    duplicate: npt.NDArray[np.bool_]
-    points: npt.NDArray[np.float64]
-    matrices: npt.NDArray[np.float64]
-    sample: npt.NDArray[np.int64]
-    kind: npt.NDArray[np.int64]
-    flipped: npt.NDArray[np.bool_]
-    landmarks: npt.NDArray[np.float64]
-    presence: npt.NDArray[np.float64]
-
-    def rows(self, samples: npt.ArrayLike,
-             kinds: tuple[int, ...] = (BOX, DETECTOR, AUGMENTED, FALLBACK)) -> npt.NDArray[np.int64]:
-        """Row indices of the crops of these frames and kinds."""
-        keep = np.isin(self.sample, np.asarray(samples)) & np.isin(self.kind, kinds)
-        return np.flatnonzero(keep)
-
-    def training_rows(self, samples: npt.ArrayLike) -> npt.NDArray[np.int64]:
-        """Rows to train on for these frames: every crop once (duplicate DETECTOR crops left out)."""
-        return np.flatnonzero(np.isin(self.sample, np.asarray(samples)) & ~self.duplicate)
-
-    def save(self, path: str | os.PathLike[str]) -> None:
-        with atomic_path(Path(path)) as tmp, open(tmp, "wb") as fh:
-            np.savez(fh, **self.__dict__)
-
-    def concat(self, other: CropCache) -> CropCache:
-        """This cache's rows followed by ``other``'s."""
-        return CropCache(**{k: np.concatenate([v, getattr(other, k)]) for k, v in self.__dict__.items()})
-
-    @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> CropCache:
-        with np.load(path) as z:
-            return cls(**{k: z[k] for k in z.files})
-
-
-def augment_roi(roi: Roi, cfg: HeadTrainConfig, rng: np.random.Generator) -> Roi:
-    """A jittered copy of ``roi``: side x U(scale), centre + N(0, shift) x side, rotation +- cfg.rotation."""
-    size = roi.size * rng.uniform(*cfg.scale)
-    dx, dy = rng.normal(0.0, cfg.shift, 2).clip(-2.5 * cfg.shift, 2.5 * cfg.shift) * roi.size
-    rot = roi.rotation
-    if rng.random() < cfg.rotation_prob:
-        rot += np.deg2rad(rng.uniform(-cfg.rotation, cfg.rotation))
-    return Roi(roi.center_x + dx, roi.center_y + dy, size, float(rot))
-
-
-def mirror(image: npt.NDArray[np.uint8], keypoints: npt.NDArray[np.float64], roi: Roi,
-           flip_index: list[int]) -> tuple[npt.NDArray[np.uint8], npt.NDArray[np.float64], Roi]:
-    """The mirrored frame, its keypoints (K, 3) with left/right swapped, and the mirrored ROI."""
-    w = image.shape[1]
-    kp = keypoints.copy()
-    kp[:, 0] = w - 1 - kp[:, 0]
-    return (np.ascontiguousarray(image[:, ::-1]), kp[flip_index],
-            Roi(w - 1 - roi.center_x, roi.center_y, roi.size, -roi.rotation))
-
-
-def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePosePredictor, cfg: HeadTrainConfig,
-                augment: npt.ArrayLike | None = None, progress: ProgressFn = no_progress,
-                batch: int = 8) -> CropCache:
-    """Crops of every frame through the frozen backbone. augment: frame indices that get augmented crops
-    (default all); the others (held-out frames) get only the box and detector ROIs."""
-    rng = np.random.default_rng([cfg.seed, 7])
-    aug = set(range(len(samples.images)) if augment is None else np.asarray(augment).tolist())
-    feats: list[npt.NDArray[np.float16]] = []
-    points, mats, sample, kind, flipped, lms, pres = [], [], [], [], [], [], []
-
-    def add(f: torch.Tensor, kp: npt.NDArray[np.float64], m: npt.NDArray[np.float64], i: int, k: int, fl: bool,
-            lm: npt.NDArray[np.float64] | None, p: float) -> None:
-        feats.append(f.numpy().astype(np.float16))
-        pt = kp.copy()
-        pt[:, :2] = apply_affine(kp[:, :2], m) / STRIDE
-        points.append(pt)
-        mats.append(m)
-        sample.append(i)
-        kind.append(k)
-        flipped.append(fl)
-        lms.append(lm if lm is not None else np.zeros((39, 5)))
-        pres.append(p)
-
-    pending: list[tuple[npt.NDArray[np.float32], npt.NDArray[np.float64], npt.NDArray[np.float64], int, bool]] = []
-    same: list[bool] = []      # per DETECTOR row: its ROI is the BOX row's (a duplicate crop)
-
-    def flush() -> None:
-        if not pending:
-            return
-        x = torch.from_numpy(np.stack([c for c, *_ in pending]).transpose(0, 3, 1, 2).copy())
-        with torch.no_grad():
-            out = predictor.net.run(x.to(predictor.device))
-        for j, (_, kp, m, i, fl) in enumerate(pending):
-            add(out.features[j].cpu(), kp, m, i, AUGMENTED, fl, None, float(out.presence.reshape(-1)[j]))
-        pending.clear()
-
-    from .finetuned import person_results
-
-    for i, image in enumerate(samples.images):
-        kp, box = samples.keypoints[i], samples.bboxes[i]
-        box_res = person_results(predictor, image, box[None])[0][0]
-        add(box_res.output.features[0].cpu(), kp, box_res.matrix, i, BOX, False, box_res.landmarks39,
-            box_res.presence)
-        frame = predictor.rois(image, None)
-        res = None
-        if frame:
-            res = box_res if frame[0][0] == box_res.roi else predictor.run_roi(image, frame[0][0])
-            add(res.output.features[0].cpu(), kp, res.matrix, i, DETECTOR, False, res.landmarks39, res.presence)
-            same.append(res is box_res)
-        if res is None or res.presence < cfg.min_presence:
-            fb = frame_fallback(predictor, image)
-            add(fb.output.features[0].cpu(), kp, fb.matrix, i, FALLBACK, False, fb.landmarks39, fb.presence)
-        if i in aug:
-            for _ in range(cfg.variants):
-                roi = augment_roi(box_res.roi, cfg, rng)
-                img, pts, fl = image, kp, False
-                if rng.random() < cfg.flip:
-                    img, pts, roi = mirror(image, kp, roi, skeleton.flip_index)
-                    fl = True
-                crop, m = crop_roi(img, roi, INPUT_SIZE)
-                if cfg.colour > 0:
-                    alpha = 1.0 + rng.uniform(-cfg.colour, cfg.colour)
-                    beta = rng.uniform(-cfg.colour, cfg.colour) / 2
-                    crop = np.clip(crop * alpha + beta, 0.0, 1.0).astype(np.float32)
-                pending.append((crop, pts, m, i, fl))
-                if len(pending) >= batch:
-                    flush()
-        progress((i + 1) / len(samples.images), f"backbone features {i + 1}/{len(samples.images)}")
-    flush()
-    kinds = np.asarray(kind, dtype=np.int64)
-    duplicate = np.zeros(len(kinds), dtype=bool)
-    duplicate[kinds == DETECTOR] = same
-    return CropCache(features=np.stack(feats), duplicate=duplicate, points=np.stack(points), matrices=np.stack(mats),
-                     sample=np.asarray(sample, dtype=np.int64), kind=kinds,
-                     flipped=np.asarray(flipped, dtype=bool), landmarks=np.stack(lms),
-                     presence=np.asarray(pres, dtype=np.float64))
-
-
-def frame_fallback(predictor: BlazePosePredictor, image: npt.NDArray[np.uint8]) -> RoiResult:
-    """The landmark pass on the whole frame taken as a person box (ROI rules and tracking pass of boxes)."""
-    from ..predictors.base import full_image_box
-    from .finetuned import person_results
-
-    return person_results(predictor, image, full_image_box(image)[None])[0][0]
-
-
-def fallback_cache(samples: KeypointSamples, predictor: BlazePosePredictor, cache: CropCache,
-                   min_presence: float) -> CropCache:
-    """FALLBACK rows for the frames of ``cache`` that lack them: no DETECTOR row, or its presence below
-    ``min_presence`` (extends a cache built before FALLBACK rows existed)."""
-    have = set(cache.sample[cache.kind == FALLBACK].tolist())
-    detected = {int(s): float(p) for s, p, k in zip(cache.sample, cache.presence, cache.kind, strict=True)
-                if k == DETECTOR}
-    rows: dict[str, list[Any]] = {k: [] for k in cache.__dict__}
-    for i, image in enumerate(samples.images):
-        if i in have or detected.get(i, -1.0) >= min_presence:
-            continue
-        fb = frame_fallback(predictor, image)
-        pt = samples.keypoints[i].copy()
-        pt[:, :2] = apply_affine(pt[:, :2], fb.matrix) / STRIDE
-        for k, v in (("features", fb.output.features[0].cpu().numpy().astype(np.float16)), ("duplicate", False),
-                     ("points", pt), ("matrices", fb.matrix), ("sample", i), ("kind", FALLBACK),
-                     ("flipped", False), ("landmarks", fb.landmarks39), ("presence", fb.presence)):
-            rows[k].append(v)
-    if not rows["sample"]:
-        return cache
-    extra = CropCache(**{k: np.asarray(v, dtype=getattr(cache, k).dtype) for k, v in rows.items()})
-    return cache.concat(extra)
 
 
 def new_heads(skeleton: Skeleton, net: Any, hidden: int) -> KeypointHeads:
@@ -337,13 +158,15 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                               out_dir: str | os.PathLike[str], val: dict[str, Any] | None = None,
                               skeleton: Skeleton | None = None, config: KeypointTrainConfig | None = None,
                               device: str | None = None, progress: ProgressFn = no_progress,
-                              resume: bool = False, init_from: str | os.PathLike[str] | None = None) -> dict[str, Any]:
+                              resume: bool = False, init_from: str | os.PathLike[str] | None = None,
+                              crop_store: CropStore | None = None) -> dict[str, Any]:
     """``train_keypoints`` with BlazePose's backbone: heads for ``skeleton`` on cached features.
 
     Same arguments and report shape as ``train_keypoints``; ``config.head`` (``HeadTrainConfig``) holds
     the settings. Without ``val``, one of ``inner_val_folds`` clip-grouped folds of ``train`` is held out
     for early stopping (the report's "val" is then those clips). ``resume`` and ``init_from`` are not
-    supported (a retrain takes minutes); ``device`` is used for the backbone pass.
+    supported (a retrain takes minutes); ``device`` is used for the backbone pass. ``crop_store``: where
+    each frame's crops are kept between runs (default ``crop_store.default_store()``).
     Raises ``BlazePoseUnavailable`` when the model files are not found.
     """
     from ..training.keypoint_common import KeypointTrainConfig, keypoint_report, load_samples
@@ -371,7 +194,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     predictor = BlazePosePredictor(box_roi=hcfg.box_roi, box_rotation=hcfg.box_rotation, track=hcfg.track,
                                    device=device or "cpu")
     t0 = time.time()
-    cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr,
+    store = crop_store if crop_store is not None else default_store()
+    cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr, store=store,
                         progress=lambda f, m: progress(0.05 + 0.55 * f, m))
     cache_seconds = time.time() - t0
     t1 = time.time()
@@ -382,7 +206,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     report: dict[str, Any] = {"train_frames": len(tr), "missing_frames": train_s.missing,
                               "epochs_run": sum(1 for h in history if h["epoch"] >= 0), "init_from": None,
                               "backbone": "blazepose", "cached_crops": len(cache.sample),
-                              "cache_seconds": round(cache_seconds, 1), "head_seconds": round(head_seconds, 1)}
+                              "cache_seconds": round(cache_seconds, 1), "head_seconds": round(head_seconds, 1),
+                              "crop_sets_from_store": store.hits, "crop_sets_computed": store.misses}
     report["onnx_max_abs_diff"] = save_heads_model(out, heads, predictor.net, skeleton, cfg)
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(heads, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,

@@ -36,8 +36,8 @@ def _four_frames(root) -> dict:
 @pytest.fixture(scope="module")
 def cached(bp_net, dataset):
     """4 real frames (2 clips) with a custom point (mid-wrists, no BlazePose counterpart), cropped twice each."""
+    from mlcore.blazepose.crops import build_cache
     from mlcore.blazepose.head_config import HeadTrainConfig
-    from mlcore.blazepose.training import build_cache
     from mlcore.training.keypoints import load_samples
 
     skeleton = COCO17.with_keypoints(["bar_centre"], [0.079])
