@@ -119,12 +119,6 @@ function renderFrameInfo() {
   const rej = state.data.rejection;
   $("rejection").hidden = !rej;
   if (rej) $("rejection-text").textContent = `${rej.by || "A reviewer"}: ${rej.comment}`;
-  const signals = state.data.lease && state.data.lease.signals ? state.data.lease.signals : {};
-  const why = Object.entries(signals).filter(([k]) => !k.startsWith("rejected"));
-  $("signals").hidden = !why.length;
-  $("signals-text").textContent = why
-    .map(([k, v]) => `${k.replaceAll("_", " ")}: ${Array.isArray(v) ? v.join(", ") : v}`)
-    .join(" · ");
   renderPrediction();
 }
 

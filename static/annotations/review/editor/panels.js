@@ -3,6 +3,7 @@
 
 import { $, K, cfg, colours, names, parts, state } from "./context.js";
 import { renderPrediction } from "./prediction_view.js";
+import { rawFigures, reasons } from "./reasons.js";
 
 export const VIS_TEXT = { 2: "visible", 1: "occluded", 0: "—" };
 
@@ -80,6 +81,21 @@ export function refresh(points = null) {
   }
   renderLabels();
   renderCounts();
+  renderReasons();
+}
+
+/** "Why this frame": the queue item's signals in plain words, the spine sentence following the working pose. */
+export function renderReasons() {
+  const signals = (state.data && state.data.lease && state.data.lease.signals) || {};
+  const items = reasons(signals, { names, points: state.pose.points });
+  $("signals").hidden = !items.length;
+  $("signals-list").replaceChildren(...items.map(({ key, text }) => {
+    const li = document.createElement("li");
+    li.dataset.signal = key;
+    li.textContent = text;
+    return li;
+  }));
+  $("signals-raw").textContent = rawFigures(signals).join(" · ");
 }
 
 export function select(i) {
