@@ -215,7 +215,10 @@ def evaluate(gt: dict[str, Any], preds: list[dict[str, Any]],
     Keypoints (results with ``keypoints``): OKS-AP family (COCOeval, the
     category's sigmas), mean OKS over ground-truth instances (a missed one
     counts 0) and over matched ones, share with OKS >= 0.5, PCK at each alpha
-    of the box size, mean and per-keypoint pixel error (matched instances).
+    of the box size, mean and per-keypoint pixel error (matched instances),
+    ``points_to_fix``: labelled keypoints per ground-truth instance whose own
+    OKS term is < 0.5 (a person would move them; a missed instance counts
+    all its labelled points).
     Form (results with ``form_label`` and ``annotation_id``, no keypoints):
     accuracy, F1 (of the last class in sorted order when there are two,
     else macro), per-label F1 and the confusion matrix.
@@ -235,6 +238,7 @@ def evaluate(gt: dict[str, Any], preds: list[dict[str, Any]],
                "mean_oks": float(o.mean()) if len(o) else None,
                "mean_oks_matched": float(o[rows].mean()) if rows else None,
                "oks_ge_0.5": float((o >= 0.5).mean()) if len(o) else None}
+        to_fix = (table.keypoints[:, :, 2] > 0).sum(axis=1).astype(np.float64)  # missed: every labelled point
         if rows:
             pred = np.stack([np.asarray(kp_preds[matched[i]["result"]]["keypoints"], float).reshape(-1, 3)
                              for i in rows])
@@ -245,8 +249,10 @@ def evaluate(gt: dict[str, Any], preds: list[dict[str, Any]],
             ks = metrics.oks_per_keypoint(pred, gt_kp, table.areas[rows], skeleton.sigma_array)
             rep["mean_pixel_error"] = err
             rep["per_keypoint_mean_error"] = {n: _num(v) for n, v in zip(skeleton.keypoints, per, strict=True)}
+            to_fix[rows] = (ks < 0.5).sum(axis=1)  # NaN (unlabelled) compares False
             per_oks = unc.frame_mean(ks.T)
             rep["per_keypoint_oks"] = {n: _num(v) for n, v in zip(skeleton.keypoints, per_oks, strict=True)}
+        rep["points_to_fix"] = float(to_fix.mean()) if len(to_fix) else None
         report["keypoints"] = rep
     if form_preds:
         human = {int(a["id"]): coco.form_label(a) for a in gt.get("annotations", [])}

@@ -23,6 +23,7 @@ from annotations.core.serializers import JobSerializer
 from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
 from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
+from annotations.learning.families import retrain_family, version_family
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -44,6 +45,7 @@ FILE_FIELDS = ("checkpoint", "onnx", "onnx_int8")
 def model_payload(v: ModelVersion) -> dict:
     return {
         "id": v.pk, "kind": v.kind, "number": v.number, "label": v.label, "source": v.source, "name": v.name,
+        "family": version_family(v),
         "status": v.status, "is_active": v.is_active, "metrics": v.metrics, "heldout_clips": v.heldout_clips,
         "split_version": split.number if (split := v.split_version) is not None else None,
         "training_config": v.training_config, "training_frames": v.training_frames,
@@ -172,7 +174,8 @@ def learning_settings(request, slug):
                     raise InputError(str(exc)) from exc
                 setattr(s, name, data[name])
         s.save()
-    return Response({f: getattr(s, "pretrain_model_id" if f == "pretrain_model" else f) for f in SETTINGS_FIELDS})
+    payload = {f: getattr(s, "pretrain_model_id" if f == "pretrain_model" else f) for f in SETTINGS_FIELDS}
+    return Response({**payload, "next_retrain": retrain_family(project, s)})
 
 
 @extend_schema(summary="A frame's model predictions", responses=responses({200: OBJECT_LIST}))

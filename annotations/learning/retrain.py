@@ -21,6 +21,7 @@ from annotations.core.errors import InputError
 from annotations.core.jobs import QueueUnavailable, reap_stale_jobs, start_job
 from annotations.core.progress import JobCancelled, Progress
 from annotations.learning.artifacts import store_model_dir
+from annotations.learning.baselines import compare_with_untuned
 from annotations.learning.data import (
     clips_of,
     ensure_split,
@@ -153,12 +154,15 @@ def retrain(project, params: dict, job: Job | None, progress: Progress) -> dict:
                                           progress=progress.sub(kp_mid if init_from else 0.03, kp_end))
             progress(kp_end, "evaluating the keypoint model on the held-out clips")
             kp = versions[ModelKind.KEYPOINTS]
-            kp.metrics = {"keypoints": evaluate_keypoint_dir(kp_dir, te, images),
+            heldout_results: list[dict] = []
+            kp.metrics = {"keypoints": evaluate_keypoint_dir(kp_dir, te, images, results_out=heldout_results),
                           "keypoints_int8": evaluate_keypoint_dir(kp_dir, te, images, int8=True),
                           "training": report, "training_seconds": round(time.time() - t0, 1),
                           "heldout_frames": len(te["images"])}
             if pretraining is not None:
                 kp.metrics["pretraining"] = pretraining
+            progress(kp_end, "untuned BlazePose on the same held-out clips (the bar to clear)")
+            kp.metrics["untuned_blazepose"] = compare_with_untuned(te, images, heldout_results)
             kp.status = ModelStatus.READY
             store_model_dir(kp, kp_dir)
             if train_form:

@@ -18,6 +18,8 @@ class ModelVersionSerializer(serializers.Serializer):
     label = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     source = serializers.CharField(allow_null=True)  # type: ignore[assignment]
     name = serializers.CharField(allow_null=True, allow_blank=True)
+    family = serializers.CharField(allow_blank=True, help_text="Keypoint models: BlazePose backbone + heads, built-in "
+                                   "network from scratch, uploaded ONNX or untuned MediaPipe; empty for form models.")
     status = serializers.CharField()
     is_active = serializers.BooleanField()
     metrics = serializers.JSONField()
@@ -62,3 +64,5 @@ class LearningSettingsSerializer(serializers.Serializer):
     mc_samples = serializers.IntegerField(required=False)
     pretrain_model = serializers.IntegerField(required=False, allow_null=True)
     pretrain_epochs = serializers.IntegerField(required=False)
+    next_retrain = serializers.DictField(read_only=True, help_text="What the next retrain trains: backbone "
+                                         "(blazepose or scratch), family and why, in words.")

@@ -26,9 +26,14 @@ from mlcore.training.common import no_progress
 from mlcore.training.form import FormTrainConfig, train_form
 from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
-# What the app trains unless the project's learning settings or the job say otherwise: the
-# mlcore defaults with fewer epochs, so a retrain on a few hundred frames takes minutes on a CPU.
-DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20}
+# What the app trains unless the project's learning settings or the job say otherwise: heads on
+# BlazePose's pretrained backbone when the MediaPipe extra's files are there ("auto"), else the built-in
+# network with fewer epochs than mlcore's defaults, so a retrain on a few hundred frames takes minutes
+# on a CPU. The heads' own settings are mlcore's (HeadTrainConfig) with DEFAULT_HEAD_CONFIG on top:
+# 2 jittered crops per frame instead of 4, because the backbone pass over the crops is most of a first
+# retrain's time (chosen for time, not tuned on any held-out figure).
+DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20, "backbone": "auto"}
+DEFAULT_HEAD_CONFIG: dict = {"variants": 2}
 DEFAULT_FORM_CONFIG = {"epochs": 200}
 
 
@@ -68,8 +73,7 @@ def keypoint_config(overrides: dict | None = None) -> KeypointTrainConfig:
         if "scale" in aug:
             aug["scale"] = tuple(aug["scale"])
         values["augment"] = AugmentConfig(**aug)
-    if isinstance(values.get("head"), dict):
-        values["head"] = HeadTrainConfig.from_dict(values["head"])
+    values["head"] = HeadTrainConfig.from_dict({**DEFAULT_HEAD_CONFIG, **(values.get("head") or {})})
     return KeypointTrainConfig(**values)
 
 
@@ -112,19 +116,23 @@ def train_form_model(train: dict, val: dict | None, out_dir: Path, skeleton: Ske
                           quantize=quantize)
 
 
-def evaluate_keypoint_predictor(predictor, gt: dict, images_dir: Path, progress=no_progress) -> dict:
-    """mlcore's keypoint report for `predictor` on the annotations of `gt` (each in its human box)."""
+def evaluate_keypoint_predictor(predictor, gt: dict, images_dir: Path, progress=no_progress,
+                                results_out: list | None = None) -> dict:
+    """mlcore's keypoint report for `predictor` on the annotations of `gt` (each in its human box);
+    the COCO results are appended to `results_out` when given."""
     if not gt.get("annotations"):
         return {}
     results = pipeline.predict_coco(gt, images_dir, predictor, boxes="auto", flip_test=False, progress=progress)
     results = [r for r in results if "annotation_id" in r]
+    if results_out is not None:
+        results_out.extend(results)
     if not results:
         return {}
     return pipeline.evaluate(gt, results)["keypoints"]
 
 
 def evaluate_keypoint_dir(model_dir: Path, gt: dict, images_dir: Path, int8: bool = False,
-                          progress=no_progress) -> dict:
+                          progress=no_progress, results_out: list | None = None) -> dict:
     model_dir = Path(model_dir)
     if int8:
         if not (model_dir / "model.int8.onnx").is_file():
@@ -133,7 +141,7 @@ def evaluate_keypoint_dir(model_dir: Path, gt: dict, images_dir: Path, int8: boo
         predictor = load_predictor(model_dir / "model.int8.onnx", skeleton=meta_skeleton)
     else:
         predictor = load_predictor(model_dir)
-    return evaluate_keypoint_predictor(predictor, gt, images_dir, progress)
+    return evaluate_keypoint_predictor(predictor, gt, images_dir, progress, results_out)
 
 
 def evaluate_form_classifier(classifier, gt: dict) -> dict:

@@ -14,6 +14,7 @@ from annotations.core.permissions import project_for
 from annotations.core.progress import cancel_for
 from annotations.dashboards.registry import BOARD_TITLES
 from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
+from annotations.learning.families import retrain_family, version_family
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -21,6 +22,10 @@ from annotations.learning.runtime import mediapipe_available, mediapipe_version
 from annotations.learning.triggers import newly_verified_frames
 from annotations.learning.uploads import register_onnx
 from annotations.models import Job, LearningSettings, ModelKind, ModelSource, ModelStatus, ModelVersion, Role
+
+BACKBONE_OPTIONS = (("auto", "BlazePose heads when its model files are here, else from scratch"),
+                    ("blazepose", "BlazePose heads (fail without the MediaPipe extra)"),
+                    ("scratch", "built-in network from scratch"))
 
 
 def models_page(request, slug):
@@ -33,11 +38,16 @@ def models_page(request, slug):
     for v in versions:
         v.quality = quality_text(v)
         v.pretraining = pretraining_text(v)
+        v.family = version_family(v)
+        v.baseline = baseline_text(v)
     return render(request, "annotations/models/models.html", {
         "project": project, "versions": versions, "boards": BOARD_TITLES.items(), "jobs": jobs, "settings": settings,
         "is_pi": project.has_role(request.user, Role.PI),
         "active": {k: ModelVersion.active(project, k) for k in ModelKind.values},
         "newly_verified": newly_verified_frames(project),
+        "next_family": retrain_family(project, settings),
+        "backbone_choice": (settings.keypoint_config or {}).get("backbone", "auto"),
+        "backbone_options": BACKBONE_OPTIONS,
         "unfinished": [j for j in jobs if not j.is_finished],
         "teachers": [v for v in versions if v.kind == ModelKind.KEYPOINTS and v.status == ModelStatus.READY],
         "offer_mediapipe": mediapipe_available() and not any(v.source == ModelSource.MEDIAPIPE for v in versions),
@@ -64,6 +74,18 @@ def quality_text(v: ModelVersion) -> str:
     return ""
 
 
+def baseline_text(v: ModelVersion) -> str:
+    """The version against untuned BlazePose on the same held-out clips (17 body points), if measured."""
+    cmp = v.metrics.get("untuned_blazepose") or {}
+    if cmp.get("skipped"):
+        return f"not compared with untuned BlazePose: {cmp['skipped']}"
+    if not cmp.get("trained"):
+        return ""
+    ours, base = cmp["trained"], cmp["untuned_blazepose"]
+    return (f"body points, mean OKS {_f(ours.get('mean_oks'))} vs untuned BlazePose {_f(base.get('mean_oks'))}; "
+            f"points to fix {_f(ours.get('points_to_fix'), 1)} vs {_f(base.get('points_to_fix'), 1)} per frame")
+
+
 def pretraining_text(v: ModelVersion) -> str:
     """How a keypoint version was pretrained on pseudo-labels, if it was."""
     pre = v.metrics.get("pretraining")
@@ -86,8 +108,11 @@ def start_learning(request, slug, kind):
     try:
         if kind == "retrain":
             params = {"force": request.POST.get("force") == "on"}
-            if request.POST.get("epochs"):
-                params["keypoint_config"] = {"epochs": int(request.POST["epochs"])}
+            if request.POST.get("epochs"):  # the heads' epochs when the retrain trains BlazePose heads
+                epochs = int(request.POST["epochs"])
+                params["keypoint_config"] = ({"head": {"epochs": epochs}}
+                                             if retrain_family(project)["backbone"] == "blazepose"
+                                             else {"epochs": epochs})
             job = start_retrain(project, check_job_params(kind, params), request.user)
         else:
             params = {"scope": request.POST.get("scope", "all")} if kind == "predict" else {}
@@ -149,6 +174,11 @@ def save_settings(request, slug):
                     raise InputError(f"'{name}' must be a whole number") from None
                 check(value, name)
                 setattr(s, name, value)
+        if request.POST.get("backbone"):
+            backbone = request.POST["backbone"]
+            if backbone not in ("auto", "blazepose", "scratch"):
+                raise InputError("'backbone' must be auto, blazepose or scratch")
+            s.keypoint_config = {**(s.keypoint_config or {}), "backbone": backbone}
         if "pretrain_model" in request.POST:
             s.pretrain_model = teacher_for(project, s, {"pretrain_model": request.POST["pretrain_model"] or None})
     except InputError as exc:

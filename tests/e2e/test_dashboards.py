@@ -13,9 +13,10 @@ from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
 
-TINY_KEYPOINTS = {"epochs": 2, "width": 8, "hidden": 32, "input_size": [32, 48], "batch_size": 32}
+TINY_KEYPOINTS = {"backbone": "scratch", "epochs": 2, "width": 8, "hidden": 32, "input_size": [32, 48],
+                  "batch_size": 32}
 SIM = ["--rounds", "3", "--batch", "8", "--seed-frames", "6", "--keypoint-epochs", "1", "--keypoint-steps", "4",
-       "--input-size", "32x48", "--width", "8", "--form-epochs", "10"]
+       "--input-size", "32x48", "--width", "8", "--form-epochs", "10", "--backbone", "scratch"]
 
 
 def run(project, kind, user, **params):

@@ -37,13 +37,16 @@ class Command(BaseCommand):
         parser.add_argument("--width", type=int, default=None, help="keypoint model width")
         parser.add_argument("--form-epochs", type=int, default=None)
         parser.add_argument("--heldout-fold", type=int, default=0, help="which of 5 clip-grouped folds is held out")
+        parser.add_argument("--backbone", choices=("auto", "blazepose", "scratch"), default=None,
+                            help="keypoint network (default: the app's, BlazePose heads when its files are here)")
         parser.add_argument("--no-store", action="store_true", help="do not keep the run for the dashboard")
 
     def handle(self, *args, **opts):
         project = Project.objects.filter(slug=opts["project"]).first()
         if project is None:
             raise CommandError(f"no project {opts['project']!r}")
-        kp = {k: v for k, v in (("input_size", opts["input_size"]), ("width", opts["width"])) if v is not None}
+        kp = {k: v for k, v in (("input_size", opts["input_size"]), ("width", opts["width"]),
+                                ("backbone", opts["backbone"])) if v is not None}
         form = {"epochs": opts["form_epochs"]} if opts["form_epochs"] else {}
 
         def emit(row):

@@ -24,7 +24,8 @@ from mlcore.skeletons import COCO17
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
 
 # Tiny enough for a test (seconds per model on a busy 2-core machine), big enough to learn something.
-TINY_KEYPOINTS = {"epochs": 2, "width": 8, "hidden": 32, "input_size": [32, 48], "batch_size": 32, "patience": 5}
+TINY_KEYPOINTS = {"backbone": "scratch", "epochs": 2, "width": 8, "hidden": 32, "input_size": [32, 48],
+                  "batch_size": 32, "patience": 5}
 TINY_FORM = {"epochs": 15, "hidden": 8}
 # A keypoint model that cannot learn: its weights stay at their random start.
 FROZEN_KEYPOINTS = {**TINY_KEYPOINTS, "lr": 0.0, "epochs": 1}

@@ -12,7 +12,7 @@ from annotations.models import SimulationRun
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
 
 TINY = ["--rounds", "2", "--batch", "5", "--seed-frames", "6", "--keypoint-epochs", "1", "--keypoint-steps", "4",
-        "--input-size", "32x48", "--width", "8", "--form-epochs", "10"]
+        "--input-size", "32x48", "--width", "8", "--form-epochs", "10", "--backbone", "scratch"]
 
 
 def simulate(capsys, strategy: str, seed: int = 3) -> list[dict]:

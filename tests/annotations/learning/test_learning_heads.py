@@ -1,0 +1,109 @@
+"""The app's default keypoint family: a retrain trains heads on BlazePose's backbone when its files are here,
+compares them with untuned BlazePose on the same held-out clips, keeps the backbone crops for the next
+retrain, and the models page and API say which family each version is."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from annotations.learning import families
+from annotations.learning.families import BLAZEPOSE_HEADS, SCRATCH, retrain_family, version_family
+from annotations.models import ModelKind, ModelVersion
+from mlcore import coco
+from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from tests.annotations.learning.test_learning_jobs import TINY_FORM, run
+from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, DATASET, LUMBAR_IMAGES, LUMBAR_JSON, api_client
+
+pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
+
+# Tiny heads: one jittered crop per frame, two epochs; the backbone itself is the real one.
+TINY_HEADS = {"head": {"variants": 1, "epochs": 2, "hidden": 8, "batch_size": 8, "patience": 5}}
+
+
+def _few_clips(path, clips: int, frames: int) -> dict:
+    """The first `clips` clips of a CVAT export, `frames` annotated frames each (and nothing else)."""
+    data = coco.load_coco(path)
+    annotated = {a["image_id"] for a in data["annotations"]}
+    by_clip: dict[str, list[int]] = {}
+    for img in sorted(data["images"], key=lambda i: i["file_name"]):
+        if img["id"] in annotated:
+            by_clip.setdefault(coco.clip_id(img), []).append(img["id"])
+    keep = [i for ids in list(by_clip.values())[:clips] for i in ids[:frames]]
+    return coco.subset(data, keep)
+
+
+@pytest.fixture
+def small(project, tmp_path):
+    """The demo project with 5 clips of each form label, 3 annotated frames per clip (30 frames)."""
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable as exc:
+        pytest.skip(f"BlazePose files not found: {exc}")
+    if not DATASET.is_dir():
+        pytest.skip(f"barbell-row dataset not found at {DATASET}")
+    from annotations.datasets.importing import import_coco_file
+
+    for name, src, images, label in (("correct", CORRECT_JSON, CORRECT_IMAGES, "correct"),
+                                     ("lumbar", LUMBAR_JSON, LUMBAR_IMAGES, "lumbar_error")):
+        path = tmp_path / f"{name}.json"
+        path.write_text(json.dumps(_few_clips(src, 5, 3)))
+        import_coco_file(project, path, images_dir=images, form_label=label)
+    return project
+
+
+def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_reuses_the_crops(small, users,
+                                                                                                 client):
+    assert retrain_family(small)["backbone"] == "blazepose"
+    first = run(small, "retrain", users["pi"], keypoint_config=TINY_HEADS, form_config=TINY_FORM, chain=False)
+    kp = ModelVersion.objects.get(project=small, kind=ModelKind.KEYPOINTS, job=first)
+    assert kp.meta["backbone"] == "blazepose" and version_family(kp) == BLAZEPOSE_HEADS
+    training = kp.metrics["training"]
+    assert training["backbone"] == "blazepose" and training["crop_sets_computed"] > 0
+    assert training["crop_sets_from_store"] == 0
+    assert 0 <= kp.metrics["keypoints"]["mean_oks"] <= 1 and kp.metrics["keypoints"]["points_to_fix"] >= 0
+
+    compared = kp.metrics["untuned_blazepose"]
+    assert compared["frames"] == kp.metrics["heldout_frames"] > 0
+    for side in ("trained", "untuned_blazepose"):
+        assert 0 <= compared[side]["mean_oks"] <= 1 and 0 <= compared[side]["points_to_fix"] <= 17
+
+    # Same frames, same boxes: the second retrain runs the backbone only for evaluation, not for the crops.
+    second = run(small, "retrain", users["pi"], keypoint_config=TINY_HEADS, form_config=TINY_FORM, chain=False)
+    again = ModelVersion.objects.get(project=small, kind=ModelKind.KEYPOINTS, job=second).metrics["training"]
+    assert again["crop_sets_computed"] == 0
+    assert again["crop_sets_from_store"] == training["crop_sets_computed"]
+
+    payload = api_client(users["reviewer"]).get("/api/projects/demo/models/?kind=keypoints").json()
+    assert {m["family"] for m in payload} == {BLAZEPOSE_HEADS}
+    settings = api_client(users["reviewer"]).get("/api/projects/demo/learning/settings/").json()
+    assert settings["next_retrain"]["backbone"] == "blazepose"
+
+    client.force_login(users["pi"])
+    page = client.get("/p/demo/models/").content.decode()
+    assert BLAZEPOSE_HEADS in page and "vs untuned BlazePose" in page
+
+
+def test_without_blazepose_files_the_next_retrain_is_from_scratch_and_says_why(project, monkeypatch, users, client):
+    def missing():
+        raise BlazePoseUnavailable("searched nowhere")
+
+    monkeypatch.setattr(families, "blazepose_files", missing)
+    nxt = retrain_family(project)
+    assert nxt["backbone"] == "scratch" and nxt["family"] == SCRATCH and "make install" in nxt["why"]
+    client.force_login(users["pi"])
+    page = client.get("/p/demo/models/").content.decode()
+    assert SCRATCH in page and "were not found" in page
+
+
+def test_a_pi_chooses_the_keypoint_network_and_the_epochs_field_follows_it(project, users, client):
+    client.force_login(users["pi"])
+    if retrain_family(project)["backbone"] == "blazepose":
+        assert "Keypoint epochs (of the heads)" in client.get("/p/demo/models/").content.decode()
+    client.post("/p/demo/models/settings/", {"backbone": "scratch"})
+    assert retrain_family(project)["backbone"] == "scratch"
+    assert "ask for it" in retrain_family(project)["why"]
+    assert "Keypoint epochs (of the network)" in client.get("/p/demo/models/").content.decode()
+    assert client.post("/p/demo/models/settings/", {"backbone": "resnet"}).status_code == 302
+    assert retrain_family(project)["backbone"] == "scratch"  # refused, unchanged
