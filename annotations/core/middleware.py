@@ -4,7 +4,7 @@ Content-Security-Policy of settings.POSEREVIEW_CSP."""
 from django.conf import settings
 from django.contrib.auth.views import redirect_to_login
 
-PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/admin/", "/healthz")
+PUBLIC_PREFIXES = ("/accounts/login/", "/static/", "/api/", "/admin/", "/healthz", "/favicon.ico")
 
 
 class LoginRequiredMiddleware:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 
 PALETTE = ["#1f77b4", "#d62728", "#2ca02c", "#ff7f0e", "#9467bd", "#8c564b", "#e377c2", "#7f7f7f", "#bcbd22",
            "#17becf"]
@@ -24,13 +25,30 @@ def dataset(label: str, data: list, i: int = 0, **extra) -> dict:
 
 
 def bar(labels: list, datasets: list[dict], *, stacked: bool = False, horizontal: bool = False,
-        y_title: str = "", x_title: str = "") -> dict:
-    scales = {"x": {"stacked": stacked, "title": {"display": bool(x_title), "text": x_title}},
-              "y": {"stacked": stacked, "beginAtZero": True, "title": {"display": bool(y_title), "text": y_title}}}
+        y_title: str = "", x_title: str = "", every_label: bool = False) -> dict:
+    """A bar chart; `horizontal`: bars along x, one row per label (the page makes the chart tall enough
+    for every row); `every_label`: name every bar on its axis (Chart.js otherwise skips labels that
+    would touch)."""
+    scales: dict[str, dict] = {"x": {"stacked": stacked, "title": {"display": bool(x_title), "text": x_title}},
+                               "y": {"stacked": stacked, "title": {"display": bool(y_title), "text": y_title}}}
+    index, value = ("y", "x") if horizontal else ("x", "y")
+    scales[value]["beginAtZero"] = True
+    if every_label:
+        scales[index]["ticks"] = {"autoSkip": False}
     options: dict[str, object] = {"scales": scales}
     if horizontal:
         options["indexAxis"] = "y"
     return {"type": "bar", "data": {"labels": labels, "datasets": datasets}, "options": options}
+
+
+def nice_max(values: list, headroom: float = 0.15) -> float:
+    """An axis maximum above every value with some room over the largest: 1, 2, 2.5 or 5 times a power
+    of ten (40 -> 50, 3.2 -> 5, 0.05 -> 0.1); 1 when there is no positive value."""
+    top = max((float(v) for v in values if v is not None), default=0.0) * (1 + headroom)
+    if top <= 0:
+        return 1.0
+    power = 10.0 ** math.floor(math.log10(top))
+    return next(round(step * power, 10) for step in (1, 2, 2.5, 5, 10) if step * power >= top)
 
 
 def line(labels: list | None, datasets: list[dict], *, y_title: str = "", x_title: str = "", linear_x: bool = False,

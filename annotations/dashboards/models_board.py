@@ -68,7 +68,7 @@ def keypoint_errors(project) -> dict:
     note = ("points without a value had no verified label on the held-out clips: " + ", ".join(missing)
             if rows and missing else "")
     return table("Mean error per keypoint (pixels, held-out clips)", ["version", *names], rows,
-                 bar(names, sets, y_title="pixels"), note)
+                 bar(names, sets, x_title="pixels", horizontal=True, every_label=True), note)
 
 
 def _form_version(project):

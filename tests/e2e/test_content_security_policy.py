@@ -38,12 +38,11 @@ def watched(new_page):
         page = new_page()
         page.context.add_init_script(RECORD_VIOLATIONS)
         problems: list[str] = []
+        # Nothing is excused: every page's requests, its icon included, must succeed.
         page.on("console", lambda m: problems.append(f"console {m.type}: {m.text} ({m.location.get('url')})")
-                if (m.type == "error" and not m.location.get("url", "").endswith("/favicon.ico"))
-                or "Content Security Policy" in m.text else None)
+                if m.type == "error" or "Content Security Policy" in m.text else None)
         page.on("pageerror", lambda e: problems.append(f"page error: {e}"))
-        page.on("response", lambda r: problems.append(f"{r.status} {r.url}")
-                if r.status >= 400 and not r.url.endswith("/favicon.ico") else None)
+        page.on("response", lambda r: problems.append(f"{r.status} {r.url}") if r.status >= 400 else None)
         return page, problems
     return make
 

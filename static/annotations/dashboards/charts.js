@@ -4,6 +4,7 @@
 // people (and browser tests) can tell a chart with data from an empty one.
 
 import { fetchJson } from "../common/http.js";
+import { BASE_HEIGHT, chartHeight } from "./layout.js";
 
 const Chart = window.Chart;
 
@@ -35,6 +36,8 @@ async function draw(card) {
     }
     const config = table.chart;
     config.options = Object.assign({ responsive: true, plugins: { legend: { position: "bottom" } } }, config.options || {});
+    const height = chartHeight(config);
+    if (height !== BASE_HEIGHT) canvas.parentElement.style.height = `${height}px`; // a row for every label
     new Chart(canvas, config);
     card.dataset.state = "ready";
   } catch (err) {
