@@ -1,6 +1,12 @@
 """Form classification on barbell-row measured honestly: nested clip-grouped CV of the shipped training procedure.
 
-Run: .venv/bin/python bench/mlcore_form_nested.py --repeats 3 [--outer 5] [--inner 4]
+Run: .venv/bin/python bench/mlcore_form_nested.py --repeats 3 [--outer 5] [--inner 4] [--backbone-trunk]
+
+--backbone-trunk adds one extra input, "backbone_trunk" (96 values per frame): BlazePose's backbone
+features (the 48-channel 64 x 64 map its heatmap head reads, on the person-box crop of
+``mlcore.blazepose.crops``, kept in $MLCORE_BENCH_OUT/crops) averaged and max-pooled over the trunk
+quadrilateral (shoulders and hips of the human keypoints); the grid then also holds candidates reading
+it alone and with the trunk geometry, and the inner CV chooses among all of them as before.
 
 Outer folds: metrics.group_kfold over the 19 clips (clips whole, classes spread), one
 set of folds per repeat (fold seed = repeat). Inside each outer training set the
@@ -42,18 +48,51 @@ def _round(d: dict) -> dict:
     return {k: round(float(v), 4) for k, v in d.items()}
 
 
+def backbone_trunk(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
+    """(N, 96) mean and max of the backbone features over each frame's trunk (rows in ``image_ids`` order)."""
+    from matplotlib.path import Path as Polygon
+    from mlcore_common import out_dir
+
+    from mlcore.blazepose.crop_store import CropStore
+    from mlcore.blazepose.crops import BOX, build_cache
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.blazepose.predictor import BlazePosePredictor
+    from mlcore.training.keypoints import load_samples
+
+    samples = load_samples(data, images, COCO17)
+    cfg = HeadTrainConfig(variants=2)
+    cache = build_cache(samples, COCO17, BlazePosePredictor(), cfg, augment=[],
+                        store=CropStore(out_dir() / "crops", max_bytes=2**40))
+    row_of = {int(samples.image_ids[int(cache.sample[r])]): int(r) for r in np.flatnonzero(cache.kind == BOX)}
+    corners = [COCO17.index(n) for n in ("left_shoulder", "right_shoulder", "right_hip", "left_hip")]
+    cells = np.stack(np.meshgrid(np.arange(64) + 0.5, np.arange(64) + 0.5), axis=-1).reshape(-1, 2)
+    out = np.zeros((len(image_ids), 96), dtype=np.float32)
+    for j, image_id in enumerate(image_ids):
+        r = row_of[int(image_id)]
+        feats = cache.features[r].astype(np.float32).reshape(48, -1)
+        quad = cache.points[r][corners]
+        inside = Polygon(quad[:, :2]).contains_points(cells) if (quad[:, 2] > 0).all() else np.zeros(len(cells), bool)
+        if inside.sum() < 4:  # trunk not labelled or degenerate: the whole crop
+            inside[:] = True
+        out[j, :48], out[j, 48:] = feats[:, inside].mean(axis=1), feats[:, inside].max(axis=1)
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
     ap.add_argument("--outer", type=int, default=5)
     ap.add_argument("--inner", type=int, default=FormTrainConfig().select_folds)
     ap.add_argument("--steps", type=int, default=FormTrainConfig().epochs)
+    ap.add_argument("--backbone-trunk", action="store_true", help="add the backbone's trunk features as an input")
     args = ap.parse_args()
     torch.set_num_threads(1)
-    data, _ = load_barbell()
+    data, images = load_barbell()
     fd = form_data(data, COCO17)
-    arrays = FormArrays(fd.features, np.array([CLASSES.index(lab) for lab in fd.labels]), np.array(fd.clip_ids))
-    candidates = default_candidates(COCO17)
+    extra = {"backbone_trunk": backbone_trunk(data, images, fd.image_ids)} if args.backbone_trunk else {}
+    arrays = FormArrays(fd.features, np.array([CLASSES.index(lab) for lab in fd.labels]), np.array(fd.clip_ids),
+                        extra)
+    candidates = default_candidates(COCO17, extra_names=tuple(extra))
     start = time.time()
 
     def on_fold(f: OuterFold) -> None:
