@@ -25,6 +25,7 @@ from annotations.models import Annotation, Frame, FrameStatus, Project, Revision
 from annotations.projects import stats
 from annotations.projects.serializers import (
     AnnotationEditSerializer,
+    AnnotationRemoveSerializer,
     ClipRowSerializer,
     ProjectCreateSerializer,
     ProjectDetailSerializer,
@@ -109,10 +110,19 @@ def frame_image(request, slug, frame_id):
 @extend_schema(methods=["GET"], summary="An annotation", responses=responses({200: AnnotationSerializer}))
 @extend_schema(methods=["PATCH"], summary="Edit an annotation", request=AnnotationEditSerializer,
                responses=responses({200: AnnotationSerializer}, errors=(400, 401, 403, 404, 409)))
-@api_view(["GET", "PATCH"])
+@extend_schema(methods=["DELETE"], summary="Remove a person added to a frame", request=AnnotationRemoveSerializer,
+               responses=responses({204: None}, errors=(400, 401, 403, 404, 409)))
+@api_view(["GET", "PATCH", "DELETE"])
 def annotation_detail(request, slug, annotation_id):
     project = project_for(request.user, slug)
     ann = get_object_or_404(Annotation, project=project, pk=annotation_id)
+    if request.method == "DELETE":
+        body = request.data if isinstance(request.data, dict) else {}
+        version = body.get("version", request.query_params.get("version"))
+        if isinstance(version, str) and version.isdigit():
+            version = int(version)
+        editing.remove_person(ann.pk, request.user, version, queue=body.get("queue") or None)
+        return Response(status=204)
     if request.method == "PATCH":
         if not isinstance(request.data, dict):
             raise InputError("send a JSON object")

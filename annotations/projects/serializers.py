@@ -26,6 +26,13 @@ class ClipRowSerializer(serializers.Serializer):
     annotated = serializers.IntegerField()
 
 
+class AnnotationRemoveSerializer(serializers.Serializer):
+    """DELETE of a person added to a frame (not its first): the version being removed (409 if stale)."""
+
+    version = serializers.IntegerField(help_text="The version being removed (or ?version=).")
+    queue = serializers.CharField(required=False, allow_null=True, help_text="The queue it was claimed through.")
+
+
 class AnnotationEditSerializer(serializers.Serializer):
     """PATCH of an annotation: the fields to change, with the version the caller is looking at."""
 

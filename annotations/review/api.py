@@ -154,14 +154,15 @@ def frame_decision(request, slug, frame_id):
                responses=responses({201: AnnotationSerializer}, errors=(400, 401, 403, 404, 409)))
 @api_view(["POST"])
 def annotation_create(request, slug, frame_id):
-    """The first annotation of a frame (409 with the stored one if someone created it first)."""
+    """The first annotation of a frame, or with "instance" another person on it (409 with the stored one
+    if someone created it first)."""
     _, frame = _frame(request, slug, frame_id)
     if not isinstance(request.data, dict):
         raise InputError("send a JSON object")
-    data = {k: v for k, v in request.data.items() if k not in ("version", "queue")}
+    data = {k: v for k, v in request.data.items() if k not in ("version", "queue", "instance")}
     if request.data.get("queue"):
         claims.check_holder(frame, request.user)
-    ann = editing.create_annotation(frame, request.user, data)
+    ann = editing.create_annotation(frame, request.user, data, request.data.get("instance"))
     return Response(AnnotationSerializer(ann).data, status=status.HTTP_201_CREATED)
 
 
@@ -196,7 +197,8 @@ def annotation_payload(ann: Annotation | None, K: int) -> dict | None:
     if ann is None:
         return None
     kpts, states = ann.padded_keypoints(K)
-    return {"id": ann.pk, "version": ann.version, "keypoints": kpts, "keypoint_states": states, "bbox": ann.bbox,
+    return {"id": ann.pk, "instance": ann.instance, "version": ann.version, "keypoints": kpts,
+            "keypoint_states": states, "bbox": ann.bbox,
             "form_label": label.name if (label := ann.form_label) is not None else None, "source": ann.source,
             "updated_by": by.get_username() if (by := ann.updated_by) is not None else None,
             "updated_at": ann.updated_at.isoformat() if ann.updated_at else None}
@@ -215,14 +217,17 @@ def editor_payload(frame: Frame, user) -> dict:
     K = project.num_keypoints
     prev_id, next_id = neighbours(frame)
     wanted = [f for f in (prev_id, frame.pk, next_id) if f]
-    anns = {a.frame_id: a for a in Annotation.objects.filter(frame__in=wanted, instance=0)
-            .select_related("form_label", "updated_by")}
+    people: dict[int, list[Annotation]] = {f: [] for f in wanted}
+    for a in Annotation.objects.filter(frame__in=wanted).select_related("form_label", "updated_by"):
+        people[a.frame_id].append(a)  # ordered by instance
+    anns = {f: next((a for a in people[f] if a.instance == 0), None) for f in wanted}
 
     def side(fid):
         if fid is None:
             return None
         ann = anns.get(fid)
         return {"id": fid, "keypoints": ann.padded_keypoints(K)[0] if ann else None,
+                "people": {str(a.instance): a.padded_keypoints(K)[0] for a in people[fid]},
                 "edit_url": reverse("frame-edit", args=[project.slug, fid])}
 
     lease = claims.held_lease(frame, user)
@@ -235,6 +240,9 @@ def editor_payload(frame: Frame, user) -> dict:
                   "has_image": frame.has_image,
                   "image_url": reverse("api-frame-image", args=[project.slug, frame.pk])},
         "annotation": annotation_payload(anns.get(frame.pk), K),
+        # Every person on the frame (the first is "annotation" above), each saved on its own.
+        "instances": [annotation_payload(a, K) for a in people[frame.pk]],
+        "max_people": editing.MAX_PEOPLE,
         "neighbours": {"prev": side(prev_id), "next": side(next_id)},
         "predictions": frame_predictions(frame, K, limit=2),
         # The pose a person can drop on a frame with no prediction (fitted to a box they drag).

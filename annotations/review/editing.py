@@ -10,6 +10,8 @@ from annotations.models import Annotation, FrameStatus, KeypointState, Revision
 from annotations.review import claims
 
 EDITABLE = ("keypoints", "keypoint_states", "bbox", "form_label")
+# People on one frame (annotation instances 0 .. MAX_PEOPLE - 1) that the editor can create.
+MAX_PEOPLE = 10
 
 
 def validate_keypoints(keypoints, num_keypoints: int, limit: float | None = None) -> list:
@@ -67,7 +69,7 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
                             f"your edit started from {expected_version})", stored_state(ann))
         K = ann.project.num_keypoints
         limit = coordinate_limit(ann.frame.width, ann.frame.height)
-        before = ann.snapshot()
+        before = recorded(ann)
         kpts, states = ann.padded_keypoints(K)
         if "keypoints" in data:
             new = validate_keypoints(data["keypoints"], K, limit)
@@ -99,11 +101,18 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
         ann.human_edited, ann.source, ann.updated_by = True, "human", user
         ann.save()
         Revision.objects.create(project=ann.project, frame=ann.frame, annotation=ann, user=user, kind=kind,
-                                before=before, after=ann.snapshot(), note=note)
+                                before=before, after=recorded(ann), note=note)
         if ann.frame.status in (FrameStatus.UNLABELLED, FrameStatus.PREANNOTATED):
             ann.frame.status = FrameStatus.ANNOTATED
             ann.frame.save(update_fields=["status"])
     return ann
+
+
+def recorded(ann: Annotation) -> dict:
+    """A Revision's before/after: the snapshot, naming the person when it is not the frame's first (so the
+    history still tells whose change it was after that person is removed)."""
+    snap = ann.snapshot()
+    return {**snap, "instance": ann.instance} if ann.instance else snap
 
 
 def stored_state(ann: Annotation) -> dict:
@@ -125,26 +134,67 @@ def box_around(kpts: list, pad: float = 0.1) -> tuple[list[float], float]:
     return [round(x0, 2), round(y0, 2), w, h], w * h
 
 
-def create_annotation(frame, user, data: dict) -> Annotation:
-    """The first annotation of a frame that has none, from `data` (as for save_edit).
+def check_instance(value) -> int | None:
+    """The person a new annotation is for: None (the frame's first annotation) or 0 .. MAX_PEOPLE - 1."""
+    if value is None:
+        return None
+    if not isinstance(value, int) or isinstance(value, bool) or not 0 <= value < MAX_PEOPLE:
+        raise InputError(f"'instance' must be a whole number from 0 to {MAX_PEOPLE - 1}: the person's index on "
+                         "the frame (0 is the first person)")
+    return value
 
-    Raises StaleEdit with the stored annotation when the frame has one already (someone else
-    created it first): the editor then shows both versions, as for any stale save.
+
+def create_annotation(frame, user, data: dict, instance: int | None = None) -> Annotation:
+    """A new annotation of a frame, from `data` (as for save_edit).
+
+    instance None: the frame's first annotation (person 0); instance n: person n, once person 0 exists
+    for n > 0. Raises StaleEdit with the stored annotation when the frame has one already (without an
+    instance) or has that person already (someone else created it first): the editor then shows both
+    versions, as for any stale save.
     """
+    instance = check_instance(instance)
     with transaction.atomic():
         frame = type(frame).objects.select_for_update().select_related("project").get(pk=frame.pk)
-        existing = Annotation.objects.filter(frame=frame).order_by("instance").first()
+        ours = Annotation.objects.filter(frame=frame)
+        existing = (ours if instance is None else ours.filter(instance=instance)).order_by("instance").first()
         if existing is not None:
-            raise StaleEdit(f"frame {frame.pk} already has an annotation (version {existing.version})",
+            what = "an annotation" if instance is None else f"person {instance + 1} (instance {instance})"
+            raise StaleEdit(f"frame {frame.pk} already has {what} (version {existing.version})",
                             stored_state(existing))
+        if instance and not ours.filter(instance=0).exists():
+            raise InputError("'instance': annotate the frame's first person (instance 0) before adding another")
         K = frame.project.num_keypoints
         if not data.get("form_label") and frame.source_id and frame.source.form_label_id:
             # Frames of an import task share its form label (a CVAT task per label); a person who
             # has not chosen one yet starts from it.
             data = {**data, "form_label": frame.source.form_label.name}
         ann = Annotation.objects.create(
-            project=frame.project, frame=frame, instance=0, keypoints=[0, 0, 0] * K,
+            project=frame.project, frame=frame, instance=instance or 0, keypoints=[0, 0, 0] * K,
             keypoint_states=[KeypointState.UNVERIFIED.value] * K, bbox=[0.0, 0.0, 0.0, 0.0], area=0.0,
             source="human", human_edited=True, updated_by=user, version=0)
         # Saved as an edit of the empty annotation, so the first Revision shows what the person placed.
         return save_edit(ann.pk, user, data, 0)
+
+
+def remove_person(annotation_id: int, user, expected_version, *, queue: str | None = None) -> None:
+    """Delete a person added to a frame (instance > 0) if `expected_version` is current.
+
+    The frame's first person stays (queues, form labels and checks read it): its points can be removed
+    instead. A Revision keeps what was removed (after: null). Raises StaleEdit when someone saved the
+    person in between, LeaseLost as save_edit does.
+    """
+    if not isinstance(expected_version, int) or isinstance(expected_version, bool):
+        raise InputError("'version' (the version you are removing) is required")
+    with transaction.atomic():
+        ann = Annotation.objects.select_for_update(of=("self",)).select_related("project", "frame", "form_label").get(
+            pk=annotation_id)
+        if queue:
+            claims.check_holder(ann.frame, user)
+        if ann.instance == 0:
+            raise InputError("the frame's first person cannot be removed: remove its points instead")
+        if ann.version != expected_version:
+            raise StaleEdit(f"annotation {ann.pk} was saved by someone else (version {ann.version}, "
+                            f"you are removing version {expected_version})", stored_state(ann))
+        Revision.objects.create(project=ann.project, frame=ann.frame, annotation=ann, user=user, kind="edit",
+                                before=recorded(ann), after=None, note=f"removed person {ann.instance + 1}")
+        ann.delete()

@@ -44,7 +44,7 @@ def overlay(snapshot: dict | None, other: dict | None, skeleton: dict) -> dict |
 def describe_change(before: dict | None, after: dict | None, names: list[str]) -> list[str]:
     """Short human-readable differences between two annotation snapshots."""
     if not after:
-        return []
+        return ["removed from the frame"] if before else []
     if not before:
         labelled = sum(1 for v in after.get("keypoints", [])[2::3] if v > 0)
         return [f"created with {labelled} labelled points"]
@@ -78,11 +78,16 @@ def frame_history(frame: Frame) -> list[dict]:
     skeleton = frame.project.skeleton
     names = skeleton["keypoints"]
     entries: list[dict[str, Any]] = []
-    for rev in Revision.objects.filter(frame=frame).select_related("user"):
+    for rev in Revision.objects.filter(frame=frame).select_related("user", "annotation"):
+        changes = describe_change(rev.before, rev.after, names)
+        instance = rev.annotation.instance if rev.annotation is not None else (rev.after or rev.before or {}).get(
+            "instance", 0)
+        if instance:  # another person than the frame's first
+            changes = [f"person {instance + 1}: {c}" for c in changes]
         entries.append({
             "type": "revision", "id": rev.pk, "kind": rev.kind, "kind_label": rev.get_kind_display(),
             "user": by.get_username() if (by := rev.user) is not None else None, "created_at": rev.created_at,
-            "note": rev.note, "changes": describe_change(rev.before, rev.after, names),
+            "note": rev.note, "changes": changes,
             "version": (rev.after or {}).get("version"), "form_label": (rev.after or {}).get("form_label"),
             "restorable": bool(rev.after) and rev.annotation_id is not None and rev.kind != "import_conflict",
             "restorable_before": False,

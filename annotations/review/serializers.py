@@ -62,6 +62,9 @@ class RestoreSerializer(serializers.Serializer):
 
 class AnnotationCreateSerializer(serializers.Serializer):
     queue = serializers.CharField(required=False, allow_null=True, allow_blank=True)
+    instance = serializers.IntegerField(required=False, allow_null=True, min_value=0,
+                                        help_text="The person on the frame (0 is the first; another needs the "
+                                                  "first to exist). Without it: the frame's first annotation.")
     keypoints = serializers.ListField(child=serializers.FloatField(), required=False)
     keypoint_states = serializers.ListField(child=serializers.CharField(), required=False)
     bbox = serializers.ListField(child=serializers.FloatField(), required=False, allow_null=True)

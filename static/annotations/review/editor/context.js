@@ -22,6 +22,7 @@ export const state = {
   pose: new Pose(K), undo: new UndoStack(), data: null, doc: null, selected: -1, frameId: cfg.frameId,
   showOnion: false, showGhost: true, editedHere: false, dragBefore: null, leaseTimer: null, loading: false,
   fromPrediction: false, // the working copy is the untouched model prediction (not saved by only looking)
+  people: [], current: 0, // every person on the frame and the one being edited (people.js)
 };
 
 /** stage: the drawing surface (stage.js); saver: autosave and conflicts (sync.js). */

@@ -23,7 +23,7 @@ function onKey(e) {
     else if (e.key === "t") takeTheirs();
     return;
   }
-  if ($("reject-dialog").open) return;
+  if ($("reject-dialog").open || $("remove-person-dialog").open) return;
   const shortcut = shortcutFor(e);
   if (!shortcut) return;
   if ($("help").open && !["help", "escape"].includes(shortcut.action)) return;

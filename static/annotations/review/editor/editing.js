@@ -171,10 +171,17 @@ export function dropTemplate() {
   });
 }
 
-export function copyPrevious() {
+/** The same person's points on the previous frame (the first person's when the payload names no people). */
+function previousPoints() {
   const prev = state.data.neighbours.prev;
-  if (!prev || !prev.keypoints) return notice("The previous frame has no keypoints to copy.", "warn");
-  const kp = prev.keypoints;
+  const instance = (state.doc && state.doc.instance) || 0;
+  if (!prev) return null;
+  return prev.people ? prev.people[String(instance)] || null : instance === 0 ? prev.keypoints : null;
+}
+
+export function copyPrevious() {
+  const kp = previousPoints();
+  if (!kp) return notice("The previous frame has no keypoints of this person to copy.", "warn");
   change((pose) => {
     pose.points.forEach((p, i) => {
       const v = kp[3 * i + 2] || 0;

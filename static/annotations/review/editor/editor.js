@@ -14,6 +14,7 @@ import { dragHandlers, placeSelected, setFormLabel } from "./editing.js";
 import { followHistory, loadFrame } from "./frames.js";
 import { Pose, payloadKey } from "./model.js";
 import { buildPanels, renderLabels, select, setStatus } from "./panels.js";
+import { bindPeople } from "./people.js";
 import { Stage } from "./stage.js";
 import { Saver } from "./sync.js";
 
@@ -45,6 +46,7 @@ parts.stage = new Stage($("stage"), cfg.skeleton, {
 buildPanels({ onSelect: select, onLabel: setFormLabel });
 bindKeyboard();
 bindButtons();
+bindPeople();
 showRoleButtons();
 renderShortcutHelp();
 

@@ -2,12 +2,12 @@
 // restoring a draft left by an earlier visit, keeping the queue lease alive, and leaving a frame
 // only once its content is saved (or kept as a draft).
 
-import { $, K, api, cfg, drafts, order, parts, root, state } from "./context.js";
-import { hideConflict, showConflict } from "./conflict.js";
-import { applyPayload } from "./editing.js";
-import { Pose, payloadKey, poseFromPrediction } from "./model.js";
+import { $, K, api, cfg, parts, root, state } from "./context.js";
+import { hideConflict } from "./conflict.js";
+import { poseFromPrediction } from "./model.js";
 import { notice, refresh, select, setStatus } from "./panels.js";
-import { drawGhost, drawOnion, prediction, renderPrediction } from "./prediction_view.js";
+import { firstToCheck, peopleOf, restoreDraft, usePerson } from "./people.js";
+import { drawOnion, prediction, renderPrediction } from "./prediction_view.js";
 
 /** The frame's editor URL, keeping the queue and its filters. */
 function editUrl(path) {
@@ -18,19 +18,11 @@ function editUrl(path) {
   return q ? `${path}?${q}` : path;
 }
 
-/** The first point that needs a look, down the body: placed but unconfirmed, else not placed. */
-function firstToCheck() {
-  const pts = state.pose.points;
-  let i = order.find((j) => pts[j].v > 0 && pts[j].state !== "verified");
-  if (i === undefined) i = order.find((j) => pts[j].v === 0);
-  return i === undefined ? order[0] : i;
-}
-
 /**
  * A frame nobody has placed points on but the model has: its prediction is the working copy, every
  * point `predicted` until touched or confirmed. Saved by the first edit or the submit, not by looking.
  */
-function workingCopy(data, stored) {
+function workingCopy(stored) {
   const pred = prediction();
   if (!pred || stored.labelled() > 0) return stored;
   const pose = poseFromPrediction(pred, K);
@@ -52,58 +44,26 @@ export async function loadFrame(frameId, { push = false } = {}) {
   state.data = data;
   state.frameId = frameId;
   state.fromPrediction = false;
-  const stored = Pose.fromAnnotation(data.annotation, K);
-  state.pose = workingCopy(data, stored);
-  state.undo.clear();
+  state.people = peopleOf(data, frameId);
+  state.current = 0; // the model's prediction (the working copy of an unannotated frame) is the first person's
+  const first = state.people[0];
+  first.pose = workingCopy(first.pose);
   state.editedHere = false;
-  const doc = { frameId, annotationId: data.annotation ? data.annotation.id : null,
-                version: data.annotation ? data.annotation.version : 0, serverKey: stored.key(), conflict: null };
-  state.doc = doc;
-  parts.saver.attach(doc);
   hideConflict();
   notice("");
   if (push) history.pushState({ frameId }, "", editUrl(data.edit_url));
   root.dataset.frame = frameId;
   parts.stage.setFrame(data.frame.image_url, data.frame.width, data.frame.height);
-  parts.stage.setPose(state.pose);
+  usePerson(0);
   parts.stage.fit();
   renderFrameInfo();
   refresh();
   select(firstToCheck());
   drawOnion();
-  drawGhost();
   startLeaseTimer();
-  restoreDraft(doc, data);
+  restoreDraft(first, state.fromPrediction ? "Model prediction: confirm what is right, move what is wrong"
+    : first.stored ? `Saved · v${first.doc.version}` : "Not annotated yet: place points to start");
   return true;
-}
-
-function restoreDraft(doc, data) {
-  const draft = drafts.get(doc.frameId);
-  const fresh = state.fromPrediction ? "Model prediction: confirm what is right, move what is wrong"
-    : data.annotation ? `Saved · v${doc.version}` : "Not annotated yet: place points to start";
-  if (!draft) {
-    setStatus("saved", fresh);
-    return;
-  }
-  if (payloadKey(draft.payload) === doc.serverKey) {
-    drafts.drop(doc.frameId); // the server has it (a save that finished after the tab closed)
-    setStatus("saved", fresh);
-    return;
-  }
-  const when = new Date(draft.savedAt).toLocaleTimeString();
-  state.fromPrediction = false;
-  state.undo.push(state.pose.snapshot());
-  applyPayload(draft.payload);
-  refresh();
-  if (draft.version === doc.version && (draft.annotationId ?? null) === doc.annotationId) {
-    notice(`Restored your unsaved changes from ${when}.`);
-    parts.saver.changed();
-  } else {
-    // The frame was saved elsewhere after this draft was written: show both, let the person choose.
-    doc.conflict = { ...data.annotation, id: doc.annotationId };
-    setStatus("conflict", "Your unsaved draft is older than the saved frame: choose a version");
-    showConflict(doc.conflict);
-  }
 }
 
 function renderFrameInfo() {

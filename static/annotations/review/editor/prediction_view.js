@@ -3,8 +3,9 @@
 
 import { $, names, parts, state } from "./context.js";
 
-/** The frame's prediction (the active model's first), or null. */
+/** The frame's prediction (the active model's first), or null; it is of the frame's first person only. */
 export function prediction() {
+  if (state.current > 0) return null;
   const preds = (state.data && state.data.predictions) || [];
   return preds.length ? preds[0] : null;
 }
@@ -14,7 +15,8 @@ export function renderPrediction() {
   const pred = prediction();
   $("btn-accept-all").disabled = !pred;
   if (!pred) {
-    $("pred-info").textContent = "No model prediction for this frame yet.";
+    $("pred-info").textContent = state.current > 0 ? "The model predicts the frame's first person only."
+      : "No model prediction for this frame yet.";
     return;
   }
   const placed = pred.keypoints.filter((_, j) => j % 3 === 2 && pred.keypoints[j] > 0).length;

@@ -51,6 +51,7 @@ export class Stage {
     this.image = el("image", { id: "frame-image", x: 0, y: 0, preserveAspectRatio: "none" }, this.world);
     this.onionLayer = el("g", { id: "onion-layer", class: "onion" }, this.svg);
     this.ghostLayer = el("g", { id: "ghost-layer", class: "ghost" }, this.svg);
+    this.othersLayer = el("g", { id: "others-layer", class: "others" }, this.svg); // the frame's other people
     this.boneLayer = el("g", { id: "bones" }, this.svg);
     this.pointLayer = el("g", { id: "points" }, this.svg);
     // The other version in a conflict goes on top: it is what the person must compare against.
@@ -155,6 +156,7 @@ export class Stage {
     this.placeTag();
     this.drawOverlay(this.onionLayer, this.onion);
     this.drawOverlay(this.ghostLayer, this.ghost);
+    this.drawOverlay(this.othersLayer, this.others);
     this.drawOverlay(this.conflictLayer, this.theirs);
     if (this.h.viewChanged) this.h.viewChanged();
   }
@@ -236,7 +238,7 @@ export class Stage {
     if (this.tag.textContent !== name) this.tag.textContent = name;
   }
 
-  // -- faint layers: onion skin, model prediction, the other version in a conflict -------------
+  // -- faint layers: onion skin, model prediction, other people, the other version in a conflict
   /** layers: [{keypoints: flat 3K, className, scores?}] drawn as small dots and thin bones. */
   setOnion(layers) {
     this.onion = layers;
@@ -246,6 +248,11 @@ export class Stage {
   setGhost(layers) {
     this.ghost = layers;
     this.drawOverlay(this.ghostLayer, layers);
+  }
+
+  setOthers(layers) {
+    this.others = layers;
+    this.drawOverlay(this.othersLayer, layers);
   }
 
   setTheirs(layers) {

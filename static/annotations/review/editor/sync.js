@@ -8,6 +8,9 @@
 import { fetchJson } from "../../common/http.js";
 import { payloadKey } from "./model.js";
 
+/** Where a document's draft is kept: its own key (one per person on a frame), else the frame's id. */
+const draftOf = (doc) => doc.draftKey ?? doc.frameId;
+
 /** The project's REST API: paths relative to its base, answers as {ok, status, data}. */
 export class Api {
   constructor(base) {
@@ -48,7 +51,8 @@ export class Drafts {
 }
 
 /**
- * Saves one frame's annotation. doc: {frameId, annotationId, version, serverKey, conflict}.
+ * Saves one frame's annotation. doc: {frameId, annotationId, version, serverKey, conflict, and for
+ * another person than the frame's first: instance and draftKey}.
  * hooks: payload() -> the current content; keyOf(annotation) -> its content key, padded to the
  * skeleton; adopt(annotation) -> take the server's content; status(kind, text); conflict(doc, theirs);
  * saved(doc).
@@ -77,10 +81,10 @@ export class Saver {
     if (!doc) return;
     const payload = this.hooks.payload();
     if (payloadKey(payload) === doc.serverKey) {
-      this.drafts.drop(doc.frameId);
+      this.drafts.drop(draftOf(doc));
       this.hooks.status("saved", `Saved · v${doc.version}`);
     } else {
-      this.drafts.put(doc.frameId, { annotationId: doc.annotationId, version: doc.version, payload });
+      this.drafts.put(draftOf(doc), { annotationId: doc.annotationId, version: doc.version, payload });
       this.hooks.status("dirty", "Unsaved changes");
     }
     clearTimeout(this.timer);
@@ -116,8 +120,9 @@ export class Saver {
       // Through a queue the server checks that this person still holds the frame (409 when the claim lapsed
       // and someone else took it).
       const claim = this.queue ? { queue: this.queue } : {};
+      const person = doc.instance ? { instance: doc.instance } : {}; // another person than the frame's first
       res = doc.annotationId == null
-        ? await this.api.call("POST", `frames/${doc.frameId}/annotations/`, { ...payload, ...claim })
+        ? await this.api.call("POST", `frames/${doc.frameId}/annotations/`, { ...payload, ...claim, ...person })
         : await this.api.call("PATCH", `annotations/${doc.annotationId}/`, { ...payload, version: doc.version, ...claim });
     } catch {
       this.hooks.status("offline", "Offline: your changes are kept in this browser and will be saved");
@@ -134,12 +139,12 @@ export class Saver {
       }
       key = doc.serverKey;
       if (this.doc === doc && payloadKey(this.hooks.payload()) === key) {
-        this.drafts.drop(doc.frameId);
+        this.drafts.drop(draftOf(doc));
         this.hooks.status("saved", `Saved · v${doc.version}`);
       } else {
         // More edits came in while this one travelled: they stay a draft on the new base version.
-        this.drafts.put(doc.frameId, { annotationId: doc.annotationId, version: doc.version,
-                                       payload: this.doc === doc ? this.hooks.payload() : payload });
+        this.drafts.put(draftOf(doc), { annotationId: doc.annotationId, version: doc.version,
+                                        payload: this.doc === doc ? this.hooks.payload() : payload });
         if (this.doc === doc) this.changed();
       }
       this.hooks.saved(doc);
@@ -182,7 +187,7 @@ export class Saver {
     doc.version = doc.conflict.version;
     doc.serverKey = this.hooks.keyOf(doc.conflict);
     doc.conflict = null;
-    this.drafts.drop(doc.frameId);
+    this.drafts.drop(draftOf(doc));
     this.hooks.status("saved", `Saved · v${doc.version}`);
   }
 
