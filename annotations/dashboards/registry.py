@@ -5,9 +5,11 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from annotations.dashboards import dataset_board, models_board, queues_board
+from annotations.gold import accuracy
 
-BOARDS: dict[str, dict[str, Callable]] = {"dataset": dataset_board.CHARTS, "models": models_board.CHARTS,
-                                          "queues": queues_board.CHARTS}
+BOARDS: dict[str, dict[str, Callable]] = {
+    "dataset": {**dataset_board.CHARTS, "gold_accuracy": accuracy.accuracy_chart},
+    "models": models_board.CHARTS, "queues": queues_board.CHARTS}
 BOARD_TITLES = {"dataset": "Dataset", "models": "Models", "queues": "Queues"}
 
 

@@ -167,12 +167,15 @@ def _annotation_texts(rows, K: int, verified_only: bool, texts: dict):
                f'"verified":{verified},"source":{names[source]}}}}}')
 
 
-def _image_texts(frames, subset_of: dict):
+def _image_texts(frames, subset_of: dict, gold: set[int] | frozenset[int]):
     rows = frames.order_by("id").values_list("id", "file_name", "width", "height", "clip_id", "clip__key",
                                              "frame_index")
     for pk, name, width, height, clip_id, clip_key, index in _server_rows(rows):
-        yield _dumps({"id": pk, "file_name": name, "width": width, "height": height, "clip_id": clip_key,
-                      "frame_index": index, "split": subset_of.get(clip_id, "")})
+        image = {"id": pk, "file_name": name, "width": width, "height": height, "clip_id": clip_key,
+                 "frame_index": index, "split": subset_of.get(clip_id, "")}
+        if pk in gold:
+            image["attributes"] = {"gold": True}
+        yield _dumps(image)
 
 
 def _write_array(fh: BinaryIO, texts) -> int:
@@ -193,19 +196,20 @@ def _write_array(fh: BinaryIO, texts) -> int:
 
 
 def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, frames, annotations,
-               subset_of: dict, verified_only: bool) -> dict:
+               subset_of: dict, verified_only: bool, gold: set[int] | frozenset[int] = frozenset()) -> dict:
     """Write one subset's COCO document to the binary file `fh`; returns {"images": n, "annotations": n}.
 
     frames, annotations: querysets of the subset's annotated frames and its annotations.
     subset_of: {clip id: subset} of the split version (empty without one).
     verified_only: points whose state is not "verified" are written as unlabelled (0, 0, 0).
+    gold: ids of gold frames (their images carry "attributes": {"gold": true}).
     """
     K = skeleton.num_keypoints
     head = orjson.dumps({"info": info, "licenses": [], "categories": [coco_category(skeleton)],
                          "form_labels": form_labels})
     with transaction.atomic():  # server-side cursors without WITH HOLD: rows stream as they are read
         fh.write(head[:-1] + b',"images":')
-        n_images = _write_array(fh, _image_texts(frames, subset_of))
+        n_images = _write_array(fh, _image_texts(frames, subset_of, gold))
         fh.write(b',"annotations":')
         texts = state_texts(annotations)
         rows = _server_rows(_annotation_rows(annotations, by_key=texts is not None))

@@ -28,7 +28,7 @@ from annotations.core.errors import InputError
 from annotations.datasets import coco_stream
 from annotations.datasets.formats import get_format
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ImageRecord
-from annotations.models import Annotation, Frame, SplitVersion
+from annotations.models import Annotation, Frame, GoldFrame, SplitVersion
 
 SUBSET_CHOICES = ("train", "val", "test", "all")
 
@@ -84,9 +84,10 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     subset_of = {}
     if version is not None:
         subset_of = dict(version.assignments.values_list("clip_id", "subset"))
+    gold = gold_frame_ids(project)
     images = [
         ImageRecord(id=pk, file_name=name, width=width, height=height, clip_id=clip_key, frame_index=index,
-                    split=subset_of.get(clip_id, ""), path=_image_path(image, source_path))
+                    split=subset_of.get(clip_id, ""), path=_image_path(image, source_path), gold=pk in gold)
         for pk, name, width, height, clip_id, clip_key, index, image, source_path in frames.order_by("id").values_list(
             "id", "file_name", "width", "height", "clip_id", "clip__key", "frame_index", "image", "source_path")
     ]
@@ -120,6 +121,11 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     return DatasetRecord(skeleton, labels, images, annotations, _info(project, subset, version))
 
 
+def gold_frame_ids(project) -> set[int]:
+    """Ids of the project's gold frames (few: a PI marks them)."""
+    return set(GoldFrame.objects.filter(project=project, active=True).values_list("frame_id", flat=True))
+
+
 def _info(project, subset: str, version: SplitVersion | None) -> dict:
     return {
         "project": project.slug, "description": project.name, "subset": subset,
@@ -137,7 +143,7 @@ def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified
     return coco_stream.write_coco(fh, skeleton=project.get_skeleton(),
                                   form_labels=list(project.form_labels.values_list("name", flat=True)),
                                   info=_info(project, subset, version), frames=frames, annotations=annotations,
-                                  subset_of=subset_of, verified_only=verified_only)
+                                  subset_of=subset_of, verified_only=verified_only, gold=gold_frame_ids(project))
 
 
 def _confirmed_only(kp: list, states: list) -> list:
@@ -228,8 +234,9 @@ def coco_etag(project, subset: str, version: SplitVersion | None, verified_only:
     stats = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
     frames = Frame.objects.filter(project=project).aggregate(n=Count("id"), top=Max("id"))
     labels = list(project.form_labels.values_list("id", "name"))
+    gold = sorted(gold_frame_ids(project))
     key = json.dumps([project.pk, subset, version.pk if version else None, verified_only, project.skeleton,
-                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels],
+                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels, gold],
                      sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 

@@ -6,6 +6,7 @@ import re
 
 from django.conf import settings
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxValueValidator, MinValueValidator
 from django.db import models
 
 from mlcore.skeletons import Skeleton, get_preset
@@ -48,6 +49,9 @@ class Project(models.Model):
         help_text="Regular expression on the file name without extension; (?P<clip>) names the clip, "
         "(?P<frame>) the frame index.",
     )
+    # The share of annotation-queue claims that serve a gold frame blind (annotations/gold/serving.py).
+    honeypot_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+                                      help_text="share of annotation-queue claims that serve a gold frame, 0 to 1")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

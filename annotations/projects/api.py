@@ -21,7 +21,9 @@ from annotations.core.serializers import (
     ProjectSerializer,
     RevisionSerializer,
 )
-from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Subset
+from annotations.gold import attempts, marking
+from annotations.gold.serializers import FrameWithGoldSerializer
+from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Role, Subset
 from annotations.projects import stats
 from annotations.projects.serializers import (
     AnnotationEditSerializer,
@@ -71,7 +73,7 @@ SPLIT_NAMES = Subset.values
     text_parameter("split", "Only frames of this split.", SPLIT_NAMES),
     text_parameter("status", "Only frames with this status.", FrameStatus.values),
     text_parameter("clip", "Only frames of the clip with this key."),
-    *PAGE_PARAMETERS], responses=responses({200: page_of(FrameSerializer, "FramePage")}))
+    *PAGE_PARAMETERS], responses=responses({200: page_of(FrameWithGoldSerializer, "FramePage")}))
 @api_view(["GET"])
 def frames(request, slug):
     project = project_for(request.user, slug)
@@ -83,15 +85,21 @@ def frames(request, slug):
             qs = qs.filter(**{field: value})
     paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs.order_by("id"), request)
-    return paginator.get_paginated_response(FrameSerializer(page, many=True).data)
+    rows = FrameSerializer(page, many=True).data
+    if project.has_role(request.user, Role.REVIEWER):  # gold state: never shown to annotators
+        rows = marking.with_gold_state(rows)
+    return paginator.get_paginated_response(rows)
 
 
-@extend_schema(summary="A frame with its annotations", responses=responses({200: FrameSerializer}))
+@extend_schema(summary="A frame with its annotations", responses=responses({200: FrameWithGoldSerializer}))
 @api_view(["GET"])
 def frame_detail(request, slug, frame_id):
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
-    return Response(FrameSerializer(frame).data)
+    data = FrameSerializer(frame).data
+    if project.has_role(request.user, Role.REVIEWER):  # gold state: never shown to annotators
+        data = marking.with_gold_state([data])[0]
+    return Response(data)
 
 
 @extend_schema(summary="A frame's image", responses=responses(file_response("image/jpeg", "The frame's JPEG.")))
@@ -115,6 +123,8 @@ def frame_image(request, slug, frame_id):
 @api_view(["GET", "PATCH", "DELETE"])
 def annotation_detail(request, slug, annotation_id):
     project = project_for(request.user, slug)
+    if (attempt := attempts.attempt_by_draft(project, request.user, annotation_id)) is not None:
+        return _honeypot_draft(request, attempt)
     ann = get_object_or_404(Annotation, project=project, pk=annotation_id)
     if request.method == "DELETE":
         body = request.data if isinstance(request.data, dict) else {}
@@ -131,6 +141,18 @@ def annotation_detail(request, slug, annotation_id):
         queue = data.pop("queue", None) or None  # claimed through a queue: the caller must still hold it
         ann = editing.save_edit(ann.pk, request.user, data, version, queue=queue)
     return Response(AnnotationSerializer(ann).data)
+
+
+def _honeypot_draft(request, attempt) -> Response:
+    """The caller's working copy of a honeypot, read and saved as an annotation (the frame's own stays as it is)."""
+    if request.method == "DELETE":
+        raise InputError("the frame's first person cannot be removed: remove its points instead")
+    if request.method == "PATCH":
+        if not isinstance(request.data, dict):
+            raise InputError("send a JSON object")
+        data = {k: v for k, v in request.data.items() if k not in ("version", "queue")}
+        attempt = attempts.save_draft(attempt.pk, request.user, data, request.data.get("version"))
+    return Response(attempts.annotation_data(attempt))
 
 
 @extend_schema(summary="A project's revisions, paged", parameters=[

@@ -93,7 +93,7 @@ def gallery_page(project: Project, params) -> GalleryPage:
     qs = filtered(project, filters)
     if after is not None:
         qs = qs.filter(pk__gt=after)
-    rows = list(qs.select_related("clip").prefetch_related("annotations__form_label")
+    rows = list(qs.select_related("clip", "gold").prefetch_related("annotations__form_label")
                 .order_by("pk")[:PAGE_SIZE + 1])
     next_after = rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None
     return GalleryPage(rows[:PAGE_SIZE], filters, after, next_after, list(project.form_labels.all()))

@@ -54,7 +54,8 @@ def frame_gallery(request, slug):
     """Thumbnails of a project's frames with filters; a bad filter gets a 400 page naming it."""
     project = project_for(request.user, slug)
     context = {"project": project, "statuses": FrameStatus.choices, "splits": Subset.values,
-               "verified_choices": gallery.VERIFIED_CHOICES}
+               "verified_choices": gallery.VERIFIED_CHOICES, "is_pi": project.has_role(request.user, Role.PI),
+               "can_see_gold": project.has_role(request.user, Role.REVIEWER)}
     try:
         page = gallery.gallery_page(project, request.GET)
     except InputError as exc:

@@ -17,8 +17,9 @@ from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
 from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import AnnotationSerializer, validated
+from annotations.gold import attempts, serving
 from annotations.learning.payloads import frame_predictions
-from annotations.models import Annotation, Frame, FrameLease, QueueItem, Revision, Role
+from annotations.models import Annotation, Frame, FrameLease, FrameStatus, QueueItem, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
@@ -50,7 +51,7 @@ def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict |
 
 
 def _claimed(project, queue: str, user, filters: dict) -> dict | None:
-    item = claims.claim_next(project, queue, user, **filters)
+    item = serving.claim_next(project, queue, user, **filters)  # annotation queues mix in honeypots
     if item is None:
         return None
     lease = FrameLease.objects.filter(frame_id=item.frame_id, user=user).first()
@@ -115,7 +116,11 @@ def frame_lease(request, slug, frame_id, action):
     if action == "release":
         return Response({"released": claims.release(frame, request.user)})
     queue = validated(MoveOnSerializer, request.data).get("queue") or None
-    skipped = claims.skip(frame, request.user, queue)
+    if (attempt := attempts.open_attempt(frame, request.user)) is not None:
+        attempts.skip(attempt, request.user)  # a honeypot: never served to this person again
+        skipped = 1
+    else:
+        skipped = claims.skip(frame, request.user, queue)
     nxt = (_claimed(project, queue, request.user, queue_filters(request.data))
            if queue and request.data.get("next") else None)
     return Response({"skipped": skipped, "next": nxt})
@@ -128,11 +133,16 @@ def frame_submit(request, slug, frame_id):
     """An annotator is done: the frame goes to review; with "next", the next item of the queue comes back."""
     project, frame = _frame(request, slug, frame_id)
     queue = validated(MoveOnSerializer, request.data).get("queue") or None
-    transition = review.submit(frame, request.user, queue)
+    if (attempt := attempts.open_attempt(frame, request.user)) is not None:
+        # A honeypot: scored against the gold, the frame untouched; the answer reads as any submission's.
+        status_to, transition_id = FrameStatus.SUBMITTED.value, attempts.submit(attempt, request.user).pk
+    else:
+        transition = review.submit(frame, request.user, queue)
+        status_to, transition_id = transition.to_status, transition.pk
     nxt = None
     if queue and request.data.get("next") and project.has_role(request.user, _queue_role(queue)):
         nxt = _claimed(project, queue, request.user, queue_filters(request.data))
-    return Response({"status": transition.to_status, "transition": transition.pk, "next": nxt})
+    return Response({"status": status_to, "transition": transition_id, "next": nxt})
 
 
 @extend_schema(summary="Accept, reject or fix a frame", request=DecisionSerializer,
@@ -160,6 +170,9 @@ def annotation_create(request, slug, frame_id):
     if not isinstance(request.data, dict):
         raise InputError("send a JSON object")
     data = {k: v for k, v in request.data.items() if k not in ("version", "queue", "instance")}
+    if (attempt := attempts.open_attempt(frame, request.user)) is not None:
+        draft = attempts.create_draft(attempt, request.user, data, request.data.get("instance"))  # a honeypot
+        return Response(attempts.annotation_data(draft), status=status.HTTP_201_CREATED)
     if request.data.get("queue"):
         claims.check_holder(frame, request.user)
     ann = editing.create_annotation(frame, request.user, data, request.data.get("instance"))
@@ -170,7 +183,8 @@ def annotation_create(request, slug, frame_id):
 @api_view(["GET"])
 def frame_history(request, slug, frame_id):
     _, frame = _frame(request, slug, frame_id)
-    entries = history.frame_history(frame)
+    # A honeypot reads as a frame nobody has worked on yet.
+    entries = [] if attempts.open_attempt(frame, request.user) else history.frame_history(frame)
     for e in entries:
         e["created_at"] = e["created_at"].isoformat()
     return Response({"frame": frame.pk, "entries": entries})
@@ -265,4 +279,7 @@ def editor_payload(frame: Frame, user) -> dict:
 def frame_editor(request, slug, frame_id):
     """Everything the editor needs for one frame, in one request."""
     _, frame = _frame(request, slug, frame_id)
-    return Response(editor_payload(frame, request.user))
+    payload = editor_payload(frame, request.user)
+    if (attempt := attempts.open_attempt(frame, request.user)) is not None:
+        payload = attempts.disguise(payload, attempt)
+    return Response(payload)

@@ -13,6 +13,7 @@ from django.views.decorators.http import require_POST
 from annotations.core.errors import InputError, StaleEdit
 from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
+from annotations.gold import attempts, serving
 from annotations.models import Frame, Queue, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, history, queues
@@ -37,6 +38,8 @@ def frame_edit(request, slug, frame_id):
     """The keypoint editor for one frame; ?queue= makes submit/skip move on through that queue."""
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
+    if (attempt := attempts.open_attempt(frame, request.user)) is not None:
+        frame.status = attempts.shown_status(attempt)  # a honeypot shows as a pool frame (never saved here)
     queue = request.GET.get("queue", "")
     if queue and queue not in Queue.values:
         queue = ""
@@ -56,7 +59,7 @@ def queue_start(request, slug, queue):
     project = project_for(request.user, slug, QUEUE_ROLES[queue])
     filters = {k: v for k, v in queue_filters(request.POST).items() if v}
     try:
-        item = claims.claim_next(project, queue, request.user, **filters)
+        item = serving.claim_next(project, queue, request.user, **filters)
     except InputError as exc:
         messages.error(request, str(exc))
         return redirect("project", slug=slug)
@@ -80,8 +83,9 @@ def frame_history(request, slug, frame_id):
     """Every revision and review transition of a frame, newest first, each revision restorable."""
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
-    annotation = frame.annotations.order_by("instance").first()
-    entries = history.frame_history(frame)
+    honeypot = attempts.open_attempt(frame, request.user) is not None  # reads as a frame nobody worked on
+    annotation = None if honeypot else frame.annotations.order_by("instance").first()
+    entries = [] if honeypot else history.frame_history(frame)
     for e in entries:
         if e["type"] == "revision":
             e["overlay_pair"] = [("before", e["overlay_before"]), ("after", e["overlay_after"])]

@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.annotations.gold.helpers import submit_honeypot
 from tests.e2e.conftest import login, needs_browser, screenshot
 
 pytestmark = [needs_browser, pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])]
@@ -49,6 +50,8 @@ def lively(imported, users, capsys):
             editing.save_edit(ann.pk, users[who], {"keypoints": kp}, ann.version)
     review.submit(anns[1].frame, users["annotator"])
     review.decide(Frame.objects.get(pk=anns[1].frame_id), users["reviewer"], "accept")
+    last = Annotation.objects.filter(project=imported).order_by("-frame_id").first()
+    submit_honeypot(imported, last.frame_id, users["pi"], users["annotator"])  # the gold accuracy chart
     for strategy in ("uncertainty", "random"):
         call_command("simulate_active_learning", "demo", "--strategy", strategy, *SIM)
     capsys.readouterr()

@@ -19,6 +19,7 @@ class ImageRecord:
     frame_index: int | None = None
     split: str = ""
     path: str | None = None  # where the pixels are, for writers that copy images
+    gold: bool = False  # a gold frame (COCO: "attributes": {"gold": true} on the image)
 
 
 @dataclass

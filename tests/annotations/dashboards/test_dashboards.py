@@ -11,6 +11,7 @@ from annotations.datasets import splitting
 from annotations.models import Annotation, Frame, ModelStatus, ModelVersion, Queue, SimulationRun
 from annotations.review import decisions as review
 from annotations.review import editing, queues
+from tests.annotations.gold.helpers import submit_honeypot
 from tests.conftest import api_client
 
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
@@ -63,6 +64,8 @@ def busy(imported, users):
     queues.set_priorities(imported, Queue.UNCERTAIN, {f: i / 30 for i, f in enumerate(pool)},
                           {f: {"main_signal": "flip" if i % 3 else "confidence"} for i, f in enumerate(pool)})
     queues.refresh_builtin_queues(imported, seed=1)
+    last = Annotation.objects.filter(project=imported).order_by("-frame_id").first()
+    submit_honeypot(imported, last.frame_id, users["pi"], users["annotator"])  # the gold accuracy chart
     return imported
 
 
