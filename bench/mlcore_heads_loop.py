@@ -94,17 +94,23 @@ def flip_predictions(heads: KeypointHeads, cache: CropCache, rows: np.ndarray,
 
 
 def signals(heads: KeypointHeads, cache: CropCache, rows: np.ndarray, mirrored: dict[int, np.ndarray],
-            boxes: np.ndarray) -> tuple[np.ndarray, dict[str, np.ndarray]]:
-    """Predictions (N, K, 3) and per-frame signals (N,) for ``rows``."""
+            boxes: np.ndarray) -> tuple[np.ndarray, np.ndarray, dict[str, np.ndarray]]:
+    """Predictions (N, K, 3), the mirrored pass's (N, K, 3) and per-frame signals (N,) for ``rows``."""
     pred = predict_rows(heads, cache, rows, HEADS.window)
     flip = flip_predictions(heads, cache, rows, mirrored)
     sig = {"confidence": unc.frame_mean(unc.confidence(pred[..., 2])),
            "flip": unc.frame_mean(unc.flip_disagreement(pred, flip, boxes))}
-    return pred, sig
+    return pred, flip, sig
+
+
+def points_to_fix(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray) -> np.ndarray:
+    """(N,) labelled points whose own OKS term is < 0.5."""
+    return (metrics.oks_per_keypoint(pred, gt, areas, COCO17.sigma_array) < 0.5).sum(axis=1)
 
 
 def uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor) -> None:
-    per_mode: dict[str, dict[str, list]] = {m: {"oks": [], "confidence": [], "flip": []} for m in ("box", "frame")}
+    per_mode: dict[str, dict[str, list]] = {m: {"oks": [], "confidence": [], "flip": [], "averaged_oks": [],
+                                                "to_fix": [], "averaged_to_fix": []} for m in ("box", "frame")}
     for f, (tr, te) in enumerate(folds):
         tr, te = np.asarray(tr), np.asarray(te)
         itr, ival = _inner(coco.subset(data, table.image_ids[tr]), tr, table, f)
@@ -113,9 +119,15 @@ def uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor)
         box_rows, frame_rows = eval_rows(cache, te, HEADS.min_presence)
         for mode, rows in (("box", box_rows), ("frame", frame_rows)):
             boxes = samples.bboxes[te]
-            pred, sig = signals(heads, cache, rows, mirrored, boxes)
-            oks = metrics.oks(pred, samples.keypoints[te], samples.areas[te], COCO17.sigma_array)
+            pred, flip, sig = signals(heads, cache, rows, mirrored, boxes)
+            gt, areas = samples.keypoints[te], samples.areas[te]
+            oks = metrics.oks(pred, gt, areas, COCO17.sigma_array)
             per_mode[mode]["oks"].extend(oks.tolist())
+            # Flip test as top-down pose models evaluate: the mean of the plain and the mirrored pass.
+            averaged = (pred + flip) / 2
+            per_mode[mode]["averaged_oks"].extend(metrics.oks(averaged, gt, areas, COCO17.sigma_array).tolist())
+            per_mode[mode]["to_fix"].extend(points_to_fix(pred, gt, areas).tolist())
+            per_mode[mode]["averaged_to_fix"].extend(points_to_fix(averaged, gt, areas).tolist())
             for k, v in sig.items():
                 per_mode[mode][k].extend(v.tolist())
         emit(f"heads_loop.uncertainty.fold{f}.done", int(len(te)), "frames")
@@ -124,7 +136,12 @@ def uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor)
         err = oks < 0.5
         sig = {k: np.asarray(cols[k]) for k in ("confidence", "flip")}
         emit(f"heads_loop.uncertainty.{mode}.error_rate", round(float(err.mean()), 4), "share", frames=len(oks),
-             errors=int(err.sum()), mean_oks=round(float(np.nanmean(oks)), 4))
+             errors=int(err.sum()), mean_oks=round(float(np.nanmean(oks)), 4),
+             points_to_fix=round(float(np.mean(cols["to_fix"])), 2))
+        emit(f"heads_loop.keypoints.{mode}.flip_averaged_mean_oks", round(float(np.nanmean(cols["averaged_oks"])), 4),
+             "OKS", plain=round(float(np.nanmean(oks)), 4),
+             points_to_fix=round(float(np.mean(cols["averaged_to_fix"])), 2),
+             plain_points_to_fix=round(float(np.mean(cols["to_fix"])), 2))
         for name, values in {**sig, "combined": unc.combine(sig)}.items():
             res = unc.error_capture(values, err, 0.2)
             emit(f"heads_loop.uncertainty.{mode}.error_capture@20%.{name}", round(res["capture"], 4), "share",
@@ -172,7 +189,7 @@ def active_learning(cache, samples, folds, mirrored, predictor, args) -> None:
                 else:
                     _, frame_rows = eval_rows(cache, hidden, HEADS.min_presence)
                     boxes = np.stack([_box_around(p) for p in predict_rows(heads, cache, frame_rows, HEADS.window)])
-                    _, sig = signals(heads, cache, frame_rows, mirrored, boxes)
+                    _, _, sig = signals(heads, cache, frame_rows, mirrored, boxes)
                     order = np.argsort(-unc.combine(sig), kind="stable")
                     chosen = hidden[order[:k]].tolist()
                 labelled = sorted(set(labelled) | {int(c) for c in chosen})

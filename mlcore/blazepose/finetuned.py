@@ -16,6 +16,9 @@ landmark pass, the tracking pass) and that instance is kept whatever its
 presence (``extra["frame_fallback"]`` is then True).
 With boxes every box gets an instance (a person box means a person). ``extra``: ``roi``,
 ``presence``, ``landmarks33`` (BlazePose's own), and ``flip_keypoints`` with flip_test.
+A model whose model.json says ``flip_average`` answers the mean of the plain pass and the mirrored
+one (the flip test top-down pose models are scored with), whether or not flip_test asks for the
+mirrored pass as a signal.
 """
 
 from __future__ import annotations
@@ -78,6 +81,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.version = str(meta["version"])
         self.window = int(meta.get("window", 5))
         self.frame_fallback = bool(meta.get("frame_fallback", False))
+        self.flip_average = bool(meta.get("flip_average", False))
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()
@@ -109,8 +113,13 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
             inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=float(kp[:, 2].mean()),
                             extra={"roi": result.roi, "presence": result.presence, "landmarks33": mp33,
                                    "frame_fallback": fallback})
-            if flip_test:
-                inst.extra["flip_keypoints"] = self._flipped_heads(image, result.roi)
+            if flip_test or self.flip_average:
+                flipped = self._flipped_heads(image, result.roi)
+                if flip_test:
+                    inst.extra["flip_keypoints"] = flipped
+                if self.flip_average:
+                    inst.keypoints = (kp + flipped) / 2
+                    inst.score = float(inst.keypoints[:, 2].mean())
             out.append(inst)
         return out
 

@@ -265,4 +265,5 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "window": cfg.head.window, "min_presence": cfg.head.min_presence,
                               "frame_fallback": cfg.head.frame_fallback,
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
-                              "track": cfg.head.track, "config": cfg.to_dict(), "metrics": report})
+                              "track": cfg.head.track, "flip_average": cfg.head.flip_average,
+                              "config": cfg.to_dict(), "metrics": report})

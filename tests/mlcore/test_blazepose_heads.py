@@ -144,6 +144,35 @@ def test_the_saved_model_loads_as_a_predictor_and_predicts_the_right_shapes(mode
     assert len(whole) <= 1 and all(i.keypoints.shape == (17, 3) for i in whole)
 
 
+def test_a_flip_average_model_answers_the_mean_of_the_plain_and_the_mirrored_pass(model_dir, dataset, tmp_path):
+    import shutil
+
+    from mlcore.images import load_rgb
+    from mlcore.predictors import load_predictor
+
+    out, _, data = model_dir
+    averaged_dir = tmp_path / "averaged"
+    shutil.copytree(out, averaged_dir)
+    meta = json.loads((averaged_dir / "model.json").read_text())
+    assert meta["flip_average"] is False or meta["flip_average"] is True
+    meta["flip_average"] = True
+    (averaged_dir / "model.json").write_text(json.dumps(meta))
+    ann = data["annotations"][0]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
+    box = np.asarray([ann["bbox"]])
+    meta["flip_average"] = False
+    plain_dir = tmp_path / "plain"
+    shutil.copytree(out, plain_dir)
+    (plain_dir / "model.json").write_text(json.dumps(meta))
+    plain = load_predictor(plain_dir).predict(image, box, flip_test=True)[0]
+    averaged = load_predictor(averaged_dir).predict(image, box, flip_test=False)[0]
+    np.testing.assert_allclose(averaged.keypoints, (plain.keypoints + plain.extra["flip_keypoints"]) / 2,
+                               atol=1e-6)
+    assert "flip_keypoints" not in averaged.extra
+    assert not np.allclose(averaged.keypoints[:, :2], plain.keypoints[:, :2])
+
+
 def test_onnx_matches_torch_on_a_real_crop(model_dir, dataset, bp_net):
     import onnxruntime as ort
     import torch
