@@ -66,6 +66,8 @@ def splits(request, slug):
     OpenApiParameter("version", int, description="A split version number (default: the latest)."),
     OpenApiParameter("include_unconfirmed", bool, description="Also label points no person confirmed."),
     OpenApiParameter("verified_only", bool, description="Only points a person confirmed (the default)."),
+    OpenApiParameter("individual", bool, description="Also each person's annotation behind a consensus "
+                     "(attributes.consensus_vote)."),
 ], responses=responses({(200, "application/json"): OpenApiResponse(OBJECT, description="COCO keypoints JSON."),
                         304: OpenApiResponse(description="Not modified (If-None-Match matched the ETag).")}))
 @api_view(["GET"])
@@ -78,7 +80,8 @@ def split_coco(request, slug, subset):
     # Unconfirmed points are unlabelled unless asked for; verified_only=1 (the old opt-in) keeps them out too.
     include_unconfirmed = (truthy(request.query_params.get("include_unconfirmed", ""))
                            and not truthy(request.query_params.get("verified_only", "")))
-    path, etag = exporting.cached_coco_file(project, subset, int(version) if version else None, include_unconfirmed)
+    path, etag = exporting.cached_coco_file(project, subset, int(version) if version else None, include_unconfirmed,
+                                            truthy(request.query_params.get("individual", "")))
     quoted = f'"{etag}"'
     if quoted in [t.strip() for t in request.headers.get("If-None-Match", "").split(",")]:
         response = Response(status=status.HTTP_304_NOT_MODIFIED)

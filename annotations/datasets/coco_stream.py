@@ -9,9 +9,11 @@ points are decoded, masked and re-encoded (with orjson). The document is the one
 
 from __future__ import annotations
 
+import itertools
 import queue
 import threading
 import uuid
+from collections.abc import Iterable
 from typing import BinaryIO
 
 import orjson
@@ -167,14 +169,14 @@ def _annotation_texts(rows, K: int, verified_only: bool, texts: dict):
                f'"verified":{verified},"source":{names[source]}}}}}')
 
 
-def _image_texts(frames, subset_of: dict, gold: set[int] | frozenset[int]):
+def _image_texts(frames, subset_of: dict, attributes: dict[int, dict]):
     rows = frames.order_by("id").values_list("id", "file_name", "width", "height", "clip_id", "clip__key",
                                              "frame_index")
     for pk, name, width, height, clip_id, clip_key, index in _server_rows(rows):
         image = {"id": pk, "file_name": name, "width": width, "height": height, "clip_id": clip_key,
                  "frame_index": index, "split": subset_of.get(clip_id, "")}
-        if pk in gold:
-            image["attributes"] = {"gold": True}
+        if pk in attributes:
+            image["attributes"] = attributes[pk]
         yield _dumps(image)
 
 
@@ -196,23 +198,26 @@ def _write_array(fh: BinaryIO, texts) -> int:
 
 
 def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, frames, annotations,
-               subset_of: dict, verified_only: bool, gold: set[int] | frozenset[int] = frozenset()) -> dict:
+               subset_of: dict, verified_only: bool, attributes: dict[int, dict] | None = None,
+               extra: Iterable[str] = ()) -> dict:
     """Write one subset's COCO document to the binary file `fh`; returns {"images": n, "annotations": n}.
 
     frames, annotations: querysets of the subset's annotated frames and its annotations.
     subset_of: {clip id: subset} of the split version (empty without one).
     verified_only: points whose state is not "verified" are written as unlabelled (0, 0, 0).
-    gold: ids of gold frames (their images carry "attributes": {"gold": true}).
+    attributes: {frame id: image attributes} (gold and consensus frames).
+    extra: more annotations, as JSON texts, written after the subset's own (consensus votes).
     """
     K = skeleton.num_keypoints
     head = orjson.dumps({"info": info, "licenses": [], "categories": [coco_category(skeleton)],
                          "form_labels": form_labels})
     with transaction.atomic():  # server-side cursors without WITH HOLD: rows stream as they are read
         fh.write(head[:-1] + b',"images":')
-        n_images = _write_array(fh, _image_texts(frames, subset_of, gold))
+        n_images = _write_array(fh, _image_texts(frames, subset_of, attributes or {}))
         fh.write(b',"annotations":')
         texts = state_texts(annotations)
         rows = _server_rows(_annotation_rows(annotations, by_key=texts is not None))
-        n_annotations = _write_array(fh, _annotation_texts(rows, K, verified_only, texts or {}))
+        n_annotations = _write_array(fh, itertools.chain(_annotation_texts(rows, K, verified_only, texts or {}),
+                                                         extra))
         fh.write(b"}")
     return {"images": n_images, "annotations": n_annotations}

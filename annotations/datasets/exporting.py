@@ -19,7 +19,7 @@ import orjson
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, Func, IntegerField, Max, OuterRef, TextField
+from django.db.models import Count, Exists, Func, IntegerField, Max, OuterRef, Q, TextField
 from django.db.models.functions import Cast
 from django.utils import timezone
 
@@ -28,7 +28,7 @@ from annotations.core.errors import InputError
 from annotations.datasets import coco_stream
 from annotations.datasets.formats import get_format
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ImageRecord
-from annotations.models import Annotation, Frame, GoldFrame, SplitVersion
+from annotations.models import Annotation, ConsensusFrame, ConsensusVote, Frame, GoldFrame, SplitVersion
 
 SUBSET_CHOICES = ("train", "val", "test", "all")
 
@@ -84,10 +84,11 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     subset_of = {}
     if version is not None:
         subset_of = dict(version.assignments.values_list("clip_id", "subset"))
-    gold = gold_frame_ids(project)
+    attributes = image_attributes(project)
     images = [
         ImageRecord(id=pk, file_name=name, width=width, height=height, clip_id=clip_key, frame_index=index,
-                    split=subset_of.get(clip_id, ""), path=_image_path(image, source_path), gold=pk in gold)
+                    split=subset_of.get(clip_id, ""), path=_image_path(image, source_path),
+                    attributes=attributes.get(pk, {}))
         for pk, name, width, height, clip_id, clip_key, index, image, source_path in frames.order_by("id").values_list(
             "id", "file_name", "width", "height", "clip_id", "clip__key", "frame_index", "image", "source_path")
     ]
@@ -121,9 +122,39 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     return DatasetRecord(skeleton, labels, images, annotations, _info(project, subset, version))
 
 
-def gold_frame_ids(project) -> set[int]:
-    """Ids of the project's gold frames (few: a PI marks them)."""
-    return set(GoldFrame.objects.filter(project=project, active=True).values_list("frame_id", flat=True))
+def image_attributes(project) -> dict[int, dict]:
+    """{frame id: COCO image attributes}: {"gold": true} on gold frames, {"consensus": {people, status,
+    mean_oks, form_agreement}} on frames whose consensus is finished."""
+    out: dict[int, dict] = {f: {"gold": True} for f in GoldFrame.objects.filter(project=project, active=True)
+                            .values_list("frame_id", flat=True)}
+    finished = (ConsensusFrame.objects.filter(project=project).exclude(status=ConsensusFrame.Status.COLLECTING)
+                .annotate(people=Count("votes", filter=Q(votes__status=ConsensusVote.Status.SUBMITTED)))
+                .values_list("frame_id", "people", "status", "mean_oks", "form_agreement"))
+    for frame_id, people, status, mean_oks, agreement in finished:
+        out.setdefault(frame_id, {})["consensus"] = {"people": people, "status": status, "mean_oks": mean_oks,
+                                                     "form_agreement": agreement}
+    return out
+
+
+def vote_texts(project, frames, verified_only: bool):
+    """The individual annotations behind the consensus of `frames` (a frames queryset) as COCO annotation
+    JSON texts: id = the vote's draft id (from the annotation sequence, so never an annotation's),
+    attributes carry `consensus_vote: true` and the person."""
+    votes = (ConsensusVote.objects.filter(project=project, status=ConsensusVote.Status.SUBMITTED,
+                                          frame__in=frames.values("id"))
+             .exclude(consensus__status=ConsensusFrame.Status.COLLECTING).select_related("user").order_by("id"))
+    K = project.num_keypoints
+    for v in votes:
+        kp = list(v.keypoints) + [0, 0, 0] * (K - len(v.keypoints) // 3)
+        states = list(v.keypoint_states) + ["unverified"] * (K - len(v.keypoint_states))
+        if verified_only:
+            kp = _confirmed_only(kp, states)
+        yield orjson.dumps({"id": v.draft_id, "image_id": v.frame_id, "category_id": 1, "iscrowd": 0,
+                            "keypoints": kp, "num_keypoints": sum(1 for x in kp[2::3] if x > 0),
+                            "bbox": v.bbox or [0.0, 0.0, 0.0, 0.0], "area": float(v.area), "segmentation": [],
+                            "attributes": {"form_label": v.form_label or None, "keypoint_states": states,
+                                           "verified": [s == "verified" for s in states], "source": "consensus_vote",
+                                           "consensus_vote": True, "user": v.user.get_username()}}).decode()
 
 
 def _info(project, subset: str, version: SplitVersion | None) -> dict:
@@ -134,7 +165,8 @@ def _info(project, subset: str, version: SplitVersion | None) -> dict:
     }
 
 
-def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified_only: bool = True) -> dict:
+def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified_only: bool = True,
+                individual: bool = False) -> dict:
     """Write the subset's COCO JSON (what to_coco_dict(build_dataset(...)) holds) to the binary file `fh`,
     streamed from server-side cursors in bounded memory. Returns {"images": n, "annotations": n}."""
     frames = _frames_query(project, subset, version)
@@ -143,7 +175,9 @@ def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified
     return coco_stream.write_coco(fh, skeleton=project.get_skeleton(),
                                   form_labels=list(project.form_labels.values_list("name", flat=True)),
                                   info=_info(project, subset, version), frames=frames, annotations=annotations,
-                                  subset_of=subset_of, verified_only=verified_only, gold=gold_frame_ids(project))
+                                  subset_of=subset_of, verified_only=verified_only,
+                                  attributes=image_attributes(project),
+                                  extra=vote_texts(project, frames, verified_only) if individual else ())
 
 
 def _confirmed_only(kp: list, states: list) -> list:
@@ -229,31 +263,34 @@ def save_job_file(job, path: Path, name: str) -> None:
 
 # -- direct COCO download for training scripts -------------------------------------------------
 
-def coco_etag(project, subset: str, version: SplitVersion | None, verified_only: bool = False) -> str:
+def coco_etag(project, subset: str, version: SplitVersion | None, verified_only: bool = False,
+              individual: bool = False) -> str:
     """Changes whenever anything that the subset's COCO JSON shows could have changed."""
     stats = Annotation.objects.filter(project=project).aggregate(n=Count("id"), last=Max("updated_at"), top=Max("id"))
     frames = Frame.objects.filter(project=project).aggregate(n=Count("id"), top=Max("id"))
     labels = list(project.form_labels.values_list("id", "name"))
-    gold = sorted(gold_frame_ids(project))
+    attributes = sorted(image_attributes(project).items())
     key = json.dumps([project.pk, subset, version.pk if version else None, verified_only, project.skeleton,
-                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels, gold],
+                      stats["n"], str(stats["last"]), stats["top"], frames["n"], frames["top"], labels, attributes,
+                      individual],
                      sort_keys=True, default=str)
     return hashlib.sha256(key.encode()).hexdigest()[:32]
 
 
-def cached_coco_file(project, subset: str, version_number=None, include_unconfirmed=False) -> tuple[Path, str]:
+def cached_coco_file(project, subset: str, version_number=None, include_unconfirmed=False,
+                     individual=False) -> tuple[Path, str]:
     """(path of the subset's COCO JSON, its ETag), building it once per ETag. Unconfirmed points are
     unlabelled unless include_unconfirmed."""
     verified_only = not include_unconfirmed
     version = resolve_version(project, version_number)
     _frames_query(project, subset, version)  # validates subset/version before any work
-    etag = coco_etag(project, subset, version, verified_only)
+    etag = coco_etag(project, subset, version, verified_only, individual)
     folder = Path(settings.MEDIA_ROOT) / "exports" / "cache" / project.slug
-    variant = f"{subset}.{'verified' if verified_only else 'all-points'}"
+    variant = f"{subset}.{'verified' if verified_only else 'all-points'}{'.individual' if individual else ''}"
     path = folder / f"{variant}.{etag}.json"
     if not path.exists():
         for old in folder.glob(f"{variant}.*.json"):
             old.unlink(missing_ok=True)
         with atomic_path(path) as tmp, open(tmp, "wb", buffering=1 << 20) as fh:
-            stream_coco(project, subset, version, fh, verified_only)
+            stream_coco(project, subset, version, fh, verified_only, individual)
     return path, etag

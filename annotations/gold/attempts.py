@@ -1,48 +1,57 @@
-"""A person's work on a honeypot: their own working copy, saved through the same endpoints and with the
-same rules as an annotation (validated, optimistic-locked), shown to them as an unlabelled frame of the
-queue, and scored against the gold when they submit. The frame's Annotation and the gold are never
-written: what the editor sends for a honeypot lands here."""
+"""A person's own working copy of a frame: a honeypot attempt (GoldAttempt) or a consensus vote
+(ConsensusVote). Either is saved through the same endpoints and with the same rules as an annotation
+(validated, optimistic-locked), shown to the person as an unlabelled frame of the queue with nobody
+else's points, and handed on when they submit: a honeypot is scored against the gold, a vote counts
+towards the frame's consensus (annotations/consensus/voting.py). The frame's Annotation is never
+written from here."""
 
 from __future__ import annotations
 
 from django.db import transaction
 from django.utils import timezone
 
+from annotations.consensus import voting
 from annotations.core.errors import InputError, StaleEdit
 from annotations.core.limits import check_bbox, coordinate_limit
 from annotations.gold import scoring, serving
-from annotations.models import FrameLease, FrameStatus, GoldAttempt, KeypointState
+from annotations.models import ConsensusVote, FrameLease, FrameStatus, GoldAttempt, KeypointState
 from annotations.review.editing import EDITABLE, box_around, validate_keypoints, validate_states
 
-OPEN = GoldAttempt.Status.OPEN
+OPEN = "open"  # GoldAttempt.Status.OPEN and ConsensusVote.Status.OPEN
+WorkingCopy = GoldAttempt | ConsensusVote
 
 
-def open_attempt(frame, user) -> GoldAttempt | None:
-    """The person's open honeypot attempt on this frame, if they were served it and have not submitted."""
+def open_attempt(frame, user) -> WorkingCopy | None:
+    """The person's open working copy of this frame (a honeypot or a consensus vote), if any."""
     if user is None or not user.is_authenticated:
         return None
-    return GoldAttempt.objects.filter(frame=frame, user=user, status=OPEN).first()
+    return (GoldAttempt.objects.filter(frame=frame, user=user, status=OPEN).first()
+            or ConsensusVote.objects.filter(frame=frame, user=user, status=OPEN).first())
 
 
-def attempt_by_draft(project, user, draft_id: int) -> GoldAttempt | None:
-    """The person's attempt whose working copy has this id (the id the editor saves it under)."""
-    return (GoldAttempt.objects.filter(project=project, user=user, draft_id=draft_id)
-            .select_related("frame", "project", "user").first())
+def attempt_by_draft(project, user, draft_id: int) -> WorkingCopy | None:
+    """The person's working copy that has this id (the id the editor saves it under)."""
+    for model in (GoldAttempt, ConsensusVote):
+        found = (model.objects.filter(project=project, user=user, draft_id=draft_id)  # type: ignore[attr-defined]
+                 .select_related("frame", "project", "user").first())
+        if found is not None:
+            return found
+    return None
 
 
-def shown_status(attempt: GoldAttempt) -> str:
+def shown_status(attempt: WorkingCopy) -> str:
     """The frame's status as the person sees it: a pool frame, annotated once they saved."""
     return FrameStatus.ANNOTATED if attempt.version else FrameStatus.UNLABELLED
 
 
-def _content(attempt: GoldAttempt, K: int) -> tuple[list, list]:
+def _content(attempt: WorkingCopy, K: int) -> tuple[list, list]:
     kpts = list(attempt.keypoints) or [0, 0, 0] * K
     states = list(attempt.keypoint_states) or [KeypointState.UNVERIFIED.value] * K
     missing = K - len(kpts) // 3
     return kpts + [0, 0, 0] * max(missing, 0), states + [KeypointState.UNVERIFIED.value] * max(missing, 0)
 
 
-def annotation_data(attempt: GoldAttempt) -> dict:
+def annotation_data(attempt: WorkingCopy) -> dict:
     """The working copy in the shape of the REST annotation (AnnotationSerializer)."""
     kpts, states = _content(attempt, attempt.project.num_keypoints)
     return {"id": attempt.draft_id, "frame": attempt.frame_id, "instance": 0, "keypoints": kpts,
@@ -51,14 +60,14 @@ def annotation_data(attempt: GoldAttempt) -> dict:
             "version": attempt.version, "updated_at": attempt.updated_at.isoformat()}
 
 
-def _stored(attempt: GoldAttempt) -> dict:
+def _stored(attempt: WorkingCopy) -> dict:
     """What a 409 carries, as for an annotation (editing.stored_state)."""
     data = annotation_data(attempt)
     return {k: data[k] for k in ("keypoints", "keypoint_states", "bbox", "area", "form_label", "version", "id",
                                  "updated_at")} | {"updated_by": attempt.user.get_username()}
 
 
-def disguise(payload: dict, attempt: GoldAttempt) -> dict:
+def disguise(payload: dict, attempt: WorkingCopy) -> dict:
     """The editor's payload of a honeypot: the frame as an unlabelled frame of the queue with the person's
     working copy (none until they save), no review history and no gold anywhere."""
     payload["frame"]["status"] = shown_status(attempt)
@@ -76,7 +85,7 @@ def disguise(payload: dict, attempt: GoldAttempt) -> dict:
     return payload
 
 
-def save_draft(attempt_id: int, user, data: dict, expected_version) -> GoldAttempt:
+def save_draft(copy: WorkingCopy, user, data: dict, expected_version) -> WorkingCopy:
     """Apply an edit (keypoints, keypoint_states, bbox, form_label) to the working copy, as
     editing.save_edit does to an annotation: StaleEdit when `expected_version` is not the stored one."""
     if not isinstance(expected_version, int) or isinstance(expected_version, bool):
@@ -85,8 +94,9 @@ def save_draft(attempt_id: int, user, data: dict, expected_version) -> GoldAttem
     if unknown:
         raise InputError(f"not editable: {sorted(unknown)}")
     with transaction.atomic():
-        attempt = (GoldAttempt.objects.select_for_update(of=("self",)).select_related("project", "frame", "user")
-                   .get(pk=attempt_id, user=user))
+        model = ConsensusVote if isinstance(copy, ConsensusVote) else GoldAttempt
+        attempt = (model.objects.select_for_update(of=("self",))  # type: ignore[attr-defined]
+                   .select_related("project", "frame", "user").get(pk=copy.pk, user=user))
         if attempt.status != OPEN:
             raise InputError("this frame was submitted already; it cannot be changed any more")
         if attempt.version != expected_version:
@@ -122,20 +132,22 @@ def save_draft(attempt_id: int, user, data: dict, expected_version) -> GoldAttem
     return attempt
 
 
-def create_draft(attempt: GoldAttempt, user, data: dict, instance=None) -> GoldAttempt:
-    """The first save of a honeypot (the editor creates an annotation): StaleEdit when one exists already.
-    A gold frame holds one person: a second one is refused."""
+def create_draft(attempt: WorkingCopy, user, data: dict, instance=None) -> WorkingCopy:
+    """The first save of a working copy (the editor creates an annotation): StaleEdit when one exists
+    already. A working copy holds one person: a second one is refused."""
     if instance not in (None, 0, "0"):
         raise InputError("'instance': this frame holds one person only")
     if attempt.version:
-        attempt = GoldAttempt.objects.select_related("user").get(pk=attempt.pk)
         raise StaleEdit(f"frame {attempt.frame_id} already has an annotation (version {attempt.version})",
                         _stored(attempt))
-    return save_draft(attempt.pk, user, data, 0)
+    return save_draft(attempt, user, data, 0)
 
 
-def submit(attempt: GoldAttempt, user) -> GoldAttempt:
-    """Score the working copy against the gold; the frame leaves the person's queue for good."""
+def submit(attempt: WorkingCopy, user) -> WorkingCopy:
+    """A honeypot is scored against the gold, a vote counts towards the consensus; either way the frame
+    leaves the person's queue for good."""
+    if isinstance(attempt, ConsensusVote):
+        return voting.submit_vote(attempt, user)
     with transaction.atomic():
         attempt = (GoldAttempt.objects.select_for_update(of=("self",)).select_related("gold", "project")
                    .get(pk=attempt.pk, user=user))
@@ -154,7 +166,10 @@ def submit(attempt: GoldAttempt, user) -> GoldAttempt:
     return attempt
 
 
-def skip(attempt: GoldAttempt, user) -> None:
+def skip(attempt: WorkingCopy, user) -> None:
     """The person passes on the frame: it is not served to them again, and nothing is scored."""
+    if isinstance(attempt, ConsensusVote):
+        voting.skip_vote(attempt, user)
+        return
     GoldAttempt.objects.filter(pk=attempt.pk, status=OPEN).update(status=GoldAttempt.Status.SKIPPED)
     FrameLease.objects.filter(frame_id=attempt.frame_id, user=user).delete()

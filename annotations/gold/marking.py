@@ -9,6 +9,7 @@ from django.db import transaction
 from django.db.models import Avg, Count, Q
 from django.utils import timezone
 
+from annotations.consensus import voting
 from annotations.core.errors import InputError
 from annotations.datasets.formats.coco import parse_coco
 from annotations.models import Annotation, Frame, GoldAttempt, GoldFrame, KeypointState, QueueItem
@@ -143,8 +144,9 @@ def gold_state(frame_ids) -> dict[int, dict]:
 
 
 def with_gold_state(rows: list[dict]) -> list[dict]:
-    """Serialised frames with `gold` (their gold state, or null): for reviewers and PIs only."""
-    state = gold_state([r["id"] for r in rows])
+    """Serialised frames with `gold` and `consensus` (their state, or null): for reviewers and PIs only."""
+    ids = [r["id"] for r in rows]
+    gold, consensus = gold_state(ids), voting.state(ids)
     for r in rows:
-        r["gold"] = state.get(r["id"])
+        r["gold"], r["consensus"] = gold.get(r["id"]), consensus.get(r["id"])
     return rows

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from rest_framework import serializers
 
+from annotations.consensus.serializers import ConsensusStateSerializer
 from annotations.core.serializers import FrameSerializer
 
 
@@ -99,10 +100,12 @@ class GoldStateSerializer(serializers.Serializer):
 
 
 class FrameWithGoldSerializer(FrameSerializer):
-    """A frame as the frames REST describes it: `gold` is there for reviewers and PIs only."""
+    """A frame as the frames REST describes it: `gold` and `consensus` are there for reviewers and PIs only."""
 
     gold = GoldStateSerializer(required=False, allow_null=True,
                                help_text="The frame's gold state (null: not gold). Reviewers and PIs only.")
+    consensus = ConsensusStateSerializer(required=False, allow_null=True, help_text="The frame's consensus state "
+                                         "(null: it needs none). Reviewers and PIs only.")
 
     class Meta(FrameSerializer.Meta):
-        fields = [*FrameSerializer.Meta.fields, "gold"]
+        fields = [*FrameSerializer.Meta.fields, "gold", "consensus"]

@@ -9,7 +9,8 @@ through `claim_next` here. In order:
    a new open GoldAttempt: they get it as if it were the queue's next frame;
 4. otherwise the queue's next frame. Gold frames reach people only as honeypots: an open item of a
    gold frame that a claim comes across (a later score or label check put it there) is closed and the
-   claim moves on.
+   claim moves on. A frame that needs independent annotations (annotations/consensus/) opens the
+   person's own vote on it, or is passed over when they voted on it already.
 """
 
 from __future__ import annotations
@@ -19,7 +20,8 @@ import random
 from django.db import connection, transaction
 from django.utils import timezone
 
-from annotations.models import Clip, FrameLease, GoldAttempt, GoldFrame, QueueItem
+from annotations.consensus import voting
+from annotations.models import Clip, FrameLease, GoldAttempt, GoldFrame, QueueItem, QueueSkip
 from annotations.models.review import ANNOTATION_QUEUES
 from annotations.review import claims
 
@@ -50,9 +52,17 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
                 return item
         for _ in range(MAX_PASSES):
             item = claims.claim_next(project, queue, user, **filters)
-            if item is None or not GoldFrame.objects.filter(frame_id=item.frame_id, active=True).exists():
+            if item is None:
+                return None
+            if GoldFrame.objects.filter(frame_id=item.frame_id, active=True).exists():
+                QueueItem.objects.filter(pk=item.pk).update(done_at=now)
+                FrameLease.objects.filter(frame_id=item.frame_id, user=user).delete()
+                continue
+            # A frame that needs independent annotations: the person's own vote, or the next frame when
+            # they voted on this one already.
+            if voting.on_claim(project, item, user) != "skip":
                 return item
-            QueueItem.objects.filter(pk=item.pk).update(done_at=now)
+            QueueSkip.objects.get_or_create(item_id=item.pk, user=user)
             FrameLease.objects.filter(frame_id=item.frame_id, user=user).delete()
     return None
 
@@ -158,10 +168,8 @@ def _serve(cur, project, queue: str, user, filters: dict) -> QueueItem | None:
         claims.release_mine(project, queue, user)
         if not _lease(project, frame_id, item.pk, user, now):
             continue  # claimed through another queue a moment ago
-        cur.execute("SELECT nextval(pg_get_serial_sequence('annotations_annotation', 'id'))")
-        draft_id = cur.fetchone()[0]
         GoldAttempt.objects.create(project=project, gold_id=gold_id, frame_id=frame_id, user=user, queue=queue,
-                                   item=item, draft_id=draft_id, served_at=now)
+                                   item=item, draft_id=voting.draft_id(), served_at=now)
         return shown(item)
     return None
 

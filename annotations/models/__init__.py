@@ -1,5 +1,6 @@
 """Database models, one module per area."""
 
+from annotations.models.consensus import ConsensusFrame, ConsensusVote
 from annotations.models.gold import GoldAttempt, GoldFrame
 from annotations.models.jobs import Job
 from annotations.models.labels import Annotation, KeypointState, Revision
@@ -21,6 +22,6 @@ __all__ = [
     "Annotation", "Clip", "ClipSplit", "FormLabel", "Frame", "FrameStatus", "ImportSource", "Job",
     "KeypointState", "Membership", "Project", "Revision", "Role", "SplitVersion", "Subset", "Video",
     "FrameLease", "FrameTransition", "Queue", "QueueItem", "QueueSkip",
-    "GoldAttempt", "GoldFrame",
+    "ConsensusFrame", "ConsensusVote", "GoldAttempt", "GoldFrame",
     "LearningSettings", "ModelKind", "ModelSource", "ModelStatus", "ModelVersion", "Prediction", "SimulationRun",
 ]

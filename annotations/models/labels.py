@@ -30,7 +30,8 @@ class Annotation(models.Model):
     """
 
     SOURCE_CHOICES = [("import", "Import"), ("human", "Edited in PoseReview"), ("model", "Accepted prediction"),
-                      ("interpolated", "Interpolated between keyframes")]
+                      ("interpolated", "Interpolated between keyframes"),
+                      ("consensus", "Consensus of independent annotations")]
 
     # Covered by the (project, updated_at) and unique (frame, instance) indexes.
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="annotations", db_index=False)
@@ -96,6 +97,7 @@ class Revision(models.Model):
         ("edit", "Edited"),
         ("restore", "Restored"),
         ("review", "Review decision"),
+        ("consensus", "Consensus of independent annotations"),
     ]
 
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="revisions")

@@ -52,6 +52,12 @@ class Project(models.Model):
     # The share of annotation-queue claims that serve a gold frame blind (annotations/gold/serving.py).
     honeypot_rate = models.FloatField(default=0.0, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
                                       help_text="share of annotation-queue claims that serve a gold frame, 0 to 1")
+    # Independent annotations every unannotated frame claimed from an annotation queue needs (0: none;
+    # annotations/consensus/), and the mean pairwise OKS below which a consensus goes to review.
+    consensus_people = models.PositiveSmallIntegerField(default=0, validators=[MaxValueValidator(10)],
+                                                        help_text="independent annotations per new frame, 0 or 2-10")
+    consensus_threshold = models.FloatField(default=0.75, validators=[MinValueValidator(0.0), MaxValueValidator(1.0)],
+                                            help_text="mean pairwise OKS a consensus needs to be accepted")
     created_at = models.DateTimeField(auto_now_add=True)
     created_by = models.ForeignKey(settings.AUTH_USER_MODEL, null=True, blank=True, on_delete=models.SET_NULL,
                                    related_name="+")

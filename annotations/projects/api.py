@@ -86,7 +86,7 @@ def frames(request, slug):
     paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs.order_by("id"), request)
     rows = FrameSerializer(page, many=True).data
-    if project.has_role(request.user, Role.REVIEWER):  # gold state: never shown to annotators
+    if project.has_role(request.user, Role.REVIEWER):  # gold and consensus state: never to annotators
         rows = marking.with_gold_state(rows)
     return paginator.get_paginated_response(rows)
 
@@ -97,7 +97,7 @@ def frame_detail(request, slug, frame_id):
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
     data = FrameSerializer(frame).data
-    if project.has_role(request.user, Role.REVIEWER):  # gold state: never shown to annotators
+    if project.has_role(request.user, Role.REVIEWER):  # gold and consensus state: never to annotators
         data = marking.with_gold_state([data])[0]
     return Response(data)
 
@@ -144,14 +144,15 @@ def annotation_detail(request, slug, annotation_id):
 
 
 def _honeypot_draft(request, attempt) -> Response:
-    """The caller's working copy of a honeypot, read and saved as an annotation (the frame's own stays as it is)."""
+    """The caller's working copy (a honeypot or a consensus vote), read and saved as an annotation (the frame's
+    own stays as it is)."""
     if request.method == "DELETE":
         raise InputError("the frame's first person cannot be removed: remove its points instead")
     if request.method == "PATCH":
         if not isinstance(request.data, dict):
             raise InputError("send a JSON object")
         data = {k: v for k, v in request.data.items() if k not in ("version", "queue")}
-        attempt = attempts.save_draft(attempt.pk, request.user, data, request.data.get("version"))
+        attempt = attempts.save_draft(attempt, request.user, data, request.data.get("version"))
     return Response(attempts.annotation_data(attempt))
 
 

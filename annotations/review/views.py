@@ -14,7 +14,7 @@ from annotations.core.errors import InputError, StaleEdit
 from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
 from annotations.gold import attempts, serving
-from annotations.models import Frame, Queue, Revision, Role
+from annotations.models import ConsensusFrame, Frame, Queue, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, history, queues
 
@@ -89,8 +89,11 @@ def frame_history(request, slug, frame_id):
     for e in entries:
         if e["type"] == "revision":
             e["overlay_pair"] = [("before", e["overlay_before"]), ("after", e["overlay_after"])]
+    finished = (not honeypot and project.has_role(request.user, Role.REVIEWER)
+                and ConsensusFrame.objects.filter(frame=frame).exclude(status="collecting").exists())
     return render(request, "annotations/review/history.html", {
         "project": project, "frame": frame, "entries": entries, "annotation": annotation,
+        "consensus_url": reverse("consensus-compare", args=[slug, frame.pk]) if finished else "",
         "radius": max(frame.width, frame.height) / 110, "stroke": max(frame.width, frame.height) / 300})
 
 

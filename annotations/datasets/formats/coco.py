@@ -258,11 +258,11 @@ def coco_category(skeleton: Skeleton) -> dict:
 def to_coco_dict(dataset: DatasetRecord) -> dict:
     """COCO dict: the project's keypoint names, skeleton and OKS sigmas in the category, CVAT-style
     `attributes` (form_label, per-keypoint states and verified flags) on every annotation,
-    `clip_id` on every image, `"attributes": {"gold": true}` on gold frames' images."""
+    `clip_id` on every image, `attributes` on gold and consensus frames' images."""
     images = [
         {"id": im.id, "file_name": im.file_name, "width": im.width, "height": im.height,
          "clip_id": im.clip_id, "frame_index": im.frame_index, "split": im.split,
-         **({"attributes": {"gold": True}} if im.gold else {})}
+         **({"attributes": im.attributes} if im.attributes else {})}
         for im in dataset.images
     ]
     annotations = [

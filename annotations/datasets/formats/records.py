@@ -19,7 +19,8 @@ class ImageRecord:
     frame_index: int | None = None
     split: str = ""
     path: str | None = None  # where the pixels are, for writers that copy images
-    gold: bool = False  # a gold frame (COCO: "attributes": {"gold": true} on the image)
+    # COCO image attributes: {"gold": true} on a gold frame, {"consensus": {...}} on a consensus frame.
+    attributes: dict = field(default_factory=dict)
 
 
 @dataclass
