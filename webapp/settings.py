@@ -2,13 +2,14 @@
 
 DATABASE_URL      postgres://user:pass@host:5432/db (required: PostgreSQL only)
 CELERY_BROKER_URL redis://host:6379/0
-MEDIA_ROOT        where uploaded and copied files live
+MEDIA_ROOT        where uploaded and copied files live (unless POSEREVIEW_S3_ENDPOINT_URL names an object store)
 SECRET_KEY, DEBUG, ALLOWED_HOSTS (comma-separated)
 """
 
 import hashlib
 import os
 from pathlib import Path
+from typing import Any
 
 import dj_database_url
 
@@ -128,10 +129,31 @@ STATICFILES_DIRS = [BASE_DIR / "static"]
 STATIC_ROOT = Path(os.environ.get("STATIC_ROOT", BASE_DIR / "var" / "staticfiles"))
 MEDIA_URL = "/media/"
 MEDIA_ROOT = Path(os.environ.get("MEDIA_ROOT", BASE_DIR / "var" / "media"))
-STORAGES = {
+STORAGES: dict[str, dict[str, Any]] = {
     "default": {"BACKEND": "django.core.files.storage.FileSystemStorage"},
     "staticfiles": {"BACKEND": "django.contrib.staticfiles.storage.StaticFilesStorage"},
 }
+# Media (frames, thumbnails, uploads, exports, model files) on an S3-compatible object store (AWS S3,
+# SeaweedFS, MinIO) when an endpoint is named; otherwise the local file system under MEDIA_ROOT.
+POSEREVIEW_S3_ENDPOINT_URL = os.environ.get("POSEREVIEW_S3_ENDPOINT_URL", "")
+
+
+def s3_storage_options(endpoint_url: str, bucket: str, access_key: str, secret_key: str,
+                       region: str = "us-east-1") -> dict:
+    """django-storages S3Storage options: path-style addressing (SeaweedFS, MinIO), private objects."""
+    return {"endpoint_url": endpoint_url, "bucket_name": bucket, "access_key": access_key,
+            "secret_key": secret_key, "region_name": region, "addressing_style": "path",
+            "signature_version": "s3v4", "default_acl": None, "querystring_auth": True,
+            "file_overwrite": False}
+
+
+if POSEREVIEW_S3_ENDPOINT_URL:
+    STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_storage_options(
+        POSEREVIEW_S3_ENDPOINT_URL, os.environ.get("POSEREVIEW_S3_BUCKET", "posereview-media"),
+        os.environ.get("POSEREVIEW_S3_ACCESS_KEY", ""), os.environ.get("POSEREVIEW_S3_SECRET_KEY", ""),
+        os.environ.get("POSEREVIEW_S3_REGION", "us-east-1"))}
+# Where workers keep local copies of media they need as files (mlcore, video decoding); empty: a temp folder.
+POSEREVIEW_MEDIA_CACHE = os.environ.get("POSEREVIEW_MEDIA_CACHE", "")
 
 # Uploads: large CVAT zips stream to disk; the import job enforces its own limits.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024

@@ -13,15 +13,17 @@ from django.conf import settings
 from django.core.files.storage import default_storage
 
 from annotations.core.errors import InputError
+from annotations.core.storage import forget_copy, storage_path
 
 
 def save_upload(upload) -> tuple[str, str]:
-    """Store an uploaded file under uploads/<id>/; returns (storage name, local path) for the job that removes it."""
+    """Store an uploaded file under uploads/<id>/; returns (storage name, its local path on disk storage, else
+    the storage name again) for the job that reads it (core/storage.py local_copy) and removes it."""
     if upload.size > settings.POSEREVIEW_MAX_UPLOAD_BYTES:
         raise InputError(f"{upload.name}: {upload.size:,} bytes exceeds the upload limit of "
                          f"{settings.POSEREVIEW_MAX_UPLOAD_BYTES:,} bytes")
     name = default_storage.save(f"uploads/{uuid.uuid4().hex}/{os.path.basename(upload.name)}", upload)
-    return name, default_storage.path(name)
+    return name, storage_path(name) or name
 
 
 def remove_upload(name: str | None) -> None:
@@ -30,6 +32,7 @@ def remove_upload(name: str | None) -> None:
         return
     if default_storage.exists(name):
         default_storage.delete(name)
+    forget_copy(name)
     try:
         os.rmdir(default_storage.path(name.rsplit("/", 1)[0]))
     except (OSError, NotImplementedError):

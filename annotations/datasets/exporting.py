@@ -25,8 +25,10 @@ from django.utils import timezone
 
 from annotations.core.atomic import atomic_path, atomic_zip
 from annotations.core.errors import InputError
+from annotations.core.storage import STORAGE_PREFIX, cache_root, is_local, storage_path
 from annotations.datasets import coco_stream
 from annotations.datasets.formats import get_format
+from annotations.datasets.formats.coco import IMAGE_READERS
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ImageRecord
 from annotations.models import Annotation, ConsensusFrame, ConsensusVote, Frame, GoldFrame, SplitVersion
 
@@ -60,12 +62,18 @@ def _frames_query(project, subset: str, version: SplitVersion | None):
     return _in_subset(annotated, "clip", project, subset, version)
 
 
+def _open_stored(path: str):
+    name = path[len(STORAGE_PREFIX):]
+    return default_storage.open(name, "rb") if default_storage.exists(name) else None
+
+
+IMAGE_READERS[STORAGE_PREFIX] = _open_stored
+
+
 def _image_path(image_name: str, source_path: str) -> str | None:
+    """A frame's pixels: a local path, or "storage:<name>" on an object store (read through the storage)."""
     if image_name:
-        try:
-            return default_storage.path(image_name)
-        except NotImplementedError:  # remote storage: images are not bundled from here
-            return None
+        return storage_path(image_name) or STORAGE_PREFIX + image_name
     return source_path or None
 
 
@@ -285,7 +293,7 @@ def cached_coco_file(project, subset: str, version_number=None, include_unconfir
     version = resolve_version(project, version_number)
     _frames_query(project, subset, version)  # validates subset/version before any work
     etag = coco_etag(project, subset, version, verified_only, individual)
-    folder = Path(settings.MEDIA_ROOT) / "exports" / "cache" / project.slug
+    folder = (Path(settings.MEDIA_ROOT) if is_local() else cache_root()) / "exports" / "cache" / project.slug
     variant = f"{subset}.{'verified' if verified_only else 'all-points'}{'.individual' if individual else ''}"
     path = folder / f"{variant}.{etag}.json"
     if not path.exists():

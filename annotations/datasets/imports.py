@@ -11,11 +11,11 @@ from __future__ import annotations
 import os
 
 from django.conf import settings
-from django.core.files.storage import default_storage
 
 from annotations.core.errors import InputError
 from annotations.core.files import save_upload
 from annotations.core.params import truthy
+from annotations.core.storage import local_copy, storage_path
 
 ROOTS_OFF = ("reading files on the server is off: set POSEREVIEW_IMPORT_ROOTS to the folders imports may read "
              "(comma-separated), or upload the file instead")
@@ -96,9 +96,12 @@ def checked_import_paths(params: dict) -> dict[str, str | None]:
     if upload:
         if not isinstance(upload, str) or not upload.startswith("uploads/") or ".." in upload.split("/"):
             raise InputError("'upload' must name an upload of this server")
-        own = os.path.realpath(default_storage.path(upload))
-        if not isinstance(params.get(key), str) or os.path.realpath(params[key]) != own:
+        on_disk = storage_path(upload)
+        recorded = params.get(key)
+        if not isinstance(recorded, str) or (os.path.realpath(recorded) != os.path.realpath(on_disk) if on_disk
+                                             else recorded != upload):
             raise InputError(f"'{key}' must be the uploaded file")
+        own = os.path.realpath(on_disk) if on_disk else str(local_copy(upload))
         paths: dict[str, str | None] = {key: own}
     elif key == "zip":
         raise InputError("'zip' must be an uploaded file")

@@ -12,6 +12,7 @@ import tempfile
 from pathlib import Path
 
 from annotations.core.errors import InputError
+from annotations.core.storage import local_image
 from annotations.datasets import exporting, importing
 from annotations.datasets.exporting import save_job_file
 from annotations.datasets.formats.coco import to_coco_dict, write_json_atomic
@@ -59,7 +60,7 @@ def collect_sources(job, p: dict) -> tuple[list[dict], list[str | None], dict[st
         if project is None or not project.has_role(job.created_by, Role.REVIEWER):
             raise InputError(f"project {slug!r} does not exist or you may not read it")
         ds = exporting.build_dataset(project, "all")
-        image_files.update({im.file_name: im.path for im in ds.images if im.path})
+        image_files.update({im.file_name: local_image(im.path) for im in ds.images if im.path})
         datasets.append(to_coco_dict(ds))
         labels.append(None)
         names.append(f"project {slug}")

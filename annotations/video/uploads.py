@@ -8,9 +8,11 @@ The protocol (tus-like, over plain HTTP):
                                     then sends the rest from there)
     finish(id)                   -> the complete file as an upload for the extraction job
 
-Parts live in storage under uploads/video-parts/<id>/ (data + meta.json), so any web process
-sharing the media volume can take the next chunk. Appending needs a local file, so this works
-on disk storage (the deployment's shared media volume), not on object storage.
+Parts live under uploads/video-parts/<id>/ (data + meta.json) of the media folder on disk storage,
+so any web process sharing the media volume can take the next chunk. Appending needs a local file:
+with media on an object store the parts are kept in the web host's media cache folder
+(POSEREVIEW_MEDIA_CACHE, which every web process of the host must share), and `finish` uploads the
+complete file into the store.
 """
 
 from __future__ import annotations
@@ -24,10 +26,12 @@ import uuid
 from dataclasses import asdict, dataclass
 
 from django.conf import settings
+from django.core.files import File
 from django.core.files.storage import default_storage
 from django.http import Http404, UnreadablePostError
 
 from annotations.core.errors import InputError
+from annotations.core.storage import cache_root, storage_path
 from annotations.video.naming import check_video_file_name
 
 PARTS = "uploads/video-parts"
@@ -67,8 +71,13 @@ class Upload:
                 "complete": self.complete, "chunk_size": CHUNK_BYTES}
 
 
+def parts_root() -> str:
+    """The local folder of the parts: in the media folder on disk storage, else in the media cache."""
+    return storage_path(PARTS) or str(cache_root() / PARTS)
+
+
 def _folder(upload_id: str) -> str:
-    return default_storage.path(f"{PARTS}/{upload_id}")
+    return os.path.join(parts_root(), upload_id)
 
 
 def begin(project, user, file_name: str, size) -> Upload:
@@ -83,16 +92,11 @@ def begin(project, user, file_name: str, size) -> Upload:
     if size > settings.POSEREVIEW_MAX_UPLOAD_BYTES:
         raise InputError(f"{file_name}: {size:,} bytes exceeds the upload limit of "
                          f"{settings.POSEREVIEW_MAX_UPLOAD_BYTES:,} bytes")
-    try:
-        default_storage.path(PARTS)
-    except NotImplementedError:
-        raise InputError("resumable uploads need the media folder on disk; send the file in one request "
-                         "(POST videos/ with 'file')") from None
     sweep_abandoned()
     upload = Upload(id=uuid.uuid4().hex, project=project.slug, user_id=user.pk,
                     file_name=os.path.basename(file_name)[:200], size=size, created=time.time())
     folder = _folder(upload.id)
-    os.makedirs(folder)
+    os.makedirs(folder)  # parents too (the root appears with the first upload)
     open(os.path.join(folder, "data"), "wb").close()
     with open(os.path.join(folder, "meta.json"), "w") as fh:
         json.dump(asdict(upload), fh)
@@ -156,9 +160,14 @@ def finish(project, user, upload_id: str) -> tuple[str, str]:
     if not upload.complete:
         raise InputError(f"{upload.file_name} is not complete: {upload.offset:,} of {upload.size:,} bytes arrived")
     name = f"uploads/{uuid.uuid4().hex}/{upload.file_name}"
-    target = default_storage.path(name)
-    os.makedirs(os.path.dirname(target))
-    os.replace(os.path.join(_folder(upload_id), "data"), target)
+    data = os.path.join(_folder(upload_id), "data")
+    target = storage_path(name)
+    if target is None:  # object store: upload the assembled file
+        with open(data, "rb") as fh:
+            name = default_storage.save(name, File(fh))
+    else:
+        os.makedirs(os.path.dirname(target))
+        os.replace(data, target)
     shutil.rmtree(_folder(upload_id), ignore_errors=True)
     return name, upload.file_name
 
@@ -170,7 +179,7 @@ def discard(project, user, upload_id: str) -> None:
 
 def sweep_abandoned(now: float | None = None) -> int:
     """Remove parts nobody added to for ABANDONED_AFTER_S; returns how many went."""
-    root = default_storage.path(PARTS)
+    root = parts_root()
     now = now or time.time()
     removed = 0
     try:

@@ -10,9 +10,11 @@ from __future__ import annotations
 import json
 import math
 import os
+import shutil
 import zipfile
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeGuard
+from typing import IO, Any, TypeGuard
 
 import numpy as np
 
@@ -355,11 +357,23 @@ def write_zip(datasets: dict[str, DatasetRecord], out_path: Path, include_images
             "annotations": sum(len(d.annotations) for d in datasets.values())}
 
 
+# Image path prefix -> opener (a binary file, or None when missing) for pixels that are not local files;
+# exporting registers the media storage's ("storage:<name>"), keeping this module free of Django.
+IMAGE_READERS: dict[str, Callable[[str], IO[bytes] | None]] = {}
+
+
 def add_images(zf: zipfile.ZipFile, ds: DatasetRecord, prefix: str) -> int:
     """Copy each image's pixels into the zip (stored, JPEGs do not compress)."""
     count = 0
     for im in ds.images:
-        if im.path and os.path.exists(im.path):
+        reader = next((r for scheme, r in IMAGE_READERS.items() if im.path and im.path.startswith(scheme)), None)
+        if reader is not None and im.path:  # e.g. frames on an object store: streamed, not downloaded first
+            src = reader(im.path)
+            if src is not None:
+                with src, zf.open(zipfile.ZipInfo(prefix + im.file_name), "w", force_zip64=True) as dst:
+                    shutil.copyfileobj(src, dst, 1 << 20)
+                count += 1
+        elif im.path and os.path.exists(im.path):
             zf.write(im.path, prefix + im.file_name, compress_type=zipfile.ZIP_STORED)
             count += 1
     return count
