@@ -20,7 +20,7 @@ import yaml
 from tests.conftest import ROOT
 
 APP_SERVICES = ("web", "worker", "worker-ml", "beat")
-SERVICES = ("postgres", "redis", *APP_SERVICES)
+SERVICES = ("postgres", "redis", "s3", *APP_SERVICES)
 INTERPOLATION = re.compile(r"\$\{(?P<name>[A-Za-z_][A-Za-z0-9_]*)(?:(?P<op>:?[-?])(?P<arg>[^}]*))?\}")
 
 
@@ -97,6 +97,7 @@ def test_it_declares_every_service_of_the_deployment(compose):
     assert set(compose["services"]) == set(SERVICES)
     assert compose["services"]["postgres"]["image"].split(":")[1].split(".")[0] == "16"
     assert compose["services"]["redis"]["image"].split(":")[1].split(".")[0] == "7"
+    assert compose["services"]["s3"]["image"].startswith("chrislusf/seaweedfs:")
     for name in APP_SERVICES:
         service = compose["services"][name]
         assert service["build"] == "." and service["env_file"] == ".env", name
@@ -110,6 +111,7 @@ def test_it_gives_the_data_services_real_health_checks(compose):
     for var in interpolation_names(postgres.replace("$${", "${")):  # container-side variables
         assert var in services["postgres"]["environment"], var
     assert services["redis"]["healthcheck"]["test"][-2:] == ["redis-cli", "ping"]
+    assert "http://127.0.0.1:8333/healthz" in healthcheck_text(services["s3"])
     assert "http://127.0.0.1:8000/healthz" in healthcheck_text(services["web"])
     for name in ("worker", "worker-ml"):
         assert "inspect ping" in healthcheck_text(services[name])
@@ -123,21 +125,31 @@ def test_it_starts_services_only_after_their_dependencies_are_healthy(compose):
         for dependency, rule in depends.items():
             assert rule == {"condition": "service_healthy"}, (name, dependency)
             assert "healthcheck" in services[dependency], f"{name} waits for {dependency}, which has no health check"
-    assert {"postgres", "redis"} <= set(services["web"]["depends_on"])
+    assert {"postgres", "redis", "s3"} <= set(services["web"]["depends_on"])
     for name in ("worker", "worker-ml"):  # jobs need the schema, which web migrates before it is healthy
-        assert {"postgres", "redis", "web"} <= set(services[name]["depends_on"])
+        assert {"postgres", "redis", "s3", "web"} <= set(services[name]["depends_on"])
 
 
-def test_it_keeps_data_in_named_volumes_and_shares_media_between_web_and_workers(compose, env_example):
+def test_it_keeps_data_in_named_volumes_and_shares_media_through_the_object_store(compose, env_example):
     volumes = set(compose["volumes"])
-    assert {"pgdata", "redisdata", "media"} <= volumes
+    assert {"pgdata", "redisdata", "s3data", "cache"} <= volumes
     services = compose["services"]
     assert "pgdata:/var/lib/postgresql/data" in services["postgres"]["volumes"]
     assert "redisdata:/data" in services["redis"]["volumes"]
     assert "--appendonly" in services["redis"]["command"]
+    s3 = shlex.split(interpolate(services["s3"]["command"][0], env_example))
+    weed = s3[s3.index("weed"):]
+    assert weed[:2] == ["weed", "server"] and "-s3" in weed and "-s3.port=8333" in weed
+    assert "s3data:" + next(w.split("=", 1)[1] for w in weed if w.startswith("-dir=")) in services["s3"]["volumes"]
+    # The gateway accepts exactly the key pair the app signs with (both read from .env).
+    assert "$POSEREVIEW_S3_ACCESS_KEY" in s3 and "$POSEREVIEW_S3_SECRET_KEY" in s3
     for name in ("web", "worker", "worker-ml"):
-        media_root = services[name]["environment"]["MEDIA_ROOT"]
-        assert f"media:{media_root}" in services[name]["volumes"], name
+        environment = {k: interpolate(v, env_example) for k, v in services[name]["environment"].items()}
+        # no media volume: frames, uploads, exports and models go through the S3 gateway, so any host can run it
+        assert "MEDIA_ROOT" not in environment and not any("/data/media" in v for v in services[name]["volumes"])
+        endpoint = re.fullmatch(r"http://(?P<host>[\w-]+):(?P<port>\d+)", environment["POSEREVIEW_S3_ENDPOINT_URL"])
+        assert endpoint and endpoint["host"] == "s3" and endpoint["port"] == "8333", name
+        assert f"cache:{environment['POSEREVIEW_MEDIA_CACHE']}" in services[name]["volumes"], name
         # imports by server path read the same folder wherever the job runs
         mounts = [interpolate(v, env_example) for v in services[name]["volumes"]]
         roots = services[name]["environment"]["POSEREVIEW_IMPORT_ROOTS"].split(",")

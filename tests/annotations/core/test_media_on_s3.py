@@ -3,6 +3,10 @@ exports and model files land in the bucket, jobs read them back through the stor
 local read cache), and the local MEDIA_ROOT stays empty."""
 
 import io
+import json
+import os
+import subprocess
+import sys
 import zipfile
 
 import pytest
@@ -12,6 +16,27 @@ from tests.conftest import DATASET, LUMBAR_IMAGES, LUMBAR_JSON, api_client, need
 from tests.s3server import bucket_keys, local_files, object_bytes, s3_media, s3_server  # noqa: F401
 
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
+
+
+def storage_settings(**env) -> dict:
+    """STORAGES["default"] as webapp/settings.py builds it from an environment (a fresh interpreter)."""
+    script = "import json, django; from django.conf import settings; django.setup(); " \
+             "print(json.dumps(settings.STORAGES['default']))"
+    keep = {k: v for k, v in os.environ.items() if not k.startswith("POSEREVIEW_S3_")}
+    out = subprocess.run([sys.executable, "-c", script], env={**keep, "DJANGO_SETTINGS_MODULE": "webapp.settings",
+                                                              **env}, capture_output=True, text=True, check=True)
+    return json.loads(out.stdout)
+
+
+def test_the_environment_chooses_the_object_store_or_the_file_system():
+    assert storage_settings() == {"BACKEND": "django.core.files.storage.FileSystemStorage"}
+    s3 = storage_settings(POSEREVIEW_S3_ENDPOINT_URL="http://s3:8333", POSEREVIEW_S3_BUCKET="media",
+                          POSEREVIEW_S3_ACCESS_KEY="ak", POSEREVIEW_S3_SECRET_KEY="sk")
+    assert s3["BACKEND"] == "storages.backends.s3.S3Storage"
+    assert {k: s3["OPTIONS"][k] for k in ("endpoint_url", "bucket_name", "access_key", "secret_key",
+                                          "addressing_style", "file_overwrite")} == {
+        "endpoint_url": "http://s3:8333", "bucket_name": "media", "access_key": "ak", "secret_key": "sk",
+        "addressing_style": "path", "file_overwrite": False}
 
 
 def test_local_copy_downloads_an_object_once_into_the_cache(s3_media):
