@@ -124,8 +124,7 @@ def s3_media(s3_server, settings, tmp_path):
     from webapp.settings import s3_storage_options
 
     location = f"test-{uuid.uuid4().hex[:12]}"
-    options = {**s3_storage_options(s3_server["endpoint"], s3_server["bucket"], ACCESS_KEY, SECRET_KEY),
-               "location": location}
+    options = s3_storage_options(s3_server["endpoint"], s3_server["bucket"], ACCESS_KEY, SECRET_KEY, location=location)
     settings.STORAGES = {**settings.STORAGES, "default": {"BACKEND": "storages.backends.s3.S3Storage",
                                                           "OPTIONS": options}}
     settings.MEDIA_ROOT = tmp_path / "empty-media-root"

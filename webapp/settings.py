@@ -139,9 +139,10 @@ POSEREVIEW_S3_ENDPOINT_URL = os.environ.get("POSEREVIEW_S3_ENDPOINT_URL", "")
 
 
 def s3_storage_options(endpoint_url: str, bucket: str, access_key: str, secret_key: str,
-                       region: str = "us-east-1") -> dict:
-    """django-storages S3Storage options: path-style addressing (SeaweedFS, MinIO), private objects."""
-    return {"endpoint_url": endpoint_url, "bucket_name": bucket, "access_key": access_key,
+                       region: str = "us-east-1", location: str = "") -> dict:
+    """django-storages S3Storage options: path-style addressing (SeaweedFS, MinIO), private objects,
+    names under `location` (a folder of the bucket; empty: its top)."""
+    return {"endpoint_url": endpoint_url, "bucket_name": bucket, "location": location, "access_key": access_key,
             "secret_key": secret_key, "region_name": region, "addressing_style": "path",
             "signature_version": "s3v4", "default_acl": None, "querystring_auth": True,
             "file_overwrite": False}
@@ -151,9 +152,13 @@ if POSEREVIEW_S3_ENDPOINT_URL:
     STORAGES["default"] = {"BACKEND": "storages.backends.s3.S3Storage", "OPTIONS": s3_storage_options(
         POSEREVIEW_S3_ENDPOINT_URL, os.environ.get("POSEREVIEW_S3_BUCKET", "posereview-media"),
         os.environ.get("POSEREVIEW_S3_ACCESS_KEY", ""), os.environ.get("POSEREVIEW_S3_SECRET_KEY", ""),
-        os.environ.get("POSEREVIEW_S3_REGION", "us-east-1"))}
+        os.environ.get("POSEREVIEW_S3_REGION", "us-east-1"), os.environ.get("POSEREVIEW_S3_LOCATION", ""))}
 # Where workers keep local copies of media they need as files (mlcore, video decoding); empty: a temp folder.
 POSEREVIEW_MEDIA_CACHE = os.environ.get("POSEREVIEW_MEDIA_CACHE", "")
+# Model directories built from stored model files (annotations/learning/artifacts.py); default: models/ in the
+# media cache when one is named, else a temp folder.
+POSEREVIEW_MODEL_CACHE = os.environ.get("POSEREVIEW_MODEL_CACHE") or (
+    os.path.join(POSEREVIEW_MEDIA_CACHE, "models") if POSEREVIEW_MEDIA_CACHE else "")
 
 # Uploads: large CVAT zips stream to disk; the import job enforces its own limits.
 FILE_UPLOAD_MAX_MEMORY_SIZE = 5 * 1024 * 1024
