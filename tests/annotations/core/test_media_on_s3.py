@@ -172,3 +172,20 @@ def test_a_video_uploaded_in_chunks_extracts_into_the_bucket(s3_media, project, 
     assert not [k for k in keys if k.startswith("uploads/")]
     assert not list((s3_media["cache"] / "uploads" / "video-parts").rglob("data"))
     assert local_files(s3_media["media_root"]) == []
+
+
+@needs_dataset
+def test_a_retrain_reads_frames_from_the_bucket_and_stores_its_models_there(s3_media, project, users):
+    from annotations.datasets.importing import import_coco_file
+    from annotations.models import ModelVersion
+    from tests.annotations.learning.test_learning_jobs import retrain
+    from tests.conftest import CORRECT_IMAGES, CORRECT_JSON
+
+    import_coco_file(project, CORRECT_JSON, images_dir=CORRECT_IMAGES, form_label="correct", copy_images=True)
+    import_coco_file(project, LUMBAR_JSON, images_dir=LUMBAR_IMAGES, form_label="lumbar_error", copy_images=True)
+    job = retrain(project, users["pi"])
+    kp = ModelVersion.active(project, "keypoints")
+    assert kp is not None and kp.job_id == job.pk and kp.metrics["keypoints"]["gt_instances"] > 0
+    keys = set(bucket_keys(s3_media, "models/"))
+    assert kp.checkpoint.name in keys and kp.onnx.name in keys
+    assert local_files(s3_media["media_root"]) == []
