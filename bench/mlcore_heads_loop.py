@@ -18,9 +18,11 @@ flip signal). Everything below runs on those cached features.
 2. Active learning: run r holds out outer fold r % 5 and starts from ``--seed-frames`` random frames of
    the other folds (seed r // 5); each round trains heads for ``--epochs`` epochs (no early stopping:
    nothing held out to stop on), scores held-out mean OKS (person boxes) and reveals ``--batch`` more
-   frames, either the highest combined priority on whole-frame predictions (as the app's queue) or at
-   random. Frames-to-95% = labelled frames at which held-out mean OKS first reaches 95% of the
-   all-frames model of the same run (both orders end with the same frames and seeds, so the same model).
+   frames, either the highest combined priority on whole-frame predictions or at random. The app's
+   queue also caps each clip at 2 frames in its top part (``uncertainty.diverse_order``); ``--clip-cap 2``
+   does the same here, the default 0 takes the plain priority order. Frames-to-95% = labelled frames at
+   which held-out mean OKS first reaches 95% of the all-frames model of the same run (both orders end
+   with the same frames and seeds, so the same model).
    The difference random - uncertainty is tested with a paired Wilcoxon signed-rank test over the runs.
 """
 
@@ -157,10 +159,10 @@ def _inner(sub, tr, table, seed):
     return inner_split(fake, sub, HEADS.inner_val_folds, HEADS.seed + seed)
 
 
-def active_learning(cache, samples, folds, mirrored, predictor, args) -> None:
+def active_learning(cache, samples, table, folds, mirrored, predictor, args) -> None:
     results = {"uncertainty": [], "random": []}
     auc = {"uncertainty": [], "random": []}
-    for run in range(args.runs):
+    for run in range(args.first_run, args.runs):
         fold, seed = run % len(folds), run // len(folds)
         tr, te = (np.asarray(x) for x in folds[fold])
         rng = np.random.default_rng([seed, fold])
@@ -190,25 +192,55 @@ def active_learning(cache, samples, folds, mirrored, predictor, args) -> None:
                     _, frame_rows = eval_rows(cache, hidden, HEADS.min_presence)
                     boxes = np.stack([_box_around(p) for p in predict_rows(heads, cache, frame_rows, HEADS.window)])
                     _, _, sig = signals(heads, cache, frame_rows, mirrored, boxes)
-                    order = np.argsort(-unc.combine(sig), kind="stable")
+                    priority = unc.combine(sig)
+                    if args.clip_cap > 0:
+                        order = unc.diverse_order(priority, [table.clip_ids[int(i)] for i in hidden], args.clip_cap)
+                    else:
+                        order = np.argsort(-priority, kind="stable")
                     chosen = hidden[order[:k]].tolist()
                 labelled = sorted(set(labelled) | {int(c) for c in chosen})
             reach = next((n for n, s in curve if s >= 0.95 * full), curve[-1][0])
             results[strategy].append(reach)
-            xs, ys = np.array([n for n, _ in curve], float), np.array([s for _, s in curve])
-            auc[strategy].append(float(np.trapezoid(ys, xs) / (xs[-1] - xs[0])))
+            auc[strategy].append(_curve_mean([[n, v] for n, v in curve]))
             emit(f"heads_loop.al.run{run}.{strategy}.frames_to_95pct", reach, "frames", fold=fold, seed=seed,
                  full_pool_mean_oks=round(full, 4), curve=[[n, round(s, 4)] for n, s in curve],
                  seconds=round(time.time() - t0, 1))
+    summarise(results, auc)
+
+
+def summarise(results: dict[str, list[int]], auc: dict[str, list[float]]) -> None:
+    """Mean frames-to-95% per order over the runs (paired), and the Wilcoxon test of random - uncertainty."""
     u, r = np.asarray(results["uncertainty"]), np.asarray(results["random"])
     for strategy, values in results.items():
         emit(f"heads_loop.al.{strategy}.frames_to_95pct.mean", round(float(np.mean(values)), 1), "frames",
-             runs=len(values), values=values, mean_curve_oks=round(float(np.mean(auc[strategy])), 4))
+             runs=len(values), values=[int(v) for v in values], mean_curve_oks=round(float(np.mean(auc[strategy])), 4))
     diff = r - u
     test = stats.wilcoxon(r, u) if np.any(diff != 0) else None
     emit("heads_loop.al.random_minus_uncertainty.frames_to_95pct", round(float(diff.mean()), 1), "frames",
          runs=len(diff), wilcoxon_p=None if test is None else round(float(test.pvalue), 4),
          auc_diff_mean=round(float(np.mean(np.asarray(auc["uncertainty"]) - np.asarray(auc["random"]))), 4))
+
+
+def summarise_files(paths: list[str]) -> None:
+    """``summarise`` over the run lines of earlier outputs (runs that have both orders)."""
+    import json
+
+    rows: dict[tuple[int, str], dict] = {}
+    for path in paths:
+        for line in open(path, encoding="utf-8"):
+            row = json.loads(line)
+            parts = row["metric"].split(".")
+            if parts[:2] == ["heads_loop", "al"] and parts[2].startswith("run") and parts[-1] == "frames_to_95pct":
+                rows[(int(parts[2][3:]), parts[3])] = row
+    runs = sorted({run for run, _ in rows if (run, "uncertainty") in rows and (run, "random") in rows})
+    results = {s: [rows[(run, s)]["value"] for run in runs] for s in ("uncertainty", "random")}
+    auc = {s: [_curve_mean(rows[(run, s)]["curve"]) for run in runs] for s in ("uncertainty", "random")}
+    summarise(results, auc)
+
+
+def _curve_mean(curve: list[list[float]]) -> float:
+    xs, ys = np.array([n for n, _ in curve], float), np.array([v for _, v in curve])
+    return float(np.trapezoid(ys, xs) / (xs[-1] - xs[0]))
 
 
 def _box_around(kp: np.ndarray) -> np.ndarray:
@@ -223,9 +255,15 @@ def main() -> None:
     ap.add_argument("--batch", type=int, default=20)
     ap.add_argument("--epochs", type=int, default=8, help="heads epochs per active-learning round")
     ap.add_argument("--threads", type=int, default=2)
+    ap.add_argument("--clip-cap", type=int, default=0, help="at most this many frames of a clip per round (0: no cap)")
+    ap.add_argument("--first-run", type=int, default=0, help="start at this run (runs are independent)")
     ap.add_argument("--skip-uncertainty", action="store_true")
     ap.add_argument("--skip-al", action="store_true")
+    ap.add_argument("--summarise", nargs="+", metavar="OUT", help="only summarise the run lines of these outputs")
     args = ap.parse_args()
+    if args.summarise:
+        summarise_files(args.summarise)
+        return
     torch.set_num_threads(args.threads)
     data, images = load_barbell()
     table = coco.keypoint_table(data, COCO17)
@@ -245,7 +283,7 @@ def main() -> None:
     if not args.skip_uncertainty:
         uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor)
     if not args.skip_al:
-        active_learning(cache, samples, folds, mirrored, predictor, args)
+        active_learning(cache, samples, table, folds, mirrored, predictor, args)
 
 
 if __name__ == "__main__":
