@@ -10,6 +10,10 @@ MP_VENV := .venv-mediapipe
 MP_STAMP := $(MP_VENV)/.installed
 MP_ENV := MLCORE_MEDIAPIPE_PYTHON="$${MLCORE_MEDIAPIPE_PYTHON:-$(CURDIR)/$(MP_VENV)/bin/python}"
 NODE_STAMP := node_modules/.installed
+# datumaro (CVAT's dataset library) reads and writes the CVAT exports in the tests; its numpy pin needs its own venv.
+DM_VENV := .venv-datumaro
+DM_STAMP := $(DM_VENV)/.installed
+DM_ENV := POSEREVIEW_DATUMARO_PYTHON="$${POSEREVIEW_DATUMARO_PYTHON:-$(CURDIR)/$(DM_VENV)/bin/python}"
 
 .PHONY: run test bench install clean lint lint-py lint-js manage
 
@@ -25,6 +29,11 @@ $(MP_STAMP): requirements-mediapipe.txt
 	$(MP_VENV)/bin/python -m pip install -q -r requirements-mediapipe.txt
 	touch $(MP_STAMP)
 
+$(DM_STAMP): requirements-datumaro.txt
+	test -x $(DM_VENV)/bin/python || $(PYTHON) -m venv $(DM_VENV)
+	$(DM_VENV)/bin/python -m pip install -q -r requirements-datumaro.txt
+	touch $(DM_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
@@ -34,8 +43,8 @@ install: $(STAMP) $(MP_STAMP)
 run: $(STAMP) $(MP_STAMP)
 	$(MP_ENV) $(PY) -m webapp.dev run
 
-test: lint $(MP_STAMP)
-	$(MP_ENV) $(PY) -m webapp.dev test
+test: lint $(MP_STAMP) $(DM_STAMP)
+	$(MP_ENV) $(DM_ENV) $(PY) -m webapp.dev test
 
 lint: lint-py lint-js
 

@@ -52,8 +52,8 @@ def unzip(path: Path, folder: Path) -> Path:
 def run_datumaro(script: str) -> dict:
     """Run a script under datumaro's own virtualenv (it pins other numpy versions) and parse its JSON."""
     if not DATUMARO.exists():
-        pytest.skip(f"datumaro is not installed at {DATUMARO} (python -m venv /tmp/dm && /tmp/dm/bin/pip install "
-                    "datumaro)")
+        pytest.skip(f"datumaro is not installed at {DATUMARO} (`make test` sets up .venv-datumaro; or set "
+                    "POSEREVIEW_DATUMARO_PYTHON)")
     done = subprocess.run([str(DATUMARO), "-c", textwrap.dedent(script)], capture_output=True, text=True, timeout=300)
     assert done.returncode == 0, done.stderr[-3000:]
     return json.loads(done.stdout.strip().splitlines()[-1])
