@@ -15,7 +15,7 @@ from annotations.core.errors import InputError, StaleEdit
 from annotations.core.limits import check_bbox, coordinate_limit
 from annotations.gold import scoring, serving
 from annotations.models import ConsensusVote, FrameLease, FrameStatus, GoldAttempt, KeypointState
-from annotations.review.editing import EDITABLE, box_around, validate_keypoints, validate_states
+from annotations.review.editing import EDITABLE, box_around, merged_pose
 
 OPEN = "open"  # GoldAttempt.Status.OPEN and ConsensusVote.Status.OPEN
 WorkingCopy = GoldAttempt | ConsensusVote
@@ -105,15 +105,7 @@ def save_draft(copy: WorkingCopy, user, data: dict, expected_version) -> Working
         project, frame = attempt.project, attempt.frame
         K = project.num_keypoints
         limit = coordinate_limit(frame.width, frame.height)
-        kpts, states = _content(attempt, K)
-        if "keypoints" in data:
-            new = validate_keypoints(data["keypoints"], K, limit)
-            if "keypoint_states" not in data:
-                states = [KeypointState.VERIFIED.value if new[3 * i:3 * i + 3] != kpts[3 * i:3 * i + 3] else s
-                          for i, s in enumerate(states)]
-            kpts = new
-        if "keypoint_states" in data:
-            states = validate_states(data["keypoint_states"], K)
+        kpts, states = merged_pose(data, *_content(attempt, K), K, limit)
         if "bbox" in data:
             bbox = check_bbox(data["bbox"], limit)
             attempt.bbox, attempt.area = bbox, bbox[2] * bbox[3]

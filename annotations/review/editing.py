@@ -44,6 +44,22 @@ def validate_states(given, num_keypoints: int) -> list[str]:
     return list(given)
 
 
+def merged_pose(data: dict, kpts: list, states: list, num_keypoints: int, limit: float) -> tuple[list, list]:
+    """The saved pose (flat [x, y, v] * K, K states) with ``data``'s keypoints and states on top.
+
+    Without ``keypoint_states`` in ``data``, every point the person moved becomes verified.
+    """
+    if "keypoints" in data:
+        new = validate_keypoints(data["keypoints"], num_keypoints, limit)
+        if "keypoint_states" not in data:
+            states = [KeypointState.VERIFIED.value if new[3 * i:3 * i + 3] != kpts[3 * i:3 * i + 3] else s
+                      for i, s in enumerate(states)]
+        kpts = new
+    if "keypoint_states" in data:
+        states = validate_states(data["keypoint_states"], num_keypoints)
+    return kpts, states
+
+
 def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: str = "edit",
               note: str = "", queue: str | None = None) -> Annotation:
     """Apply `data` (any of keypoints, keypoint_states, bbox, form_label) if `expected_version` is current.
@@ -70,15 +86,7 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
         K = ann.project.num_keypoints
         limit = coordinate_limit(ann.frame.width, ann.frame.height)
         before = recorded(ann)
-        kpts, states = ann.padded_keypoints(K)
-        if "keypoints" in data:
-            new = validate_keypoints(data["keypoints"], K, limit)
-            if "keypoint_states" not in data:
-                states = [KeypointState.VERIFIED if new[3 * i:3 * i + 3] != kpts[3 * i:3 * i + 3] else s
-                          for i, s in enumerate(states)]
-            kpts = new
-        if "keypoint_states" in data:
-            states = validate_states(data["keypoint_states"], K)
+        kpts, states = merged_pose(data, *ann.padded_keypoints(K), K, limit)
         if "bbox" in data:
             bbox = check_bbox(data["bbox"], limit)
             ann.bbox, ann.area = bbox, bbox[2] * bbox[3]
