@@ -40,25 +40,30 @@ def _target(data: dict[str, Any]) -> tuple[Skeleton | None, int]:
     return None, 1
 
 
-def _to_skeleton(kp: npt.NDArray[np.float64], src: Skeleton,
-                 dst: Skeleton) -> tuple[npt.NDArray[np.float64], list[int]]:
+def _to_skeleton(kp: npt.NDArray[np.float64], src: Skeleton, dst: Skeleton, guessed: Sequence[int] = (),
+                 unpredicted: Sequence[int] = ()) -> tuple[npt.NDArray[np.float64], list[int]]:
     """Move one instance (K, 3) into the file's skeleton; spine points a model lacks come from the heuristic.
 
-    Returns (K', 3) and the indices placed by the heuristic (their score is 0:
+    guessed: indices (in ``src``) the predictor itself placed as a starting point, not a prediction (spine
+    points along the back contour); unpredicted: indices it has no point for. Both count as lacking.
+    Returns (K', 3) and the indices placed by a guess or the heuristic (their score is 0:
     they are a starting point for a reviewer, not a prediction).
     """
-    if src.keypoints == dst.keypoints:
+    if src.keypoints == dst.keypoints and not guessed and not unpredicted:
         return kp, []
     moved = remap(kp, src, dst)
-    have = set(src.keypoints)
+    guessed_names = {src.keypoints[i] for i in guessed}
+    lacking = guessed_names | {src.keypoints[i] for i in unpredicted}
+    have = set(src.keypoints) - lacking
     # fill_spine reads v > 0 as "placed"; scores of 0 would hide real points, so use a presence flag.
     flagged = moved.copy()
-    flagged[:, 2] = [1.0 if n in have else 0.0 for n in dst.keypoints]
+    flagged[:, 2] = [1.0 if n in have or n in guessed_names else 0.0 for n in dst.keypoints]
     filled, mask = fill_spine(flagged[None], dst)
     out = moved.copy()
     out[mask[0], :2] = filled[0, mask[0], :2]
-    out[mask[0], 2] = 0.0
-    return out, [int(i) for i in np.flatnonzero(mask[0])]
+    placed = mask[0] | np.array([n in guessed_names for n in dst.keypoints])
+    out[placed, 2] = 0.0
+    return out, [int(i) for i in np.flatnonzero(placed)]
 
 
 def predict_coco(data: dict[str, Any], images_dir: str | os.PathLike[str], predictor: Predictor, boxes: str = "auto",
@@ -120,18 +125,23 @@ def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, 
         return []
     kp = np.stack([r["inst"].keypoints for r in rows])                       # (N, K, 3) model skeleton
     bboxes = np.stack([r["inst"].bbox for r in rows])
-    per_kpt: dict[str, npt.NDArray[np.float64]] = {"confidence": unc.confidence(kp[..., 2])}
+    # Points the model only guessed (or has none for) carry no model doubt: no signal reads them.
+    not_predicted = np.zeros((n, k), dtype=bool)
+    for i, r in enumerate(rows):
+        not_predicted[i, _guessed(r["inst"]) + _unpredicted(r["inst"])] = True
+    kp_signal = np.where(not_predicted[..., None], np.nan, kp)
+    per_kpt: dict[str, npt.NDArray[np.float64]] = {"confidence": unc.confidence(kp_signal[..., 2])}
     flips = [r["inst"].extra.get("flip_keypoints") for r in rows]
     if any(f is not None for f in flips):
         flip = np.stack([f if f is not None else np.full((k, 3), np.nan) for f in flips])
-        per_kpt["flip"] = unc.flip_disagreement(kp, flip, bboxes)
+        per_kpt["flip"] = unc.flip_disagreement(kp_signal, flip, bboxes)
     if any(r["samples"] is not None for r in rows):
         per_kpt["spread"] = np.stack([
             unc.sample_spread(r["samples"][:, None], r["inst"].bbox[None])[0] if r["samples"] is not None
             else np.full(k, np.nan) for r in rows])
     clips = [coco.clip_id(r["image"]) for r in rows]
     frames = [coco.frame_index(r["image"]) for r in rows]
-    per_kpt["temporal"] = unc.temporal_jump(kp, clips, frames, bboxes)
+    per_kpt["temporal"] = unc.temporal_jump(kp_signal, clips, frames, bboxes)
     frame_signals = {name: unc.frame_mean(v) for name, v in per_kpt.items()}
     form_probs = None
     if form_classifier is not None:
@@ -142,7 +152,7 @@ def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, 
     out = []
     for i, r in enumerate(rows):
         inst: Instance = r["inst"]
-        moved, heuristic = _to_skeleton(inst.keypoints, src, target)
+        moved, heuristic = _to_skeleton(inst.keypoints, src, target, _guessed(inst), _unpredicted(inst))
         res = Instance(keypoints=moved, bbox=inst.bbox, score=inst.score).to_coco_result(r["image"]["id"], category_id)
         res["model_version"] = predictor.version
         res["priority"] = round(float(priority[i]), 4)
@@ -157,17 +167,29 @@ def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, 
             res["form_label"] = form_classifier.classes[int(np.argmax(form_probs[i]))]
         if r["ann"] is not None:
             res["annotation_id"] = int(r["ann"]["id"])
-            res["label_error"] = _label_error(inst.keypoints, src, r["ann"], target)
+            res["label_error"] = _label_error(inst.keypoints, src, r["ann"], target,
+                                              _guessed(inst) + _unpredicted(inst))
         out.append(res)
     return out
 
 
+def _guessed(inst: Instance) -> list[int]:
+    """Indices the predictor placed as a guess (``extra["heuristic_keypoints"]``), in its own skeleton."""
+    return [int(i) for i in inst.extra.get("heuristic_keypoints", [])]
+
+
+def _unpredicted(inst: Instance) -> list[int]:
+    """Indices the predictor has no point for (``extra["unpredicted_keypoints"]``), in its own skeleton."""
+    return [int(i) for i in inst.extra.get("unpredicted_keypoints", [])]
+
+
 def _label_error(pred: npt.NDArray[np.float64], src: Skeleton, ann: dict[str, Any],
-                 target: Skeleton) -> dict[str, Any]:
+                 target: Skeleton, not_predicted: Sequence[int] = ()) -> dict[str, Any]:
     human = np.asarray(ann["keypoints"], dtype=np.float64).reshape(-1, 3)
     if human.shape[0] != target.num_keypoints:
         return {}
-    human = remap(human, target, src) if target.keypoints != src.keypoints else human
+    human = remap(human, target, src) if target.keypoints != src.keypoints else human.copy()
+    human[list(not_predicted), 2] = 0       # a guess of the model's own is no evidence against the human
     area = float(ann.get("area") or ann["bbox"][2] * ann["bbox"][3])
     res = unc.label_error_scores(pred[None], human[None], [area], src.sigma_array)
     return {"score": round(float(res["score"][0]), 4), "suspect_joints": [src.keypoints[j] for j in

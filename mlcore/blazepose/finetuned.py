@@ -16,6 +16,14 @@ landmark pass, the tracking pass) and that instance is kept whatever its
 presence (``extra["frame_fallback"]`` is then True).
 With boxes every box gets an instance (a person box means a person). ``extra``: ``roi``,
 ``presence``, ``landmarks33`` (BlazePose's own), and ``flip_keypoints`` with flip_test.
+
+Keypoints the heads never learned (no BlazePose landmark to start from and fewer than
+``MIN_LABELLED_FRAMES`` labelled training frames: spine points before anyone verified them, a new
+custom point) are not predictions. Neck, hip and spine_01..05 among them are placed along the back
+contour of BlazePose's segmentation (``spine_contour.place_spine``, the straight-line heuristic when the
+contour cannot be traced) with score 0 and listed in ``extra["heuristic_keypoints"]`` (with
+``spine_method``); any other such point is (0, 0, 0) and listed in ``extra["unpredicted_keypoints"]``.
+Their rows of ``flip_keypoints`` are NaN, so no uncertainty signal reads them.
 A model whose model.json says ``flip_average`` answers the mean of the plain pass and the mirrored
 one (the flip test top-down pose models are scored with), whether or not flip_test asks for the
 mirrored pass as a signal.
@@ -33,12 +41,17 @@ import torch
 
 from ..modeldir import read_meta
 from ..predictors.base import Instance, full_image_box
-from ..skeletons import Skeleton
+from ..skeletons import Skeleton, normalise_name, remap
+from ..spine_contour import DEFAULT_DEPTH, place_spine
 from ..transforms import apply_affine, invert_affine
 from .detector import PoseDetector
 from .heads import STRIDE, KeypointHeads, decode_heatmaps
 from .predictor import BlazePosePredictor, RoiResult, tracking_roi
 from .roi import Roi
+
+# A keypoint without a BlazePose landmark needs this many labelled training frames before its heatmap
+# head counts as a prediction (a head learned from zero on a handful of frames answers their mean pose).
+MIN_LABELLED_FRAMES = 10
 
 
 def person_results(predictor: BlazePosePredictor, image: np.ndarray,
@@ -56,16 +69,20 @@ def person_results(predictor: BlazePosePredictor, image: np.ndarray,
 
 @dataclass
 class HeadsRoiResult(RoiResult):
-    """``RoiResult`` plus the heads' keypoints (K, 3) [x, y, score] in image pixels."""
+    """``RoiResult`` plus the heads' keypoints (K, 3) [x, y, score] in image pixels, in the model's skeleton."""
 
     keypoints: npt.NDArray[np.float64] | None = None
 
 
 class BlazePoseHeadsPredictor(BlazePosePredictor):
-    """Heads trained on BlazePose's backbone, for the skeleton stored in the model directory."""
+    """Heads trained on BlazePose's backbone, for the skeleton stored in the model directory.
+
+    spine_skeleton: answer in this skeleton instead (a project's, whose spine points the model was trained
+    without): its points the heads have come from them, neck, hip and spine_01..05 from the back contour.
+    """
 
     def __init__(self, model_dir: str | os.PathLike[str], detector: PoseDetector | None = None,
-                 device: str = "cpu", threads: int | None = None) -> None:
+                 device: str = "cpu", threads: int | None = None, spine_skeleton: Skeleton | None = None) -> None:
         if threads:
             torch.set_num_threads(threads)
         path = Path(model_dir)
@@ -77,7 +94,8 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
                          box_roi=str(meta.get("box_roi", "detection")),
                          box_rotation=str(meta.get("box_rotation", "detector")), track=bool(meta.get("track", True)),
                          device=device)
-        self.skeleton = Skeleton.from_dict(meta["skeleton"])
+        self.heads_skeleton = Skeleton.from_dict(meta["skeleton"])
+        self.skeleton = spine_skeleton if spine_skeleton is not None else self.heads_skeleton
         self.version = str(meta["version"])
         self.window = int(meta.get("window", 5))
         self.frame_fallback = bool(meta.get("frame_fallback", False))
@@ -85,6 +103,17 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()
+        learned = self.heads.learned()
+        counts = meta.get("metrics", {}).get("labelled_frames")
+        if counts is not None:                  # models written before the counts were kept: weights only
+            from_landmark = self.heads.source.cpu().numpy() >= 0
+            learned &= from_landmark | np.array([counts.get(n, 0) >= MIN_LABELLED_FRAMES
+                                                 for n in self.heads_skeleton.keypoints])
+        known = {normalise_name(n) for n, ok in zip(self.heads_skeleton.keypoints, learned, strict=True) if ok}
+        # Output points (in self.skeleton) that are not the heads' predictions.
+        self.unlearned = np.array([i for i, n in enumerate(self.skeleton.keypoints) if normalise_name(n) not in known],
+                                  dtype=np.int64)
+        self.spine_depth = float(meta.get("spine_depth", DEFAULT_DEPTH))
 
     def run_roi(self, image: np.ndarray, roi: Roi) -> HeadsRoiResult:
         """BlazePose on ``roi`` (``BlazePosePredictor.run_roi``) plus the heads' keypoints in image pixels."""
@@ -105,22 +134,43 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         out: list[Instance] = []
         for found, box, fallback in kept:
             assert isinstance(found, HeadsRoiResult) and found.keypoints is not None
-            result, kp = found, found.keypoints
+            result, kp = found, self._out(found.keypoints)
+            learned = np.setdiff1d(np.arange(len(kp)), self.unlearned)
             if box is None:
-                lo, hi = kp[:, :2].min(axis=0), kp[:, :2].max(axis=0)
+                lo, hi = kp[learned, :2].min(axis=0), kp[learned, :2].max(axis=0)
                 box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
             mp33 = np.concatenate([result.landmarks39[:33, :2], result.landmarks39[:33, 3:4]], axis=1)
-            inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=float(kp[:, 2].mean()),
+            inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=0.0,
                             extra={"roi": result.roi, "presence": result.presence, "landmarks33": mp33,
                                    "frame_fallback": fallback})
             if flip_test or self.flip_average:
                 flipped = self._flipped_heads(image, result.roi)
+                flipped[self.unlearned] = np.nan
                 if flip_test:
                     inst.extra["flip_keypoints"] = flipped
                 if self.flip_average:
                     inst.keypoints = (kp + flipped) / 2
-                    inst.score = float(inst.keypoints[:, 2].mean())
+            if len(self.unlearned):
+                inst.keypoints = self._place_unlearned(inst.keypoints, result, image, inst.extra)
+            inst.score = float(inst.keypoints[learned, 2].mean()) if len(learned) else 0.0
             out.append(inst)
+        return out
+
+    def _place_unlearned(self, kp: npt.NDArray[np.float64], result: HeadsRoiResult, image: np.ndarray,
+                         extra: dict[str, object]) -> npt.NDArray[np.float64]:
+        """kp (K, 3) with the points the heads never learned replaced: spine points along the back, others 0."""
+        out = kp.copy()
+        out[self.unlearned] = 0.0
+        flagged = out.copy()                    # place_spine reads v > 0 as "there": every learned point is
+        flagged[:, 2] = 1.0
+        flagged[self.unlearned, 2] = 0.0
+        mask = self.segmentation(result, *image.shape[:2])
+        placement = place_spine(mask, flagged, self.skeleton, depth=self.spine_depth)
+        placed = placement.placed & ~(flagged[:, 2] > 0)
+        out[placed, :2] = placement.keypoints[placed, :2]
+        extra["heuristic_keypoints"] = [int(i) for i in np.flatnonzero(placed)]
+        extra["unpredicted_keypoints"] = [int(i) for i in self.unlearned if not placed[i]]
+        extra["spine_method"] = placement.method
         return out
 
     def _flipped_heads(self, image: np.ndarray, roi: Roi) -> npt.NDArray[np.float64]:
@@ -131,4 +181,10 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         assert kp is not None
         kp = kp.copy()
         kp[:, 0] = w - 1 - kp[:, 0]
-        return kp[self.skeleton.flip_index]
+        return self._out(kp[self.heads_skeleton.flip_index])
+
+    def _out(self, kp: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """(K_model, 3) in the model's skeleton -> (K, 3) in the output skeleton (zeros where it has none)."""
+        if self.skeleton.keypoints == self.heads_skeleton.keypoints:
+            return kp.copy()
+        return remap(kp, self.heads_skeleton, self.skeleton)

@@ -86,6 +86,17 @@ class KeypointHeads(nn.Module):
                     self.base.bias[k].copy_(conv.bias[s])
             self.source.copy_(torch.as_tensor(source, dtype=torch.int64))
 
+    def learned(self) -> npt.NDArray[np.bool_]:
+        """(K,) True for keypoints these heads predict: a BlazePose channel to start from, or output weights
+        that training moved off zero. A point no training frame labelled keeps a flat heatmap, whose arg-max
+        is a corner of the crop, not a prediction."""
+        out = self.refine[-1]
+        assert isinstance(out, nn.Conv2d) and out.bias is not None and self.base.bias is not None
+        with torch.no_grad():
+            moved = (self.base.weight.flatten(1).abs().sum(1) + self.base.bias.abs()
+                     + out.weight.flatten(1).abs().sum(1) + out.bias.abs()) > 0
+        return np.asarray((self.source >= 0).cpu().numpy() | moved.cpu().numpy(), dtype=bool)
+
     def forward(self, features: Tensor) -> Tensor:
         """features (N, 48, 64, 64) -> heatmap logits (N, K, 64, 64)."""
         coarse: Tensor = self.refine(F.avg_pool2d(features, 2))

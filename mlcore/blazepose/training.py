@@ -207,7 +207,11 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                               "epochs_run": sum(1 for h in history if h["epoch"] >= 0), "init_from": None,
                               "backbone": "blazepose", "cached_crops": len(cache.sample),
                               "cache_seconds": round(cache_seconds, 1), "head_seconds": round(head_seconds, 1),
-                              "crop_sets_from_store": store.hits, "crop_sets_computed": store.misses}
+                              "crop_sets_from_store": store.hits, "crop_sets_computed": store.misses,
+                              # which points the heads could learn: the predictor places the rest as guesses
+                              "labelled_frames": {n: int(c) for n, c in
+                                                  zip(skeleton.keypoints, (samples.keypoints[tr, :, 2] > 0).sum(0),
+                                                      strict=True)}}
     report["onnx_max_abs_diff"] = save_heads_model(out, heads, predictor.net, skeleton, cfg)
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(heads, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,

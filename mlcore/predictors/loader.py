@@ -11,13 +11,14 @@ from .base import Predictor
 
 
 def load_predictor(spec: str | os.PathLike[str], skeleton: Skeleton | None = None,
-                   threads: int | None = None) -> Predictor:
+                   threads: int | None = None, spine_skeleton: Skeleton | None = None) -> Predictor:
     """"mediapipe", "blazepose", a SimCC ``.onnx`` file, or a keypoint model directory (model.json + model.onnx).
 
     "blazepose" is MediaPipe's BlazePose run as torch modules in this process
     (``mlcore.blazepose``); it raises ``BlazePoseUnavailable`` when the model files are not found.
     A model directory whose model.json says ``"backbone": "blazepose"`` (heads trained with
-    ``train keypoints --backbone blazepose``) loads as ``BlazePoseHeadsPredictor`` (same requirement).
+    ``train keypoints --backbone blazepose``) loads as ``BlazePoseHeadsPredictor`` (same requirement);
+    ``spine_skeleton`` makes it answer in that skeleton, spine points it lacks placed along the back contour.
     """
     if str(spec) == "mediapipe":
         from .mediapipe_pose import MediaPipePredictor
@@ -39,7 +40,7 @@ def load_predictor(spec: str | os.PathLike[str], skeleton: Skeleton | None = Non
         if meta.get("backbone") == "blazepose":
             from ..blazepose.finetuned import BlazePoseHeadsPredictor
 
-            return BlazePoseHeadsPredictor(path, threads=threads)
+            return BlazePoseHeadsPredictor(path, threads=threads, spine_skeleton=spine_skeleton)
         from .onnx_topdown import OnnxTopDownPredictor
 
         return OnnxTopDownPredictor(path / "model.onnx", skeleton=skeleton or Skeleton.from_dict(meta["skeleton"]),

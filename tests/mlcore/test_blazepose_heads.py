@@ -249,3 +249,113 @@ def test_a_frame_without_a_detection_falls_back_to_the_whole_frame(model_dir):
     assert found[0].keypoints.shape == (17, 3)
     pred.frame_fallback = False
     assert pred.predict(blank) == []
+
+
+@pytest.fixture(scope="module")
+def spine_model_dir(bp_net, dataset, tmp_path_factory):
+    """Heads for COCO-17 + spine trained on frames whose spine points nobody labelled (as in the demo)."""
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
+
+    out = tmp_path_factory.mktemp("spine_heads_model")
+    data = _four_frames(dataset)
+    cfg = KeypointTrainConfig(backbone="blazepose",
+                              head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2))
+    report = train_keypoints(data, dataset / "images", out, skeleton=COCO17_SPINE, config=cfg)
+    return out, report, data
+
+
+def _first_frame(data, dataset):
+    from mlcore.images import load_rgb
+
+    ann = data["annotations"][0]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    return load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"])), ann
+
+
+def test_spine_points_nobody_labelled_are_placed_along_the_back_not_read_from_flat_heatmaps(spine_model_dir,
+                                                                                             dataset):
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+    from mlcore.spine_contour import PLACED
+
+    out, report, data = spine_model_dir
+    assert report["labelled_frames"]["spine_03"] == 0 and report["labelled_frames"]["left_hip"] > 0
+    pred = BlazePoseHeadsPredictor(out)
+    spine = [COCO17_SPINE.index(n) for n in PLACED]
+    assert sorted(pred.unlearned.tolist()) == sorted(spine)
+    image, ann = _first_frame(data, dataset)
+    inst = pred.predict(image, np.asarray([ann["bbox"]]), flip_test=True)[0]
+    assert sorted(inst.extra["heuristic_keypoints"]) == sorted(spine)
+    assert inst.extra["unpredicted_keypoints"] == []
+    assert inst.extra["spine_method"] in ("contour", "heuristic")
+    kp = inst.keypoints
+    assert (kp[spine, 2] == 0).all() and (kp[:17, 2] > 0).all()
+    # On the torso: inside the box spanned by the predicted shoulders and hips (grown by half the torso),
+    # where a flat heatmap's arg-max would put them at a corner of the crop instead.
+    torso = kp[[COCO17_SPINE.index(n) for n in ("left_shoulder", "right_shoulder", "left_hip", "right_hip")], :2]
+    lo, hi = torso.min(0), torso.max(0)
+    grow = 0.5 * np.linalg.norm(torso[:2].mean(0) - torso[2:].mean(0))
+    trunk = [COCO17_SPINE.index(n) for n in ("spine_01", "spine_02", "spine_03", "spine_04", "spine_05")]
+    assert ((kp[trunk, :2] >= lo - grow) & (kp[trunk, :2] <= hi + grow)).all()
+    assert np.isnan(inst.extra["flip_keypoints"][spine]).all()
+    assert not np.isnan(inst.extra["flip_keypoints"][:17]).any()
+
+
+def test_models_without_label_counts_find_the_unlearned_points_from_their_weights(spine_model_dir, tmp_path):
+    import shutil
+
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+
+    out, _, _ = spine_model_dir
+    old = tmp_path / "old"
+    shutil.copytree(out, old)
+    meta = json.loads((old / "model.json").read_text())
+    del meta["metrics"]["labelled_frames"]
+    (old / "model.json").write_text(json.dumps(meta))
+    assert BlazePoseHeadsPredictor(old).unlearned.tolist() == BlazePoseHeadsPredictor(out).unlearned.tolist()
+
+
+def test_a_custom_point_labelled_on_too_few_frames_is_not_offered_as_a_prediction(cached, bp_net, tmp_path):
+    from mlcore.blazepose.finetuned import MIN_LABELLED_FRAMES, BlazePoseHeadsPredictor
+    from mlcore.blazepose.training import save_heads_model, train_heads, write_meta
+    from mlcore.training.keypoints import KeypointTrainConfig
+
+    cache, samples, skeleton, cfg = cached
+    heads, _, _ = train_heads(cache, samples, np.arange(len(samples.images)), None, skeleton, bp_net.net, cfg)
+    assert heads.learned()[17]                  # training moved the custom point's weights off zero ...
+    labelled = int((samples.keypoints[:, 17, 2] > 0).sum())
+    assert 0 < labelled < MIN_LABELLED_FRAMES   # ... but from a handful of frames
+    kcfg = KeypointTrainConfig(backbone="blazepose", head=cfg)
+    save_heads_model(tmp_path, heads, bp_net.net, skeleton, kcfg)
+    write_meta(tmp_path, skeleton, kcfg, {"labelled_frames": {n: labelled if n == "bar_centre" else 4
+                                                              for n in skeleton.keypoints}})
+    pred = BlazePoseHeadsPredictor(tmp_path)
+    assert pred.unlearned.tolist() == [17]
+    image = samples.images[0]
+    inst = pred.predict(image, samples.bboxes[:1])[0]
+    assert inst.extra["unpredicted_keypoints"] == [17] and inst.extra["heuristic_keypoints"] == []
+    assert inst.keypoints[17].tolist() == [0.0, 0.0, 0.0]
+
+
+def test_a_body_model_answers_in_a_spine_skeleton_and_the_pipeline_keeps_the_guesses_out_of_the_signals(
+        model_dir, dataset):
+    from mlcore import pipeline
+    from mlcore.predictors import load_predictor
+
+    out, _, data = model_dir
+    pred = load_predictor(out, spine_skeleton=COCO17_SPINE)
+    assert pred.skeleton == COCO17_SPINE and pred.unlearned.tolist() == list(range(17, 24))
+    one = coco.subset(data, [data["annotations"][0]["image_id"]])
+    one["categories"] = [COCO17_SPINE.coco_category()]
+    for a in one["annotations"]:        # the project's file: 24 points, spine placed by the importer's heuristic
+        a["keypoints"] = a["keypoints"] + [0, 0, 0] * 7
+    res = pipeline.predict_coco(one, dataset / "images", pred, boxes="auto", flip_test=True)
+    assert len(res) == 1
+    r = res[0]
+    assert r["heuristic_keypoints"] == list(range(17, 24))
+    assert len(r["keypoints"]) == 3 * 24 and all(s == 0 for s in r["keypoint_scores"][17:])
+    assert all(s > 0 for s in r["keypoint_scores"][:17])
+    for name in ("confidence", "flip"):
+        per_point = r["keypoint_signals"][name]
+        assert all(v is None for v in per_point[17:]) and all(v is not None for v in per_point[:17])
+        assert r["signals"][name] == pytest.approx(np.mean(per_point[:17]), abs=1e-3)
