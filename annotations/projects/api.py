@@ -21,9 +21,9 @@ from annotations.core.serializers import (
     ProjectSerializer,
     RevisionSerializer,
 )
-from annotations.gold import attempts, marking
+from annotations.gold import attempts, blinding, marking
 from annotations.gold.serializers import FrameWithGoldSerializer
-from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Role, Subset
+from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Subset
 from annotations.projects import stats
 from annotations.projects.serializers import (
     AnnotationEditSerializer,
@@ -78,16 +78,21 @@ SPLIT_NAMES = Subset.values
 def frames(request, slug):
     project = project_for(request.user, slug)
     qs = Frame.objects.filter(project=project).select_related("clip").prefetch_related("annotations__form_label")
-    for param, field, choices in (("split", "split", SPLIT_NAMES), ("status", "status", FrameStatus.values),
-                                  ("clip", "clip__key", None)):
+    unfiltered, status = qs, text_param(request, "status", FrameStatus.values)
+    for param, field, choices in (("split", "split", SPLIT_NAMES), ("clip", "clip__key", None)):
         value = text_param(request, param, choices)
         if value is not None:
-            qs = qs.filter(**{field: value})
+            qs = unfiltered = qs.filter(**{field: value})
+    if status is not None:
+        qs = qs.filter(status=status)
+    reviewer = blinding.sees_gold(project, request.user)
+    if not reviewer:  # a gold frame reads as an unlabelled pool frame (annotations/gold/blinding.py)
+        qs = blinding.blind_queryset(qs, unfiltered, {"status": status})
     paginator = BoundedPagination()
     page = paginator.paginate_queryset(qs.order_by("id"), request)
     rows = FrameSerializer(page, many=True).data
-    if project.has_role(request.user, Role.REVIEWER):  # gold and consensus state: never to annotators
-        rows = marking.with_gold_state(rows)
+    # Gold and consensus state to reviewers and PIs; never a gold frame's annotation to annotators.
+    rows = marking.with_gold_state(rows) if reviewer else blinding.disguise_rows(rows)
     return paginator.get_paginated_response(rows)
 
 
@@ -97,8 +102,10 @@ def frame_detail(request, slug, frame_id):
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
     data = FrameSerializer(frame).data
-    if project.has_role(request.user, Role.REVIEWER):  # gold and consensus state: never to annotators
+    if blinding.sees_gold(project, request.user):  # gold and consensus state: never to annotators
         data = marking.with_gold_state([data])[0]
+    else:
+        data = blinding.disguise_rows([data])[0]
     return Response(data)
 
 

@@ -17,6 +17,7 @@ from django.db.models import BooleanField, Exists, OuterRef
 from django.db.models.expressions import RawSQL
 
 from annotations.core.errors import InputError
+from annotations.gold import blinding
 from annotations.models import Annotation, Frame, FrameStatus, Project, Subset
 
 PAGE_SIZE = 60
@@ -83,17 +84,22 @@ def filtered(project: Project, filters: dict[str, str]):
     return qs
 
 
-def gallery_page(project: Project, params) -> GalleryPage:
-    """One page of frames after ?after=<frame id>, oldest id first."""
+def gallery_page(project: Project, params, *, blind: bool = False) -> GalleryPage:
+    """One page of frames after ?after=<frame id>, oldest id first. blind (annotators): gold frames read
+    as unlabelled pool frames (annotations/gold/blinding.py)."""
     filters = parse_filters(project, params)
     raw_after = (params.get("after") or "").strip()
     if raw_after and (not raw_after.isascii() or not raw_after.isdigit() or len(raw_after) > 12):
         raise InputError("'after' must be a frame id (a whole number)")
     after = int(raw_after) if raw_after else None
     qs = filtered(project, filters)
+    if blind:
+        unfiltered = filtered(project, {k: v for k, v in filters.items() if k in ("split", "clip")})
+        qs = blinding.blind_queryset(qs, unfiltered, filters)
     if after is not None:
         qs = qs.filter(pk__gt=after)
     rows = list(qs.select_related("clip", "gold").prefetch_related("annotations__form_label")
                 .order_by("pk")[:PAGE_SIZE + 1])
     next_after = rows[PAGE_SIZE - 1].pk if len(rows) > PAGE_SIZE else None
-    return GalleryPage(rows[:PAGE_SIZE], filters, after, next_after, list(project.form_labels.all()))
+    shown = blinding.disguise_frames(rows[:PAGE_SIZE]) if blind else rows[:PAGE_SIZE]
+    return GalleryPage(shown, filters, after, next_after, list(project.form_labels.all()))

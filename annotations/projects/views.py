@@ -57,7 +57,7 @@ def frame_gallery(request, slug):
                "verified_choices": gallery.VERIFIED_CHOICES, "is_pi": project.has_role(request.user, Role.PI),
                "can_see_gold": project.has_role(request.user, Role.REVIEWER)}
     try:
-        page = gallery.gallery_page(project, request.GET)
+        page = gallery.gallery_page(project, request.GET, blind=not context["can_see_gold"])
     except InputError as exc:
         context.update(error=str(exc), page=None, filters={k: request.GET.get(k, "")[:200] for k in gallery.FILTERS},
                        labels=project.form_labels.all())

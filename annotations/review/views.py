@@ -13,8 +13,8 @@ from django.views.decorators.http import require_POST
 from annotations.core.errors import InputError, StaleEdit
 from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
-from annotations.gold import attempts, serving
-from annotations.models import ConsensusFrame, Frame, Queue, Revision, Role
+from annotations.gold import attempts, blinding, serving
+from annotations.models import ConsensusFrame, Frame, FrameStatus, Queue, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, history, queues
 
@@ -83,7 +83,12 @@ def frame_history(request, slug, frame_id):
     """Every revision and review transition of a frame, newest first, each revision restorable."""
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
-    honeypot = attempts.open_attempt(frame, request.user) is not None  # reads as a frame nobody worked on
+    # A honeypot, and to annotators any gold frame, reads as a frame nobody worked on.
+    attempt = attempts.open_attempt(frame, request.user)
+    honeypot = attempt is not None or (not blinding.sees_gold(project, request.user)
+                                       and bool(blinding.gold_ids([frame.pk])))
+    if honeypot:
+        frame.status = attempts.shown_status(attempt) if attempt is not None else FrameStatus.UNLABELLED
     annotation = None if honeypot else frame.annotations.order_by("instance").first()
     entries = [] if honeypot else history.frame_history(frame)
     for e in entries:
