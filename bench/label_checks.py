@@ -109,7 +109,11 @@ def inject(project, originals: dict, seed: int, rate: float) -> dict:
     return truth
 
 
-def score(flags: list[dict], truth: dict, seed: int, rate: float) -> None:
+def score(flags: list[dict], truth: dict, seed: int, rate: float, baseline: frozenset = frozenset()) -> dict:
+    """Emit each check's figures; returns the counts behind them for pooling over seeds:
+    {"swap": [found, injected, true flags, flags, true new flags, new flags], "displacement": [...],
+    "form": [...]}; new flags: those not in `baseline` ((annotation, kind, keypoints) of the flags
+    raised before any injection)."""
     tags = {"seed": seed, "rate": rate}
     points = truth["points"]
 
@@ -148,6 +152,17 @@ def score(flags: list[dict], truth: dict, seed: int, rate: float) -> None:
     emit("forms_injected", len(truth["forms"]), "labels", **tags)
     if truth["forms"]:
         emit("form_recall", round(len(truth["forms"] & form) / len(truth["forms"]), 3), "ratio", **tags)
+    swaps = [f for f in flags if f["kind"] == "swap"]
+    forms = [f for f in flags if f["kind"] == "form_label"]
+
+    def precision_counts(mine: list[dict]) -> list[int]:
+        new = [f for f in mine if (f["annotation"], f["kind"], tuple(f["keypoints"])) not in baseline]
+        return [sum(map(hits, mine)), len(mine), sum(map(hits, new)), len(new)]
+
+    return {"swap": [len(found), len(truth["swaps"]), *precision_counts(swaps)],
+            "displacement": [sum((m[0], m[1]) in named for m in truth["moves"]), len(truth["moves"]),
+                             *precision_counts(position)],
+            "form": [len(truth["forms"] & form), len(truth["forms"]), *precision_counts(forms)]}
 
 
 def main() -> None:
