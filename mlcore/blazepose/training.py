@@ -28,6 +28,7 @@ import torch
 from .. import coco, metrics, modeldir
 from ..files import atomic_path
 from ..skeletons import Skeleton
+from ..spine_contour import DEFAULT_DEPTH
 from ..training.common import EarlyStopping, ProgressFn, no_progress, seed_everything
 from ..transforms import apply_affine, invert_affine
 from .crop_store import CropStore, default_store
@@ -171,6 +172,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     """
     from ..training.keypoint_common import KeypointTrainConfig, keypoint_report, load_samples
     from .predictor import BlazePosePredictor
+    from .spine_depth import fit_spine_depth
 
     if init_from is not None:
         raise ValueError("init_from is not supported with backbone blazepose (the backbone is pretrained)")
@@ -213,6 +215,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                                                   zip(skeleton.keypoints, (samples.keypoints[tr, :, 2] > 0).sum(0),
                                                       strict=True)}}
     report["onnx_max_abs_diff"] = save_heads_model(out, heads, predictor.net, skeleton, cfg)
+    report["spine_depth"] = fit_spine_depth(train, images_dir, predictor)
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(heads, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
                                       skeleton)
@@ -270,4 +273,5 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "frame_fallback": cfg.head.frame_fallback,
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
                               "track": cfg.head.track, "flip_average": cfg.head.flip_average,
+                              "spine_depth": report.get("spine_depth", {}).get("depth", DEFAULT_DEPTH),
                               "config": cfg.to_dict(), "metrics": report})

@@ -359,3 +359,35 @@ def test_a_body_model_answers_in_a_spine_skeleton_and_the_pipeline_keeps_the_gue
         per_point = r["keypoint_signals"][name]
         assert all(v is None for v in per_point[17:]) and all(v is not None for v in per_point[:17])
         assert r["signals"][name] == pytest.approx(np.mean(per_point[:17]), abs=1e-3)
+
+
+def test_the_spine_depth_is_fitted_on_verified_spine_points(bp_net, dataset):
+    """Spine points a person placed 0.4 torso widths inside the back contour give back a depth near 0.4;
+    a file without verified spine points keeps the default."""
+    from mlcore.blazepose.spine_depth import fit_spine_depth
+    from mlcore.spine_contour import DEFAULT_DEPTH, place_spine
+
+    data = _four_frames(dataset)
+    assert fit_spine_depth(data, dataset / "images", bp_net) == {"depth": DEFAULT_DEPTH, "frames": 0,
+                                                                  "fitted": False}
+    data["categories"] = [COCO17_SPINE.coco_category()]
+    index = coco.ImageIndex(dataset / "images")
+    files = {i["id"]: i["file_name"] for i in data["images"]}
+    from mlcore.images import load_rgb
+
+    traced = 0
+    for a in data["annotations"]:
+        kp = np.asarray(a["keypoints"] + [0, 0, 0] * 7, dtype=np.float64).reshape(-1, 3)
+        image = load_rgb(index.find(files[a["image_id"]]))
+        roi = bp_net.rois(image, np.asarray([a["bbox"]]))[0][0]
+        mask = bp_net.segmentation(bp_net.run_roi(image, roi), *image.shape[:2])
+        placement = place_spine(mask, kp, COCO17_SPINE, depth=0.4)
+        if placement.method == "contour":
+            traced += 1
+            kp[placement.placed, :2] = placement.keypoints[placement.placed, :2]
+            kp[placement.placed, 2] = 2
+        a["keypoints"] = kp.ravel().tolist()
+    assert traced >= 2
+    fitted = fit_spine_depth(data, dataset / "images", bp_net)
+    assert fitted["fitted"] and fitted["frames"] == traced
+    assert fitted["depth"] == pytest.approx(0.4, abs=0.05)
