@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from annotations.models import Frame, Prediction
+from annotations.models import Annotation, Frame, Prediction
 
 
 def prediction_payload(p: Prediction, K: int) -> dict:
@@ -28,14 +28,33 @@ def prediction_payload(p: Prediction, K: int) -> dict:
 
 
 def frame_predictions(frame: Frame, K: int, limit: int | None = None) -> list[dict]:
-    """The frame's predictions, one per model version: the active model's first, then the newest."""
-    seen, out = set(), []
-    for p in (Prediction.objects.filter(frame=frame, instance=0).select_related("model_version")
-              .order_by("-model_version__is_active", "-created_at")):
-        if p.model_version_id in seen:
-            continue
-        seen.add(p.model_version_id)
-        out.append(prediction_payload(p, K))
-        if limit is not None and len(out) >= limit:
-            break
-    return out
+    """The frame's predictions of its first person, one per model version: the active model's first, then the newest."""
+    return people_predictions(frame, K, limit).get(0, [])
+
+
+def people_predictions(frame: Frame, K: int, limit: int | None = None) -> dict[int, list[dict]]:
+    """{person instance: that person's predictions, one per model version, the active model's first}.
+
+    A prediction made in a person's box (signals "annotation_id") belongs to that person whatever its
+    own instance number: the numbers follow the order the boxes were predicted in, which a removed
+    and re-added person changes. Others (made on the whole frame) keep their instance.
+    """
+    instance_of: dict[object, int] = dict(Annotation.objects.filter(frame=frame).values_list("pk", "instance"))
+    rows = list(Prediction.objects.filter(frame=frame).select_related("model_version")
+                .order_by("-model_version__is_active", "-created_at", "instance"))
+
+    def box_of(p: Prediction) -> object:
+        return (p.signals or {}).get("annotation_id")
+
+    owner = {p.pk: instance_of.get(box_of(p), p.instance) for p in rows}
+    # One per (person, model version): one made in the person's own box before one of a removed person.
+    rows.sort(key=lambda p: (p.model_version_id, box_of(p) not in instance_of))
+    chosen: dict[tuple[int, int], Prediction] = {}
+    for p in rows:
+        chosen.setdefault((owner[p.pk], p.model_version_id), p)
+    out: dict[int, list[dict]] = {}
+    for p in sorted(chosen.values(), key=lambda p: (not p.model_version.is_active, -p.created_at.timestamp())):
+        mine = out.setdefault(owner[p.pk], [])
+        if limit is None or len(mine) < limit:
+            mine.append({**prediction_payload(p, K), "instance": owner[p.pk]})
+    return dict(sorted(out.items()))

@@ -18,7 +18,7 @@ from annotations.core.permissions import project_for
 from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import AnnotationSerializer, validated
 from annotations.gold import attempts, serving
-from annotations.learning.payloads import frame_predictions
+from annotations.learning.payloads import people_predictions
 from annotations.models import Annotation, Frame, FrameLease, FrameStatus, QueueItem, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
@@ -244,6 +244,7 @@ def editor_payload(frame: Frame, user) -> dict:
                 "people": {str(a.instance): a.padded_keypoints(K)[0] for a in people[fid]},
                 "edit_url": reverse("frame-edit", args=[project.slug, fid])}
 
+    predicted = people_predictions(frame, K, limit=2)
     lease = claims.held_lease(frame, user)
     item = lease.item if lease is not None else None
     rejection = review.last_rejection(frame)
@@ -258,7 +259,9 @@ def editor_payload(frame: Frame, user) -> dict:
         "instances": [annotation_payload(a, K) for a in people[frame.pk]],
         "max_people": editing.MAX_PEOPLE,
         "neighbours": {"prev": side(prev_id), "next": side(next_id)},
-        "predictions": frame_predictions(frame, K, limit=2),
+        "predictions": predicted.get(0, []),  # the first person's (as before people)
+        # Every person's, by instance ("0", "1", ...): a person is offered only the model's points for them.
+        "people_predictions": {str(n): preds for n, preds in predicted.items()},
         # The pose a person can drop on a frame with no prediction (fitted to a box they drag).
         "template": mean_pose(project),
         "lease": ({"queue": item.queue if item is not None else None, "item": lease.item_id,

@@ -131,3 +131,42 @@ def test_the_coco_export_holds_one_annotation_per_person(first, users, project):
     assert sorted(a["id"] for a in mine) == sorted([first.pk, second["id"]])
     by_id = {a["id"]: a for a in mine}
     assert by_id[second["id"]]["num_keypoints"] == 3 and by_id[first.pk]["num_keypoints"] == project.num_keypoints
+
+
+def model_prediction(frame, version, instance, x0, annotation=None):
+    """A stored prediction of one person (every point at x0 + i, score 0.9), made in `annotation`'s box if given."""
+    from annotations.models import Prediction
+
+    K = frame.project.num_keypoints
+    return Prediction.objects.create(project=frame.project, frame=frame, model_version=version, instance=instance,
+                                     keypoints=[[x0 + i, 100.0, 0.9] for i in range(K)], bbox=[0, 0, 640, 480],
+                                     signals={"annotation_id": annotation.pk} if annotation else {})
+
+
+def test_each_person_is_offered_the_models_prediction_made_in_their_own_box(first, users, project):
+    from annotations.models import Annotation, ModelVersion
+
+    frame = first.frame
+    version = ModelVersion.objects.create(project=project, kind="keypoints", number=1, status="ready", is_active=True)
+    created = create(users["annotator"], frame, {**person(project), "instance": 1}).json()
+    second = Annotation.objects.get(pk=created["id"])
+    # Predicted in the order (second, first): the instance numbers say nothing, the boxes do.
+    model_prediction(frame, version, 0, 400.0, annotation=second)
+    model_prediction(frame, version, 1, 100.0, annotation=first)
+    data = api_client(users["annotator"]).get(f"/api/projects/demo/frames/{frame.pk}/editor/").json()
+    people = data["people_predictions"]
+    assert sorted(people) == ["0", "1"]
+    assert [p["keypoints"][0] for p in people["0"]] == [100.0] and [p["keypoints"][0] for p in people["1"]] == [400.0]
+    assert data["predictions"] == people["0"]  # the first person's, where clients before people look
+
+
+def test_a_frame_predicted_for_its_first_person_only_offers_nothing_to_the_second(first, users, project):
+    from annotations.models import ModelVersion
+
+    frame = first.frame
+    version = ModelVersion.objects.create(project=project, kind="keypoints", number=1, status="ready", is_active=True)
+    model_prediction(frame, version, 0, 100.0, annotation=first)
+    create(users["annotator"], frame, {**person(project), "instance": 1})
+    data = api_client(users["annotator"]).get(f"/api/projects/demo/frames/{frame.pk}/editor/").json()
+    assert list(data["people_predictions"]) == ["0"]
+    assert [p["instance"] for p in data["predictions"]] == [0]

@@ -5,7 +5,7 @@
 import { K, cfg, order, parts, state } from "./context.js";
 import { NEXT_VISIBILITY, Pose, fitTemplate, stepInOrder } from "./model.js";
 import { notice, refresh, select } from "./panels.js";
-import { prediction } from "./prediction_view.js";
+import { missingPrediction, prediction } from "./prediction_view.js";
 
 /** Apply an undoable change to the pose. */
 export function change(mutate, points = null) {
@@ -133,7 +133,7 @@ export function setFormLabelByKey(key) {
 export function acceptPredicted(indices) {
   const pred = prediction();
   if (!pred) {
-    notice("This frame has no model prediction yet.");
+    notice(missingPrediction());
     return;
   }
   const kp = pred.keypoints;

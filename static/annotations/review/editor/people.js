@@ -7,10 +7,10 @@
 
 import { $, K, api, cfg, drafts, order, parts, state } from "./context.js";
 import { showConflict } from "./conflict.js";
-import { applyPayload } from "./editing.js";
+import { acceptPredicted, applyPayload } from "./editing.js";
 import { Pose, UndoStack, payloadKey } from "./model.js";
 import { notice, refresh, select, setStatus } from "./panels.js";
-import { drawGhost, renderPrediction } from "./prediction_view.js";
+import { drawGhost, drawOnion, prediction, renderPrediction } from "./prediction_view.js";
 
 const DEFAULT_MAX_PEOPLE = 10;
 
@@ -57,7 +57,8 @@ export function usePerson(index) {
   parts.saver.attach(person.doc);
   parts.stage.setPose(person.pose);
   drawOthers();
-  drawGhost(); // the model's prediction is the first person's: shown with that person only
+  drawGhost(); // the model's prediction of this person, if it has one
+  drawOnion(); // and this person on the neighbour frames
   renderPrediction();
   renderPeople();
 }
@@ -136,6 +137,13 @@ export async function addPerson() {
   refresh();
   select(order[0]);
   setStatus("saved", `Person ${next + 1}: not annotated yet`);
+  const pred = prediction();
+  if (pred) {
+    // The model saw this person: start from its points (one undo step), each `predicted` until confirmed.
+    acceptPredicted([...Array(K).keys()]);
+    select(firstToCheck());
+    return notice(`Person ${next + 1} added from the model's prediction: confirm what is right, move what is wrong (Ctrl+Z empties it).`);
+  }
   notice(`Person ${next + 1} added: place their points (click the frame after choosing a point), or drop the template (T).`);
 }
 
