@@ -9,6 +9,7 @@ import json
 import pytest
 from django.core.management import call_command
 
+from tests.annotations.consensus.helpers import finish_consensus
 from tests.annotations.gold.helpers import submit_honeypot
 from tests.e2e.conftest import login, needs_browser, screenshot
 
@@ -52,6 +53,8 @@ def lively(imported, users, capsys):
     review.decide(Frame.objects.get(pk=anns[1].frame_id), users["reviewer"], "accept")
     last = Annotation.objects.filter(project=imported).order_by("-frame_id").first()
     submit_honeypot(imported, last.frame_id, users["pi"], users["annotator"])  # the gold accuracy chart
+    other = Annotation.objects.filter(project=imported).exclude(pk=last.pk).order_by("-frame_id").first()
+    finish_consensus(imported, other.frame_id, [users["pi"], users["reviewer"]], [0, 60], users["pi"])  # consensus
     for strategy in ("uncertainty", "random"):
         call_command("simulate_active_learning", "demo", "--strategy", strategy, *SIM)
     capsys.readouterr()

@@ -11,6 +11,7 @@ from annotations.datasets import splitting
 from annotations.models import Annotation, Frame, ModelStatus, ModelVersion, Queue, SimulationRun
 from annotations.review import decisions as review
 from annotations.review import editing, queues
+from tests.annotations.consensus.helpers import finish_consensus
 from tests.annotations.gold.helpers import submit_honeypot
 from tests.conftest import api_client
 
@@ -66,6 +67,9 @@ def busy(imported, users):
     queues.refresh_builtin_queues(imported, seed=1)
     last = Annotation.objects.filter(project=imported).order_by("-frame_id").first()
     submit_honeypot(imported, last.frame_id, users["pi"], users["annotator"])  # the gold accuracy chart
+    # The consensus charts: two people 60 px apart on a frame (disputed; its form label unchanged).
+    other = Annotation.objects.filter(project=imported).exclude(pk=last.pk).order_by("-frame_id").first()
+    finish_consensus(imported, other.frame_id, [users["pi"], users["reviewer"]], [0, 60], users["pi"])
     return imported
 
 
