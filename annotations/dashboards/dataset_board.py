@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import itertools
+import json
 from collections import defaultdict
 from datetime import timedelta
 from typing import Any
 
 import numpy as np
+from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count, Min
+from django.db.models import Count
 
 from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, nice_max, table
 from annotations.models import Annotation, Frame, FrameStatus, FrameTransition, Revision
@@ -80,45 +82,71 @@ def _bucket(span: timedelta) -> tuple[str, str]:
     return "minute", "%H:%M"
 
 
+PROGRESS_SQL = """
+    WITH firsts AS (
+        SELECT 0 AS series, min(created_at) AS t FROM {annotation} WHERE project_id = %(p)s GROUP BY frame_id
+        UNION ALL
+        SELECT 1, min(created_at) FROM {revision} WHERE project_id = %(p)s AND kind = ANY(%(edits)s) GROUP BY frame_id
+        UNION ALL
+        SELECT 2, min(created_at) FROM {transition} WHERE project_id = %(p)s AND action = ANY(%(accepts)s)
+        GROUP BY frame_id),
+    span AS (SELECT CASE WHEN max(t) - min(t) > interval '3 days' THEN 'day'
+                         WHEN max(t) - min(t) > interval '3 hours' THEN 'hour' ELSE 'minute' END AS unit FROM firsts)
+    SELECT span.unit, date_trunc(span.unit, firsts.t AT TIME ZONE 'UTC') AS bucket, series, count(*)
+    FROM firsts CROSS JOIN span GROUP BY 1, 2, 3 ORDER BY 2"""
+
+
 def progress_over_time(project) -> dict:
-    """Cumulative frames: annotated (first annotation), edited by a person (first edit), accepted."""
-    series = {
-        "annotated": Annotation.objects.filter(project=project).values("frame_id").annotate(t=Min("created_at"))
-        .values_list("t", flat=True),
-        "edited by a person": Revision.objects.filter(project=project, kind__in=EDIT_KINDS).values("frame_id")
-        .annotate(t=Min("created_at")).values_list("t", flat=True),
-        "accepted": FrameTransition.objects.filter(project=project, action__in=["accept", "fix"]).values("frame_id")
-        .annotate(t=Min("created_at")).values_list("t", flat=True),
-    }
-    times = {k: sorted(v) for k, v in series.items()}
-    every = [t for ts in times.values() for t in ts]
-    if not every:
-        return table("Annotation progress over time", ["time", *series], [], line([], []), "nothing annotated yet")
-    unit, fmt = _bucket(max(every) - min(every))
-    keys = sorted({t.strftime(fmt) for t in every})
-    rows = []
+    """Cumulative frames: annotated (first annotation), edited by a person (first edit), accepted.
+
+    Counted per day, hour or minute in SQL (one row per bucket and series), so the cost does not grow
+    with the frames in Python; the bucket follows the span of all three series."""
+    names = ["annotated", "edited by a person", "accepted"]
+    with connection.cursor() as cur:
+        cur.execute(PROGRESS_SQL.format(annotation=Annotation._meta.db_table, revision=Revision._meta.db_table,
+                                        transition=FrameTransition._meta.db_table),
+                    {"p": project.pk, "edits": list(EDIT_KINDS), "accepts": ["accept", "fix"]})
+        buckets = cur.fetchall()
+    if not buckets:
+        return table("Annotation progress over time", ["time", *names], [], line([], []), "nothing annotated yet")
+    unit = buckets[0][0]
+    fmt = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00", "minute": "%H:%M"}[unit]
+    per_key: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
+    for _, bucket, series, n in buckets:
+        per_key[bucket.strftime(fmt)][series] += n
+    keys = sorted(per_key)
+    rows, total = [], [0, 0, 0]
     for key in keys:
-        rows.append([key, *[sum(1 for t in times[name] if t.strftime(fmt) <= key) for name in series]])
-    sets = [dataset(name, [r[i + 1] for r in rows], i) for i, name in enumerate(series)]
-    return table("Annotation progress over time", ["time", *series], rows,
+        total = [a + b for a, b in zip(total, per_key[key])]
+        rows.append([key, *total])
+    sets = [dataset(name, [r[i + 1] for r in rows], i) for i, name in enumerate(names)]
+    return table("Annotation progress over time", ["time", *names], rows,
                  line(keys, sets, y_title="frames (cumulative)", x_title=unit), f"cumulative, per {unit}")
 
 
+THROUGHPUT_SQL = """
+    WITH saves AS (
+        SELECT user_id, frame_id, lag(frame_id) OVER w AS previous_frame,
+               extract(epoch FROM created_at - lag(created_at) OVER w) AS gap
+        FROM {revision} WHERE project_id = %(p)s AND kind = ANY(%(edits)s) AND user_id IS NOT NULL
+        WINDOW w AS (PARTITION BY user_id ORDER BY created_at))
+    SELECT u.username, count(DISTINCT s.frame_id), count(*),
+           percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.frame_id <> s.previous_frame
+                                                                      AND s.gap <= %(brk)s),
+           coalesce(sum(s.gap) FILTER (WHERE s.frame_id <> s.previous_frame AND s.gap <= %(brk)s), 0) / 3600
+    FROM saves s JOIN {user} u ON u.id = s.user_id GROUP BY u.username ORDER BY u.username"""
+
+
 def annotator_throughput(project) -> dict:
-    """Per person: frames they saved, and the median seconds between saves on consecutive frames."""
-    revs = (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False)
-            .order_by("user_id", "created_at").values_list("user__username", "frame_id", "created_at"))
-    per_user: dict[str, dict] = {}
-    for user, user_revs in itertools.groupby(revs, key=lambda r: r[0]):
-        group = list(user_revs)
-        gaps = [(b[2] - a[2]).total_seconds() for a, b in zip(group, group[1:])
-                if b[1] != a[1] and b[2] - a[2] <= BREAK]
-        per_user[user] = {"frames": len({g[1] for g in group}), "saves": len(group),
-                          "median": round(float(np.median(gaps)), 1) if gaps else None,
-                          "active_hours": sum(gaps) / 3600}
-    rows = [[u, d["frames"], d["saves"], d["median"],
-             round(d["frames"] / d["active_hours"], 1) if d["active_hours"] > 0 else None]
-            for u, d in sorted(per_user.items())]
+    """Per person: frames they saved, and the median seconds between saves on consecutive frames (a gap
+    counts when the next save is on another frame and within BREAK); computed in SQL."""
+    with connection.cursor() as cur:
+        cur.execute(THROUGHPUT_SQL.format(revision=Revision._meta.db_table, user=get_user_model()._meta.db_table),
+                    {"p": project.pk, "edits": list(EDIT_KINDS), "brk": BREAK.total_seconds()})
+        per_user = cur.fetchall()
+    rows = [[u, frames, saves, round(float(median), 1) if median is not None else None,
+             round(frames / float(hours), 1) if hours and hours > 0 else None]
+            for u, frames, saves, median, hours in per_user]
     users = [r[0] for r in rows]
     medians = [r[3] for r in rows]
     # The medians on their own axis in seconds, scaled to them with room above (never Chart.js's 0-1
@@ -164,25 +192,42 @@ def spine_verified(project) -> dict:
                  f"({100 * total_v / total_l:.0f}%)" if total_l else "no spine point is labelled yet")
 
 
+AGREEMENT_SQL = """
+    SELECT DISTINCT ON (r.frame_id, u.username) r.frame_id, u.username, r.after ->> 'keypoints',
+           r.after ->> 'area', r.after ->> 'form_label'
+    FROM {revision} r JOIN {user} u ON u.id = r.user_id
+    WHERE r.project_id = %(p)s AND r.kind = ANY(%(edits)s) AND r.after IS NOT NULL AND r.frame_id IN (
+        SELECT frame_id FROM {revision}
+        WHERE project_id = %(p)s AND kind = ANY(%(edits)s) AND user_id IS NOT NULL AND after IS NOT NULL
+        GROUP BY frame_id HAVING count(DISTINCT user_id) > 1)
+    ORDER BY r.frame_id, u.username, r.created_at DESC, r.id DESC"""
+
+
 def agreement(project) -> dict:
-    """Frames saved by two or more people: OKS between their last versions, and form-label agreement."""
+    """Frames saved by two or more people: OKS between their last versions, and form-label agreement.
+
+    Only the frames two people saved are read (their last snapshot per person, found in SQL), and the
+    OKS of every pair is one vectorised call."""
     sigmas = np.asarray(project.skeleton["sigmas"], dtype=np.float64)
     K = len(sigmas)
-    last: dict[int, dict[str, Any]] = defaultdict(dict)  # JSON objects (rows with after NULL are left out)
-    for frame_id, user, after in (Revision.objects.filter(project=project, kind__in=EDIT_KINDS, user__isnull=False,
-                                                          after__isnull=False)
-                                  .order_by("created_at", "id").values_list("frame_id", "user__username", "after")):
-        last[frame_id][user] = after
-    rows: list[list[Any]] = []
-    for frame_id, by_user in sorted(last.items()):
-        for (ua, a), (ub, b) in itertools.combinations(sorted(by_user.items()), 2):
-            ka, kb = _kp(a, K), _kp(b, K)
-            area = float(b.get("area") or a.get("area") or 0.0)
-            both = (ka[:, 2] > 0) & (kb[:, 2] > 0)
-            if area <= 0 or not both.any():
+    with connection.cursor() as cur:
+        cur.execute(AGREEMENT_SQL.format(revision=Revision._meta.db_table, user=get_user_model()._meta.db_table),
+                    {"p": project.pk, "edits": list(EDIT_KINDS)})
+        last = cur.fetchall()
+    pairs, ka, kb, areas = [], [], [], []
+    for frame_id, group in itertools.groupby(last, key=lambda r: r[0]):
+        people = sorted(group, key=lambda r: r[1])
+        for (_, ua, kpa, area_a, la), (_, ub, kpb, area_b, lb) in itertools.combinations(people, 2):
+            a, b = _kp(json.loads(kpa or "null"), K), _kp(json.loads(kpb or "null"), K)
+            area = float(area_b or 0.0) or float(area_a or 0.0)
+            if area <= 0 or not ((a[:, 2] > 0) & (b[:, 2] > 0)).any():
                 continue
-            o = float(metrics.oks(ka[None], kb[None], np.array([area]), sigmas)[0])
-            rows.append([frame_id, ua, ub, round(o, 4), a.get("form_label") == b.get("form_label")])
+            pairs.append([frame_id, ua, ub, la == lb])
+            ka.append(a)
+            kb.append(b)
+            areas.append(area)
+    oks = metrics.oks(np.asarray(ka), np.asarray(kb), np.asarray(areas), sigmas) if pairs else np.zeros(0)
+    rows: list[list[Any]] = [[f, ua, ub, round(float(o), 4), same] for (f, ua, ub, same), o in zip(pairs, oks)]
     edges = [0.0, 0.5, 0.75, 0.9, 0.95, 1.01]
     names = ["<0.5", "0.5-0.75", "0.75-0.9", "0.9-0.95", "≥0.95"]
     counts = [sum(1 for r in rows if lo <= r[3] < hi) for lo, hi in zip(edges, edges[1:])]
@@ -197,8 +242,9 @@ def agreement(project) -> dict:
                  note)
 
 
-def _kp(snapshot: dict, K: int) -> np.ndarray:
-    kp = list(snapshot.get("keypoints") or [])
+def _kp(keypoints: list | None, K: int) -> np.ndarray:
+    """(K, 3) from a snapshot's flat keypoints, padded with unlabelled points."""
+    kp = list(keypoints or [])
     kp = kp + [0, 0, 0] * max(0, K - len(kp) // 3)
     return np.asarray(kp[: 3 * K], dtype=np.float64).reshape(K, 3)
 

@@ -40,7 +40,9 @@ def project_detail(request, slug):
 def clip_list(request, slug):
     """The project's clips, 100 a page; frame counts are taken for the clips of the page only."""
     project = project_for(request.user, slug)
-    page = Paginator(project.clips.order_by("key").only("pk", "key", "video_id"), 100).get_page(request.GET.get("page"))
+    # project_id too: filtering frames by these clips reads it, a query per clip when deferred.
+    clips_qs = project.clips.order_by("key").only("pk", "key", "video_id", "project_id")
+    page = Paginator(clips_qs, 100).get_page(request.GET.get("page"))
     clips = list(page.object_list)
     frames = dict(Frame.objects.filter(clip__in=clips).values("clip").annotate(n=Count("pk")).values_list("clip", "n"))
     annotated = dict(Frame.objects.filter(clip__in=clips, annotations__isnull=False).values("clip")
