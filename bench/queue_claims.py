@@ -69,7 +69,7 @@ def generate(project, n_frames: int) -> None:
             INSERT INTO annotations_annotation (project_id, frame_id, instance, keypoints, keypoint_states,
                 num_keypoints, bbox, area, form_label_id, source, human_edited, import_digest, version,
                 created_at, updated_at)
-            SELECT f.project_id, f.id, 0, '[100, 100, 2]', '["verified"]', 1, '[0, 0, 10, 10]', 100,
+            SELECT f.project_id, f.id, 0, '{100, 100, 2}', '{1}', 1, '[0, 0, 10, 10]', 100,
                    CASE WHEN f.clip_id %% 2 = 0 THEN %s ELSE %s END, 'import', false, '', 1, now(), now()
             FROM annotations_frame f WHERE f.project_id = %s""",
                     [labels["correct"], labels["lumbar_error"], project.pk])

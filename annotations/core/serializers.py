@@ -38,6 +38,9 @@ class ProjectSerializer(serializers.ModelSerializer):
 class AnnotationSerializer(serializers.ModelSerializer):
     form_label: serializers.SlugRelatedField[FormLabel] = serializers.SlugRelatedField(
         slug_field="name", read_only=True)
+    # The model's lists as they are (v flags as ints, state names): not DRF's typed list for array columns.
+    keypoints = serializers.JSONField()
+    keypoint_states = serializers.JSONField()
 
     class Meta:
         model = Annotation

@@ -15,6 +15,7 @@ from django.db.models import Count
 
 from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, nice_max, table
 from annotations.models import Annotation, Frame, FrameStatus, FrameTransition, Revision
+from annotations.models.point_fields import VERIFIED_CODE
 from mlcore import metrics
 
 SPINE_PREFIXES = ("spine_", "neck", "hip")
@@ -175,9 +176,9 @@ def spine_verified(project) -> dict:
                      bar([], []), "this project's skeleton has no spine points")
     parts = []
     for i, _ in spine:
-        labelled = f"COALESCE((keypoints->>{3 * i + 2})::float, 0) > 0"
+        labelled = f"COALESCE(keypoints[{3 * i + 3}], 0) > 0"  # double precision[], 1-based
         parts.append(f"count(*) FILTER (WHERE {labelled})")
-        parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states->>{i} = 'verified')")
+        parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states[{i + 1}] = {VERIFIED_CODE})")
     with connection.cursor() as cur:
         cur.execute(f"SELECT {', '.join(parts)} FROM {Annotation._meta.db_table} WHERE project_id = %s", [project.pk])
         counts = cur.fetchone()

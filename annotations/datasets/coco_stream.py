@@ -1,9 +1,10 @@
 """COCO JSON streamed from the database into a file, in bounded memory.
 
 Rows come from server-side cursors (inside one transaction, so PostgreSQL sends them as they are
-read rather than materialising a WITH HOLD cursor) and go out as JSON text chunks of CHUNK records.
-Keypoints, states and boxes arrive as their stored JSON text; only annotations with unconfirmed
-points are decoded, masked and re-encoded (with orjson). The document is the one
+read rather than materialising a WITH HOLD cursor) in binary, CHUNK records at a time. Keypoints
+(double precision[]) and states (smallint[]) arrive as their raw binary arrays: a chunk is decoded by
+numpy in one go, masked there, and its keypoint lists are written by one orjson call, so no number is
+formatted by PostgreSQL or touched one at a time in Python. The document is the one
 `formats.coco.to_coco_dict` builds from `exporting.build_dataset` (same keys, same values).
 """
 
@@ -11,76 +12,105 @@ from __future__ import annotations
 
 import itertools
 import queue
+import struct
 import threading
 import uuid
 from collections.abc import Iterable
 from typing import BinaryIO
 
+import numpy as np
 import orjson
 from django.db import connection, transaction
-from django.db.models import BigIntegerField, Func, IntegerField, Min, TextField, Value
-from django.db.models.functions import Cast
+from psycopg.adapt import Loader
+from psycopg.pq import Format
 
 from annotations.datasets.formats.coco import coco_category
-from annotations.models import Annotation
+from annotations.models.point_fields import STATE_CODES, STATE_NAMES, VERIFIED_CODE
 
 CHUNK = 5000
-VERIFIED = "verified"
-FLAGS = frozenset(("0", "1", "2"))  # visibility flags as PostgreSQL writes the integers
+FLOAT8_ARRAY, INT2_ARRAY, JSONB = 1022, 1005, 3802  # PostgreSQL type oids
+ELEMENT_OIDS = {">f8": 701, ">i2": 21}  # float8, int2
+_ARRAY_HEAD = struct.Struct("!iiiii")  # ndim, has nulls, element oid, length, lower bound
 
 
-def _dumps(value) -> str:
-    return orjson.dumps(value).decode()
+class _RawArray(Loader):
+    """A binary array column as its bytes, decoded a chunk at a time by numpy."""
+
+    format = Format.BINARY
+
+    def load(self, data) -> bytes:
+        return bytes(data)
 
 
-class _StateCache:
-    """Per distinct keypoint-state list (there are few): the `verified` flags' JSON and the indices
-    of the flat keypoint list that an export without unconfirmed points writes as 0."""
+class _JsonbText(Loader):
+    """A binary jsonb column as its JSON text (the format's version byte dropped): spliced in as it is."""
 
-    def __init__(self) -> None:
-        self.known: dict[str, tuple[str, list[int]]] = {}
+    format = Format.BINARY
 
-    def get(self, states_text: str) -> tuple[str, list[int]]:
-        hit = self.known.get(states_text)
-        if hit is None:
-            states = orjson.loads(states_text)
-            zero = [3 * k + j for k, s in enumerate(states) if s != VERIFIED for j in range(3)]
-            hit = self.known[states_text] = (_dumps([s == VERIFIED for s in states]), zero)
-        return hit
+    def load(self, data) -> bytes:
+        return bytes(data[1:])
 
 
-def _states_key():
-    """A 64-bit hash of the stored state list: each row sends 8 bytes instead of ~300 of JSON text."""
-    return Func("keypoint_states", Value(0), function="jsonb_hash_extended", output_field=BigIntegerField())
+def _decode_array(raw: bytes, dtype: str) -> list:
+    """One binary 1-D array -> list (None for NULL elements); the general path for odd rows."""
+    if len(raw) < 20:  # no dimensions: an empty array
+        return []
+    _, _, _, n, _ = _ARRAY_HEAD.unpack_from(raw)
+    out: list = []
+    pos, size = 20, np.dtype(dtype).itemsize
+    for _ in range(n):
+        (length,) = struct.unpack_from("!i", raw, pos)
+        pos += 4
+        if length < 0:
+            out.append(None)
+            continue
+        out.append(np.frombuffer(raw, dtype, 1, pos)[0].item())
+        pos += size
+    return out
 
 
-def state_texts(annotations) -> dict | None:
-    """{states key: JSON text} of the distinct state lists (few), or None when two lists share a key
-    (checked: every row's list must equal the one its key names)."""
-    groups = (annotations.annotate(states_key=_states_key()).order_by().values("states_key")
-              .annotate(first=Min("id")))
-    firsts = {group["first"]: group["states_key"] for group in groups}
-    texts = dict(Annotation.objects.filter(id__in=firsts)
-                 .annotate(states_text=Cast("keypoint_states", TextField())).values_list("id", "states_text"))
-    matching = annotations.filter(keypoint_states__in=[orjson.loads(t) for t in texts.values()]).count()
-    if matching != annotations.count():
-        return None
-    return {firsts[pk]: text for pk, text in texts.items()}
+def _array_head(dtype: str, n: int) -> bytes:
+    """The 20-byte header of a binary 1-D array of n non-NULL elements."""
+    return _ARRAY_HEAD.pack(1, 0, ELEMENT_OIDS[dtype], n, 1)
 
 
-def _annotation_rows(annotations, by_key: bool):
-    states = _states_key() if by_key else Cast("keypoint_states", TextField())
-    return (annotations.order_by("id")
-            .annotate(kp_text=Cast("keypoints", TextField()), states=states, bbox_text=Cast("bbox", TextField()),
-                      kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
-            .values_list("id", "frame_id", "kp_text", "states", "bbox_text", "area", "form_label__name",
-                         "source", "num_keypoints", "kp_len"))
+def _array_block(raws: list[bytes], dtype: str, n: int) -> np.ndarray:
+    """(len(raws), n) float64 values of binary arrays that all have `_array_head(dtype, n)`."""
+    size = np.dtype(dtype).itemsize
+    width = 20 + (4 + size) * n
+    grid = np.frombuffer(b"".join(raws), np.uint8).reshape(len(raws), width)
+    cells = grid[:, 20:].reshape(len(raws), n, 4 + size)
+    return np.ascontiguousarray(cells[:, :, 4:]).view(dtype).reshape(len(raws), n).astype(np.float64)
 
 
-def _server_rows(queryset):
-    """The rows of a values_list queryset from a server-side cursor, CHUNK at a time, the next chunk
-    fetched by a thread while this one is written (PostgreSQL formats rows while Python writes them).
-    Call inside a transaction. Plain column values: no Django converters run."""
+def json_rows(values: np.ndarray) -> list[bytes]:
+    """(N, D) numbers -> N JSON list bodies (no brackets), exactly as stored; whole numbers without ".0"
+    (integers). The last value of every row must be whole (a visibility flag).
+
+    One orjson call formats the chunk; shortest float repr never ends in a zero other than ".0", so
+    one plain replace makes the whole numbers integers, and the rows split where one flag ends and the
+    next row begins.
+    """
+    if len(values) == 0:
+        return []
+    flat = np.ascontiguousarray(values.reshape(len(values), -1) + 0.0)  # + 0.0 turns -0.0 into 0.0
+    text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY).replace(b".0,", b",")
+    rows = text[2:-4].split(b".0],[") if text.endswith(b".0]]") else []
+    if len(rows) != len(values):  # a last value that is not whole: split on the brackets instead
+        rows = text.replace(b".0]", b"]")[2:-2].split(b"],[")
+    return rows
+
+
+def _annotation_rows(annotations):
+    return annotations.order_by("id").values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox", "area",
+                                                  "form_label__name", "source", "num_keypoints")
+
+
+def _server_chunks(queryset):
+    """The rows of a values_list queryset from a binary server-side cursor, CHUNK at a time, the next
+    chunk fetched by a thread while this one is written (PostgreSQL sends rows while Python writes
+    them). Call inside a transaction. Plain column values, keypoint and state arrays as raw bytes,
+    jsonb as its text: no Django converters run."""
     sql, params = queryset.query.sql_with_params()
     connection.ensure_connection()
     chunks: queue.Queue = queue.Queue(maxsize=2)
@@ -95,7 +125,10 @@ def _server_rows(queryset):
                 continue
         return False
 
-    with connection.connection.cursor(name=f"coco_export_{uuid.uuid4().hex}") as cursor:
+    with connection.connection.cursor(name=f"coco_export_{uuid.uuid4().hex}", binary=True) as cursor:
+        for oid in (FLOAT8_ARRAY, INT2_ARRAY):
+            cursor.adapters.register_loader(oid, _RawArray)
+        cursor.adapters.register_loader(JSONB, _JsonbText)
         cursor.execute(sql, params)
 
         def pump() -> None:
@@ -112,87 +145,125 @@ def _server_rows(queryset):
             while (item := chunks.get()) is not None:
                 if isinstance(item, BaseException):
                     raise item
-                yield from item
+                yield item
         finally:
             stop.set()
             thread.join()
 
 
-def _padded(kp_text: str, states_text: str, K: int) -> tuple[list, list]:
-    """An annotation made before the skeleton gained keypoints, padded with unlabelled, unverified points."""
-    kp, states = orjson.loads(kp_text), orjson.loads(states_text)
+class _States:
+    """Per distinct stored state array (there are few): its names' JSON and the `verified` flags' JSON."""
+
+    def __init__(self) -> None:
+        self.known: dict[bytes, tuple[bytes, bytes]] = {}
+
+    def texts(self, raw: bytes, codes) -> tuple[bytes, bytes]:
+        hit = self.known.get(raw)
+        if hit is None:
+            codes = [int(c) for c in codes]
+            hit = self.known[raw] = (orjson.dumps([STATE_NAMES[c] for c in codes]),
+                                     orjson.dumps([c == VERIFIED_CODE for c in codes]))
+        return hit
+
+
+def _decoded(chunk, K: int, verified_only: bool) -> dict[int, tuple[bytes, object, int]]:
+    """{row position: (keypoint JSON list body, state codes (K,), labelled count)} for the chunk's rows whose
+    arrays hold the full skeleton, decoded and masked by numpy together; the others are left out."""
+    kp_head, states_head = _array_head(">f8", 3 * K), _array_head(">i2", K)
+    kp_width, states_width = 20 + 12 * 3 * K, 20 + 6 * K
+    regular = [n for n, r in enumerate(chunk) if len(r[2]) == kp_width and len(r[3]) == states_width
+               and r[2][:20] == kp_head and r[3][:20] == states_head]
+    if not regular:
+        return {}
+    kp = _array_block([chunk[n][2] for n in regular], ">f8", 3 * K)
+    codes = _array_block([chunk[n][3] for n in regular], ">i2", K).astype(np.int16)
+    labelled = np.fromiter((chunk[n][8] for n in regular), np.int64, len(regular))
+    if verified_only:
+        unconfirmed = codes != VERIFIED_CODE
+        if unconfirmed.any():
+            points = kp.reshape(len(regular), K, 3)
+            points[unconfirmed] = 0.0
+            labelled = np.where(unconfirmed.any(axis=1), (points[:, :, 2] > 0).sum(axis=1), labelled)
+    return dict(zip(regular, zip(json_rows(kp), codes, labelled.tolist())))
+
+
+def _odd_row(row, K: int, verified_only: bool) -> tuple[bytes, list[int], int]:
+    """One row the chunk path could not take: decoded in Python, padded to K points, masked."""
+    kp = [0 if v is None else v for v in _decode_array(row[2], ">f8")]
+    codes = [0 if c is None else int(c) for c in _decode_array(row[3], ">i2")]
+    labelled = row[8]
     missing = K - len(kp) // 3
     if missing > 0:
-        kp, states = kp + [0, 0, 0] * missing, states + ["unverified"] * missing
-    return kp, states
+        kp, codes = kp + [0.0, 0.0, 0.0] * missing, codes + [STATE_CODES["unverified"]] * missing
+        labelled = None
+    if verified_only and any(c != VERIFIED_CODE for c in codes):
+        kp = [0.0 if codes[i // 3] != VERIFIED_CODE else v for i, v in enumerate(kp)]
+        labelled = None
+    if labelled is None:
+        labelled = sum(1 for v in kp[2::3] if v > 0)
+    return json_rows(np.asarray([kp], dtype=np.float64))[0], codes, labelled
 
 
-def _masked(kp_text: str, zero: list[int]) -> tuple[str, int]:
-    """(JSON text of the keypoints with the values at `zero` written as 0, count of labelled points).
-
-    PostgreSQL writes a jsonb array of numbers as "[x, y, v, ...]": split on the separator, the numbers
-    stay as stored, with no decoding and re-encoding of each one. Anything else is decoded."""
-    parts = kp_text[1:-1].split(", ")
-    if len(parts) > zero[-1]:
-        for i in zero:
-            parts[i] = "0"
-        flags = parts[2::3]
-        if FLAGS.issuperset(flags):
-            return "[" + ",".join(parts) + "]", len(flags) - flags.count("0")
-    kp = orjson.loads(kp_text)
-    for i in zero:
-        kp[i] = 0
-    return _dumps(kp), sum(1 for v in kp[2::3] if v > 0)
+ANNOTATION = (b'{"id":%d,"image_id":%d,"category_id":1,"iscrowd":0,"keypoints":[%s],"num_keypoints":%d,'
+              b'"bbox":%s,"area":%r,"segmentation":[],"attributes":{"form_label":%s,"keypoint_states":%s,'
+              b'"verified":%s,"source":%s}}')
 
 
-def _annotation_texts(rows, K: int, verified_only: bool, texts: dict):
-    """Yield each annotation's JSON text. texts: {states key: state list's JSON text} when rows carry keys."""
-    cache = _StateCache()
-    names: dict[str | None, str] = {}
-    for ann_id, frame_id, kp_text, states, bbox_text, area, label, source, labelled, kp_len in rows:
-        states_text = texts.get(states, states)
-        if kp_len != 3 * K:
-            kp, states = _padded(kp_text, states_text, K)
-            states_text = _dumps(states)
-            if verified_only:
-                kp = [0 if states[i // 3] != VERIFIED else v for i, v in enumerate(kp)]
-            kp_text, labelled = _dumps(kp), sum(1 for v in kp[2::3] if v > 0)
-        verified, zero = cache.get(states_text)
-        if verified_only and zero and kp_len == 3 * K:
-            kp_text, labelled = _masked(kp_text, zero)
-        for name in (label, source):
-            if name not in names:
-                names[name] = _dumps(name)
-        yield (f'{{"id":{ann_id},"image_id":{frame_id},"category_id":1,"iscrowd":0,"keypoints":{kp_text},'
-               f'"num_keypoints":{labelled},"bbox":{bbox_text},"area":{float(area)!r},"segmentation":[],'
-               f'"attributes":{{"form_label":{names[label]},"keypoint_states":{states_text},'
-               f'"verified":{verified},"source":{names[source]}}}}}')
+def _annotation_chunks(chunks, K: int, verified_only: bool):
+    """Yield the JSON texts (bytes) of each chunk's annotations, a list per chunk."""
+    states = _States()
+    names: dict[str | None, bytes] = {}
+    for chunk in chunks:
+        decoded = _decoded(chunk, K, verified_only)
+        out = []
+        for n, (ann_id, frame_id, _, raw_states, bbox_text, area, label, source, _) in enumerate(chunk):
+            hit = decoded.get(n)
+            if hit is not None:
+                (kp_text, codes, labelled), key = hit, raw_states
+            else:  # made before the skeleton gained keypoints (or odd): decoded on its own
+                kp_text, codes, labelled = _odd_row(chunk[n], K, verified_only)
+                key = bytes(str(codes), "ascii")
+            states_text, verified = states.texts(key, codes)
+            if label not in names:
+                names[label] = orjson.dumps(label)
+            if source not in names:
+                names[source] = orjson.dumps(source)
+            out.append(ANNOTATION % (ann_id, frame_id, kp_text, labelled, bbox_text, float(area), names[label],
+                                     states_text, verified, names[source]))
+        yield out
 
 
-def _image_texts(frames, subset_of: dict, attributes: dict[int, dict]):
+IMAGE = b'{"id":%d,"file_name":%s,"width":%d,"height":%d,"clip_id":%s,"frame_index":%s,"split":%s%s}'
+
+
+def _image_chunks(frames, subset_of: dict, attributes: dict[int, dict]):
+    """Yield the JSON texts (bytes) of the frames, a list per chunk (the same object per image as
+    to_coco_dict writes, key for key)."""
     rows = frames.order_by("id").values_list("id", "file_name", "width", "height", "clip_id", "clip__key",
                                              "frame_index")
-    for pk, name, width, height, clip_id, clip_key, index in _server_rows(rows):
-        image = {"id": pk, "file_name": name, "width": width, "height": height, "clip_id": clip_key,
-                 "frame_index": index, "split": subset_of.get(clip_id, "")}
-        if pk in attributes:
-            image["attributes"] = attributes[pk]
-        yield _dumps(image)
+    dumps = orjson.dumps
+    splits = {clip_id: dumps(subset) for clip_id, subset in subset_of.items()}
+    keys: dict[str, bytes] = {}
+    for chunk in _server_chunks(rows):
+        out = []
+        for pk, name, width, height, clip_id, clip_key, index in chunk:
+            key = keys.get(clip_key)
+            if key is None:
+                key = keys[clip_key] = dumps(clip_key)
+            extra = b',"attributes":' + dumps(attributes[pk]) if pk in attributes else b""
+            out.append(IMAGE % (pk, dumps(name), width, height, key, b"null" if index is None else b"%d" % index,
+                                splits.get(clip_id, b'""'), extra))
+        yield out
 
 
-def _write_array(fh: BinaryIO, texts) -> int:
-    """Write `[t1,t2,...]` in chunks; returns how many elements."""
-    count, chunk = 0, []
+def _write_array(fh: BinaryIO, chunks) -> int:
+    """Write `[t1,t2,...]` from lists of JSON texts (bytes); returns how many elements."""
+    count = 0
     fh.write(b"[")
-    for text in texts:
-        chunk.append(text)
-        if len(chunk) == CHUNK:
-            fh.write((b"," if count else b"") + ",".join(chunk).encode())
+    for chunk in chunks:
+        if chunk:
+            fh.write((b"," if count else b"") + b",".join(chunk))
             count += len(chunk)
-            chunk = []
-    if chunk:
-        fh.write((b"," if count else b"") + ",".join(chunk).encode())
-        count += len(chunk)
     fh.write(b"]")
     return count
 
@@ -213,11 +284,10 @@ def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, fr
                          "form_labels": form_labels})
     with transaction.atomic():  # server-side cursors without WITH HOLD: rows stream as they are read
         fh.write(head[:-1] + b',"images":')
-        n_images = _write_array(fh, _image_texts(frames, subset_of, attributes or {}))
+        n_images = _write_array(fh, _image_chunks(frames, subset_of, attributes or {}))
         fh.write(b',"annotations":')
-        texts = state_texts(annotations)
-        rows = _server_rows(_annotation_rows(annotations, by_key=texts is not None))
-        n_annotations = _write_array(fh, itertools.chain(_annotation_texts(rows, K, verified_only, texts or {}),
-                                                         extra))
+        chunks = _server_chunks(_annotation_rows(annotations))
+        n_annotations = _write_array(fh, itertools.chain(_annotation_chunks(chunks, K, verified_only),
+                                                         ([text.encode()] for text in extra)))
         fh.write(b"}")
     return {"images": n_images, "annotations": n_annotations}

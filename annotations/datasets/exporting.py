@@ -19,8 +19,7 @@ import orjson
 from django.conf import settings
 from django.core.files import File
 from django.core.files.storage import default_storage
-from django.db.models import Count, Exists, Func, IntegerField, Max, OuterRef, Q, TextField
-from django.db.models.functions import Cast
+from django.db.models import Count, Exists, Max, OuterRef, Q
 from django.utils import timezone
 
 from annotations.core.atomic import atomic_path, atomic_zip
@@ -83,8 +82,8 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
 
     verified_only: keypoints a person has not verified are written as unlabelled (0, 0, 0) (what every
     export does unless asked for unconfirmed points; a merge keeps every point with its state).
-    raw_json: annotations carry their stored JSON text (AnnotationRecord.raw) instead of lists,
-    for the COCO writer; other writers need lists.
+    raw_json: annotations carry their JSON text (AnnotationRecord.raw) instead of lists, for the COCO
+    writer; other writers need lists.
     """
     skeleton = project.get_skeleton()
     K = skeleton.num_keypoints
@@ -102,30 +101,24 @@ def build_dataset(project, subset: str = "all", version: SplitVersion | None = N
     ]
     annotations_query = _in_subset(Annotation.objects.filter(project=project), "frame__clip", project, subset,
                                    version)
-    rows = (annotations_query.order_by("id")
-            .annotate(kp_text=Cast("keypoints", TextField()), states_text=Cast("keypoint_states", TextField()),
-                      bbox_text=Cast("bbox", TextField()),
-                      kp_len=Func("keypoints", function="jsonb_array_length", output_field=IntegerField()))
-            .values_list("id", "frame_id", "kp_text", "states_text", "bbox_text", "area", "form_label__name",
-                         "source", "num_keypoints", "kp_len"))
+    rows = annotations_query.order_by("id").values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox",
+                                                        "area", "form_label__name", "source", "num_keypoints")
     annotations = []
-    for ann_id, frame_id, kp_text, states_text, bbox_text, area, label, source, labelled, kp_len in rows:
-        if raw_json and kp_len == 3 * K:
-            if verified_only and states_text.count('"verified"') != K:  # some point is not confirmed
-                kp = _confirmed_only(orjson.loads(kp_text), orjson.loads(states_text))
-                kp_text, labelled = orjson.dumps(kp).decode(), sum(1 for v in kp[2::3] if v > 0)
-            # Stored JSON goes out as it is: no decode and re-encode of every number.
-            annotations.append(AnnotationRecord(ann_id, frame_id, [], [], [], area, label, source, labelled=labelled,
-                                                raw={"keypoints": kp_text, "keypoint_states": states_text,
-                                                     "bbox": bbox_text}))
-            continue
-        kp, states = json.loads(kp_text), json.loads(states_text)
+    for ann_id, frame_id, kp, states, bbox, area, label, source, labelled in rows:
         if len(kp) < 3 * K:  # skeleton gained keypoints after this annotation was made
             states = states + ["unverified"] * (K - len(kp) // 3)
             kp = kp + [0, 0, 0] * (K - len(kp) // 3)
-        if verified_only:
-            kp = _confirmed_only(kp, states)
-        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, json.loads(bbox_text), area, label, source))
+            labelled = None
+        if verified_only and any(s != "verified" for s in states):
+            kp, labelled = _confirmed_only(kp, states), None
+        if raw_json:  # pre-serialised parts for the COCO text writer
+            annotations.append(AnnotationRecord(
+                ann_id, frame_id, [], [], [], area, label, source,
+                labelled=sum(1 for v in kp[2::3] if v > 0) if labelled is None else labelled,
+                raw={"keypoints": orjson.dumps(kp).decode(), "keypoint_states": orjson.dumps(states).decode(),
+                     "bbox": orjson.dumps(bbox).decode()}))
+            continue
+        annotations.append(AnnotationRecord(ann_id, frame_id, kp, states, bbox, area, label, source))
     labels = list(project.form_labels.values_list("name", flat=True))
     return DatasetRecord(skeleton, labels, images, annotations, _info(project, subset, version))
 

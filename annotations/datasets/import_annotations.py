@@ -1,17 +1,17 @@
-"""The annotation half of an import: new annotations by COPY, changed ones updated with a Revision, and
-a person's corrections kept (an import_conflict revision instead)."""
+"""The annotation half of an import: new annotations by binary COPY, changed ones updated with a Revision,
+and a person's corrections kept (an import_conflict revision instead)."""
 
 from __future__ import annotations
 
 import hashlib
-import json
 
 import numpy as np
 import orjson
 
-from annotations.core.copying import NULL, copy_lines
+from annotations.core.binary_copy import RowBlock, copy_blocks
 from annotations.datasets.import_context import ImportContext
-from annotations.models import Annotation, Frame, KeypointState, Revision
+from annotations.models import Annotation, Frame, Revision
+from annotations.models.point_fields import STATE_CODES, STATE_NAMES
 
 
 def digests_of(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, labels: list) -> list[str]:
@@ -36,6 +36,13 @@ def json_rows(values: np.ndarray) -> list[str]:
     return ["[" + row + "]" for row in text[2:-2].split("],[")]
 
 
+def state_codes(present: np.ndarray, heuristic: np.ndarray) -> np.ndarray:
+    """(N, K) stored state codes: verified where the file had the point, heuristic where the spine
+    heuristic placed it, unverified otherwise."""
+    return np.where(present, STATE_CODES["verified"],
+                    np.where(heuristic, STATE_CODES["heuristic"], STATE_CODES["unverified"])).astype(np.int16)
+
+
 class AnnotationImport:
     """Writes the parsed annotations onto the frames they belong to."""
 
@@ -57,16 +64,7 @@ class AnnotationImport:
         label_names = self._label_names(parsed, problems)
         labels = [self.ctx.labels.get(name) if name else None for name in label_names]
         digests = digests_of(parsed.keypoints, parsed.present, parsed.bboxes, label_names)
-        state_cache: dict[bytes, str] = {}
-
-        def states_json(i: int) -> str:
-            key = parsed.present[i].tobytes() + heuristic[i].tobytes()
-            if key not in state_cache:
-                state_cache[key] = json.dumps([
-                    KeypointState.VERIFIED.value if p else KeypointState.HEURISTIC.value if h
-                    else KeypointState.UNVERIFIED.value for p, h in zip(parsed.present[i], heuristic[i])
-                ])
-            return state_cache[key]
+        codes = state_codes(parsed.present, heuristic)
 
         existing = {
             (frame_id, instance): (pk, digest)
@@ -86,12 +84,8 @@ class AnnotationImport:
             else:
                 differing[stored_row[0]] = (i, frame_id)
 
-        cols = ["project_id", "frame_id", "instance", "keypoints", "keypoint_states", "num_keypoints", "bbox", "area",
-                "form_label_id", "source", "human_edited", "import_digest", "source_annotation_id", "version",
-                "created_at", "updated_at"]
-        copy_lines(Annotation._meta.db_table, cols,
-                   self._new_annotation_lines(new, parsed, filled, labels, digests, states_json))
-        changed, revisions, conflicts = self._apply_changes(differing, parsed, filled, labels, digests, states_json)
+        copy_blocks(Annotation._meta.db_table, self._new_annotation_blocks(new, parsed, filled, labels, digests, codes))
+        changed, revisions, conflicts = self._apply_changes(differing, parsed, filled, labels, digests, codes)
         Annotation.objects.bulk_update(
             changed, ["keypoints", "keypoint_states", "num_keypoints", "bbox", "area", "form_label", "import_digest",
                       "source_annotation_id", "version", "updated_at", "updated_by"], batch_size=2000)
@@ -108,32 +102,42 @@ class AnnotationImport:
             "heuristic_points": int(heuristic.sum()),
         }
 
-    def _new_annotation_lines(self, new, parsed, filled, labels, digests, states_json, chunk=10_000):
-        """COPY lines for new annotations, serialised a chunk at a time so PostgreSQL ingests one
-        chunk while the next is prepared. JSON texts of numbers and state names need no escaping."""
-        now = self.ctx.now.isoformat()
+    def _new_annotation_blocks(self, new, parsed, filled, labels, digests, codes, chunk=10_000):
+        """Binary COPY blocks of new annotations, a chunk at a time so PostgreSQL ingests one chunk while
+        the next is encoded. Everything but the label and the box is packed per chunk by numpy."""
         for start in range(0, len(new), chunk):
             part = new[start:start + chunk]
             idx = np.fromiter((i for i, _ in part), dtype=np.int64, count=len(part))
-            kp_texts = json_rows(filled[idx].reshape(len(idx), -1))
-            bbox_texts = json_rows(parsed.bboxes[idx])
-            counts = (filled[idx, :, 2] > 0).sum(axis=1).tolist()
-            for n, (i, frame_id) in enumerate(part):
-                label, ann = labels[i], parsed.annotations[i]
-                yield (f"{self.ctx.project.pk}\t{frame_id}\t{ann['instance']}\t{kp_texts[n]}\t{states_json(i)}\t"
-                       f"{counts[n]}\t{bbox_texts[n]}\t{float(parsed.areas[i])!r}\t{label.pk if label else NULL}\t"
-                       f"import\tf\t{digests[i]}\t{ann['id']}\t1\t{now}\t{now}\n")
+            points = np.round(filled[idx], 2).reshape(len(idx), -1) + 0.0  # + 0.0: no -0.0
+            label_ids = [labels[i].pk if labels[i] else None for i in idx.tolist()]
+            yield (RowBlock(len(part))
+                   .number("project_id", ">i8", self.ctx.project.pk)
+                   .number("frame_id", ">i8", np.fromiter((f for _, f in part), np.int64, len(part)))
+                   .number("instance", ">i2", parsed.instances[idx])
+                   .array("keypoints", ">f8", points)
+                   .array("keypoint_states", ">i2", codes[idx])
+                   .number("num_keypoints", ">i2", (filled[idx, :, 2] > 0).sum(axis=1))
+                   .number("area", ">f8", parsed.areas[idx])
+                   .fixed_text("source", b"import", 6)
+                   .number("human_edited", "?", False)
+                   .fixed_text("import_digest", [digests[i].encode() for i in idx.tolist()], 32)
+                   .number("source_annotation_id", ">i8", parsed.ids[idx])
+                   .number("version", ">i4", 1)
+                   .timestamp("created_at", self.ctx.now)
+                   .timestamp("updated_at", self.ctx.now)
+                   .nullable_int("form_label_id", label_ids)
+                   .jsonb("bbox", json_rows(parsed.bboxes[idx])))
 
-    def _apply_changes(self, differing, parsed, filled, labels, digests, states_json):
+    def _apply_changes(self, differing, parsed, filled, labels, digests, codes):
         """Update annotations whose imported content changed (one Revision each), except those a
         person corrected here: those keep the correction and get an import_conflict revision."""
         changed, revisions, conflicts = [], [], []
         for current in Annotation.objects.filter(pk__in=list(differing)).select_related("form_label"):
             i, frame_id = differing[current.pk]
             ann, label = parsed.annotations[i], labels[i]
-            incoming = {"keypoints": json.loads(json_rows(filled[i].reshape(1, -1))[0]),
-                        "keypoint_states": json.loads(states_json(i)),
-                        "bbox": json.loads(json_rows(parsed.bboxes[i:i + 1])[0]),
+            incoming = {"keypoints": orjson.loads(json_rows(filled[i].reshape(1, -1))[0]),
+                        "keypoint_states": [STATE_NAMES[c] for c in codes[i].tolist()],
+                        "bbox": orjson.loads(json_rows(parsed.bboxes[i:i + 1])[0]),
                         "area": float(parsed.areas[i]), "form_label": label.name if label else None}
             if current.human_edited:
                 conflicts.append({"frame_id": frame_id, "annotation_id": current.pk, "source_annotation_id": ann["id"]})

@@ -1,4 +1,4 @@
-"""The frame half of an import: clips, frame rows (COPY), and images referenced in place or copied."""
+"""The frame half of an import: clips, frame rows (binary COPY), and images referenced in place or copied."""
 
 from __future__ import annotations
 
@@ -6,7 +6,8 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.utils import timezone
 
-from annotations.core.copying import NULL, copy_lines, copy_rows, escape
+from annotations.core.binary_copy import RowBlock, copy_blocks
+from annotations.core.copying import copy_rows
 from annotations.core.images import BadImage, check_image
 from annotations.datasets.import_context import ImportContext
 from annotations.models import Clip, Frame, FrameStatus
@@ -62,33 +63,50 @@ class FrameImport:
         return name
 
     def _copy_frames(self, new_images, image_files, copy_images, clip_ids, annotated_ids, stored, problems):
-        # Every NOT NULL column must be listed: Django's field defaults live in Python, not in the table.
-        cols = ["project_id", "clip_id", "file_name", "image", "thumbnail", "source_path", "width", "height",
-                "frame_index", "split", "status", "priority", "source_id", "source_image_id", "created_at"]
+        # Every NOT NULL column is written: Django's field defaults live in Python, not in the table.
+        project, source = self.ctx.project, self.ctx.source
 
-        def rows():
-            for n, im in enumerate(new_images):
-                path, image, source_path = image_files.get(im["file_name"]), "", ""
-                if path and copy_images:
-                    try:
-                        image = self._store_image(path, im["file_name"], stored)
-                    except BadImage as exc:
-                        problems.append({"file": self.ctx.source.name, "id": im["id"],
-                                         "reason": f"{im['file_name']}: {exc}; frame kept without its image",
-                                         "action": "kept"})
-                    if n % 50 == 0:
-                        self.ctx.report(0.2 + 0.3 * n / max(len(new_images), 1), f"copied {n} images")
-                elif path:
-                    source_path = path
-                clip, frame_index = self.clip_of[im["id"]]
-                status = FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
-                index_text = NULL if frame_index is None else frame_index
-                yield (f"{self.ctx.project.pk}\t{clip_ids[clip]}\t{escape(im['file_name'])}\t{escape(image)}\t\t"
-                       f"{escape(source_path)}\t{im['width']}\t{im['height']}\t{index_text}\t\t{status}\t0\t"
-                       f"{self.ctx.source.pk}\t{im['id']}\t{now}\n")
+        def pixels(n, im) -> tuple[str, str]:
+            """(stored image name, source path) of one new frame."""
+            path = image_files.get(im["file_name"])
+            if not path:
+                return "", ""
+            if not copy_images:
+                return "", path
+            if n % 50 == 0:
+                self.ctx.report(0.2 + 0.3 * n / max(len(new_images), 1), f"copied {n} images")
+            try:
+                return self._store_image(path, im["file_name"], stored), ""
+            except BadImage as exc:
+                problems.append({"file": source.name, "id": im["id"],
+                                 "reason": f"{im['file_name']}: {exc}; frame kept without its image",
+                                 "action": "kept"})
+                return "", ""
 
-        now = self.ctx.now.isoformat()
-        copy_lines(Frame._meta.db_table, cols, rows())
+        def blocks(chunk=10_000):
+            for start in range(0, len(new_images), chunk):
+                part = new_images[start:start + chunk]
+                stored_as = [pixels(start + n, im) for n, im in enumerate(part)]
+                clips = [self.clip_of[im["id"]] for im in part]
+                yield (RowBlock(len(part))
+                       .number("project_id", ">i8", project.pk)
+                       .number("clip_id", ">i8", [clip_ids[clip] for clip, _ in clips])
+                       .number("width", ">i4", [im["width"] for im in part])
+                       .number("height", ">i4", [im["height"] for im in part])
+                       .number("priority", ">f8", 0.0)
+                       .number("source_id", ">i8", source.pk)
+                       .number("source_image_id", ">i8", [im["id"] for im in part])
+                       .timestamp("created_at", self.ctx.now)
+                       .fixed_text("thumbnail", b"", 0)
+                       .fixed_text("split", b"", 0)
+                       .text("file_name", [im["file_name"] for im in part])
+                       .text("image", [image for image, _ in stored_as])
+                       .text("source_path", [path for _, path in stored_as])
+                       .text("status", [FrameStatus.ANNOTATED if im["id"] in annotated_ids else FrameStatus.UNLABELLED
+                                        for im in part])
+                       .nullable_int("frame_index", [index for _, index in clips], size=4))
+
+        copy_blocks(Frame._meta.db_table, blocks())
 
     def _fill_images_of_existing(self, images, existing, image_files, copy_images, stored, problems):
         """Frames imported earlier without their image get it when a later import brings it."""

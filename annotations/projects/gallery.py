@@ -19,14 +19,15 @@ from django.db.models.expressions import RawSQL
 from annotations.core.errors import InputError
 from annotations.gold import blinding
 from annotations.models import Annotation, Frame, FrameStatus, Project, Subset
+from annotations.models.point_fields import VERIFIED_CODE
 
 PAGE_SIZE = 60
 VERIFIED_CHOICES = ("verified", "unverified", "none")
 # A labelled point (v > 0) of one of the frame's annotations whose state is not "verified".
-PENDING_SQL = """EXISTS (SELECT 1 FROM "{ann}" a,
-    jsonb_array_elements_text(a.keypoint_states) WITH ORDINALITY s(state, i)
-    WHERE a.frame_id = "{frame}"."id" AND s.state <> 'verified'
-    AND COALESCE((a.keypoints ->> ((s.i - 1) * 3 + 2)::int)::float, 0) > 0)"""
+# States are smallint codes and keypoints a double precision[] (1-based: v of point i is at 3i).
+PENDING_SQL = """EXISTS (SELECT 1 FROM "{ann}" a, unnest(a.keypoint_states) WITH ORDINALITY s(state, i)
+    WHERE a.frame_id = "{frame}"."id" AND s.state <> {verified}
+    AND COALESCE(a.keypoints[s.i * 3], 0) > 0)"""
 FILTERS = ("status", "split", "label", "clip", "verified")
 
 
@@ -78,7 +79,8 @@ def filtered(project: Project, filters: dict[str, str]):
         qs = qs.filter(~Exists(annotations))
     elif verified:
         qs = qs.filter(Exists(annotations.filter(num_keypoints__gt=0)))
-        pending = RawSQL(PENDING_SQL.format(frame=Frame._meta.db_table, ann=Annotation._meta.db_table), [],
+        pending = RawSQL(PENDING_SQL.format(frame=Frame._meta.db_table, ann=Annotation._meta.db_table,
+                                             verified=VERIFIED_CODE), [],
                          output_field=BooleanField())
         qs = qs.filter(pending) if verified == "unverified" else qs.exclude(pending)
     return qs

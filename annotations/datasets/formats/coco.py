@@ -20,6 +20,7 @@ import numpy as np
 
 from annotations.core.atomic import atomic_path, atomic_zip
 from annotations.core.limits import COORDINATE_FACTOR, MAX_IMAGE_SIDE, coordinate_limit
+from annotations.datasets.formats import coco_fast
 from annotations.datasets.formats.records import AnnotationRecord, DatasetRecord, ParsedCoco, Problem
 from mlcore.skeletons import Skeleton, normalise_name
 
@@ -48,6 +49,9 @@ def _category_mapping(categories: list, skeleton: Skeleton, file: str, problems:
 
 
 def _parse_images(raw_images, file: str, problems: list[Problem]) -> list[dict]:
+    checked = coco_fast.check_images(raw_images)  # the whole list at once when every entry is well-formed
+    if checked is not None:
+        return checked
     images, seen_ids, seen_names = [], set(), set()
     for img in raw_images:
         if not isinstance(img, dict):
@@ -95,11 +99,14 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
     images = _parse_images(data["images"], file, problems)
     sizes = {img["id"]: (img["width"], img["height"]) for img in images}
 
-    candidates = _screen_annotations(data["annotations"], sizes, mapping, file, problems)
     K = skeleton.num_keypoints
-    rows: dict[int, tuple] = {}  # position in the file -> (full (K, 3), present (K,), bbox, area, record)
     names = {cat["id"]: cat["keypoints"] for cat in data["categories"]
              if isinstance(cat, dict) and _is_int(cat.get("id")) and cat["id"] in mapping}
+    fast = coco_fast.check_annotations(data["annotations"], sizes, mapping, names, K, file, problems)
+    if fast is not None:  # every annotation well-formed: checked per file, no record-by-record pass
+        return _parsed(images, fast, problems, unmapped)
+    candidates = _screen_annotations(data["annotations"], sizes, mapping, file, problems)
+    rows: dict[int, tuple] = {}  # position in the file -> (full (K, 3), present (K,), bbox, area, record)
     for cat_id, group in candidates.items():
         _check_keypoints(group, mapping[cat_id], names[cat_id], sizes, K, file, problems, rows)
 
@@ -120,6 +127,28 @@ def parse_coco(data, skeleton: Skeleton, file: str = "<input>") -> ParsedCoco:
         keypoints, present = np.zeros((0, K, 3)), np.zeros((0, K), dtype=bool)
         bboxes, areas = np.zeros((0, 4)), np.zeros(0)
     return ParsedCoco(images, kept, keypoints, present, bboxes, areas, problems, unmapped)
+
+
+def instances_of(image_ids: np.ndarray) -> np.ndarray:
+    """(N,) person index of each annotation within its image, in file order (0, 1, ... per image)."""
+    order = np.argsort(image_ids, kind="stable")
+    ranked = image_ids[order]
+    starts = np.flatnonzero(np.r_[True, ranked[1:] != ranked[:-1]])
+    rank = np.arange(len(ranked)) - np.repeat(starts, np.diff(np.r_[starts, len(ranked)]))
+    out = np.empty(len(ranked), dtype=np.int64)
+    out[order] = rank
+    return out
+
+
+def _parsed(images: list[dict], fast: dict, problems: list[Problem], unmapped: list[str]) -> ParsedCoco:
+    """ParsedCoco from coco_fast.check_annotations' arrays."""
+    n = len(fast["ids"])
+    instances = instances_of(fast["image_ids"])
+    kept = [{"id": i, "image_id": im, "form_label": label, "instance": inst} for i, im, label, inst
+            in zip(fast["ids"].tolist(), fast["image_ids"].tolist(), fast["labels"], instances.tolist())]
+    present = np.broadcast_to(fast["present"], (n, len(fast["present"]))).copy()
+    return ParsedCoco(images, kept, fast["keypoints"], present, fast["bboxes"], fast["areas"], problems, unmapped,
+                      ids=fast["ids"], instances=instances)
 
 
 def _screen_annotations(raw, sizes, mapping, file, problems) -> dict[int, list[tuple[int, dict]]]:

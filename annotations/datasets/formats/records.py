@@ -92,3 +92,11 @@ class ParsedCoco:
     areas: np.ndarray
     problems: list[Problem]
     unmapped_keypoints: list[str]
+    ids: np.ndarray | None = None  # (N,) annotation ids in the file; from `annotations` when not given
+    instances: np.ndarray | None = None  # (N,) person index within the image
+
+    def __post_init__(self) -> None:
+        if self.ids is None:
+            self.ids = np.array([a["id"] for a in self.annotations], dtype=np.int64)
+        if self.instances is None:
+            self.instances = np.array([a["instance"] for a in self.annotations], dtype=np.int64)

@@ -92,22 +92,20 @@ def test_the_cached_download_is_the_streamed_export(mixed):
     assert without_date(json.loads(path.read_bytes())) == without_date(previous_export(mixed, "val", version, True))
 
 
-def test_state_lists_sharing_a_hash_are_still_written_each_as_stored(mixed, tmp_path, monkeypatch):
-    from django.db.models import BigIntegerField, Value
-
+def test_chunks_mixing_full_and_short_rows_are_written_each_as_stored(mixed, tmp_path, monkeypatch):
+    """Rows decoded a chunk at a time by numpy and rows decoded one by one (shorter than the skeleton)
+    meet in the same chunks; each is written as the record-based export writes it."""
     from annotations.datasets import coco_stream
 
-    monkeypatch.setattr(coco_stream, "_states_key", lambda: Value(7, output_field=BigIntegerField()))
-    assert coco_stream.state_texts(Annotation.objects.filter(project=mixed)) is None
-    out = tmp_path / "all.json"
-    exporting.export(mixed, "coco", ["all"], out_path=out)
-    expected = previous_export(mixed, "all", mixed.split_versions.first(), False)
-    assert without_date(json.loads(out.read_bytes())) == without_date(expected)
-
-
-def test_distinct_state_lists_are_fetched_once_each(mixed):
-    from annotations.datasets import coco_stream
-
-    texts = coco_stream.state_texts(Annotation.objects.filter(project=mixed))
-    stored = {json.dumps(s) for s in Annotation.objects.filter(project=mixed).values_list("keypoint_states", flat=True)}
-    assert texts is not None and {json.dumps(json.loads(t)) for t in texts.values()} == stored
+    monkeypatch.setattr(coco_stream, "CHUNK", 3)
+    short = list(Annotation.objects.filter(project=mixed).order_by("id"))[7:13:2]
+    for ann in short:
+        Annotation.objects.filter(pk=ann.pk).update(keypoints=ann.keypoints[:51],
+                                                    keypoint_states=ann.keypoint_states[:17])
+    for include_unconfirmed in (False, True):
+        out = tmp_path / "all.json"
+        exporting.export(mixed, "coco", ["all"], out_path=out, include_unconfirmed=include_unconfirmed)
+        expected = previous_export(mixed, "all", mixed.split_versions.first(), include_unconfirmed)
+        assert without_date(json.loads(out.read_bytes())) == without_date(expected)
+        K = mixed.get_skeleton().num_keypoints
+        assert all(len(a["keypoints"]) == 3 * K for a in json.loads(out.read_bytes())["annotations"])
