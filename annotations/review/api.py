@@ -23,7 +23,7 @@ from annotations.models import Annotation, Frame, FrameLease, FrameStatus, Queue
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
-from annotations.review.mean_pose import mean_pose
+from annotations.review.mean_pose import cached_mean_pose
 from annotations.review.serializers import (
     AnnotationCreateSerializer,
     ClaimSerializer,
@@ -41,7 +41,7 @@ def item_data(item: QueueItem | None, lease: FrameLease | None = None) -> dict |
     """A claimed queue item as the editor and scripts see it (with where to edit it)."""
     if item is None:
         return None
-    project_slug = item.project.slug
+    project_slug = item.project.slug  # the caller's project when _claimed set it (no query)
     return {
         "id": item.pk, "queue": item.queue, "frame": item.frame_id, "priority": item.priority,
         "signals": item.signals,
@@ -54,6 +54,7 @@ def _claimed(project, queue: str, user, filters: dict) -> dict | None:
     item = serving.claim_next(project, queue, user, **filters)  # annotation queues mix in honeypots
     if item is None:
         return None
+    item.project = project  # the same row: item_data reads its slug without another query
     lease = FrameLease.objects.filter(frame_id=item.frame_id, user=user).first()
     return item_data(item, lease)
 
@@ -263,7 +264,7 @@ def editor_payload(frame: Frame, user) -> dict:
         # Every person's, by instance ("0", "1", ...): a person is offered only the model's points for them.
         "people_predictions": {str(n): preds for n, preds in predicted.items()},
         # The pose a person can drop on a frame with no prediction (fitted to a box they drag).
-        "template": mean_pose(project),
+        "template": cached_mean_pose(project),
         "lease": ({"queue": item.queue if item is not None else None, "item": lease.item_id,
                    "expires_at": lease.expires_at.isoformat(),
                    "signals": item.signals if item is not None else {}} if lease else None),

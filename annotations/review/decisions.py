@@ -29,7 +29,10 @@ def _record(frame: Frame, user, action: str, to_status: str, queue: str, comment
 
 
 def _locked(frame: Frame) -> Frame:
-    return Frame.objects.select_for_update().get(pk=frame.pk)
+    locked = Frame.objects.select_for_update().get(pk=frame.pk)
+    if Frame.project.is_cached(frame):
+        locked.project = frame.project  # the caller's row: no second query for it
+    return locked
 
 
 def submit(frame: Frame, user, queue: str | None = None) -> FrameTransition:

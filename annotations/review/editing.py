@@ -96,6 +96,8 @@ def save_edit(annotation_id: int, user, data: dict, expected_version, *, kind: s
                 ann.form_label = None
             elif not isinstance(name, str):
                 raise InputError("'form_label' must be a form label name or null")
+            elif ann.form_label is not None and ann.form_label.name == name:
+                pass  # unchanged (the editor sends it with every save): no lookup
             else:
                 label = ann.project.form_labels.filter(name=name).first()
                 if label is None:

@@ -9,10 +9,17 @@ a box the person drags.
 
 from __future__ import annotations
 
+import hashlib
+
+from django.core.cache import cache
+
 from annotations.models import Annotation, KeypointState, Project
 
 MIN_POSES = 5
 MAX_POSES = 400  # the newest verified annotations are plenty for a mean
+# The editor asks for the template with every frame it opens; reading and averaging 400 poses cost more
+# than the rest of that request, and a mean of hundreds of poses barely moves in a few minutes.
+CACHE_SECONDS = 300
 
 # A person standing, facing the camera (their left on the image's right), in a unit box.
 DEFAULT = {
@@ -78,3 +85,14 @@ def mean_pose(project: Project) -> dict:
         flat += [round(x, 4), round(y, 4)]
     return {"source": "project" if use_project else "default", "poses": poses if use_project else 0,
             "keypoints": flat}
+
+
+def cached_mean_pose(project: Project) -> dict:
+    """mean_pose(project), kept in the cache (shared by every web process) for CACHE_SECONDS per skeleton."""
+    names = "\x00".join(str(n) for n in project.skeleton["keypoints"])
+    key = f"posereview:mean-pose:{project.pk}:{hashlib.sha1(names.encode()).hexdigest()[:16]}"
+    template = cache.get(key)
+    if template is None:
+        template = mean_pose(project)
+        cache.set(key, template, CACHE_SECONDS)
+    return template
