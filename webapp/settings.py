@@ -153,6 +153,26 @@ if POSEREVIEW_S3_ENDPOINT_URL:
         POSEREVIEW_S3_ENDPOINT_URL, os.environ.get("POSEREVIEW_S3_BUCKET", "posereview-media"),
         os.environ.get("POSEREVIEW_S3_ACCESS_KEY", ""), os.environ.get("POSEREVIEW_S3_SECRET_KEY", ""),
         os.environ.get("POSEREVIEW_S3_REGION", "us-east-1"), os.environ.get("POSEREVIEW_S3_LOCATION", ""))}
+# Who sends a frame's or thumbnail's bytes once the view has checked the caller may see them
+# (annotations/core/serving.py): "django" (the web process), "x-accel-redirect" (nginx in front serves
+# POSEREVIEW_MEDIA_ACCEL_PREFIX + the file's absolute path from an `internal` location) or "x-sendfile"
+# (Apache mod_xsendfile, lighttpd). Objects on the S3 store: streamed, or with POSEREVIEW_MEDIA_PRESIGNED a
+# redirect to a presigned URL, signed for POSEREVIEW_S3_PUBLIC_URL (the store's address as browsers reach
+# it) when that differs from POSEREVIEW_S3_ENDPOINT_URL. Browsers may keep an image POSEREVIEW_MEDIA_MAX_AGE s.
+POSEREVIEW_MEDIA_SERVING = os.environ.get("POSEREVIEW_MEDIA_SERVING", "django").strip().lower()
+if POSEREVIEW_MEDIA_SERVING not in ("django", "x-accel-redirect", "x-sendfile"):
+    raise RuntimeError("POSEREVIEW_MEDIA_SERVING must be django, x-accel-redirect or x-sendfile, not "
+                       f"{POSEREVIEW_MEDIA_SERVING!r}")
+POSEREVIEW_MEDIA_ACCEL_PREFIX = os.environ.get("POSEREVIEW_MEDIA_ACCEL_PREFIX", "/_protected_media")
+POSEREVIEW_MEDIA_MAX_AGE = int(os.environ.get("POSEREVIEW_MEDIA_MAX_AGE", 3600))
+POSEREVIEW_MEDIA_PRESIGNED = env_bool("POSEREVIEW_MEDIA_PRESIGNED", False)
+POSEREVIEW_MEDIA_PRESIGNED_SECONDS = int(os.environ.get("POSEREVIEW_MEDIA_PRESIGNED_SECONDS", 600))
+POSEREVIEW_S3_PUBLIC_URL = os.environ.get("POSEREVIEW_S3_PUBLIC_URL", "")
+if POSEREVIEW_MEDIA_PRESIGNED and POSEREVIEW_S3_ENDPOINT_URL and not os.environ.get("POSEREVIEW_CSP"):
+    # The editor's <img> follows the redirect to the store: its origin must be an allowed image source.
+    _store = (POSEREVIEW_S3_PUBLIC_URL or POSEREVIEW_S3_ENDPOINT_URL).rstrip("/")
+    _origin = "/".join(_store.split("/")[:3])
+    POSEREVIEW_CSP = POSEREVIEW_CSP.replace("img-src 'self' data: blob:", f"img-src 'self' data: blob: {_origin}")
 # Where workers keep local copies of media they need as files (mlcore, video decoding); empty: a temp folder.
 POSEREVIEW_MEDIA_CACHE = os.environ.get("POSEREVIEW_MEDIA_CACHE", "")
 # Model directories built from stored model files (annotations/learning/artifacts.py); default: models/ in the
@@ -273,6 +293,10 @@ else:
     CACHES = {"default": {"BACKEND": "django.core.cache.backends.redis.RedisCache",
                           "LOCATION": POSEREVIEW_CACHE_URL.replace("redis+socket://", "unix://"),
                           "KEY_PREFIX": "posereview-cache"}}
+    # Sessions read from the shared cache (written through to the database, so none is lost when Redis
+    # restarts): one database query less on every signed-in request. With a per-process memory cache a
+    # session ended in one process would live on in another's, so that keeps the database engine.
+    SESSION_ENGINE = "django.contrib.sessions.backends.cached_db"
 AUTHENTICATION_BACKENDS = ["annotations.core.throttling.LockoutModelBackend"]
 POSEREVIEW_LOGIN_MAX_FAILURES = int(os.environ.get("POSEREVIEW_LOGIN_MAX_FAILURES", 5))
 POSEREVIEW_LOGIN_MAX_FAILURES_PER_IP = int(os.environ.get("POSEREVIEW_LOGIN_MAX_FAILURES_PER_IP", 25))

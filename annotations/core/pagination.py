@@ -34,7 +34,20 @@ class BoundedPagination(LimitOffsetPagination):
         limit = whole_number(request, self.limit_query_param, self.default_limit, self.max_limit, cap=True)
         if limit == 0:
             raise InputError(f"'{self.limit_query_param}' must be at least 1")
+        raw = request.query_params.get(self.limit_query_param, "")
+        self.capped_from = int(raw) if raw.isdigit() and int(raw) > self.max_limit else None
         return limit
+
+    def get_paginated_response(self, data):
+        """The page, with the page size applied (`limit`) and, when the asked one was larger, a note
+        saying so (`limit_capped`), so a client that asked for everything sees it got one page."""
+        response = super().get_paginated_response(data)
+        response.data["limit"] = self.limit
+        if getattr(self, "capped_from", None) is not None:
+            response.data["limit_capped"] = (
+                f"'{self.limit_query_param}' {self.capped_from:,} is above the largest page ({self.max_limit}): "
+                f"this page holds at most {self.max_limit} rows; follow 'next' for the rest")
+        return response
 
     def get_offset(self, request):
         return whole_number(request, self.offset_query_param, 0, MAX_OFFSET)

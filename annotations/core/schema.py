@@ -37,11 +37,14 @@ def responses(ok: dict, *, errors: tuple[int, ...] = (400, 401, 403, 404)) -> di
 
 
 def page_of(item: type[serializers.Serializer] | serializers.Serializer, name: str):
-    """The body of a paged list: {count, next, previous, results: [item]}."""
+    """The body of a paged list: {count, next, previous, limit, limit_capped?, results: [item]}."""
     return inline_serializer(name, fields={
         "count": serializers.IntegerField(),
         "next": serializers.URLField(allow_null=True),
         "previous": serializers.URLField(allow_null=True),
+        "limit": serializers.IntegerField(help_text="Rows this page may hold (the `limit` applied)."),
+        "limit_capped": serializers.CharField(required=False, help_text=(
+            "Only when the asked `limit` was above the largest page: says so.")),
         "results": (item(many=True) if isinstance(item, type) else item),
     })
 

@@ -5,12 +5,12 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
-from django.http import FileResponse, Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
+from annotations.core import serving
 from annotations.core.errors import InputError
 from annotations.core.pagination import BoundedPagination, id_param, text_param
 from annotations.core.permissions import project_for
@@ -23,7 +23,7 @@ from annotations.core.serializers import (
 )
 from annotations.gold import attempts, blinding, marking
 from annotations.gold.serializers import FrameWithGoldSerializer
-from annotations.models import Annotation, Frame, FrameStatus, Project, Revision, Subset
+from annotations.models import Annotation, Clip, Frame, FrameStatus, Project, Revision, Subset
 from annotations.projects import stats
 from annotations.projects.serializers import (
     AnnotationEditSerializer,
@@ -114,12 +114,8 @@ def frame_detail(request, slug, frame_id):
 def frame_image(request, slug, frame_id):
     project = project_for(request.user, slug)
     frame = get_object_or_404(Frame, project=project, pk=frame_id)
-    if not frame.has_image:
-        raise Http404("this frame's image is missing")
-    try:
-        return FileResponse(frame.open_image(), content_type="image/jpeg")
-    except OSError:
-        raise Http404("this frame's image cannot be read") from None
+    # By the web process or the proxy in front, with an ETag and private caching (core/serving.py).
+    return serving.serve_frame_image(request, frame)
 
 
 @extend_schema(methods=["GET"], summary="An annotation", responses=responses({200: AnnotationSerializer}))
@@ -180,11 +176,16 @@ def revisions(request, slug):
     return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
 
 
-@extend_schema(summary="A project's clips with frame counts", responses=responses({200: ClipRowSerializer(many=True)}))
+@extend_schema(summary="A project's clips with frame counts, paged", parameters=PAGE_PARAMETERS,
+               responses=responses({200: page_of(ClipRowSerializer, "ClipPage")}))
 @api_view(["GET"])
 def clips(request, slug):
     project = project_for(request.user, slug)
-    rows = (project.clips.annotate(frames_count=Count("frames", distinct=True),
-                                   annotated=Count("frames__annotations", distinct=True))
-            .values("key", "frames_count", "annotated"))
-    return Response(list(rows))
+    # Paged like every list: a project of a million frames has tens of thousands of clips.
+    paginator = BoundedPagination()
+    page = paginator.paginate_queryset(project.clips.order_by("key", "id"), request)
+    counted = {c["id"]: c for c in Clip.objects.filter(pk__in=[c.pk for c in page]).annotate(
+        frames_count=Count("frames", distinct=True), annotated=Count("frames__annotations", distinct=True))
+        .values("id", "key", "frames_count", "annotated")}
+    return paginator.get_paginated_response(
+        [{k: counted[c.pk][k] for k in ("key", "frames_count", "annotated")} for c in page])

@@ -8,7 +8,7 @@ annotation work (annotator); feeding the label-error queue is a reviewer's call.
 from __future__ import annotations
 
 from django.db.models import Count, Prefetch
-from django.http import FileResponse, Http404
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, extend_schema
@@ -16,6 +16,7 @@ from rest_framework import status
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
 
+from annotations.core import serving
 from annotations.core.errors import InputError
 from annotations.core.files import remove_upload, save_upload
 from annotations.core.jobs import start_job
@@ -222,7 +223,4 @@ def frame_thumbnail(request, slug, frame_id):
     frame = get_object_or_404(Frame, project=project, pk=frame_id)
     if not frame.thumbnail:
         raise Http404("this frame has no thumbnail")
-    try:
-        return FileResponse(frame.thumbnail.open("rb"), content_type="image/jpeg")
-    except OSError:
-        raise Http404("this frame's thumbnail cannot be read") from None
+    return serving.serve_stored(request, frame.thumbnail.name, "image/jpeg")
