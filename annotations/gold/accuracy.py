@@ -3,10 +3,10 @@ also the dataset dashboard's "gold_accuracy" chart (JSON and CSV like every char
 
 from __future__ import annotations
 
-from collections import defaultdict
 from datetime import timedelta
 
-import numpy as np
+from django.contrib.auth import get_user_model
+from django.db import connection
 
 from annotations.dashboards.charts import dataset, line, table
 from annotations.models import GoldAttempt
@@ -14,54 +14,58 @@ from annotations.models import GoldAttempt
 WEEKLY_AFTER = timedelta(days=14)  # attempts spread over more than this are counted per week, else per day
 
 
-def _scored(project, user: str | None = None):
-    attempts = GoldAttempt.objects.filter(project=project, status=GoldAttempt.Status.SCORED)
-    if user:
-        attempts = attempts.filter(user__username=user)
-    return (attempts.order_by("submitted_at", "id")
-            .values_list("user__username", "submitted_at", "oks", "pixel_error", "form_agreement", "missed"))
+# Scored attempts of a project (optionally one person's): the figures below aggregate them in SQL, so a
+# project with tens of thousands of honeypots answers without reading each attempt into Python.
+SCORED_SQL = """
+    SELECT u.username, a.submitted_at, a.oks, a.pixel_error, a.form_agreement, a.missed
+    FROM {attempt} a JOIN {user} u ON u.id = a.user_id
+    WHERE a.project_id = %(p)s AND a.status = %(scored)s AND (%(user)s::text IS NULL OR u.username = %(user)s)"""
 
 
-def _mean(values: list) -> float | None:
-    kept = [v for v in values if v is not None]
-    return round(float(np.mean(kept)), 4) if kept else None
+def _query(sql: str, project, user: str | None, **extra) -> list[tuple]:
+    params = {"p": project.pk, "scored": GoldAttempt.Status.SCORED, "user": user or None, **extra}
+    scored = SCORED_SQL.format(attempt=GoldAttempt._meta.db_table, user=get_user_model()._meta.db_table)
+    with connection.cursor() as cur:
+        cur.execute(sql.format(scored=scored), params)
+        return cur.fetchall()
 
 
-def _share(flags: list) -> float | None:
-    kept = [f for f in flags if f is not None]
-    return round(sum(kept) / len(kept), 4) if kept else None
+def _round(value, digits: int = 4) -> float | None:
+    return round(float(value), digits) if value is not None else None
+
+
+PER_ANNOTATOR_SQL = """
+    WITH scored AS ({scored})
+    SELECT username, count(*), avg(oks), percentile_cont(0.5) WITHIN GROUP (ORDER BY pixel_error),
+           avg(form_agreement::int), sum(missed), max(submitted_at)
+    FROM scored GROUP BY username ORDER BY username"""
 
 
 def per_annotator(project, user: str | None = None) -> list[dict]:
     """Per person (by name): attempts, mean OKS, median pixel error, form agreement, missed points, last."""
-    by_user: dict[str, list] = defaultdict(list)
-    for row in _scored(project, user):
-        by_user[row[0]].append(row)
-    out = []
-    for name, rows in sorted(by_user.items()):
-        pixels = [r[3] for r in rows if r[3] is not None]
-        out.append({"user": name, "attempts": len(rows), "mean_oks": _mean([r[2] for r in rows]),
-                    "median_pixel_error": round(float(np.median(pixels)), 2) if pixels else None,
-                    "form_agreement": _share([r[4] for r in rows]), "missed_points": sum(r[5] for r in rows),
-                    "last_attempt": rows[-1][1].isoformat()})
-    return out
+    return [{"user": name, "attempts": n, "mean_oks": _round(oks), "median_pixel_error": _round(pixels, 2),
+             "form_agreement": _round(agreement), "missed_points": int(missed), "last_attempt": last.isoformat()}
+            for name, n, oks, pixels, agreement, missed, last in sorted(_query(PER_ANNOTATOR_SQL, project, user))]
+
+
+# Per week (named by its Monday) when the attempts span more than WEEKLY_AFTER, else per day (UTC).
+OVER_TIME_SQL = """
+    WITH scored AS MATERIALIZED ({scored}),
+    span AS (SELECT CASE WHEN max(submitted_at) - min(submitted_at) > %(weekly)s THEN 'week' ELSE 'day' END
+             AS unit FROM scored)
+    SELECT span.unit, date_trunc(span.unit, submitted_at AT TIME ZONE 'UTC')::date, username, count(*), avg(oks),
+           avg(pixel_error), avg(form_agreement::int)
+    FROM scored CROSS JOIN span GROUP BY 1, 2, 3 ORDER BY 2, 3"""
 
 
 def over_time(project, user: str | None = None) -> tuple[str, list[list]]:
     """(unit, rows [period, user, attempts, mean_oks, mean_pixel_error, form_agreement]): per week when the
     attempts span more than two weeks, else per day; a week is named by its Monday."""
-    rows = list(_scored(project, user))
+    rows = _query(OVER_TIME_SQL, project, user, weekly=WEEKLY_AFTER)
     if not rows:
         return "day", []
-    weekly = rows[-1][1] - rows[0][1] > WEEKLY_AFTER
-    groups: dict[tuple[str, str], list] = defaultdict(list)
-    for row in rows:
-        day = row[1].date()
-        period = (day - timedelta(days=day.weekday())) if weekly else day
-        groups[(period.isoformat(), row[0])].append(row)
-    table_rows = [[period, name, len(g), _mean([r[2] for r in g]), _mean([r[3] for r in g]),
-                   _share([r[4] for r in g])] for (period, name), g in sorted(groups.items())]
-    return ("week" if weekly else "day"), table_rows
+    return rows[0][0], sorted([period.isoformat(), name, n, _round(oks), _round(pixels), _round(agreement)]
+                              for _, period, name, n, oks, pixels, agreement in rows)
 
 
 def accuracy_chart(project) -> dict:

@@ -179,3 +179,36 @@ def test_the_queue_panel_lists_a_few_clips_and_asks_for_the_key_among_many(proje
     response = client.post(f"/p/{project.slug}/queues/uncertain/start/", {"clip": "clip00002"})
     assert response.status_code == 302 and "clip=clip00002" in response["Location"]
     assert Frame.objects.get(pk=int(response["Location"].split("/frames/")[1].split("/")[0])).clip_id == frame.clip_id
+
+
+def test_project_stats_count_what_the_orm_counts(project, people):
+    from django.db.models import Count
+
+    from annotations.projects.stats import project_stats
+
+    grow(project, people, 60)
+    # A second person on a frame with the other label, a frame of no split, and a frame without an image.
+    other = project.form_labels.exclude(pk=project.form_labels.first().pk).get()
+    ann = Annotation.objects.filter(project=project).order_by("frame_id").first()
+    Annotation.objects.create(project=project, frame_id=ann.frame_id, instance=1, keypoints=ann.keypoints,
+                              keypoint_states=ann.keypoint_states, bbox=ann.bbox, area=ann.area, form_label=other)
+    Annotation.objects.create(project=project, frame_id=ann.frame_id, instance=2, keypoints=ann.keypoints,
+                              keypoint_states=ann.keypoint_states, bbox=ann.bbox, area=ann.area, form_label=None)
+    Frame.objects.filter(pk=ann.frame_id).update(split="")
+    pool = Frame.objects.filter(project=project, status="unlabelled").order_by("pk")[0]
+    Frame.objects.filter(pk=pool.pk).update(source_path="")
+    stats = project_stats(project)
+    frames = Frame.objects.filter(project=project)
+    annotations = Annotation.objects.filter(project=project)
+    by_split: dict[str, dict] = {}
+    for split, label, n in (annotations.values_list("frame__split", "form_label__name")
+                            .annotate(n=Count("frame", distinct=True))):
+        by_split.setdefault(split or "unassigned", {})[label or "none"] = n
+    assert stats == {
+        "frames": 60, "annotated_frames": 40, "unlabelled_pool": 20, "clips": 6, "annotated_clips": 6,
+        "frames_by_status": dict(frames.values_list("status").annotate(n=Count("id"))),
+        "annotated_frames_by_label": {(k or "none"): v for k, v in annotations.values_list("form_label__name")
+                                      .annotate(n=Count("frame", distinct=True))},
+        "annotated_frames_by_split": by_split, "missing_images": 1}
+    assert stats["annotated_frames_by_label"] == {"correct": 40, "lumbar_error": 1, "none": 1}
+    assert stats["annotated_frames_by_split"]["unassigned"] == {"correct": 1, "lumbar_error": 1, "none": 1}
