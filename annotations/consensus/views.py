@@ -30,13 +30,25 @@ def _frames(text: str) -> list[int]:
     return [int(w) for w in words]
 
 
+def _chosen(project, post) -> list[int]:
+    """The frames a PI asks about: every frame of a clip (by key), or frame ids."""
+    clip = (post.get("clip") or "").strip()
+    if not clip:
+        return _frames(post.get("frames", ""))
+    # voting.require puts each frame first in line in turn: the clip's first frame ends first.
+    ids = list(project.frames.filter(clip__key=clip).order_by("-frame_index", "-id").values_list("id", flat=True))
+    if not ids:
+        raise InputError(f"'clip': there is no clip {clip[:200]!r} with frames in this project")
+    return ids
+
+
 def consensus_page(request, slug):
     project = project_for(request.user, slug, Role.REVIEWER)
     if request.method == "POST":
         project = project_for(request.user, slug, Role.PI)
         try:
             if request.POST.get("action") == "require":
-                result = voting.require(project, _frames(request.POST.get("frames", "")),
+                result = voting.require(project, _chosen(project, request.POST),
                                         _number(request.POST.get("people", "")), request.user)
                 messages.success(request, f"{len(result['required'])} frame(s) need independent annotations.")
                 for refusal in result["refused"][:10]:

@@ -4,6 +4,7 @@
 
 import { $, K, api, cfg, parts, root, state } from "./context.js";
 import { hideConflict } from "./conflict.js";
+import { renderDisagreement } from "./disagreement.js";
 import { poseFromPrediction } from "./model.js";
 import { notice, refresh, select, setStatus } from "./panels.js";
 import { firstToCheck, peopleOf, restoreDraft, usePerson } from "./people.js";
@@ -80,6 +81,7 @@ function renderFrameInfo() {
   $("rejection").hidden = !rej;
   if (rej) $("rejection-text").textContent = `${rej.by || "A reviewer"}: ${rej.comment}`;
   renderPrediction();
+  renderDisagreement();
 }
 
 function startLeaseTimer() {
