@@ -60,7 +60,9 @@ def build_predictor(version: ModelVersion, threads: int | None = None):
     """An mlcore predictor for a keypoint model version."""
     if version.source == ModelSource.MEDIAPIPE:
         return load_predictor("mediapipe")
-    predictor = load_predictor(local_model_dir(version), threads=threads)
+    # Heads on BlazePose answer in the project's skeleton: spine points nobody has verified yet come from
+    # the body's back contour (other models leave them to the straight-line heuristic of mlcore.pipeline).
+    predictor = load_predictor(local_model_dir(version), threads=threads, spine_skeleton=version.project.get_skeleton())
     predictor.version = version.label
     return predictor
 

@@ -6,13 +6,15 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import pytest
 
 from annotations.learning import families
 from annotations.learning.families import BLAZEPOSE_HEADS, SCRATCH, retrain_family, version_family
-from annotations.models import ModelKind, ModelVersion
+from annotations.models import Frame, ModelKind, ModelVersion, Prediction
 from mlcore import coco
 from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from mlcore.spine_contour import PLACED
 from tests.annotations.learning.test_learning_jobs import TINY_FORM, run
 from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, DATASET, LUMBAR_IMAGES, LUMBAR_JSON, api_client
 
@@ -83,6 +85,29 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     client.force_login(users["pi"])
     page = client.get("/p/demo/models/").content.decode()
     assert BLAZEPOSE_HEADS in page and "vs untuned BlazePose" in page
+    check_spine_points_follow_the_back(small, kp, users)
+
+
+def check_spine_points_follow_the_back(small, kp, users):
+    """The heads learned the 17 body points (nobody verified a spine point); the predict job answers in the
+    project's skeleton with neck, hip and spine_01..05 placed from BlazePose's body outline, score 0."""
+    assert len(kp.meta["skeleton"]["keypoints"]) == 17
+    clip = Frame.objects.filter(project=small).order_by("clip__key").values_list("clip__key", flat=True).first()
+    run(small, "predict", users["pi"], clips=[clip], model_version=kp.pk, then_score=False)
+    preds = list(Prediction.objects.filter(project=small, model_version=kp))
+    skeleton = small.get_skeleton()
+    spine = [skeleton.index(n) for n in PLACED]
+    assert preds and skeleton.num_keypoints == 24
+    off_the_chord = []
+    for p in preds:
+        assert sorted(p.heuristic_keypoints) == sorted(spine)
+        assert all(p.keypoints[i][2] == 0 for i in spine) and all(p.keypoints[i][2] > 0 for i in range(17))
+        xy = np.array([p.keypoints[i][:2] for i in range(skeleton.num_keypoints)])
+        hip, neck, mid = xy[skeleton.index("hip")], xy[skeleton.index("neck")], xy[skeleton.index("spine_03")]
+        chord = neck - hip
+        off_the_chord.append(abs(chord[0] * (mid - hip)[1] - chord[1] * (mid - hip)[0]) / np.linalg.norm(chord))
+    # The straight-line heuristic puts spine_03 on the hip-neck chord; the back contour bends away from it.
+    assert max(off_the_chord) > 2.0
 
 
 def test_without_blazepose_files_the_next_retrain_is_from_scratch_and_says_why(project, monkeypatch, users, client):
