@@ -67,7 +67,9 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
     where = filter_sql(project, clip=clip, split=split, form_label=form_label)
     if where is None:
         return None
-    with transaction.atomic(), connection.cursor() as cur:
+    # No savepoint when a caller's transaction is open (gold/serving.py): nothing here catches a database
+    # error, so a failure ends that transaction as it is, and two round trips per claim are saved.
+    with transaction.atomic(savepoint=False), connection.cursor() as cur:
         # Claims of one person in one queue run one at a time (two tabs): the lock ends with the transaction.
         cur.execute("SELECT pg_advisory_xact_lock(hashtext(%s), %s)", [f"claim:{project.pk}:{queue}", user.pk])
         now = timezone.now()
