@@ -1,6 +1,12 @@
 """Form classification on barbell-row measured honestly: nested clip-grouped CV of the shipped training procedure.
 
 Run: .venv/bin/python bench/mlcore_form_nested.py --repeats 3 [--outer 5] [--inner 4] [--backbone-trunk]
+     [--back-profile]
+
+--back-profile adds "back_profile" (11 values per frame): the back contour traced on BlazePose's body
+mask of the person-box ROI from the human body points (``spine_contour.back_profile``: its distance from
+the pelvis -> shoulders axis at 9 fractions minus the straight line between its ends, the torso width,
+all in torso lengths) and a traced flag (zeros where no back could be traced).
 
 --backbone-trunk adds one extra input, "backbone_trunk" (96 values per frame): BlazePose's backbone
 features (the 48-channel 64 x 64 map its heatmap head reads, on the person-box crop of
@@ -78,6 +84,29 @@ def backbone_trunk(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def back_profile(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
+    """(N, 11) the traced back's shape (``spine_contour.back_profile``) on BlazePose's body mask of the
+    person-box ROI, from the human body points, plus a traced flag; zeros where no back was traced."""
+    from mlcore.blazepose.predictor import BlazePosePredictor
+    from mlcore.spine_contour import PROFILE_POINTS
+    from mlcore.spine_contour import back_profile as profile_of
+    from mlcore.training.keypoints import load_samples
+
+    samples = load_samples(data, images, COCO17)
+    row_of = {int(i): r for r, i in enumerate(samples.image_ids)}
+    predictor = BlazePosePredictor()
+    out = np.zeros((len(image_ids), PROFILE_POINTS + 2), dtype=np.float32)
+    for j, image_id in enumerate(image_ids):
+        r = row_of[int(image_id)]
+        image, kp = samples.images[r], samples.keypoints[r]
+        roi = predictor.rois(image, samples.bboxes[r][None])[0][0]
+        mask = predictor.segmentation(predictor.run_roi(image, roi), *image.shape[:2])
+        prof = profile_of(mask, kp, COCO17)
+        if prof is not None:
+            out[j, :-1], out[j, -1] = prof, 1.0
+    return out
+
+
 def main() -> None:
     ap = argparse.ArgumentParser()
     ap.add_argument("--repeats", type=int, default=3)
@@ -85,11 +114,17 @@ def main() -> None:
     ap.add_argument("--inner", type=int, default=FormTrainConfig().select_folds)
     ap.add_argument("--steps", type=int, default=FormTrainConfig().epochs)
     ap.add_argument("--backbone-trunk", action="store_true", help="add the backbone's trunk features as an input")
+    ap.add_argument("--back-profile", action="store_true",
+                    help="add the back contour's shape on BlazePose's body mask as an input")
     args = ap.parse_args()
     torch.set_num_threads(1)
     data, images = load_barbell()
     fd = form_data(data, COCO17)
     extra = {"backbone_trunk": backbone_trunk(data, images, fd.image_ids)} if args.backbone_trunk else {}
+    if args.back_profile:
+        extra["back_profile"] = back_profile(data, images, fd.image_ids)
+        traced = extra["back_profile"][:, -1]
+        emit("form_nested.back_traced", round(float(traced.mean()), 4), "fraction of frames", frames=len(traced))
     arrays = FormArrays(fd.features, np.array([CLASSES.index(lab) for lab in fd.labels]), np.array(fd.clip_ids),
                         extra)
     candidates = default_candidates(COCO17, extra_names=tuple(extra))

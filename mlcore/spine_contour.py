@@ -320,3 +320,32 @@ def fit_depth(examples: Sequence[tuple[npt.ArrayLike, npt.ArrayLike, npt.ArrayLi
         if sel.any():
             out[k] = float((d[sel] * w[sel]).sum() / (w[sel] ** 2).sum())
     return out
+
+
+PROFILE_POINTS = 9        # back-profile samples between the pelvis and the shoulders (ends excluded)
+
+
+def back_profile(mask: npt.ArrayLike, keypoints: npt.ArrayLike, skeleton: Skeleton,
+                 points: int = PROFILE_POINTS) -> Floats | None:
+    """The shape of the back as a form classifier input: (points + 1,) or None when no back can be traced.
+
+    The traced back's distance from the pelvis -> shoulders axis, in torso lengths, at ``points`` evenly
+    spaced fractions of the axis (ends excluded), minus the straight line between its two ends (so a flat
+    back reads 0 and a back rounded away from the body reads positive), then the torso width in torso
+    lengths. keypoints (K, 3) [x, y, v] in ``skeleton`` and the mask's pixel frame.
+    """
+    contour = trace_back(mask, keypoints, skeleton)
+    if contour is None:
+        return None
+    kp = np.asarray(keypoints, dtype=np.float64)
+    names = _index(skeleton)
+    pelvis = _mid(kp, names, "left_hip", "right_hip")
+    shoulders = _mid(kp, names, "left_shoulder", "right_shoulder")
+    assert pelvis is not None and shoulders is not None          # trace_back needs both
+    length = float(np.linalg.norm(shoulders - pelvis))
+    out_of_axis = (contour.points - pelvis) @ contour.back / length               # (M,) towards the back
+    t = np.linspace(0.0, 1.0, len(out_of_axis))
+    at = np.linspace(0.0, 1.0, points + 2)[1:-1]
+    profile = np.interp(at, t, out_of_axis)
+    chord = out_of_axis[0] + at * (out_of_axis[-1] - out_of_axis[0])
+    return np.concatenate([profile - chord, [contour.width / length]])

@@ -189,3 +189,19 @@ def test_the_command_line_places_contour_spine_points_for_a_spine_skeleton(datas
     spine = [IDX[n] for n in PLACED]
     assert np.all(kp[spine, 2] == 1) and np.all(kp[spine, :2] > 0)
     assert all(0 < pred["keypoint_scores"][i] < 0.5 for i in spine)
+
+
+def test_the_back_profile_reads_how_far_the_back_bulges_from_the_straight_line():
+    from mlcore.spine_contour import PROFILE_POINTS, back_profile
+
+    length = X1 - X0
+    flat = back_profile(silhouette(bulge=0.0), pose(bulge=0.0), COCO17_SPINE)
+    assert flat is not None and flat.shape == (PROFILE_POINTS + 1,)
+    np.testing.assert_allclose(flat[:-1], 0.0, atol=2.0 / length)      # within 2 px of the straight back
+    assert flat[-1] == pytest.approx(THICK / length, abs=3.0 / length)   # torso width in torso lengths
+    rounded = back_profile(silhouette(bulge=20.0), pose(bulge=20.0), COCO17_SPINE)
+    assert rounded is not None
+    at = np.linspace(0.0, 1.0, PROFILE_POINTS + 2)[1:-1]
+    # The axis runs between the ends, so the profile is the bulge itself: 20 px x sin(pi t), outwards (+).
+    np.testing.assert_allclose(rounded[:-1], 20.0 * np.sin(np.pi * at) / length, atol=2.5 / length)
+    assert back_profile(silhouette(), pose(facing=False), COCO17_SPINE) is None
