@@ -11,11 +11,11 @@ from typing import Any
 import numpy as np
 from django.contrib.auth import get_user_model
 from django.db import connection
-from django.db.models import Count
 
 from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, nice_max, table
-from annotations.models import Annotation, Frame, FrameStatus, FrameTransition, Revision
+from annotations.models import Annotation, FrameStatus, FrameTransition, Revision
 from annotations.models.point_fields import VERIFIED_CODE
+from annotations.projects import stats
 from mlcore import metrics
 
 SPINE_PREFIXES = ("spine_", "neck", "hip")
@@ -25,7 +25,7 @@ EDIT_KINDS = ("edit", "restore")
 
 
 def frames_by_status(project) -> dict:
-    counts = dict(Frame.objects.filter(project=project).values_list("status").annotate(n=Count("id")))
+    counts = stats.frames_by_status(project)
     rows = [[s.value, counts.get(s.value, 0)] for s in FrameStatus]
     return table("Frames by status", ["status", "frames"], rows,
                  doughnut([r[0] for r in rows], [r[1] for r in rows]),
@@ -33,9 +33,7 @@ def frames_by_status(project) -> dict:
 
 
 def labels_by_split(project) -> dict:
-    counted = (Annotation.objects.filter(project=project).values_list("frame__split", "form_label__name")
-               .annotate(n=Count("frame", distinct=True)).order_by("frame__split", "form_label__name"))
-    rows = [[split or "unassigned", label or "none", n] for split, label, n in counted]
+    rows = [[split or "unassigned", label or "none", n] for split, label, n in stats.frames_by_split_and_label(project)]
     splits = [s for s in ("train", "val", "test", "unassigned") if any(r[0] == s for r in rows)]
     labels = sorted({r[1] for r in rows})
     colours = dict(project.form_labels.values_list("name", "colour"))
@@ -47,10 +45,7 @@ def labels_by_split(project) -> dict:
 
 
 def clip_coverage(project) -> dict:
-    rows = list(project.clips.annotate(frames_n=Count("frames", distinct=True),
-                                       annotated=Count("frames__annotations__frame", distinct=True))
-                .order_by("key").values_list("key", "frames_n", "annotated"))
-    rows = [[k, n, a, round(a / n, 3) if n else 0.0] for k, n, a in rows]
+    rows = [[k, n, a, round(a / n, 3) if n else 0.0] for k, n, a in stats.clip_frames(project)]
     columns = ["clip", "frames", "annotated_frames", "coverage"]
     if len(rows) <= PER_CLIP_LIMIT:
         chart = bar([r[0] for r in rows], [dataset("annotated", [r[2] for r in rows], 2),
