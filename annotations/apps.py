@@ -14,3 +14,5 @@ class AnnotationsConfig(AppConfig):
         # Each feature's jobs.py registers its job kinds (annotations.core.jobs.REGISTRY).
         for feature in JOB_FEATURES:
             import_module(f"annotations.{feature}.jobs")
+        # Reads at each sign-in whether the person must first replace a password a PI set.
+        import_module("annotations.core.passwords")

@@ -81,6 +81,8 @@ MIDDLEWARE = [
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
     "annotations.core.middleware.LoginRequiredMiddleware",
+    # A password a PI set must be replaced first: pages redirect to the change-password page.
+    "annotations.core.passwords.PasswordChangeRequiredMiddleware",
 ]
 
 ROOT_URLCONF = "webapp.urls"
@@ -191,7 +193,8 @@ POSEREVIEW_IMPORT_ROOTS = [p for p in os.environ.get("POSEREVIEW_IMPORT_ROOTS", 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
         "annotations.core.tokens.ExpiringTokenAuthentication",
-        "rest_framework.authentication.SessionAuthentication",
+        # Session auth that answers 403 while the person's password is one a PI set.
+        "annotations.core.passwords.SessionAuthenticationWithOwnPassword",
     ],
     # Scoped limits (annotations/core/throttling.py): the token endpoint per client address, uploads per user.
     "DEFAULT_THROTTLE_RATES": {

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import math
 
+from django import forms
 from django.contrib.auth import views as auth_views
+from django.contrib.auth.forms import PasswordChangeForm
 from drf_spectacular.utils import OpenApiResponse, extend_schema, inline_serializer
 from rest_framework import exceptions, serializers, status
 from rest_framework.authtoken.models import Token
@@ -20,7 +22,7 @@ from rest_framework.renderers import JSONRenderer
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from annotations.core import throttling
+from annotations.core import passwords, throttling
 from annotations.core.schema import ERRORS, ErrorSerializer
 from annotations.core.tokens import current_token, token_expires_at
 
@@ -46,6 +48,8 @@ class TokenView(APIView):
             "token": serializers.CharField(),
             "expires_at": serializers.DateTimeField(allow_null=True)}),
             400: ERRORS[400],
+            403: OpenApiResponse(ErrorSerializer, description="The password is a temporary one a PI set: "
+                                                             "change it at /accounts/password/ first."),
             429: OpenApiResponse(ErrorSerializer, description="Too many attempts, or the name/address is locked out.")})
     def post(self, request):
         username = request.data.get("username") if hasattr(request.data, "get") else None
@@ -59,6 +63,9 @@ class TokenView(APIView):
             if wait:  # this failure started a lockout: say so now
                 raise LockedOut(wait=wait, detail=throttling.lockout_message(wait))
             raise exceptions.ValidationError(serializer.errors)
+        if passwords.must_change(serializer.validated_data["user"]):
+            # The password a PI set is theirs to pass on, not a credential to script with.
+            raise passwords.PasswordChangeRequired()
         token = current_token(serializer.validated_data["user"])
         expires = token_expires_at(token)
         return Response({"token": token.key, "expires_at": expires.isoformat() if expires else None})
@@ -101,3 +108,32 @@ class LoginView(auth_views.LoginView):
 
 
 login_view = LoginView.as_view()
+
+
+class OwnPasswordForm(PasswordChangeForm):
+    """Django's change-password form, refusing the old password as the new one (a PI's stays a PI's)."""
+
+    def clean(self):
+        data = super().clean()
+        new = data.get("new_password1")
+        if new and self.user.check_password(new):
+            self.add_error("new_password1", forms.ValidationError("Choose a password different from the current one."))
+        return data
+
+
+class PasswordChangeView(auth_views.PasswordChangeView):
+    """Django's change-password page; it says why when the person must change a password a PI set, and
+    the change lifts that (annotations/core/passwords.py)."""
+
+    form_class = OwnPasswordForm
+
+    def get_context_data(self, **kwargs):
+        return {**super().get_context_data(**kwargs), "forced": passwords.session_must_change(self.request)}
+
+    def form_valid(self, form):
+        response = super().form_valid(form)
+        passwords.changed(self.request)
+        return response
+
+
+password_change_view = PasswordChangeView.as_view()

@@ -15,6 +15,7 @@ from django.contrib.auth import get_user_model
 from django.db import transaction
 from django.db.models import ProtectedError, RestrictedError
 
+from annotations.core import passwords
 from annotations.core.errors import InputError
 from annotations.models import Annotation, FormLabel, KeypointState, Membership, Project, Revision, Role
 from mlcore.skeletons import normalise_name
@@ -68,6 +69,30 @@ def create_account(project: Project, username: str, role: str) -> tuple[Membersh
     with transaction.atomic():
         user = User.objects.create_user(username, password=password)
         membership = Membership.objects.create(project=project, user=user, role=role)
+        passwords.require_change(user)  # theirs to replace at the first sign-in
+    return membership, password
+
+
+def reset_password(project: Project, username: str, by) -> tuple[Membership, str]:
+    """A new temporary password for a member who forgot theirs (shown once, replaced at their next sign-in;
+    their sessions end). Refused for the PI themself (they change their own), an administrator, and a
+    person who is also in a project `by` does not lead: a PI resets no one beyond their own projects."""
+    membership = project.memberships.select_related("user").filter(user__username=(username or "").strip()).first()
+    if membership is None:
+        raise InputError(f"{username!r} is not a member of this project")
+    user = membership.user
+    if user.pk == by.pk:
+        raise InputError("change your own password with Change password in the top bar")
+    if user.is_superuser or user.is_staff:
+        raise InputError(f"{user.username} is an administrator: their password is reset in the admin")
+    elsewhere = [m.project for m in user.memberships.select_related("project").exclude(project=project)]
+    if not all(p.has_role(by, Role.PI) for p in elsewhere):
+        raise InputError(f"{user.username} is also in projects you do not lead: ask an administrator")
+    password = secrets.token_urlsafe(12)
+    with transaction.atomic():
+        user.set_password(password)  # a new password hash: their signed-in sessions end
+        user.save(update_fields=["password"])
+        passwords.require_change(user)
     return membership, password
 
 

@@ -94,16 +94,19 @@ def project_settings_page(request, slug):
     """PI only: members and roles, the form-label set, growing the skeleton."""
     project = project_for(request.user, slug, Role.PI)
     created = None
-    if request.method == "POST" and request.POST.get("action") == "create_account":
+    if request.method == "POST" and request.POST.get("action") in ("create_account", "reset_password"):
         # Rendered, not redirected: the temporary password is shown this once and stored nowhere readable.
+        reset = request.POST["action"] == "reset_password"
         try:
-            membership, password = project_settings.create_account(
-                project, request.POST.get("username", ""), request.POST.get("role", ""))
+            membership, password = (
+                project_settings.reset_password(project, request.POST.get("username", ""), request.user) if reset
+                else project_settings.create_account(project, request.POST.get("username", ""),
+                                                     request.POST.get("role", "")))
         except InputError as exc:
             messages.error(request, str(exc))
             return redirect("project-settings", slug=slug)
         created = {"username": membership.user.username, "role": membership.get_role_display(),
-                   "password": password}
+                   "password": password, "reset": reset}
     elif request.method == "POST":
         action = request.POST.get("action")
         if action not in SETTINGS_ACTIONS:

@@ -1,5 +1,6 @@
 """People, in a real browser: a PI creates an annotator account on the project settings page, the new
-person signs in with the temporary password, changes it, and works a frame from a queue."""
+person signs in with the temporary password, must change it before anything else, and works a frame
+from a queue; the PI resets the password and the person must choose their own again."""
 
 import re
 import time
@@ -38,12 +39,15 @@ def test_a_pi_creates_an_annotator_account_that_signs_in_and_works(queued, users
 
     page = new_page()
     login(page, "newbie", password)
-    page.click("#password-link")
-    page.fill("input[name=old_password]", password)
-    page.fill("input[name=new_password1]", "rows-and-spines-2026")
-    page.fill("input[name=new_password2]", "rows-and-spines-2026")
-    page.click("#password-form button[type=submit]")
-    page.wait_for_selector("#password-changed")
+    # First their own password: every page leads to the change, the API says why.
+    assert page.url.endswith("/accounts/password/") and page.locator("#password-forced").is_visible()
+    screenshot(page, "password-change-forced")
+    page.goto("/p/demo/")
+    assert page.url.endswith("/accounts/password/")
+    api = page.request.get("/api/projects/demo/")
+    assert api.status == 403 and api.json()["code"] == "password_change_required"
+    assert "choose your own" in api.json()["detail"]
+    choose_password(page, password, "rows-and-spines-2026")
 
     page.goto("/p/demo/")
     assert page.locator("#your-role").inner_text() == "your role: Annotator"
@@ -59,3 +63,25 @@ def test_a_pi_creates_an_annotator_account_that_signs_in_and_works(queued, users
         page.wait_for_timeout(200)
     stored = Revision.objects.get(frame_id=frame_id, user__username="newbie").annotation
     assert stored.form_label.name == "lumbar_error"
+
+    # Forgotten: the PI resets it; the newbie is signed out and chooses their own again.
+    pi.goto("/p/demo/settings/")
+    pi.click("tr[data-user=newbie] .reset-password button")
+    assert "New password for newbie" in pi.locator("#account-created").inner_text()
+    again = pi.locator("#new-password").inner_text()
+    assert again != password
+    page.goto("/p/demo/")
+    assert "/accounts/login/" in page.url
+    login(page, "newbie", again)
+    assert page.url.endswith("/accounts/password/") and page.locator("#password-forced").is_visible()
+    choose_password(page, again, "rows-and-spines-2027")
+    page.goto("/p/demo/")
+    assert page.locator("#your-role").inner_text() == "your role: Annotator"
+
+
+def choose_password(page, old: str, new: str) -> None:
+    page.fill("input[name=old_password]", old)
+    page.fill("input[name=new_password1]", new)
+    page.fill("input[name=new_password2]", new)
+    page.click("#password-form button[type=submit]")
+    page.wait_for_selector("#password-changed")
