@@ -33,7 +33,8 @@ def frames_by_status(project) -> dict:
 
 
 def labels_by_split(project) -> dict:
-    rows = [[split or "unassigned", label or "none", n] for split, label, n in stats.frames_by_split_and_label(project)]
+    rows: list[list[Any]] = [[split or "unassigned", label or "none", n]
+                             for split, label, n in stats.frames_by_split_and_label(project)]
     splits = [s for s in ("train", "val", "test", "unassigned") if any(r[0] == s for r in rows)]
     labels = sorted({r[1] for r in rows})
     colours = dict(project.form_labels.values_list("name", "colour"))
@@ -45,7 +46,7 @@ def labels_by_split(project) -> dict:
 
 
 def clip_coverage(project) -> dict:
-    rows = [[k, n, a, round(a / n, 3) if n else 0.0] for k, n, a in stats.clip_frames(project)]
+    rows: list[list[Any]] = [[k, n, a, round(a / n, 3) if n else 0.0] for k, n, a in stats.clip_frames(project)]
     columns = ["clip", "frames", "annotated_frames", "coverage"]
     if len(rows) <= PER_CLIP_LIMIT:
         chart = bar([r[0] for r in rows], [dataset("annotated", [r[2] for r in rows], 2),
