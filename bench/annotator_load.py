@@ -4,9 +4,9 @@ A scratch database gets barbell-row scaled to BENCH_LOAD_FRAMES annotated frames
 synthetic copy: new clip ids, points jittered, images referenced in place through symlinks), every frame in
 the `uncertain` queue with a random priority (as a score job leaves it), and BENCH_LOAD_USERS annotator
 accounts, each signed in (a session row and a CSRF cookie, as after the login form). Then gunicorn runs with
-docker-compose's `web` command line (`gunicorn webapp.wsgi:application --workers 3 --timeout 120
---access-logfile -`), bound to 127.0.0.1 only, production settings (DEBUG off, the HTTPS proxy's
-X-Forwarded-Proto sent by the clients, Redis cache). Media are files on disk here (compose keeps them on S3).
+docker-compose's `web` command line (read from docker-compose.yml), bound to 127.0.0.1 only, production
+settings (DEBUG off, the HTTPS proxy's X-Forwarded-Proto sent by the clients, Redis cache). Media are files
+on disk here (compose keeps them on S3); images are sent by Django, as with no proxy in front.
 
 Each simulated annotator (asyncio + aiohttp, one process) runs what the editor's scripts send
 (static/annotations/review/editor/): claim from the queue, then per frame: the editor payload and the frame
@@ -23,7 +23,8 @@ Prints one JSON object per line: {"metric", "value", "unit"}; the load average b
     .venv/bin/python -m webapp.dev bench bench/annotator_load.py
 Environment: BENCH_DB (default posereview_bench_load), BENCH_LOAD_USERS (50), BENCH_LOAD_SECONDS (60),
 BENCH_LOAD_THINK (2.5), BENCH_LOAD_RUNS ("think,zero"), BENCH_LOAD_FRAMES (6000), BENCH_LOAD_TIMEOUT
-(hard limit of the whole bench, 900 s), DATABASE_URL, CELERY_BROKER_URL (its Redis holds the cache).
+(hard limit of the whole bench, 900 s), BENCH_LOAD_GUNICORN_EXTRA (options added to compose's command, to
+compare), DATABASE_URL, CELERY_BROKER_URL (its Redis holds the cache).
 """
 
 from __future__ import annotations
@@ -56,9 +57,21 @@ FRAMES = int(os.environ.get("BENCH_LOAD_FRAMES", 6000))
 TIMEOUT = int(os.environ.get("BENCH_LOAD_TIMEOUT", 900))
 QUEUE = "uncertain"
 SLUG = "load"
-# docker-compose.yml `web`, with the address narrowed to the loopback interface.
-GUNICORN = ["gunicorn", "webapp.wsgi:application", "--bind", "127.0.0.1:{port}", "--workers", "3",
-            "--timeout", "120", "--access-logfile", "-"]
+
+
+def compose_gunicorn(port: int) -> list[str]:
+    """The gunicorn command line of docker-compose.yml's `web` service, bound to 127.0.0.1:`port` only."""
+    import shlex
+
+    import yaml
+
+    command = yaml.safe_load((ROOT / "docker-compose.yml").read_text())["services"]["web"]["command"]
+    line = command[-1] if isinstance(command, list) else command
+    args = shlex.split(line.split("exec ", 1)[1])  # after migrate and collectstatic
+    if os.environ.get("BENCH_LOAD_GUNICORN_EXTRA"):  # e.g. "--threads 4", to compare settings
+        args += shlex.split(os.environ["BENCH_LOAD_GUNICORN_EXTRA"])
+    args[args.index("--bind") + 1] = f"127.0.0.1:{port}"
+    return args
 
 
 def emit(metric: str, value, unit: str) -> None:
@@ -341,12 +354,12 @@ def main() -> None:
                        CELERY_BROKER_URL=broker, POSEREVIEW_CACHE_URL=broker,
                        MEDIA_ROOT=str(tmpdir / "media"), STATIC_ROOT=str(tmpdir / "static"))
             log = open(tmpdir / "gunicorn.log", "w")
-            cmd = [str(Path(sys.executable).parent / a) if i == 0 else a.format(port=port)
-                   for i, a in enumerate(GUNICORN)]
+            args = compose_gunicorn(port)
+            cmd = [str(Path(sys.executable).parent / args[0]), *args[1:]]
             proc = subprocess.Popen(cmd, cwd=ROOT, env=env, stdout=log, stderr=subprocess.STDOUT,
                                     start_new_session=True)
             wait_healthy(base, proc)
-            emit("gunicorn_command", " ".join(GUNICORN).format(port=port), "command")
+            emit("gunicorn_command", " ".join(args), "command")
             saves = []
             for run in RUNS:
                 rec = asyncio.run(load_run(base, people, THINK if run == "think" else 0.0, proc.pid, BENCH_DB))
