@@ -54,3 +54,34 @@ def disguise_frames(frames: list) -> list:
         if f.blind:
             f.status = FrameStatus.UNLABELLED
     return frames
+
+
+def hides(project, user, frame_id: int) -> bool:
+    """Whether `user` must see this frame as a pool frame: a gold frame, to someone who is no reviewer."""
+    return not sees_gold(project, user) and bool(gold_ids([frame_id]))
+
+
+def hides_annotation(project, user, ann) -> bool:
+    """hides() for an annotation fetched with select_related("frame__gold"): no query of its own."""
+    try:
+        gold = ann.frame.gold
+    except GoldFrame.DoesNotExist:
+        return False
+    return gold.active and not sees_gold(project, user)
+
+
+def blind_editor(project, user, payload: dict, *, own_copy: bool) -> dict:
+    """The editor's payload for an annotator: a gold frame opened by its address (not served to them as
+    a honeypot: `own_copy` false) reads as an unlabelled pool frame with nobody's points, and a gold
+    neighbour shows no points (onion skin, copy previous)."""
+    if sees_gold(project, user):
+        return payload
+    sides = [n for n in (payload.get("neighbours") or {}).values() if n]
+    gold = gold_ids([payload["frame"]["id"], *(n["id"] for n in sides)])
+    if payload["frame"]["id"] in gold and not own_copy:
+        payload["frame"]["status"] = FrameStatus.UNLABELLED.value
+        payload["annotation"], payload["instances"], payload["rejection"] = None, [], None
+    for n in sides:
+        if n["id"] in gold:
+            n["keypoints"], n["people"] = None, {}
+    return payload

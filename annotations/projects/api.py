@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
 from django.db.models import Count
+from django.http import Http404
 from django.shortcuts import get_object_or_404
 from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view
@@ -128,7 +129,9 @@ def annotation_detail(request, slug, annotation_id):
     project = project_for(request.user, slug)
     if (attempt := attempts.attempt_by_draft(project, request.user, annotation_id)) is not None:
         return _honeypot_draft(request, attempt)
-    ann = get_object_or_404(Annotation, project=project, pk=annotation_id)
+    ann = get_object_or_404(Annotation.objects.select_related("frame__gold"), project=project, pk=annotation_id)
+    if blinding.hides_annotation(project, request.user, ann):  # to annotators a gold frame has no annotation
+        raise Http404("No Annotation matches the given query.")
     if request.method == "DELETE":
         body = request.data if isinstance(request.data, dict) else {}
         version = body.get("version", request.query_params.get("version"))

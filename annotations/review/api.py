@@ -3,6 +3,7 @@ review decisions, a frame's history and restoring a revision. Rules live in serv
 
 from __future__ import annotations
 
+from django.core.exceptions import PermissionDenied
 from django.http import Http404
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
@@ -17,7 +18,7 @@ from annotations.core.params import queue_filters
 from annotations.core.permissions import project_for
 from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import AnnotationSerializer, validated
-from annotations.gold import attempts, serving
+from annotations.gold import attempts, blinding, serving
 from annotations.learning.payloads import people_predictions
 from annotations.models import Annotation, Frame, FrameLease, FrameStatus, QueueItem, Revision, Role
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
@@ -174,6 +175,9 @@ def annotation_create(request, slug, frame_id):
     if (attempt := attempts.open_attempt(frame, request.user)) is not None:
         draft = attempts.create_draft(attempt, request.user, data, request.data.get("instance"))  # a honeypot
         return Response(attempts.annotation_data(draft), status=status.HTTP_201_CREATED)
+    if blinding.hides(frame.project, request.user, frame.pk):
+        # A gold frame is labelled by annotators only when it is served to them (a honeypot).
+        raise PermissionDenied("this frame is not open for annotation here: take frames from a queue")
     if request.data.get("queue"):
         claims.check_holder(frame, request.user)
     ann = editing.create_annotation(frame, request.user, data, request.data.get("instance"))
@@ -184,8 +188,9 @@ def annotation_create(request, slug, frame_id):
 @api_view(["GET"])
 def frame_history(request, slug, frame_id):
     _, frame = _frame(request, slug, frame_id)
-    # A honeypot reads as a frame nobody has worked on yet.
-    entries = [] if attempts.open_attempt(frame, request.user) else history.frame_history(frame)
+    # A honeypot, and to annotators any gold frame, reads as a frame nobody has worked on yet.
+    hidden = attempts.open_attempt(frame, request.user) or blinding.hides(frame.project, request.user, frame.pk)
+    entries = [] if hidden else history.frame_history(frame)
     for e in entries:
         e["created_at"] = e["created_at"].isoformat()
     return Response({"frame": frame.pk, "entries": entries})
@@ -286,4 +291,5 @@ def frame_editor(request, slug, frame_id):
     payload = editor_payload(frame, request.user)
     if (attempt := attempts.open_attempt(frame, request.user)) is not None:
         payload = attempts.disguise(payload, attempt)
-    return Response(payload)
+    # To annotators a gold frame (and a gold neighbour) opened by its address shows nobody's points.
+    return Response(blinding.blind_editor(frame.project, request.user, payload, own_copy=attempt is not None))

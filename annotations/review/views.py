@@ -40,6 +40,8 @@ def frame_edit(request, slug, frame_id):
     frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
     if (attempt := attempts.open_attempt(frame, request.user)) is not None:
         frame.status = attempts.shown_status(attempt)  # a honeypot shows as a pool frame (never saved here)
+    elif blinding.hides(project, request.user, frame.pk):
+        frame.status = FrameStatus.UNLABELLED  # so does a gold frame an annotator opens by its address
     queue = request.GET.get("queue", "")
     if queue and queue not in Queue.values:
         queue = ""

@@ -88,3 +88,35 @@ def test_the_gallery_and_history_show_annotators_a_gold_frame_as_an_unlabelled_p
     client.force_login(users["reviewer"])
     full = client.get(f"/p/demo/frames/{gold.frame_id}/history/").content.decode()
     assert 'class="status-unlabelled"' not in full and 'class="history-revision"' in full
+
+
+def test_a_gold_frame_opened_by_its_address_shows_annotators_nobodys_points_and_takes_none(gold, users, client):
+    from annotations.models import Annotation, Frame, GoldFrame
+
+    ann = Annotation.objects.get(frame_id=gold.frame_id, instance=0)
+    annotator, reviewer = api_client(users["annotator"]), api_client(users["reviewer"])
+    payload = annotator.get(f"{BASE}/frames/{gold.frame_id}/editor/").json()
+    assert payload["frame"]["status"] == "unlabelled" and payload["annotation"] is None
+    assert payload["instances"] == [] and payload["rejection"] is None
+    assert reviewer.get(f"{BASE}/frames/{gold.frame_id}/editor/").json()["annotation"]["id"] == ann.pk
+    assert annotator.get(f"{BASE}/frames/{gold.frame_id}/history/").json()["entries"] == []
+    # Its annotation is not there for them by id either, and they cannot label the frame outside a queue.
+    assert annotator.get(f"{BASE}/annotations/{ann.pk}/").status_code == 404
+    assert annotator.patch(f"{BASE}/annotations/{ann.pk}/", {"keypoints": ann.keypoints, "version": ann.version},
+                           format="json").status_code == 404
+    refused = annotator.post(f"{BASE}/frames/{gold.frame_id}/annotations/", {"keypoints": ann.keypoints},
+                             format="json")
+    assert refused.status_code == 403 and "keypoints" not in refused.content.decode()
+    assert Annotation.objects.get(pk=ann.pk).version == ann.version
+    assert GoldFrame.objects.get(pk=gold.pk).keypoints == gold.keypoints
+    assert reviewer.get(f"{BASE}/annotations/{ann.pk}/").status_code == 200
+    # A neighbouring frame's editor shows the gold frame's points to reviewers only (onion skin, copy previous).
+    after = Frame.objects.filter(clip_id=gold.frame.clip_id, frame_index__gt=gold.frame.frame_index).order_by(
+        "frame_index").first()
+    prev_seen = reviewer.get(f"{BASE}/frames/{after.pk}/editor/").json()["neighbours"]["prev"]
+    assert prev_seen["id"] == gold.frame_id and prev_seen["keypoints"]
+    prev_blind = annotator.get(f"{BASE}/frames/{after.pk}/editor/").json()["neighbours"]["prev"]
+    assert prev_blind["id"] == gold.frame_id and prev_blind["keypoints"] is None and prev_blind["people"] == {}
+    client.force_login(users["annotator"])
+    page = client.get(f"/p/demo/frames/{gold.frame_id}/edit/").content.decode()
+    assert '<span id="ed-status" class="frame-status">unlabelled</span>' in page
