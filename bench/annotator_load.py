@@ -22,7 +22,8 @@ Prints one JSON object per line: {"metric", "value", "unit"}; the load average b
 
     .venv/bin/python -m webapp.dev bench bench/annotator_load.py
 Environment: BENCH_DB (default posereview_bench_load), BENCH_LOAD_USERS (50), BENCH_LOAD_SECONDS (60),
-BENCH_LOAD_THINK (2.5), BENCH_LOAD_RUNS ("think,zero"), BENCH_LOAD_FRAMES (6000), BENCH_LOAD_TIMEOUT
+BENCH_LOAD_THINK (2.5), BENCH_LOAD_RUNS ("think,zero"), BENCH_LOAD_FRAMES (6000), BENCH_LOAD_WARMUP (seconds
+of unrecorded load first, 10; its saves are checked too), BENCH_LOAD_TIMEOUT
 (hard limit of the whole bench, 900 s), BENCH_LOAD_GUNICORN_EXTRA (options added to compose's command, to
 compare), DATABASE_URL, CELERY_BROKER_URL (its Redis holds the cache).
 """
@@ -55,6 +56,7 @@ THINK = float(os.environ.get("BENCH_LOAD_THINK", 2.5))
 RUNS = [r for r in os.environ.get("BENCH_LOAD_RUNS", "think,zero").split(",") if r]
 FRAMES = int(os.environ.get("BENCH_LOAD_FRAMES", 6000))
 TIMEOUT = int(os.environ.get("BENCH_LOAD_TIMEOUT", 900))
+WARMUP = float(os.environ.get("BENCH_LOAD_WARMUP", 10))
 QUEUE = "uncertain"
 SLUG = "load"
 
@@ -219,16 +221,16 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(a, q)), 1) for q in (50, 95, 99)}
 
 
-def server_cpu(gunicorn_pid: int, db: str) -> float:
-    """CPU seconds used so far by gunicorn's processes and the PostgreSQL backends serving `db`."""
+def server_cpu(gunicorn_pid: int, db: str) -> tuple[float, float]:
+    """CPU seconds used so far by gunicorn's processes, and by the PostgreSQL backends serving `db`."""
     import psutil
 
-    total = 0.0
+    web = database = 0.0
     try:
         master = psutil.Process(gunicorn_pid)
         for p in [master, *master.children(recursive=True)]:
             t = p.cpu_times()
-            total += t.user + t.system
+            web += t.user + t.system
     except psutil.Error:
         pass
     for p in psutil.process_iter(["cmdline"]):
@@ -236,13 +238,14 @@ def server_cpu(gunicorn_pid: int, db: str) -> float:
         if cmd.startswith("postgres:") and f" {db} " in cmd:
             try:
                 t = p.cpu_times()
-                total += t.user + t.system
+                database += t.user + t.system
             except psutil.Error:
                 pass
-    return total
+    return web, database
 
 
-async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: int, db: str) -> Recorder:
+async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: int, db: str,
+                   seconds: float = SECONDS, label: str | None = None) -> Recorder:
     import aiohttp
 
     rec = Recorder()
@@ -250,11 +253,15 @@ async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: in
     async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                                      timeout=aiohttp.ClientTimeout(total=60)) as http:
         cpu0, srv0, t0 = resource.getrusage(resource.RUSAGE_SELF), server_cpu(gunicorn_pid, db), time.monotonic()
-        stop_at = t0 + SECONDS
+        stop_at = t0 + seconds
         await asyncio.gather(*(annotator(http, base, p, rec, think, stop_at) for p in people))
         elapsed = time.monotonic() - t0
         cpu1, srv1 = resource.getrusage(resource.RUSAGE_SELF), server_cpu(gunicorn_pid, db)
-    label = "think" if think > 0 else "zero_think"
+    label = label or ("think" if think > 0 else "zero_think")
+    if label == "warmup":
+        emit("warmup_requests", len(rec.samples), "requests")
+        emit("warmup_errors", sum(rec.errors.values()), "requests")
+        return rec
     n = len(rec.samples)
     emit(f"{label}_think_time_mean_s", think, "s")
     emit(f"{label}_annotators", len(people), "annotators")
@@ -273,7 +280,10 @@ async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: in
     if n:
         for name, value in percentiles([s for _, s, _ in rec.samples]).items():
             emit(f"{label}_all_{name}_ms", value, "ms")
-        emit(f"{label}_server_cpu_ms_per_request", round((srv1 - srv0) / n * 1000, 1), "ms")
+        web, database = srv1[0] - srv0[0], srv1[1] - srv0[1]
+        emit(f"{label}_server_cpu_ms_per_request", round((web + database) / n * 1000, 1), "ms")
+        emit(f"{label}_gunicorn_cpu_ms_per_request", round(web / n * 1000, 1), "ms")
+        emit(f"{label}_postgres_cpu_ms_per_request", round(database / n * 1000, 1), "ms")
     client_cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     emit(f"{label}_client_cpu_s", round(client_cpu, 2), "s")
     emit(f"{label}_client_cpu_share_of_one_core", round(client_cpu / elapsed, 3), "fraction")
@@ -360,7 +370,9 @@ def main() -> None:
                                     start_new_session=True)
             wait_healthy(base, proc)
             emit("gunicorn_command", " ".join(args), "command")
-            saves = []
+            # A server that has run for a while: every worker has imported its modules and opened its
+            # database connection before the clock starts (a fresh worker's first request costs ~1 s).
+            saves = asyncio.run(load_run(base, people, 0.0, proc.pid, BENCH_DB, WARMUP, "warmup")).saves
             for run in RUNS:
                 rec = asyncio.run(load_run(base, people, THINK if run == "think" else 0.0, proc.pid, BENCH_DB))
                 saves += rec.saves

@@ -1,6 +1,7 @@
 """Browser tests: Playwright (Python) driving Debian's Chromium against pytest-django's live server.
 
-Screenshots go to artifacts/screenshots/ (kept by CI as test artifacts; look at them).
+Screenshots go to artifacts/screenshots/, or the folder POSEREVIEW_SCREENSHOTS names (kept by CI as
+test artifacts; look at them).
 """
 
 import os
@@ -18,7 +19,7 @@ os.environ.setdefault("DJANGO_ALLOW_ASYNC_UNSAFE", "true")
 CHROMIUM = os.environ.get("POSEREVIEW_CHROMIUM", shutil.which("chromium") or "/usr/bin/chromium")
 CHROMIUM_ARGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
                  "--disable-component-update", "--no-first-run", "--disable-sync", "--disable-quic"]
-SCREENSHOTS = ROOT / "artifacts" / "screenshots"
+SCREENSHOTS = Path(os.environ.get("POSEREVIEW_SCREENSHOTS") or ROOT / "artifacts" / "screenshots")
 
 needs_browser = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"),
                                    reason="Chromium is not installed (apt-get install chromium)")

@@ -62,12 +62,16 @@ def test_export_job_pages_show_the_subset_table_and_the_download(imported, users
         assert rows.count() == 3 and rows.first.locator("td").first.inner_text() == "train"
         link = page.locator("#job-link-download")
         assert link.get_attribute("href") == f"/api/jobs/{job.pk}/download/"
+        # The format by its name, and one download link (the summary's), not two.
+        name = {"coco": "COCO JSON", "yolo_pose": "Ultralytics YOLO-pose"}[fmt]
+        assert page.locator("#job-summary h2").inner_text().startswith(f"Exported {name}")
+        assert link.inner_text() == f"Download the {name} file" and page.locator("#job-download").is_hidden()
         with page.expect_download() as download:
             link.click()
         assert download.value.suggested_filename.startswith("demo-")
         screenshot(page, f"job-export-{fmt}")
     import_job = Job.objects.create(project=imported, kind="import", status="succeeded", created_by=users["pi"],
-                                    result=imported.import_results[1])
+                                    progress=1.0, result=imported.import_results[1])
     page.goto(f"/jobs/{import_job.pk}/")
     screenshot(page, "job-import")
     page.click("#job-link-frames")

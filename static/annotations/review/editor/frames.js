@@ -70,6 +70,7 @@ export async function loadFrame(frameId, { push = false } = {}) {
 function renderFrameInfo() {
   const f = state.data.frame;
   $("ed-where").textContent = `${f.clip} · frame ${f.frame_index ?? "?"} · ${f.file_name}`;
+  $("ed-where").title = $("ed-where").textContent; // the bar cuts it short on narrow screens
   $("ed-status").textContent = f.status;
   $("ed-status").className = `frame-status status-${f.status}`;
   $("btn-prev").disabled = !state.data.neighbours.prev;
