@@ -62,8 +62,9 @@ export async function loadFrame(frameId, { push = false } = {}) {
   select(firstToCheck());
   drawOnion();
   startLeaseTimer();
-  restoreDraft(first, state.fromPrediction ? "Model prediction: confirm what is right, move what is wrong"
-    : first.stored ? `Saved · v${first.doc.version}` : "Not annotated yet: place points to start");
+  // Short: the bar has room for about 25 characters at 1280 px (the whole text is the tooltip).
+  restoreDraft(first, state.fromPrediction ? "Model's points, unsaved"
+    : first.stored ? `Saved · v${first.doc.version}` : "Not annotated yet");
   return true;
 }
 

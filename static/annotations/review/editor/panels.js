@@ -115,6 +115,7 @@ export function setStatus(kind, text) {
   const node = $("save-status");
   node.dataset.state = kind;
   node.textContent = text;
+  node.title = text; // cut short on narrow screens
 }
 
 export function notice(html, kind = "info") {
