@@ -64,6 +64,12 @@ def login(page, username: str, password: str) -> None:
 
 
 def screenshot(page, name: str) -> Path:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:  # the frame's image is an SVG <image>, drawn once its bytes arrive: wait for them
+        page.wait_for_load_state("networkidle", timeout=5_000)
+    except PlaywrightTimeout:
+        pass  # a page that keeps polling (a running job) is shot as it is
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     path = SCREENSHOTS / f"{name}.png"
     page.screenshot(path=str(path), full_page=True)
