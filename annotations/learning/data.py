@@ -18,6 +18,7 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from annotations.core.errors import InputError
+from annotations.core.storage import local_copy
 from annotations.datasets import exporting, splitting
 from annotations.datasets.formats.coco import to_coco_dict
 from annotations.models import Annotation, ClipSplit, Frame, FrameStatus, SplitVersion
@@ -98,7 +99,11 @@ def without_private(data: dict) -> dict:
 
 @contextmanager
 def linked_images(*datasets: dict):
-    """A temporary folder where every image of `datasets` is found under its file_name."""
+    """A temporary folder where every image of `datasets` is found under its file_name.
+
+    Each entry is a symbolic link: to the file on disk, or for frames in an object store to the worker's
+    cached copy (`storage.local_copy`), so a frame is downloaded once per worker, not once per job.
+    """
     folder = Path(tempfile.mkdtemp(prefix="posereview-frames-"))
     try:
         for data in datasets:
@@ -110,8 +115,7 @@ def linked_images(*datasets: dict):
                     continue
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if src.startswith("storage:"):
-                    with default_storage.open(src[len("storage:"):], "rb") as fh, open(dst, "wb") as out:
-                        shutil.copyfileobj(fh, out)
+                    os.symlink(local_copy(src[len("storage:"):]), dst)
                 elif os.path.exists(src):
                     os.symlink(src, dst)
         yield folder

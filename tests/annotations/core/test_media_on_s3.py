@@ -58,6 +58,25 @@ def test_local_copy_downloads_an_object_once_into_the_cache(s3_media):
     assert local_files(s3_media["media_root"]) == []
 
 
+def test_training_jobs_link_frames_from_the_workers_cache_downloading_each_once(s3_media):
+    from django.core.files.base import ContentFile
+    from django.core.files.storage import default_storage
+
+    from annotations.learning.data import linked_images
+
+    name = default_storage.save("frames/demo/b.jpg", ContentFile(b"frame pixels"))
+    data = {"images": [{"id": 7, "file_name": "clip_1/b.jpg"}], "_paths": {7: f"storage:{name}"}}
+    with linked_images(data) as folder:
+        linked = folder / "clip_1" / "b.jpg"
+        assert linked.read_bytes() == b"frame pixels" and s3_media["cache"] in linked.resolve().parents
+    # The next job finds the frame in the cache: the bucket is not read again.
+    s3_media["client"].delete_object(Bucket=s3_media["bucket"], Key=f"{s3_media['location']}/{name}")
+    with linked_images(data) as folder:
+        assert (folder / "clip_1" / "b.jpg").read_bytes() == b"frame pixels"
+    assert not folder.exists()
+    assert local_files(s3_media["media_root"]) == []
+
+
 @pytest.fixture
 def eager_jobs(settings):
     from webapp.celery import app
