@@ -5,7 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 from collections import defaultdict
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
@@ -13,7 +13,7 @@ from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, nice_max, table
-from annotations.models import Annotation, FrameStatus, FrameTransition, Revision
+from annotations.models import Annotation, ClipCounts, FrameStatus, FrameTransition, Revision
 from annotations.models.point_fields import VERIFIED_CODE
 from annotations.projects import stats
 from mlcore import metrics
@@ -79,37 +79,53 @@ def _bucket(span: timedelta) -> tuple[str, str]:
     return "minute", "%H:%M"
 
 
-PROGRESS_SQL = """
-    WITH firsts AS (
-        SELECT 0 AS series, min(created_at) AS t FROM {annotation} WHERE project_id = %(p)s GROUP BY frame_id
+# Each frame's first edit by a person and first acceptance, counted per bucket with the exact earliest and
+# latest first time (read through the partial indexes of migration 0011, without sorting).
+FIRSTS_SQL = """
+    SELECT series, date_trunc(%(unit)s, t AT TIME ZONE 'UTC'), count(*), min(t), max(t) FROM (
+        SELECT 1 AS series, min(created_at) AS t FROM {revision}
+        WHERE project_id = %(p)s AND kind IN ('edit', 'restore') GROUP BY frame_id
         UNION ALL
-        SELECT 1, min(created_at) FROM {revision} WHERE project_id = %(p)s AND kind = ANY(%(edits)s) GROUP BY frame_id
-        UNION ALL
-        SELECT 2, min(created_at) FROM {transition} WHERE project_id = %(p)s AND action = ANY(%(accepts)s)
-        GROUP BY frame_id),
-    span AS (SELECT CASE WHEN max(t) - min(t) > interval '3 days' THEN 'day'
-                         WHEN max(t) - min(t) > interval '3 hours' THEN 'hour' ELSE 'minute' END AS unit FROM firsts)
-    SELECT span.unit, date_trunc(span.unit, firsts.t AT TIME ZONE 'UTC') AS bucket, series, count(*)
-    FROM firsts CROSS JOIN span GROUP BY 1, 2, 3 ORDER BY 2"""
+        SELECT 2, min(created_at) FROM {transition}
+        WHERE project_id = %(p)s AND action IN ('accept', 'fix') GROUP BY frame_id) firsts
+    GROUP BY 1, 2"""
+# Frames by the time of their first annotation: summed from the per-clip counts (one row per clip).
+ANNOTATED_FIRSTS_SQL = """
+    SELECT h.key, sum(h.value::int) FROM {counts} c, jsonb_each_text(c.{column}) h
+    WHERE c.project_id = %(p)s GROUP BY h.key"""
+KEY_FORMATS = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00", "minute": "%H:%M"}
 
 
 def progress_over_time(project) -> dict:
     """Cumulative frames: annotated (first annotation), edited by a person (first edit), accepted.
 
-    Counted per day, hour or minute in SQL (one row per bucket and series), so the cost does not grow
-    with the frames in Python; the bucket follows the span of all three series."""
+    Per day, hour or minute, by the span of all three series; the annotated series comes from the per-clip
+    counts, the other two are grouped in SQL, so nothing here grows with the frames in Python."""
     names = ["annotated", "edited by a person", "accepted"]
+    tables = {"revision": Revision._meta.db_table, "transition": FrameTransition._meta.db_table,
+              "counts": ClipCounts._meta.db_table}
     with connection.cursor() as cur:
-        cur.execute(PROGRESS_SQL.format(annotation=Annotation._meta.db_table, revision=Revision._meta.db_table,
-                                        transition=FrameTransition._meta.db_table),
-                    {"p": project.pk, "edits": list(EDIT_KINDS), "accepts": ["accept", "fix"]})
+        cur.execute(f"SELECT min(first_min), max(first_max) FROM {tables['counts']} WHERE project_id = %s",
+                    [project.pk])
+        bounds = [t for t in cur.fetchone() if t is not None]
+        cur.execute(FIRSTS_SQL.format(**tables), {"p": project.pk, "unit": "hour"})
         buckets = cur.fetchall()
-    if not buckets:
-        return table("Annotation progress over time", ["time", *names], [], line([], []), "nothing annotated yet")
-    unit = buckets[0][0]
-    fmt = {"day": "%Y-%m-%d", "hour": "%Y-%m-%d %H:00", "minute": "%H:%M"}[unit]
+        bounds += [t for row in buckets for t in row[3:]]
+        if not bounds:
+            return table("Annotation progress over time", ["time", *names], [], line([], []),
+                         "nothing annotated yet")
+        unit, fmt = _bucket(max(bounds) - min(bounds))
+        if unit == "minute":
+            cur.execute(FIRSTS_SQL.format(**tables), {"p": project.pk, "unit": "minute"})
+            buckets = cur.fetchall()
+        cur.execute(ANNOTATED_FIRSTS_SQL.format(column="first_minutes" if unit == "minute" else "first_hours",
+                                                **tables), {"p": project.pk})
+        annotated = cur.fetchall()
     per_key: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for _, bucket, series, n in buckets:
+    stored = "%Y-%m-%dT%H:%M" if unit == "minute" else "%Y-%m-%dT%H"  # the counts' keys, UTC
+    for key, n in annotated:
+        per_key[datetime.strptime(key, stored).strftime(fmt)][0] += int(n)
+    for series, bucket, n, _, _ in buckets:
         per_key[bucket.strftime(fmt)][series] += n
     keys = sorted(per_key)
     rows, total = [], [0, 0, 0]
@@ -125,7 +141,7 @@ THROUGHPUT_SQL = """
     WITH saves AS (
         SELECT user_id, frame_id, lag(frame_id) OVER w AS previous_frame,
                extract(epoch FROM created_at - lag(created_at) OVER w) AS gap
-        FROM {revision} WHERE project_id = %(p)s AND kind = ANY(%(edits)s) AND user_id IS NOT NULL
+        FROM {revision} WHERE project_id = %(p)s AND kind IN ('edit', 'restore') AND user_id IS NOT NULL
         WINDOW w AS (PARTITION BY user_id ORDER BY created_at))
     SELECT u.username, count(DISTINCT s.frame_id), count(*),
            percentile_cont(0.5) WITHIN GROUP (ORDER BY s.gap) FILTER (WHERE s.frame_id <> s.previous_frame
@@ -139,7 +155,7 @@ def annotator_throughput(project) -> dict:
     counts when the next save is on another frame and within BREAK); computed in SQL."""
     with connection.cursor() as cur:
         cur.execute(THROUGHPUT_SQL.format(revision=Revision._meta.db_table, user=get_user_model()._meta.db_table),
-                    {"p": project.pk, "edits": list(EDIT_KINDS), "brk": BREAK.total_seconds()})
+                    {"p": project.pk, "brk": BREAK.total_seconds()})
         per_user = cur.fetchall()
     rows = [[u, frames, saves, round(float(median), 1) if median is not None else None,
              round(frames / float(hours), 1) if hours and hours > 0 else None]
@@ -193,9 +209,11 @@ AGREEMENT_SQL = """
     SELECT DISTINCT ON (r.frame_id, u.username) r.frame_id, u.username, r.after ->> 'keypoints',
            r.after ->> 'area', r.after ->> 'form_label'
     FROM {revision} r JOIN {user} u ON u.id = r.user_id
-    WHERE r.project_id = %(p)s AND r.kind = ANY(%(edits)s) AND r.after IS NOT NULL AND r.frame_id IN (
+    WHERE r.project_id = %(p)s AND r.kind IN ('edit', 'restore') AND r.after IS NOT NULL AND r.frame_id IN (
+        -- frames two people edited (read off the index; a frame where one of them never left a snapshot
+        -- yields no pair below)
         SELECT frame_id FROM {revision}
-        WHERE project_id = %(p)s AND kind = ANY(%(edits)s) AND user_id IS NOT NULL AND after IS NOT NULL
+        WHERE project_id = %(p)s AND kind IN ('edit', 'restore') AND user_id IS NOT NULL
         GROUP BY frame_id HAVING count(DISTINCT user_id) > 1)
     ORDER BY r.frame_id, u.username, r.created_at DESC, r.id DESC"""
 
@@ -209,7 +227,7 @@ def agreement(project) -> dict:
     K = len(sigmas)
     with connection.cursor() as cur:
         cur.execute(AGREEMENT_SQL.format(revision=Revision._meta.db_table, user=get_user_model()._meta.db_table),
-                    {"p": project.pk, "edits": list(EDIT_KINDS)})
+                    {"p": project.pk})
         last = cur.fetchall()
     pairs, ka, kb, areas = [], [], [], []
     for frame_id, group in itertools.groupby(last, key=lambda r: r[0]):

@@ -28,14 +28,24 @@ def queue_sizes(project) -> dict:
 
 
 def queue_age(project) -> dict:
-    """Hours since the oldest open item of each queue was (re)queued, and the median."""
+    """Hours since the oldest open item of each queue was (re)queued, and the median.
+
+    Read off the (project, queue, updated_at) index of open items: the oldest is its first entry, the
+    median the middle one or two (as percentile_cont takes them), so nothing is sorted."""
+    ages: dict[str, tuple[float, float]] = {}
     with connection.cursor() as cur:
-        cur.execute(f"""
-            SELECT queue, extract(epoch FROM now() - min(updated_at)) / 3600,
-                   percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM now() - updated_at)) / 3600
-            FROM {QueueItem._meta.db_table} WHERE project_id = %s AND done_at IS NULL GROUP BY queue""",
-                    [project.pk])
-        ages = {q: (round(float(a), 2), round(float(m), 2)) for q, a, m in cur.fetchall()}
+        cur.execute(f"SELECT queue, count(*) FROM {QueueItem._meta.db_table} WHERE project_id = %s "
+                    "AND done_at IS NULL GROUP BY queue", [project.pk])
+        sizes = dict(cur.fetchall())
+        for queue, n in sizes.items():
+            hours = []
+            for offset, limit in ((0, 1), ((n - 1) // 2, 2 - n % 2)):
+                cur.execute(f"""SELECT extract(epoch FROM now() - updated_at) / 3600 FROM {QueueItem._meta.db_table}
+                                WHERE project_id = %s AND queue = %s AND done_at IS NULL
+                                ORDER BY updated_at OFFSET %s LIMIT %s""", [project.pk, queue, offset, limit])
+                values = [float(v) for (v,) in cur.fetchall()]
+                hours.append(sum(values) / len(values))
+            ages[queue] = (round(hours[0], 2), round(hours[1], 2))
     rows = [[q.value, *ages.get(q.value, (None, None))] for q in Queue]
     return table("Age of open items", ["queue", "oldest_hours", "median_hours"], rows,
                  bar([r[0] for r in rows], [dataset("oldest open item", [r[1] for r in rows], 1),

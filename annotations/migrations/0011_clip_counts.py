@@ -1,10 +1,11 @@
-"""Per-clip counts (annotations.models.counts.ClipCounts) and the triggers that keep them.
+"""Per-clip counts (annotations.models.counts.ClipCounts), the triggers that keep them, and the indexes
+the dashboards read open items' age and people's edits and accepts through.
 
 annotations_recount_clips(ids) recomputes the rows of the given clips from their frames and annotations
 (set-based: an import of 100,000 frames recounts its 2,500 clips in one statement). Statement-level
-triggers on frames and annotations call it with the clips a statement touched (for updates, only where
-the counted columns changed); a trigger on clips drops a deleted clip's row. The migration fills the
-table for existing data.
+triggers on frames and annotations call it with the clips a statement touched; for updates, only where
+a counted column changed (an edit of an annotation's points alone recounts nothing). A trigger on clips
+drops a deleted clip's row. The migration fills the table for existing data.
 """
 
 import django.db.models.deletion
@@ -18,7 +19,7 @@ BEGIN
     END IF;
     DELETE FROM annotations_clipcounts WHERE clip_id = ANY(ids);
     INSERT INTO annotations_clipcounts (clip_id, project_id, frames, missing_images, annotated, by_status,
-                                        by_split_label)
+                                        by_split_label, first_hours, first_minutes, first_min, first_max)
     WITH f AS (
         SELECT id, clip_id, status, split, (image = '' AND source_path = '') AS missing
         FROM annotations_frame WHERE clip_id = ANY(ids)),
@@ -27,20 +28,34 @@ BEGIN
         FROM (SELECT clip_id, status, count(*) AS n, count(*) FILTER (WHERE missing) AS missing
               FROM f GROUP BY clip_id, status) s
         GROUP BY clip_id),
-    pairs AS (
-        SELECT DISTINCT f.clip_id, f.id AS frame_id, f.split, a.form_label_id
+    fa AS MATERIALIZED (
+        SELECT f.clip_id, f.id AS frame_id, f.split, a.form_label_id, a.created_at
         FROM f JOIN annotations_annotation a ON a.frame_id = f.id),
     labelled AS (
         SELECT clip_id, jsonb_object_agg(split || '|' || coalesce(form_label_id::text, ''), n) AS by_split_label
-        FROM (SELECT clip_id, split, form_label_id, count(*) AS n FROM pairs GROUP BY 1, 2, 3) p
+        FROM (SELECT clip_id, split, form_label_id, count(DISTINCT frame_id) AS n FROM fa GROUP BY 1, 2, 3) p
         GROUP BY clip_id),
-    annotated AS (SELECT clip_id, count(DISTINCT frame_id)::int AS n FROM pairs GROUP BY clip_id)
-    SELECT c.id, c.project_id, coalesce(s.frames, 0), coalesce(s.missing, 0), coalesce(an.n, 0),
-           coalesce(s.by_status, '{}'::jsonb), coalesce(l.by_split_label, '{}'::jsonb)
+    -- When each annotated frame was first annotated, counted per hour and per minute (UTC).
+    firsts AS (SELECT clip_id, frame_id, min(created_at) AS t FROM fa GROUP BY clip_id, frame_id),
+    first_hours AS (
+        SELECT clip_id, jsonb_object_agg(h, n) AS hours
+        FROM (SELECT clip_id, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24') AS h, count(*) AS n
+              FROM firsts GROUP BY 1, 2) x GROUP BY clip_id),
+    first_minutes AS (
+        SELECT clip_id, jsonb_object_agg(m, n) AS minutes
+        FROM (SELECT clip_id, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS m, count(*) AS n
+              FROM firsts GROUP BY 1, 2) x GROUP BY clip_id),
+    first_bounds AS (SELECT clip_id, count(*)::int AS annotated, min(t) AS lo, max(t) AS hi
+                     FROM firsts GROUP BY clip_id)
+    SELECT c.id, c.project_id, coalesce(s.frames, 0), coalesce(s.missing, 0), coalesce(fb.annotated, 0),
+           coalesce(s.by_status, '{}'::jsonb), coalesce(l.by_split_label, '{}'::jsonb), coalesce(fh.hours, '{}'::jsonb),
+           coalesce(fm.minutes, '{}'::jsonb), fb.lo, fb.hi
     FROM annotations_clip c
     LEFT JOIN statuses s ON s.clip_id = c.id
     LEFT JOIN labelled l ON l.clip_id = c.id
-    LEFT JOIN annotated an ON an.clip_id = c.id
+    LEFT JOIN first_hours fh ON fh.clip_id = c.id
+    LEFT JOIN first_minutes fm ON fm.clip_id = c.id
+    LEFT JOIN first_bounds fb ON fb.clip_id = c.id
     WHERE c.id = ANY(ids);
 END $$;
 
@@ -80,7 +95,8 @@ BEGIN
         PERFORM annotations_recount_clips(ARRAY(
             SELECT DISTINCT f.clip_id FROM annotations_frame f WHERE f.id IN (
                 SELECT unnest(ARRAY[o.frame_id, n.frame_id]) FROM old_rows o JOIN new_rows n ON n.id = o.id
-                WHERE (o.frame_id, o.form_label_id) IS DISTINCT FROM (n.frame_id, n.form_label_id))));
+                WHERE (o.frame_id, o.form_label_id, o.created_at)
+                      IS DISTINCT FROM (n.frame_id, n.form_label_id, n.created_at))));
     END IF;
     RETURN NULL;
 END $$;
@@ -133,8 +149,28 @@ class Migration(migrations.Migration):
                 ('annotated', models.IntegerField(default=0)),
                 ('by_status', models.JSONField(default=dict)),
                 ('by_split_label', models.JSONField(default=dict)),
+                ('first_hours', models.JSONField(default=dict)),
+                ('first_minutes', models.JSONField(default=dict)),
+                ('first_min', models.DateTimeField(null=True)),
+                ('first_max', models.DateTimeField(null=True)),
                 ('project', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.project')),
             ],
+        ),
+        migrations.AddIndex(
+            model_name='queueitem',
+            index=models.Index(models.F('project'), models.F('queue'), models.F('updated_at'), condition=models.Q(('done_at__isnull', True)), name='queue_open_age'),
+        ),
+        migrations.AddIndex(
+            model_name='frametransition',
+            index=models.Index(condition=models.Q(('action__in', ['accept', 'fix'])), fields=['project', 'frame', 'created_at'], name='transition_accepts_by_frame'),
+        ),
+        migrations.AddIndex(
+            model_name='revision',
+            index=models.Index(condition=models.Q(('kind__in', ['edit', 'restore'])), fields=['project', 'frame', 'user', 'created_at'], name='revision_edits_by_frame'),
+        ),
+        migrations.AddIndex(
+            model_name='revision',
+            index=models.Index(condition=models.Q(('kind__in', ['edit', 'restore'])), fields=['project', 'user', 'created_at'], include=('frame',), name='revision_edits_by_user'),
         ),
         migrations.RunSQL(TRIGGERS, DROP),
     ]

@@ -29,6 +29,10 @@ class ClipCounts(models.Model):
     annotated = models.IntegerField(default=0)
     by_status = models.JSONField(default=dict)
     by_split_label = models.JSONField(default=dict)
+    first_hours = models.JSONField(default=dict)
+    first_minutes = models.JSONField(default=dict)
+    first_min = models.DateTimeField(null=True)
+    first_max = models.DateTimeField(null=True)
 
     def __str__(self) -> str:
         return f"counts of clip {self.clip_id}"

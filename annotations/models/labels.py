@@ -118,4 +118,12 @@ class Revision(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["project", "created_at"])]
+        indexes = [
+            models.Index(fields=["project", "created_at"]),
+            # The dataset dashboard's people charts read edits through these without sorting or reading
+            # the snapshots: per frame (who saved it, when first) and per person in time order.
+            models.Index(fields=["project", "frame", "user", "created_at"], name="revision_edits_by_frame",
+                         condition=models.Q(kind__in=["edit", "restore"])),
+            models.Index(fields=["project", "user", "created_at"], include=["frame"], name="revision_edits_by_user",
+                         condition=models.Q(kind__in=["edit", "restore"])),
+        ]

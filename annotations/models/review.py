@@ -72,6 +72,8 @@ class QueueItem(models.Model):
                          name="queue_open_split_order", condition=Q(done_at__isnull=True)),
             models.Index("project", "queue", "form_label", models.F("priority").desc(), "id",
                          name="queue_open_label_order", condition=Q(done_at__isnull=True)),
+            # The queues dashboard's oldest and median open item: read off this order, never sorted.
+            models.Index("project", "queue", "updated_at", name="queue_open_age", condition=Q(done_at__isnull=True)),
         ]
 
     def __str__(self) -> str:
@@ -129,7 +131,9 @@ class FrameTransition(models.Model):
 
     class Meta:
         ordering = ["-created_at", "-id"]
-        indexes = [models.Index(fields=["frame", "created_at"]), models.Index(fields=["project", "created_at"])]
+        indexes = [models.Index(fields=["frame", "created_at"]), models.Index(fields=["project", "created_at"]),
+                   models.Index(fields=["project", "frame", "created_at"], name="transition_accepts_by_frame",
+                                condition=Q(action__in=["accept", "fix"]))]
 
     def __str__(self) -> str:
         return f"{self.frame_id}: {self.from_status} -> {self.to_status} ({self.action})"

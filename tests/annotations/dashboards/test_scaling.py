@@ -212,3 +212,21 @@ def test_project_stats_count_what_the_orm_counts(project, people):
         "annotated_frames_by_split": by_split, "missing_images": 1}
     assert stats["annotated_frames_by_label"] == {"correct": 40, "lumbar_error": 1, "none": 1}
     assert stats["annotated_frames_by_split"]["unassigned"] == {"correct": 1, "lumbar_error": 1, "none": 1}
+
+
+@pytest.mark.parametrize("n", [7, 8])
+def test_queue_age_reads_the_oldest_and_the_median_as_percentile_cont_does(project, people, n):
+    from annotations.dashboards.queues_board import queue_age
+    from annotations.models import QueueItem
+
+    grow(project, people, n)
+    for i, item in enumerate(QueueItem.objects.filter(project=project, queue="uncertain").order_by("pk")):
+        QueueItem.objects.filter(pk=item.pk).update(updated_at=timezone.now() - timedelta(hours=1 + i * i))
+    with connection.cursor() as cur:
+        cur.execute("""SELECT extract(epoch FROM now() - min(updated_at)) / 3600, percentile_cont(0.5) WITHIN GROUP
+                       (ORDER BY extract(epoch FROM now() - updated_at)) / 3600 FROM annotations_queueitem
+                       WHERE project_id = %s AND queue = 'uncertain' AND done_at IS NULL""", [project.pk])
+        oldest, median = cur.fetchone()
+    row = {r[0]: r for r in queue_age(project)["rows"]}["uncertain"]
+    assert row[1:] == [round(float(oldest), 2), round(float(median), 2)]
+    assert row[1] == pytest.approx(1 + (n - 1) ** 2, abs=0.01)
