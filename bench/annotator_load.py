@@ -221,27 +221,59 @@ def percentiles(values: list[float]) -> dict[str, float]:
     return {f"p{q}": round(float(np.percentile(a, q)), 1) for q in (50, 95, 99)}
 
 
-def server_cpu(gunicorn_pid: int, db: str) -> tuple[float, float]:
-    """CPU seconds used so far by gunicorn's processes, and by the PostgreSQL backends serving `db`."""
-    import psutil
+class ServerCpu:
+    """CPU seconds of gunicorn's processes and of the PostgreSQL backends serving `db`, sampled twice a
+    second on a thread: Django closes a connection after CONN_MAX_AGE (60 s) and its backend exits with
+    its CPU time, so the last sample of each backend is what it used."""
 
-    web = database = 0.0
-    try:
-        master = psutil.Process(gunicorn_pid)
-        for p in [master, *master.children(recursive=True)]:
-            t = p.cpu_times()
-            web += t.user + t.system
-    except psutil.Error:
-        pass
-    for p in psutil.process_iter(["cmdline"]):
-        cmd = " ".join(p.info["cmdline"] or [])
-        if cmd.startswith("postgres:") and f" {db} " in cmd:
+    def __init__(self, gunicorn_pid: int, db: str):
+        import threading
+
+        self.pid, self.db = gunicorn_pid, db
+        self.seen: dict[tuple[str, int, float], float] = {}  # (kind, pid, start time) -> last CPU seconds
+        self.stopped = threading.Event()
+        self.sample()
+        self.start = self.totals()
+        self.thread = threading.Thread(target=self.run, daemon=True)
+        self.thread.start()
+
+    def sample(self) -> None:
+        import psutil
+
+        procs = []
+        try:
+            master = psutil.Process(self.pid)
+            procs += [("web", p) for p in [master, *master.children(recursive=True)]]
+        except psutil.Error:
+            pass
+        for p in psutil.process_iter(["cmdline"]):
+            cmd = " ".join(p.info["cmdline"] or [])
+            if cmd.startswith("postgres:") and f" {self.db} " in cmd:
+                procs.append(("database", p))
+        for kind, p in procs:
             try:
                 t = p.cpu_times()
-                database += t.user + t.system
+                self.seen[(kind, p.pid, p.create_time())] = t.user + t.system
             except psutil.Error:
                 pass
-    return web, database
+
+    def totals(self) -> dict[str, float]:
+        out = {"web": 0.0, "database": 0.0}
+        for (kind, _, _), cpu in self.seen.items():
+            out[kind] += cpu
+        return out
+
+    def run(self) -> None:
+        while not self.stopped.wait(0.5):
+            self.sample()
+
+    def used(self) -> dict[str, float]:
+        """CPU seconds since this sampler started, per kind."""
+        self.stopped.set()
+        self.thread.join()
+        self.sample()
+        end = self.totals()
+        return {k: end[k] - self.start[k] for k in end}
 
 
 async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: int, db: str,
@@ -252,11 +284,12 @@ async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: in
     connector = aiohttp.TCPConnector(limit=0, force_close=False)
     async with aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar(),
                                      timeout=aiohttp.ClientTimeout(total=60)) as http:
-        cpu0, srv0, t0 = resource.getrusage(resource.RUSAGE_SELF), server_cpu(gunicorn_pid, db), time.monotonic()
+        server = ServerCpu(gunicorn_pid, db)
+        cpu0, t0 = resource.getrusage(resource.RUSAGE_SELF), time.monotonic()
         stop_at = t0 + seconds
         await asyncio.gather(*(annotator(http, base, p, rec, think, stop_at) for p in people))
         elapsed = time.monotonic() - t0
-        cpu1, srv1 = resource.getrusage(resource.RUSAGE_SELF), server_cpu(gunicorn_pid, db)
+        cpu1, used = resource.getrusage(resource.RUSAGE_SELF), server.used()
     label = label or ("think" if think > 0 else "zero_think")
     if label == "warmup":
         emit("warmup_requests", len(rec.samples), "requests")
@@ -280,10 +313,11 @@ async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: in
     if n:
         for name, value in percentiles([s for _, s, _ in rec.samples]).items():
             emit(f"{label}_all_{name}_ms", value, "ms")
-        web, database = srv1[0] - srv0[0], srv1[1] - srv0[1]
+        web, database = used["web"], used["database"]
         emit(f"{label}_server_cpu_ms_per_request", round((web + database) / n * 1000, 1), "ms")
         emit(f"{label}_gunicorn_cpu_ms_per_request", round(web / n * 1000, 1), "ms")
         emit(f"{label}_postgres_cpu_ms_per_request", round(database / n * 1000, 1), "ms")
+    # The process's CPU: the clients and the CPU sampler's thread (a few ms a sample).
     client_cpu = (cpu1.ru_utime + cpu1.ru_stime) - (cpu0.ru_utime + cpu0.ru_stime)
     emit(f"{label}_client_cpu_s", round(client_cpu, 2), "s")
     emit(f"{label}_client_cpu_share_of_one_core", round(client_cpu / elapsed, 3), "fraction")
