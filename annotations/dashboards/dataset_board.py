@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import itertools
-import json
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
 import numpy as np
+import orjson
 from django.contrib.auth import get_user_model
 from django.db import connection
 
@@ -233,7 +233,7 @@ def agreement(project) -> dict:
     for frame_id, group in itertools.groupby(last, key=lambda r: r[0]):
         people = sorted(group, key=lambda r: r[1])
         for (_, ua, kpa, area_a, la), (_, ub, kpb, area_b, lb) in itertools.combinations(people, 2):
-            a, b = _kp(json.loads(kpa or "null"), K), _kp(json.loads(kpb or "null"), K)
+            a, b = _kp(orjson.loads(kpa or "null"), K), _kp(orjson.loads(kpb or "null"), K)
             area = float(area_b or 0.0) or float(area_a or 0.0)
             if area <= 0 or not ((a[:, 2] > 0) & (b[:, 2] > 0)).any():
                 continue
@@ -259,9 +259,10 @@ def agreement(project) -> dict:
 
 def _kp(keypoints: list | None, K: int) -> np.ndarray:
     """(K, 3) from a snapshot's flat keypoints, padded with unlabelled points."""
-    kp = list(keypoints or [])
-    kp = kp + [0, 0, 0] * max(0, K - len(kp) // 3)
-    return np.asarray(kp[: 3 * K], dtype=np.float64).reshape(K, 3)
+    out = np.zeros(3 * K)
+    kp = (keypoints or [])[: 3 * K]
+    out[: len(kp)] = kp
+    return out.reshape(K, 3)
 
 
 CHARTS = {
