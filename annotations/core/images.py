@@ -23,12 +23,16 @@ def list_image_files(folder: str | os.PathLike) -> dict[str, str]:
     if not folder.is_dir():
         raise FileNotFoundError(f"image folder {folder} does not exist")
     out = {}
+    base = os.path.abspath(folder)
     with os.scandir(folder) as it:
         for entry in it:
+            name = entry.name
             # Extension first: is_file() may stat, which costs seconds on 100k symlinked frames.
-            if os.path.splitext(entry.name)[1].lower() in IMAGE_EXTENSIONS and (
+            # (The same test as os.path.splitext, which a leading dot does not start: ".jpg" has none.)
+            dot = name.rfind(".")
+            if dot > 0 and name[dot:].lower() in IMAGE_EXTENSIONS and name[:dot].strip(".") and (
                     entry.is_symlink() or entry.is_file(follow_symlinks=False)):
-                out[entry.name] = os.path.abspath(entry.path)
+                out[name] = os.path.join(base, name)
     return out
 
 

@@ -14,11 +14,17 @@ from annotations.models import Annotation, Frame, Revision
 from annotations.models.point_fields import STATE_CODES, STATE_NAMES
 
 
-def digests_of(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, labels: list) -> list[str]:
-    """md5 of each annotation's imported content (file points, box, label): equal digest = unchanged."""
-    kp = np.where(present[..., None], np.round(keypoints, 2), -1.0)
-    rows = np.concatenate([kp.reshape(len(kp), kp.shape[1] * 3), np.round(bboxes, 2).reshape(len(kp), 4)], axis=1)
-    return [hashlib.md5(row.tobytes() + (label or "").encode()).hexdigest() for row, label in zip(rows, labels)]
+def digests_of(keypoints: np.ndarray, present: np.ndarray, bboxes: np.ndarray, labels: list,
+               chunk: int = 10_000) -> list[str]:
+    """md5 of each annotation's imported content (file points, box, label): equal digest = unchanged.
+    keypoints (N, K, 3), present (N, K), bboxes (N, 4); a chunk at a time to bound memory."""
+    out: list[str] = []
+    for s in range(0, len(keypoints), chunk):
+        kp = np.where(present[s:s + chunk, :, None], np.round(keypoints[s:s + chunk], 2), -1.0)
+        rows = np.concatenate([kp.reshape(len(kp), kp.shape[1] * 3), np.round(bboxes[s:s + chunk], 2)], axis=1)
+        out += [hashlib.md5(row.tobytes() + (label or "").encode()).hexdigest()
+                for row, label in zip(rows, labels[s:s + chunk])]
+    return out
 
 
 def json_rows(values: np.ndarray) -> list[str]:

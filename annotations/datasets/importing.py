@@ -67,12 +67,13 @@ def load_json_file(path: str | os.PathLike) -> dict:
 def import_coco_file(project: Project, json_path, *, images_dir=None, copy_images=False, form_label=None,
                      user=None, job=None, source_name=None) -> dict:
     """Import one annotation file, with images from a server folder (in place or copied)."""
-    data = load_json_file(json_path)
+    loaded = {"data": load_json_file(json_path)}
     try:
         image_files = list_image_files(images_dir) if images_dir else {}
     except FileNotFoundError as exc:
         raise InputError(str(exc)) from exc
-    return import_coco_data(project, data, source_name=source_name or os.path.basename(str(json_path)),
+    # Handed over, not kept here: import_coco_data frees the parsed JSON (~5x the file) once it is read.
+    return import_coco_data(project, loaded.pop("data"), source_name=source_name or os.path.basename(str(json_path)),
                             image_files=image_files, copy_images=copy_images, form_label=form_label,
                             user=user, job=job)
 
@@ -164,6 +165,7 @@ def import_coco_data(project: Project, data, *, source_name: str, image_files: d
         parsed = parse_coco(data, skeleton, source_name)
     except ValueError as exc:
         raise InputError(str(exc)) from exc
+    del data  # everything needed is in `parsed`: the JSON tree goes before the rows are built
     report = job.report if job else (lambda *a, **k: None)
     report(0.1, f"parsed {len(parsed.images)} images, {len(parsed.annotations)} annotations")
     problems = [p.as_dict() for p in parsed.problems]

@@ -30,7 +30,9 @@ def check_images(raw: list) -> list[dict] | None:
     names = [im.get("file_name") for im in raw]
     if not _only(ids, int) or len(set(ids)) != len(ids) or not _only(names, str) or not all(map(str.strip, names)):
         return None
-    bases = [name.replace("\\", "/").rsplit("/", 1)[-1] for name in names]
+    joined = "\n".join(names)  # one scan: most files name images without folders
+    bases = ([name.replace("\\", "/").rsplit("/", 1)[-1] for name in names]
+             if "/" in joined or "\\" in joined else names)
     if len(set(bases)) != len(bases):
         return None
     widths = [im.get("width") for im in raw]
@@ -73,9 +75,9 @@ def check_annotations(raw: list, images_by_id: dict, mapping: dict, names: dict,
         arr = np.array(kps, dtype=np.float64).reshape(n, len(index), 3)
     except (TypeError, ValueError):
         return None
-    sizes = np.array([images_by_id[i] for i in image_ids], dtype=object)
-    w = np.array([s or 0 for s in sizes[:, 0]], dtype=np.float64)
-    h = np.array([s or 0 for s in sizes[:, 1]], dtype=np.float64)
+    sizes = [images_by_id[i] for i in image_ids]
+    w = np.array([a or 0 for a, _ in sizes], dtype=np.float64)
+    h = np.array([b or 0 for _, b in sizes], dtype=np.float64)
     side = np.maximum(w, h)
     limit = COORDINATE_FACTOR * np.minimum(np.where(side > 0, side, MAX_IMAGE_SIDE), MAX_IMAGE_SIDE)
     x, y, v = arr[..., 0], arr[..., 1], arr[..., 2]
@@ -90,12 +92,12 @@ def check_annotations(raw: list, images_by_id: dict, mapping: dict, names: dict,
     outside = labelled & ((x < 0) | (y < 0) | ((x > w[:, None]) & (w[:, None] > 0))
                           | ((y > h[:, None]) & (h[:, None] > 0)))
     point_names = names[cats[0]]
-    for m, k in np.argwhere(outside).tolist():
+    rows, cols = np.nonzero(outside)  # row-major: the order the record-by-record path reports them in
+    for m, k, px, py in zip(rows.tolist(), cols.tolist(), x[rows, cols].tolist(), y[rows, cols].tolist()):
         width, height = images_by_id[image_ids[m]]
         size = f"{width}x{height} image" if width and height else "image"
-        problems.append(Problem(file, ids[m], f"keypoint outside the {size}: {point_names[k]} at "
-                                f"({x[m, k]:g}, {y[m, k]:g}); kept", "kept",
-                                keypoint=point_names[k], point=[float(x[m, k]), float(y[m, k])]))
+        problems.append(Problem(file, ids[m], f"keypoint outside the {size}: {point_names[k]} at ({px:g}, {py:g}); "
+                                "kept", "kept", keypoint=point_names[k], point=[px, py]))
     given = np.array([a if type(a) in (int, float) else np.nan for a in (r.get("area") for r in raw)],
                      dtype=np.float64)
     good_area = np.isfinite(given) & (given >= 0) & (given <= limit ** 2)
