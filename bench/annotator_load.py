@@ -407,10 +407,18 @@ def main() -> None:
             # A server that has run for a while: every worker has imported its modules and opened its
             # database connection before the clock starts (a fresh worker's first request costs ~1 s).
             saves = asyncio.run(load_run(base, people, 0.0, proc.pid, BENCH_DB, WARMUP, "warmup")).saves
+            server_errors = 0
             for run in RUNS:
                 rec = asyncio.run(load_run(base, people, THINK if run == "think" else 0.0, proc.pid, BENCH_DB))
                 saves += rec.saves
+                server_errors += sum(n for kind, n in rec.errors.items() if kind.split(":")[-1].startswith("5"))
             stop(proc)
+            log.flush()
+            if server_errors:  # what the server said about them (the log goes with the temporary folder)
+                text = (tmpdir / "gunicorn.log").read_text(errors="replace").splitlines()
+                shown = [i for i, line in enumerate(text) if "Traceback" in line or "Error" in line]
+                for i in shown[:5]:
+                    print("\n".join(text[i:i + 40]), file=sys.stderr)
             saves_file = tmpdir / "saves.json"
             saves_file.write_text(json.dumps(saves))
             django_stage("check", str(saves_file))
