@@ -186,19 +186,14 @@ def spine_verified(project) -> dict:
     if not spine:
         return table("Verified share of spine points", ["keypoint", "labelled", "verified", "share"], [],
                      bar([], []), "this project's skeleton has no spine points")
-    kept = stats.keypoint_counts(project, [i for i, _ in spine])
-    if kept is not None:
-        counts = [c for pair in kept for c in pair]
-    else:  # a point past the positions the per-clip counts keep: count the annotations
-        parts = []
-        for i, _ in spine:
-            labelled = f"COALESCE(keypoints[{3 * i + 3}], 0) > 0"  # double precision[], 1-based
-            parts.append(f"count(*) FILTER (WHERE {labelled})")
-            parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states[{i + 1}] = {VERIFIED_CODE})")
-        with connection.cursor() as cur:
-            cur.execute(f"SELECT {', '.join(parts)} FROM {Annotation._meta.db_table} WHERE project_id = %s",
-                        [project.pk])
-            counts = cur.fetchone()
+    parts = []
+    for i, _ in spine:
+        labelled = f"COALESCE(keypoints[{3 * i + 3}], 0) > 0"  # double precision[], 1-based
+        parts.append(f"count(*) FILTER (WHERE {labelled})")
+        parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states[{i + 1}] = {VERIFIED_CODE})")
+    with connection.cursor() as cur:
+        cur.execute(f"SELECT {', '.join(parts)} FROM {Annotation._meta.db_table} WHERE project_id = %s", [project.pk])
+        counts = cur.fetchone()
     rows = [[n, counts[2 * j], counts[2 * j + 1], round(counts[2 * j + 1] / counts[2 * j], 3) if counts[2 * j] else 0.0]
             for j, (_, n) in enumerate(spine)]
     total_l, total_v = sum(r[1] for r in rows), sum(r[2] for r in rows)

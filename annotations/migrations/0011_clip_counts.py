@@ -4,20 +4,12 @@ the dashboards read open items' age and people's edits and accepts through.
 annotations_recount_clips(ids) recomputes the rows of the given clips from their frames and annotations
 (set-based: an import of 100,000 frames recounts its 2,500 clips in one statement). Statement-level
 triggers on frames and annotations call it with the clips a statement touched; for updates, only where
-a counted column changed (an edit of an annotation's points recounts its clip). A trigger on clips
+a counted column changed (an edit of an annotation's points alone recounts nothing). A trigger on clips
 drops a deleted clip's row. The migration fills the table for existing data.
 """
 
-import django.contrib.postgres.fields
 import django.db.models.deletion
 from django.db import migrations, models
-
-# Per keypoint position 1..POINTS: annotations where it is labelled (v > 0), and where it is also verified
-# (state code 1); one aggregate expression per position, so an annotation stays one row.
-POINTS = 40
-LABELLED = ", ".join(f"count(*) FILTER (WHERE a.keypoints[{3 * i}] > 0)" for i in range(1, POINTS + 1))
-VERIFIED = ", ".join(f"count(*) FILTER (WHERE a.keypoints[{3 * i}] > 0 AND a.keypoint_states[{i}] = 1)"
-                     for i in range(1, POINTS + 1))
 
 TRIGGERS = """
 CREATE FUNCTION annotations_recount_clips(ids bigint[]) RETURNS void LANGUAGE plpgsql AS $$
@@ -27,8 +19,7 @@ BEGIN
     END IF;
     DELETE FROM annotations_clipcounts WHERE clip_id = ANY(ids);
     INSERT INTO annotations_clipcounts (clip_id, project_id, frames, missing_images, annotated, by_status,
-                                        by_split_label, first_hours, first_minutes, first_min, first_max,
-                                        labelled, verified)
+                                        by_split_label, first_hours, first_minutes, first_min, first_max)
     WITH f AS (
         SELECT id, clip_id, status, split, (image = '' AND source_path = '') AS missing
         FROM annotations_frame WHERE clip_id = ANY(ids)),
@@ -55,20 +46,16 @@ BEGIN
         FROM (SELECT clip_id, to_char(t AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI') AS m, count(*) AS n
               FROM firsts GROUP BY 1, 2) x GROUP BY clip_id),
     first_bounds AS (SELECT clip_id, count(*)::int AS annotated, min(t) AS lo, max(t) AS hi
-                     FROM firsts GROUP BY clip_id),
-    points AS (
-        SELECT f.clip_id, ARRAY[%(labelled)s]::int[] AS labelled, ARRAY[%(verified)s]::int[] AS verified
-        FROM f JOIN annotations_annotation a ON a.frame_id = f.id GROUP BY f.clip_id)
+                     FROM firsts GROUP BY clip_id)
     SELECT c.id, c.project_id, coalesce(s.frames, 0), coalesce(s.missing, 0), coalesce(fb.annotated, 0),
            coalesce(s.by_status, '{}'::jsonb), coalesce(l.by_split_label, '{}'::jsonb), coalesce(fh.hours, '{}'::jsonb),
-           coalesce(fm.minutes, '{}'::jsonb), fb.lo, fb.hi, coalesce(pt.labelled, '{}'), coalesce(pt.verified, '{}')
+           coalesce(fm.minutes, '{}'::jsonb), fb.lo, fb.hi
     FROM annotations_clip c
     LEFT JOIN statuses s ON s.clip_id = c.id
     LEFT JOIN labelled l ON l.clip_id = c.id
     LEFT JOIN first_hours fh ON fh.clip_id = c.id
     LEFT JOIN first_minutes fm ON fm.clip_id = c.id
     LEFT JOIN first_bounds fb ON fb.clip_id = c.id
-    LEFT JOIN points pt ON pt.clip_id = c.id
     WHERE c.id = ANY(ids);
 END $$;
 
@@ -108,8 +95,8 @@ BEGIN
         PERFORM annotations_recount_clips(ARRAY(
             SELECT DISTINCT f.clip_id FROM annotations_frame f WHERE f.id IN (
                 SELECT unnest(ARRAY[o.frame_id, n.frame_id]) FROM old_rows o JOIN new_rows n ON n.id = o.id
-                WHERE (o.frame_id, o.form_label_id, o.created_at, o.keypoints, o.keypoint_states)
-                      IS DISTINCT FROM (n.frame_id, n.form_label_id, n.created_at, n.keypoints, n.keypoint_states))));
+                WHERE (o.frame_id, o.form_label_id, o.created_at)
+                      IS DISTINCT FROM (n.frame_id, n.form_label_id, n.created_at))));
     END IF;
     RETURN NULL;
 END $$;
@@ -130,7 +117,7 @@ CREATE TRIGGER clipcounts_deleted_clips AFTER DELETE ON annotations_clip
     REFERENCING OLD TABLE AS old_rows FOR EACH STATEMENT EXECUTE FUNCTION annotations_clipcounts_clips();
 
 SELECT annotations_recount_clips(ARRAY(SELECT id FROM annotations_clip));
-""".replace("%(labelled)s", LABELLED).replace("%(verified)s", VERIFIED)
+"""
 
 DROP = """
 DROP TRIGGER IF EXISTS clipcounts_deleted_clips ON annotations_clip;
@@ -166,8 +153,6 @@ class Migration(migrations.Migration):
                 ('first_minutes', models.JSONField(default=dict)),
                 ('first_min', models.DateTimeField(null=True)),
                 ('first_max', models.DateTimeField(null=True)),
-                ('labelled', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), default=list, size=None)),
-                ('verified', django.contrib.postgres.fields.ArrayField(base_field=models.IntegerField(), default=list, size=None)),
                 ('project', models.ForeignKey(db_constraint=False, on_delete=django.db.models.deletion.DO_NOTHING, related_name='+', to='annotations.project')),
             ],
         ),

@@ -8,10 +8,7 @@ COPY, edits, splits, deletes): each such statement recounts the clips it touched
 
 from __future__ import annotations
 
-from django.contrib.postgres.fields import ArrayField
 from django.db import models
-
-POINTS = 40  # keypoint positions counted in labelled / verified (migration 0011)
 
 
 class ClipCounts(models.Model):
@@ -36,8 +33,6 @@ class ClipCounts(models.Model):
     first_minutes = models.JSONField(default=dict)
     first_min = models.DateTimeField(null=True)
     first_max = models.DateTimeField(null=True)
-    labelled = ArrayField(models.IntegerField(), default=list)
-    verified = ArrayField(models.IntegerField(), default=list)
 
     def __str__(self) -> str:
         return f"counts of clip {self.clip_id}"

@@ -10,7 +10,6 @@ from __future__ import annotations
 from django.db import connection
 
 from annotations.models import Clip, ClipCounts, FormLabel
-from annotations.models.counts import POINTS
 
 TOTALS_SQL = """
     SELECT coalesce(sum(frames), 0), coalesce(sum(missing_images), 0), coalesce(sum(annotated), 0),
@@ -45,19 +44,6 @@ def frames_by_split_and_label(project) -> list[tuple[str, str | None, int]]:
         if n:
             rows.append((split, names.get(int(label_id)) if label_id else None, int(n)))
     return sorted(rows, key=lambda r: (r[0], r[1] is None, r[1] or ""))
-
-
-def keypoint_counts(project, indices: list[int]) -> list[tuple[int, int]] | None:
-    """Per keypoint index (0-based) asked for: (annotations where it is labelled, of them verified); None
-    when an index is past the positions the counts keep (counted from the annotations then)."""
-    if any(i >= POINTS for i in indices):
-        return None
-    if not indices:
-        return []
-    parts = ", ".join(f"coalesce(sum(labelled[{i + 1}]), 0), coalesce(sum(verified[{i + 1}]), 0)"
-                      for i in (int(i) for i in indices))
-    values = _rows(f"SELECT {parts} FROM {{counts}} WHERE project_id = %s", project)[0]
-    return [(int(values[2 * j]), int(values[2 * j + 1])) for j in range(len(indices))]
 
 
 def clip_frames(project) -> list[tuple[str, int, int]]:

@@ -8,7 +8,7 @@ import pytest
 from django.db.models import Count
 
 from annotations.models import Annotation, Clip, ClipCounts, Frame, Project
-from annotations.projects.stats import clip_frames, keypoint_counts, project_stats
+from annotations.projects.stats import clip_frames, project_stats
 from tests.annotations.dashboards.test_scaling import grow
 
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
@@ -40,23 +40,9 @@ def per_clip(project) -> list[tuple]:
                 .order_by("key").values_list("key", "n", "a"))
 
 
-def points(project) -> list[tuple[int, int]]:
-    """Per keypoint: annotations where it is labelled, and labelled and verified (counted in Python)."""
-    out = []
-    for i in range(project.num_keypoints):
-        labelled = verified = 0
-        for kp, states in Annotation.objects.filter(project=project).values_list("keypoints", "keypoint_states"):
-            if 3 * i + 2 < len(kp) and kp[3 * i + 2] > 0:
-                labelled += 1
-                verified += states[i] == "verified"
-        out.append((labelled, verified))
-    return out
-
-
 def check(project) -> None:
     assert project_stats(project) == counted(project)
     assert clip_frames(project) == per_clip(project)
-    assert keypoint_counts(project, list(range(project.num_keypoints))) == points(project)
 
 
 @pytest.fixture
@@ -77,14 +63,6 @@ def test_counts_follow_inserts_label_status_and_split_changes(grown):
     Frame.objects.filter(pk=first.frame_id).update(image="", source_path="")
     assert project_stats(grown)["annotated_frames_by_label"]["none"] == 1
     check(grown)
-    # An edit of points and states alone recounts the per-keypoint figures.
-    K = grown.num_keypoints
-    before = keypoint_counts(grown, [0, K - 1])
-    Annotation.objects.filter(pk=first.pk).update(keypoints=[5.0, 5.0, 0] * (K - 1) + [5.0, 5.0, 2],
-                                                  keypoint_states=["unverified"] * (K - 1) + ["verified"])
-    check(grown)
-    assert keypoint_counts(grown, [0, K - 1]) == [(before[0][0] - 1, before[0][1] - 1), before[1]]
-    assert keypoint_counts(grown, [40]) is None  # past the positions kept: the chart counts annotations
 
 
 def test_counts_follow_moves_and_deletes(grown):
