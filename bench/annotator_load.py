@@ -294,6 +294,8 @@ async def load_run(base: str, people: list[dict], think: float, gunicorn_pid: in
     if label == "warmup":
         emit("warmup_requests", len(rec.samples), "requests")
         emit("warmup_errors", sum(rec.errors.values()), "requests")
+        if rec.errors:
+            emit("warmup_errors_by_kind", rec.errors, "requests")
         return rec
     n = len(rec.samples)
     emit(f"{label}_think_time_mean_s", think, "s")
@@ -406,8 +408,9 @@ def main() -> None:
             emit("gunicorn_command", " ".join(args), "command")
             # A server that has run for a while: every worker has imported its modules and opened its
             # database connection before the clock starts (a fresh worker's first request costs ~1 s).
-            saves = asyncio.run(load_run(base, people, 0.0, proc.pid, BENCH_DB, WARMUP, "warmup")).saves
-            server_errors = 0
+            warm = asyncio.run(load_run(base, people, 0.0, proc.pid, BENCH_DB, WARMUP, "warmup"))
+            saves = warm.saves
+            server_errors = sum(n for kind, n in warm.errors.items() if kind.split(":")[-1].startswith("5"))
             for run in RUNS:
                 rec = asyncio.run(load_run(base, people, THINK if run == "think" else 0.0, proc.pid, BENCH_DB))
                 saves += rec.saves
