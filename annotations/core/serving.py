@@ -35,7 +35,7 @@ from django.http import (
 from django.utils.cache import patch_cache_control
 from django.utils.http import parse_etags
 
-from annotations.core.storage import storage_path
+from annotations.core.storage import STORAGE_PREFIX, storage_path
 
 MODES = ("django", "x-accel-redirect", "x-sendfile")
 
@@ -121,8 +121,6 @@ def serve_frame_image(request, frame) -> HttpResponseBase:
     if frame.image:
         return serve_stored(request, frame.image.name, "image/jpeg")
     if frame.source_path:
-        from annotations.core.storage import STORAGE_PREFIX
-
         if frame.source_path.startswith(STORAGE_PREFIX):
             return serve_stored(request, frame.source_path[len(STORAGE_PREFIX):], "image/jpeg")
         return serve_path(request, frame.source_path, "image/jpeg")
