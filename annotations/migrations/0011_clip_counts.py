@@ -17,6 +17,10 @@ BEGIN
     IF ids IS NULL OR cardinality(ids) = 0 THEN
         RETURN;
     END IF;
+    -- One recount of a clip at a time: two transactions changing frames of the same clip would both
+    -- delete its row and both insert one (a unique violation), or the later would count from a snapshot
+    -- without the other's rows. The lock waits for the other to commit; the statements below then see it.
+    PERFORM 1 FROM annotations_clip WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
     DELETE FROM annotations_clipcounts WHERE clip_id = ANY(ids);
     INSERT INTO annotations_clipcounts (clip_id, project_id, frames, missing_images, annotated, by_status,
                                         by_split_label, first_hours, first_minutes, first_min, first_max)

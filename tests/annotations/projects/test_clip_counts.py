@@ -87,3 +87,40 @@ def test_a_new_clip_without_frames_counts_zero_and_a_deleted_project_leaves_no_c
     pk = grown.pk
     Project.objects.get(pk=pk).delete()
     assert not ClipCounts.objects.filter(project_id=pk).exists()
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_two_transactions_changing_frames_of_one_clip_recount_it_one_after_the_other(project, users):
+    """Two submits in one clip at once: the second recount waits for the first to commit, then counts
+    both (without the wait both deleted the clip's row and both inserted one: a unique violation)."""
+    import threading
+
+    import psycopg
+    from django.db import connection
+
+    grow(project, [users["annotator"], users["reviewer"]], 4)
+    clip = project.clips.order_by("key").first()
+    first, second = Frame.objects.filter(clip=clip).order_by("id")[:2]
+    cfg = connection.settings_dict
+    dsn = dict(host=cfg["HOST"] or "127.0.0.1", port=cfg["PORT"] or 5432, user=cfg["USER"], dbname=cfg["NAME"])
+    errors: list[BaseException] = []
+    with psycopg.connect(**dsn) as a, psycopg.connect(**dsn) as b:
+        a.execute("UPDATE annotations_frame SET status = 'accepted' WHERE id = %s", [first.pk])
+
+        def other_submit():
+            try:
+                b.execute("UPDATE annotations_frame SET status = 'rejected' WHERE id = %s", [second.pk])
+                b.commit()
+            except BaseException as exc:  # noqa: BLE001 - reported by the assertion below
+                errors.append(exc)
+
+        worker = threading.Thread(target=other_submit)
+        worker.start()
+        worker.join(timeout=1.0)
+        assert worker.is_alive()             # waiting for the first transaction's recount of the clip
+        a.commit()
+        worker.join(timeout=30)
+    assert errors == []
+    counts = ClipCounts.objects.get(clip=clip).by_status
+    assert counts.get("accepted", 0) >= 1 and counts.get("rejected", 0) >= 1
+    check(project)
