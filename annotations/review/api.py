@@ -20,7 +20,16 @@ from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import AnnotationSerializer, validated
 from annotations.gold import attempts, blinding, serving
 from annotations.learning.payloads import people_predictions
-from annotations.models import Annotation, Frame, FrameLease, FrameStatus, QueueItem, Revision, Role
+from annotations.models import (
+    Annotation,
+    ConsensusFrame,
+    Frame,
+    FrameLease,
+    FrameStatus,
+    QueueItem,
+    Revision,
+    Role,
+)
 from annotations.models.review import DECISION_QUEUES, QUEUE_ROLES
 from annotations.review import claims, editing, history, queues
 from annotations.review import decisions as review
@@ -254,6 +263,7 @@ def editor_payload(frame: Frame, user) -> dict:
     lease = claims.held_lease(frame, user)
     item = lease.item if lease is not None else None
     rejection = review.last_rejection(frame)
+    can_decide = project.has_role(user, Role.REVIEWER)
     return {
         "frame": {"id": frame.pk, "file_name": frame.file_name, "clip": frame.clip.key,
                   "frame_index": frame.frame_index,
@@ -276,7 +286,10 @@ def editor_payload(frame: Frame, user) -> dict:
         "rejection": ({"comment": rejection.comment,
                        "by": by.get_username() if (by := rejection.user) is not None else None,
                        "at": rejection.created_at.isoformat()} if rejection else None),
-        "can_decide": project.has_role(user, Role.REVIEWER),
+        "can_decide": can_decide,
+        # A reviewer's editor shows the people's points side by side when their consensus went to review.
+        "consensus_disputed": can_decide and ConsensusFrame.objects.filter(
+            frame=frame, status=ConsensusFrame.Status.DISPUTED).exists(),
         "decision_queues": list(DECISION_QUEUES),
         "edit_url": reverse("frame-edit", args=[project.slug, frame.pk]),
         "history_url": reverse("frame-history", args=[project.slug, frame.pk]),

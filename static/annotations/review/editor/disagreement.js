@@ -64,7 +64,7 @@ export async function renderDisagreement() {
   const box = $("disagreement");
   if (!box) return;
   box.hidden = true;
-  if (!cfg.canDecide || !state.data) return;
+  if (!cfg.canDecide || !state.data || !state.data.consensus_disputed) return;
   const frameId = state.frameId;
   const res = await api.call("GET", `consensus/frames/${frameId}/`).catch(() => null);
   if (frameId !== state.frameId || !res || !res.ok || res.data.status !== "disputed") return;
