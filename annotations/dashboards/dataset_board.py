@@ -2,21 +2,23 @@
 
 from __future__ import annotations
 
-import itertools
 from collections import defaultdict
 from datetime import datetime, timedelta
 from typing import Any
 
-import numpy as np
-import orjson
 from django.contrib.auth import get_user_model
 from django.db import connection
 
 from annotations.dashboards.charts import PALETTE, bar, dataset, doughnut, line, nice_max, table
-from annotations.models import Annotation, ClipCounts, FrameStatus, FrameTransition, Revision
-from annotations.models.point_fields import VERIFIED_CODE
+from annotations.models import (
+    AgreementPair,
+    ClipCounts,
+    ClipKeypointCounts,
+    FrameStatus,
+    FrameTransition,
+    Revision,
+)
 from annotations.projects import stats
-from mlcore import metrics
 
 SPINE_PREFIXES = ("spine_", "neck", "hip")
 PER_CLIP_LIMIT = 60           # above this many clips the coverage chart becomes a histogram
@@ -180,19 +182,18 @@ def annotator_throughput(project) -> dict:
 
 
 def spine_verified(project) -> dict:
-    """Per spine point: annotations where it is labelled, and where a person verified it."""
+    """Per spine point: annotations where it is labelled, and where a person verified it (from the per-clip
+    keypoint counts that triggers keep, not from the annotations)."""
     names = project.skeleton["keypoints"]
     spine = [(i, n) for i, n in enumerate(names) if n.startswith(SPINE_PREFIXES)]
     if not spine:
         return table("Verified share of spine points", ["keypoint", "labelled", "verified", "share"], [],
                      bar([], []), "this project's skeleton has no spine points")
-    parts = []
-    for i, _ in spine:
-        labelled = f"COALESCE(keypoints[{3 * i + 3}], 0) > 0"  # double precision[], 1-based
-        parts.append(f"count(*) FILTER (WHERE {labelled})")
-        parts.append(f"count(*) FILTER (WHERE {labelled} AND keypoint_states[{i + 1}] = {VERIFIED_CODE})")
+    # Summed from the per-clip keypoint counts (one row per clip; migration 0012), 1-based arrays.
+    parts = [f"coalesce(sum(labelled[{i + 1}]), 0), coalesce(sum(verified[{i + 1}]), 0)" for i, _ in spine]
     with connection.cursor() as cur:
-        cur.execute(f"SELECT {', '.join(parts)} FROM {Annotation._meta.db_table} WHERE project_id = %s", [project.pk])
+        cur.execute(f"SELECT {', '.join(parts)} FROM {ClipKeypointCounts._meta.db_table} WHERE project_id = %s",
+                    [project.pk])
         counts = cur.fetchone()
     rows = [[n, counts[2 * j], counts[2 * j + 1], round(counts[2 * j + 1] / counts[2 * j], 3) if counts[2 * j] else 0.0]
             for j, (_, n) in enumerate(spine)]
@@ -205,44 +206,23 @@ def spine_verified(project) -> dict:
                  f"({100 * total_v / total_l:.0f}%)" if total_l else "no spine point is labelled yet")
 
 
+# Each pair once, a before b by username; the OKS of (a, b) is stored for both orders (migration 0012).
 AGREEMENT_SQL = """
-    SELECT DISTINCT ON (r.frame_id, u.username) r.frame_id, u.username, r.after ->> 'keypoints',
-           r.after ->> 'area', r.after ->> 'form_label'
-    FROM {revision} r JOIN {user} u ON u.id = r.user_id
-    WHERE r.project_id = %(p)s AND r.kind IN ('edit', 'restore') AND r.after IS NOT NULL AND r.frame_id IN (
-        -- frames two people edited (read off the index; a frame where one of them never left a snapshot
-        -- yields no pair below)
-        SELECT frame_id FROM {revision}
-        WHERE project_id = %(p)s AND kind IN ('edit', 'restore') AND user_id IS NOT NULL
-        GROUP BY frame_id HAVING count(DISTINCT user_id) > 1)
-    ORDER BY r.frame_id, u.username, r.created_at DESC, r.id DESC"""
+    SELECT p.frame_id, ua.username, ub.username, p.oks, p.same_form_label
+    FROM {pair} p JOIN {user} ua ON ua.id = p.user_a_id JOIN {user} ub ON ub.id = p.user_b_id
+    WHERE p.project_id = %(p)s AND ua.username < ub.username
+    ORDER BY p.frame_id, ua.username, ub.username"""
 
 
 def agreement(project) -> dict:
     """Frames saved by two or more people: OKS between their last versions, and form-label agreement.
 
-    Only the frames two people saved are read (their last snapshot per person, found in SQL), and the
-    OKS of every pair is one vectorised call."""
-    sigmas = np.asarray(project.skeleton["sigmas"], dtype=np.float64)
-    K = len(sigmas)
+    Per pair of people on a frame, read from the pairs that triggers score when revisions are written
+    (mlcore.metrics.oks with the first person's points as prediction, the second's as truth)."""
     with connection.cursor() as cur:
-        cur.execute(AGREEMENT_SQL.format(revision=Revision._meta.db_table, user=get_user_model()._meta.db_table),
+        cur.execute(AGREEMENT_SQL.format(pair=AgreementPair._meta.db_table, user=get_user_model()._meta.db_table),
                     {"p": project.pk})
-        last = cur.fetchall()
-    pairs, ka, kb, areas = [], [], [], []
-    for frame_id, group in itertools.groupby(last, key=lambda r: r[0]):
-        people = sorted(group, key=lambda r: r[1])
-        for (_, ua, kpa, area_a, la), (_, ub, kpb, area_b, lb) in itertools.combinations(people, 2):
-            a, b = _kp(orjson.loads(kpa or "null"), K), _kp(orjson.loads(kpb or "null"), K)
-            area = float(area_b or 0.0) or float(area_a or 0.0)
-            if area <= 0 or not ((a[:, 2] > 0) & (b[:, 2] > 0)).any():
-                continue
-            pairs.append([frame_id, ua, ub, la == lb])
-            ka.append(a)
-            kb.append(b)
-            areas.append(area)
-    oks = metrics.oks(np.asarray(ka), np.asarray(kb), np.asarray(areas), sigmas) if pairs else np.zeros(0)
-    rows: list[list[Any]] = [[f, ua, ub, round(float(o), 4), same] for (f, ua, ub, same), o in zip(pairs, oks)]
+        rows: list[list[Any]] = [[f, ua, ub, round(o, 4), same] for f, ua, ub, o, same in cur.fetchall()]
     edges = [0.0, 0.5, 0.75, 0.9, 0.95, 1.01]
     names = ["<0.5", "0.5-0.75", "0.75-0.9", "0.9-0.95", "≥0.95"]
     counts = [sum(1 for r in rows if lo <= r[3] < hi) for lo, hi in zip(edges, edges[1:])]
@@ -255,14 +235,6 @@ def agreement(project) -> dict:
                                                                      "same_form_label"], rows,
                  bar(names, [dataset("pairs of people", counts, 4)], y_title="pairs", x_title="OKS between them"),
                  note)
-
-
-def _kp(keypoints: list | None, K: int) -> np.ndarray:
-    """(K, 3) from a snapshot's flat keypoints, padded with unlabelled points."""
-    out = np.zeros(3 * K)
-    kp = (keypoints or [])[: 3 * K]
-    out[: len(kp)] = kp
-    return out.reshape(K, 3)
 
 
 CHARTS = {

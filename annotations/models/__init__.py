@@ -1,7 +1,7 @@
 """Database models, one module per area."""
 
 from annotations.models.consensus import ConsensusFrame, ConsensusVote
-from annotations.models.counts import ClipCounts
+from annotations.models.counts import AgreementPair, ClipCounts, ClipKeypointCounts
 from annotations.models.gold import GoldAttempt, GoldFrame
 from annotations.models.jobs import Job
 from annotations.models.labels import Annotation, KeypointState, Revision
@@ -20,7 +20,8 @@ from annotations.models.review import FrameLease, FrameTransition, Queue, QueueI
 from annotations.models.splits import ClipSplit, SplitVersion, Subset
 
 __all__ = [
-    "Annotation", "Clip", "ClipCounts", "ClipSplit", "FormLabel", "Frame", "FrameStatus", "ImportSource", "Job",
+    "AgreementPair", "Annotation", "Clip", "ClipCounts", "ClipKeypointCounts", "ClipSplit", "FormLabel", "Frame",
+    "FrameStatus", "ImportSource", "Job",
     "KeypointState", "Membership", "Project", "Revision", "Role", "SplitVersion", "Subset", "Video",
     "FrameLease", "FrameTransition", "Queue", "QueueItem", "QueueSkip",
     "ConsensusFrame", "ConsensusVote", "GoldAttempt", "GoldFrame",
