@@ -100,32 +100,39 @@ BEGIN
         RETURN;
     END IF;
     PERFORM 1 FROM annotations_frame WHERE id = ANY(ids) ORDER BY id FOR NO KEY UPDATE;
-    DELETE FROM annotations_agreementpair WHERE frame_id = ANY(ids);
+    -- IN (SELECT unnest(ids)) rather than = ANY(ids) where rows are filtered, not looked up: a hash of
+    -- 10,000 ids instead of a walk along the array for every row.
+    DELETE FROM annotations_agreementpair WHERE frame_id IN (SELECT unnest(ids));
     INSERT INTO annotations_agreementpair (project_id, frame_id, user_a_id, user_b_id, oks, same_form_label)
-    WITH last AS (
-        SELECT DISTINCT ON (frame_id, user_id) project_id, frame_id, user_id, after
+    -- Each snapshot's points become a float8[] once (not a jsonb lookup per point and pair).
+    WITH last AS MATERIALIZED (
+        SELECT DISTINCT ON (frame_id, user_id) project_id, frame_id, user_id, after ->> 'form_label' AS label,
+               (after ->> 'area')::float8 AS area,
+               CASE WHEN jsonb_typeof(after -> 'keypoints') = 'array' THEN ARRAY(
+                   SELECT v::float8 FROM jsonb_array_elements_text(after -> 'keypoints') WITH ORDINALITY x(v, n)
+                   ORDER BY n) ELSE '{}' END AS kp
         FROM annotations_revision
-        WHERE frame_id = ANY(ids) AND kind IN ('edit', 'restore') AND after IS NOT NULL AND user_id IS NOT NULL
+        WHERE frame_id IN (SELECT unnest(ids)) AND kind IN ('edit', 'restore') AND after IS NOT NULL
+              AND user_id IS NOT NULL
         ORDER BY frame_id, user_id, created_at DESC, id DESC),
+    sigmas AS MATERIALIZED (
+        SELECT id, ARRAY(SELECT v::float8 FROM jsonb_array_elements_text(skeleton -> 'sigmas') WITH ORDINALITY x(v, n)
+                         ORDER BY n) AS s
+        FROM annotations_project WHERE id IN (SELECT project_id FROM last)),
     pairs AS (
-        SELECT a.project_id, a.frame_id, a.user_id AS ua, b.user_id AS ub, a.after -> 'keypoints' AS ka,
-               b.after -> 'keypoints' AS kb, (a.after ->> 'form_label') IS NOT DISTINCT FROM
-                                             (b.after ->> 'form_label') AS same,
-               coalesce(nullif((b.after ->> 'area')::float8, 0), (a.after ->> 'area')::float8, 0) AS area
+        SELECT a.project_id, a.frame_id, a.user_id AS ua, b.user_id AS ub, a.kp AS ka, b.kp AS kb,
+               a.label IS NOT DISTINCT FROM b.label AS same, coalesce(nullif(b.area, 0), a.area, 0) AS area
         FROM last a JOIN last b ON b.frame_id = a.frame_id AND b.user_id <> a.user_id),
     terms AS (
         SELECT p.project_id, p.frame_id, p.ua, p.ub, p.same, p.area,
-               coalesce((p.ka ->> (3 * j + 2))::float8, 0) AS va, coalesce((p.kb ->> (3 * j + 2))::float8, 0) AS vb,
-               coalesce((p.ka ->> (3 * j))::float8, 0) - coalesce((p.kb ->> (3 * j))::float8, 0) AS dx,
-               coalesce((p.ka ->> (3 * j + 1))::float8, 0) - coalesce((p.kb ->> (3 * j + 1))::float8, 0) AS dy,
-               2 * (s.sigmas ->> j)::float8 AS k
-        FROM pairs p JOIN (SELECT id, skeleton -> 'sigmas' AS sigmas FROM annotations_project) s
-             ON s.id = p.project_id,
-             generate_series(0, jsonb_array_length(s.sigmas) - 1) j)
+               coalesce(p.ka[3 * j], 0) AS va, coalesce(p.kb[3 * j], 0) AS vb,
+               coalesce(p.ka[3 * j - 2], 0) - coalesce(p.kb[3 * j - 2], 0) AS dx,
+               coalesce(p.ka[3 * j - 1], 0) - coalesce(p.kb[3 * j - 1], 0) AS dy, 2 * s.s[j] AS k
+        FROM pairs p JOIN sigmas s ON s.id = p.project_id, generate_series(1, cardinality(s.s)) j
+        WHERE p.area > 0)
     SELECT project_id, frame_id, ua, ub, sum(CASE WHEN e < 745 THEN exp(-e) ELSE 0 END) FILTER (WHERE vb > 0)
                                          / count(*) FILTER (WHERE vb > 0), same
-    FROM (SELECT *, (dx * dx + dy * dy) / (k * k) / (area + 2.220446049250313e-16) / 2 AS e
-          FROM terms WHERE area > 0) t
+    FROM (SELECT *, (dx * dx + dy * dy) / (k * k) / (area + 2.220446049250313e-16) / 2 AS e FROM terms) t
     GROUP BY project_id, frame_id, ua, ub, same
     HAVING count(*) FILTER (WHERE va > 0 AND vb > 0) > 0;
 END $$;
