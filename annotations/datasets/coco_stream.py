@@ -1,11 +1,14 @@
 """COCO JSON streamed from the database into a file, in bounded memory.
 
 Rows come from server-side cursors (inside one transaction, so PostgreSQL sends them as they are
-read rather than materialising a WITH HOLD cursor) in binary, CHUNK records at a time. Keypoints
-(double precision[]) and states (smallint[]) arrive as their raw binary arrays: a chunk is decoded by
-numpy in one go, masked there, and its keypoint lists are written by one orjson call, so no number is
-formatted by PostgreSQL or touched one at a time in Python. The document is the one
-`formats.coco.to_coco_dict` builds from `exporting.build_dataset` (same keys, same values).
+read rather than materialising a WITH HOLD cursor) in binary, CHUNK records at a time, the next chunk
+fetched on a thread. PostgreSQL writes every text that needs no masking: each image's whole JSON, and
+each annotation's text around its points (ids, bbox, area, form label, source). Keypoints
+(double precision[]) and states (smallint[]) arrive as raw binary arrays: a chunk is decoded by numpy
+in one go, masked there, its keypoint lists written by one orjson call, and the chunk's pieces joined
+once. (PostgreSQL formatting the points itself, `array_to_string`, took longer than numpy + orjson.)
+The document is the one `formats.coco.to_coco_dict` builds from `exporting.build_dataset` (same keys,
+same values).
 """
 
 from __future__ import annotations
@@ -100,17 +103,15 @@ def json_rows(values: np.ndarray) -> list[bytes]:
     return rows
 
 
-def _annotation_rows(annotations):
-    return annotations.order_by("id").values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox", "area",
-                                                  "form_label__name", "source", "num_keypoints")
-
-
-def _server_chunks(queryset):
-    """The rows of a values_list queryset from a binary server-side cursor, CHUNK at a time, the next
-    chunk fetched by a thread while this one is written (PostgreSQL sends rows while Python writes
-    them). Call inside a transaction. Plain column values, keypoint and state arrays as raw bytes,
-    jsonb as its text: no Django converters run."""
-    sql, params = queryset.query.sql_with_params()
+def _server_chunks(queryset, sql: str | None = None, more: tuple = ()):
+    """The rows of a values_list queryset (or of `sql` over its SQL, {inner}, with its parameters) from a
+    binary server-side cursor, CHUNK at a time, the next chunk fetched by a thread while this one is
+    written (PostgreSQL sends rows while Python writes them). Call inside a transaction. Plain column
+    values, keypoint and state arrays as raw bytes, jsonb as its text: no Django converters run. `more`:
+    parameters of `sql` after the inner ones."""
+    inner, params = queryset.query.sql_with_params()
+    params = (*params, *more)
+    sql = inner if sql is None else sql.replace("{inner}", inner)
     connection.ensure_connection()
     chunks: queue.Queue = queue.Queue(maxsize=2)
     stop = threading.Event()
@@ -151,46 +152,66 @@ def _server_chunks(queryset):
 
 
 class _States:
-    """Per distinct stored state array (there are few): its names' JSON and the `verified` flags' JSON."""
+    """Per distinct stored state array (there are few): `[names],"verified":[flags]` as JSON."""
 
-    def __init__(self) -> None:
-        self.known: dict[bytes, tuple[bytes, bytes]] = {}
+    def __init__(self, K: int) -> None:
+        self.K = K
+        self.known: dict[bytes, bytes] = {}
 
-    def texts(self, raw: bytes, codes) -> tuple[bytes, bytes]:
+    def text(self, raw: bytes) -> bytes:
         hit = self.known.get(raw)
-        if hit is None:
-            codes = [int(c) for c in codes]
-            hit = self.known[raw] = (orjson.dumps([STATE_NAMES[c] for c in codes]),
-                                     orjson.dumps([c == VERIFIED_CODE for c in codes]))
+        if hit is None:  # NULL codes read as unverified, missing points unverified
+            codes = [0 if c is None else int(c) for c in _decode_array(raw, ">i2")]
+            codes += [STATE_CODES["unverified"]] * (self.K - len(codes))
+            hit = self.known[raw] = (orjson.dumps([STATE_NAMES[c] for c in codes]) + b',"verified":'
+                                     + orjson.dumps([c == VERIFIED_CODE for c in codes]))
         return hit
 
 
-def _decoded(chunk, K: int, verified_only: bool) -> dict[int, tuple[bytes, object, int]]:
-    """{row position: (keypoint JSON list body, state codes (K,), labelled count)} for the chunk's rows whose
-    arrays hold the full skeleton, decoded and masked by numpy together; the others are left out."""
+def _annotation_sql() -> str:
+    """The query over the annotation rows' SQL ({inner}) that streams (head, keypoints, states, labelled
+    count, tail, end), ordered by id. PostgreSQL writes the texts around the keypoints and states: head
+    `{"id":..,"keypoints":[`, tail `,"bbox":..,"attributes":{"form_label":..,"keypoint_states":`, end
+    `,"source":..}}`; keypoints and states come as binary arrays for numpy."""
+    return """
+    SELECT convert_to('{"id":' || a.id || ',"image_id":' || a.frame_id
+                      || ',"category_id":1,"iscrowd":0,"keypoints":[', 'UTF8'),
+           array_send(a.kp), array_send(a.st), a.n,
+           convert_to(',"bbox":' || a.bbox::text || ',"area":'
+               || CASE WHEN a.area = trunc(a.area) AND abs(a.area) < 1e15 THEN a.area::text || '.0'
+                       ELSE a.area::text END
+               || ',"segmentation":[],"attributes":{"form_label":' || coalesce(to_json(a.label)::text, 'null')
+               || ',"keypoint_states":', 'UTF8'),
+           convert_to(',"source":' || coalesce(to_json(a.source)::text, 'null') || '}}', 'UTF8')
+    FROM ({inner}) AS a(id, frame_id, kp, st, bbox, area, label, source, n)
+    ORDER BY a.id"""
+
+
+def _decoded(chunk, K: int, verified_only: bool) -> dict[int, tuple[bytes, int]]:
+    """{row position: (keypoint JSON list body, labelled count)} for the chunk's rows whose arrays hold
+    the full skeleton, decoded and masked by numpy together; the others are left out."""
     kp_head, states_head = _array_head(">f8", 3 * K), _array_head(">i2", K)
     kp_width, states_width = 20 + 12 * 3 * K, 20 + 6 * K
-    regular = [n for n, r in enumerate(chunk) if len(r[2]) == kp_width and len(r[3]) == states_width
-               and r[2][:20] == kp_head and r[3][:20] == states_head]
+    regular = [n for n, r in enumerate(chunk) if len(r[1]) == kp_width and len(r[2]) == states_width
+               and r[1][:20] == kp_head and r[2][:20] == states_head]
     if not regular:
         return {}
-    kp = _array_block([chunk[n][2] for n in regular], ">f8", 3 * K)
-    codes = _array_block([chunk[n][3] for n in regular], ">i2", K).astype(np.int16)
-    labelled = np.fromiter((chunk[n][8] for n in regular), np.int64, len(regular))
+    kp = _array_block([chunk[n][1] for n in regular], ">f8", 3 * K)
+    labelled = np.fromiter((chunk[n][3] for n in regular), np.int64, len(regular))
     if verified_only:
-        unconfirmed = codes != VERIFIED_CODE
+        unconfirmed = _array_block([chunk[n][2] for n in regular], ">i2", K) != VERIFIED_CODE
         if unconfirmed.any():
             points = kp.reshape(len(regular), K, 3)
             points[unconfirmed] = 0.0
             labelled = np.where(unconfirmed.any(axis=1), (points[:, :, 2] > 0).sum(axis=1), labelled)
-    return dict(zip(regular, zip(json_rows(kp), codes, labelled.tolist())))
+    return dict(zip(regular, zip(json_rows(kp), labelled.tolist())))
 
 
-def _odd_row(row, K: int, verified_only: bool) -> tuple[bytes, list[int], int]:
+def _odd_row(row, K: int, verified_only: bool) -> tuple[bytes, int]:
     """One row the chunk path could not take: decoded in Python, padded to K points, masked."""
-    kp = [0 if v is None else v for v in _decode_array(row[2], ">f8")]
-    codes = [0 if c is None else int(c) for c in _decode_array(row[3], ">i2")]
-    labelled = row[8]
+    kp = [0 if v is None else v for v in _decode_array(row[1], ">f8")]
+    codes = [0 if c is None else int(c) for c in _decode_array(row[2], ">i2")]
+    labelled = row[3]
     missing = K - len(kp) // 3
     if missing > 0:
         kp, codes = kp + [0.0, 0.0, 0.0] * missing, codes + [STATE_CODES["unverified"]] * missing
@@ -200,69 +221,60 @@ def _odd_row(row, K: int, verified_only: bool) -> tuple[bytes, list[int], int]:
         labelled = None
     if labelled is None:
         labelled = sum(1 for v in kp[2::3] if v > 0)
-    return json_rows(np.asarray([kp], dtype=np.float64))[0], codes, labelled
+    return json_rows(np.asarray([kp], dtype=np.float64))[0], labelled
 
 
-ANNOTATION = (b'{"id":%d,"image_id":%d,"category_id":1,"iscrowd":0,"keypoints":[%s],"num_keypoints":%d,'
-              b'"bbox":%s,"area":%r,"segmentation":[],"attributes":{"form_label":%s,"keypoint_states":%s,'
-              b'"verified":%s,"source":%s}}')
-
-
-def _annotation_chunks(chunks, K: int, verified_only: bool):
-    """Yield the JSON texts (bytes) of each chunk's annotations, a list per chunk."""
-    states = _States()
-    names: dict[str | None, bytes] = {}
-    for chunk in chunks:
+def _annotation_chunks(annotations, K: int, verified_only: bool):
+    """Yield (the JSON texts (bytes) of a chunk's annotations, comma-separated, how many), chunk by chunk."""
+    rows = annotations.order_by("id").values_list("id", "frame_id", "keypoints", "keypoint_states", "bbox", "area",
+                                                  "form_label__name", "source", "num_keypoints")
+    states = _States(K)
+    for chunk in _server_chunks(rows, _annotation_sql()):
         decoded = _decoded(chunk, K, verified_only)
-        out = []
-        for n, (ann_id, frame_id, _, raw_states, bbox_text, area, label, source, _) in enumerate(chunk):
-            hit = decoded.get(n)
-            if hit is not None:
-                (kp_text, codes, labelled), key = hit, raw_states
-            else:  # made before the skeleton gained keypoints (or odd): decoded on its own
-                kp_text, codes, labelled = _odd_row(chunk[n], K, verified_only)
-                key = bytes(str(codes), "ascii")
-            states_text, verified = states.texts(key, codes)
-            if label not in names:
-                names[label] = orjson.dumps(label)
-            if source not in names:
-                names[source] = orjson.dumps(source)
-            out.append(ANNOTATION % (ann_id, frame_id, kp_text, labelled, bbox_text, float(area), names[label],
-                                     states_text, verified, names[source]))
-        yield out
+        if len(decoded) < len(chunk):  # made before the skeleton gained keypoints (or odd): one by one
+            decoded.update((n, _odd_row(chunk[n], K, verified_only)) for n in range(len(chunk)) if n not in decoded)
+        points, labelled = zip(*(decoded[n] for n in range(len(chunk))))
+        heads, _, raw_states, _, tails, ends = zip(*chunk)
+        # One join per chunk: head, keypoints, '],"num_keypoints":', count, tail, states, end, separator.
+        parts: list = [b","] * (8 * len(chunk))
+        parts[0::8], parts[1::8], parts[2::8] = heads, points, [b'],"num_keypoints":'] * len(chunk)
+        parts[3::8], parts[4::8] = orjson.dumps(labelled)[1:-1].split(b","), tails
+        parts[5::8], parts[6::8] = [states.text(raw) for raw in raw_states], ends
+        yield b"".join(parts[:-1]), len(chunk)
 
 
-IMAGE = b'{"id":%d,"file_name":%s,"width":%d,"height":%d,"clip_id":%s,"frame_index":%s,"split":%s%s}'
+IMAGES = """
+    SELECT convert_to('{"id":' || f.id || ',"file_name":' || coalesce(to_json(f.file_name)::text, 'null')
+        || ',"width":' || coalesce(f.width::text, 'null') || ',"height":' || coalesce(f.height::text, 'null')
+        || ',"clip_id":' || coalesce(to_json(f.clip_key)::text, 'null') || ',"frame_index":'
+        || coalesce(f.frame_index::text, 'null') || ',"split":' || coalesce(s.subset, '""')
+        || coalesce(',"attributes":' || t.attrs, '') || '}', 'UTF8')
+    FROM ({inner}) AS f(id, file_name, width, height, clip_id, clip_key, frame_index)
+    LEFT JOIN unnest(%s::bigint[], %s::text[]) AS s(clip_id, subset) ON s.clip_id = f.clip_id
+    LEFT JOIN unnest(%s::bigint[], %s::text[]) AS t(frame_id, attrs) ON t.frame_id = f.id
+    ORDER BY f.id"""
 
 
 def _image_chunks(frames, subset_of: dict, attributes: dict[int, dict]):
-    """Yield the JSON texts (bytes) of the frames, a list per chunk (the same object per image as
-    to_coco_dict writes, key for key)."""
+    """Yield (the JSON texts (bytes) of a chunk's frames, comma-separated, how many), chunk by chunk (the
+    same object per image as to_coco_dict writes, key for key). PostgreSQL writes each text; the split
+    and attribute texts (orjson's) come in as array parameters."""
     rows = frames.order_by("id").values_list("id", "file_name", "width", "height", "clip_id", "clip__key",
                                              "frame_index")
-    dumps = orjson.dumps
-    splits = {clip_id: dumps(subset) for clip_id, subset in subset_of.items()}
-    keys: dict[str, bytes] = {}
-    for chunk in _server_chunks(rows):
-        out = []
-        for pk, name, width, height, clip_id, clip_key, index in chunk:
-            key = keys.get(clip_key)
-            if key is None:
-                key = keys[clip_key] = dumps(clip_key)
-            extra = b',"attributes":' + dumps(attributes[pk]) if pk in attributes else b""
-            out.append(IMAGE % (pk, dumps(name), width, height, key, b"null" if index is None else b"%d" % index,
-                                splits.get(clip_id, b'""'), extra))
-        yield out
+    splits = (list(subset_of), [orjson.dumps(subset).decode() for subset in subset_of.values()])
+    extra = (list(attributes), [orjson.dumps(value).decode() for value in attributes.values()])
+    for chunk in _server_chunks(rows, IMAGES, (*splits, *extra)):
+        yield b",".join([text for text, in chunk]), len(chunk)
 
 
 def _write_array(fh: BinaryIO, chunks) -> int:
-    """Write `[t1,t2,...]` from lists of JSON texts (bytes); returns how many elements."""
+    """Write `[t1,t2,...]` from (comma-separated JSON texts (bytes), how many) pairs; returns how many."""
     count = 0
     fh.write(b"[")
-    for chunk in chunks:
-        if chunk:
-            fh.write((b"," if count else b"") + b",".join(chunk))
-            count += len(chunk)
+    for text, n in chunks:
+        if n:
+            fh.write((b"," if count else b"") + text)
+            count += n
     fh.write(b"]")
     return count
 
@@ -282,11 +294,13 @@ def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, fr
     head = orjson.dumps({"info": info, "licenses": [], "categories": [coco_category(skeleton)],
                          "form_labels": form_labels})
     with transaction.atomic():  # server-side cursors without WITH HOLD: rows stream as they are read
+        with connection.cursor() as cursor:  # JIT-compiling the text-building query costs seconds, saves none
+            cursor.execute("SET LOCAL jit = off")
+            cursor.execute("SET LOCAL work_mem = '64MB'")  # the frames' sort after the split lookup, in memory
         fh.write(head[:-1] + b',"images":')
         n_images = _write_array(fh, _image_chunks(frames, subset_of, attributes or {}))
         fh.write(b',"annotations":')
-        chunks = _server_chunks(_annotation_rows(annotations))
-        n_annotations = _write_array(fh, itertools.chain(_annotation_chunks(chunks, K, verified_only),
-                                                         ([text.encode()] for text in extra)))
+        n_annotations = _write_array(fh, itertools.chain(_annotation_chunks(annotations, K, verified_only),
+                                                         ((text.encode(), 1) for text in extra)))
         fh.write(b"}")
     return {"images": n_images, "annotations": n_annotations}

@@ -109,3 +109,25 @@ def test_chunks_mixing_full_and_short_rows_are_written_each_as_stored(mixed, tmp
         assert without_date(json.loads(out.read_bytes())) == without_date(expected)
         K = mixed.get_skeleton().num_keypoints
         assert all(len(a["keypoints"]) == 3 * K for a in json.loads(out.read_bytes())["annotations"])
+
+
+def test_flags_stay_integers_and_coordinates_keep_their_exact_values(mixed, tmp_path):
+    """PostgreSQL writes the texts around the points and numpy/orjson the points: v is an int (0, 1, 2),
+    every coordinate parses back to the stored double, the area stays a float."""
+    first = Annotation.objects.filter(project=mixed).order_by("id")[6]
+    odd = [0.1 + 0.2, 1e-7, 123456.78901234567, 1e20, 2.0 / 3.0, 5e-324]
+    kp = list(first.keypoints)
+    for i, value in enumerate(odd):
+        kp[3 * i], kp[3 * i + 1], kp[3 * i + 2] = value, -value, 2
+    Annotation.objects.filter(pk=first.pk).update(keypoints=kp, area=1234.0)
+    stored = {a.pk: a for a in Annotation.objects.filter(project=mixed)}
+    out = tmp_path / "all.json"
+    exporting.export(mixed, "coco", ["all"], include_unconfirmed=True, out_path=out)
+    for a in json.loads(out.read_bytes())["annotations"]:
+        ann = stored[a["id"]]
+        assert all(type(v) is int and v in (0, 1, 2) for v in a["keypoints"][2::3])
+        padded = list(ann.keypoints) + [0] * (len(a["keypoints"]) - len(ann.keypoints))  # rows made before K grew
+        assert [float(x) for x in a["keypoints"]] == [float(x) for x in padded]
+        assert type(a["area"]) is float and a["area"] == ann.area
+    written = {a["id"]: a for a in json.loads(out.read_bytes())["annotations"]}[first.pk]
+    assert written["keypoints"][:3] == [0.1 + 0.2, -(0.1 + 0.2), 2] and written["area"] == 1234.0
