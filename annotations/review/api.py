@@ -287,12 +287,13 @@ def editor_payload(frame: Frame, user) -> dict:
                        "by": by.get_username() if (by := rejection.user) is not None else None,
                        "at": rejection.created_at.isoformat()} if rejection else None),
         "can_decide": can_decide,
-        # A reviewer's editor shows the people's points side by side when their consensus went to review.
-        "consensus_disputed": can_decide and ConsensusFrame.objects.filter(
-            frame=frame, status=ConsensusFrame.Status.DISPUTED).exists(),
         "decision_queues": list(DECISION_QUEUES),
         "edit_url": reverse("frame-edit", args=[project.slug, frame.pk]),
         "history_url": reverse("frame-history", args=[project.slug, frame.pk]),
+        # A reviewer's editor shows the people's points side by side once their consensus went to review.
+        # Otherwise the payload does not mention consensus at all: whoever is still voting labels blind.
+        **({"consensus_disputed": True} if can_decide and ConsensusFrame.objects.filter(
+            frame=frame, status=ConsensusFrame.Status.DISPUTED).exists() else {}),
     }
 
 
