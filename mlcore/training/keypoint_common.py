@@ -5,6 +5,7 @@ and BlazePose's heads (``blazepose.training``) import from here, so neither impo
 from __future__ import annotations
 
 import os
+import warnings
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -88,7 +89,8 @@ def keypoint_report(pred: npt.NDArray[np.float64], samples: KeypointSamples, ske
     pck10, _ = metrics.pck(pred, samples.keypoints, samples.bboxes, 0.1)
     err, per = metrics.pixel_error(pred, samples.keypoints)
     ks = metrics.oks_per_keypoint(pred, samples.keypoints, samples.areas, skeleton.sigma_array)
-    with np.errstate(all="ignore"):
+    with warnings.catch_warnings():  # a keypoint nobody labelled (a spine point) has no OKS: NaN, not a warning
+        warnings.simplefilter("ignore", RuntimeWarning)
         per_oks = np.nanmean(np.where(np.isnan(ks), np.nan, ks), axis=0) if len(ks) else np.array([])
     return {
         "n": int(len(o)),
