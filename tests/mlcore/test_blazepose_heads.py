@@ -98,17 +98,21 @@ def test_early_stopping_keeps_the_start_when_no_epoch_beats_it(cached, bp_net):
     assert stopper.best_epoch == -1          # lr 0: nothing changes, the start is kept
 
 
-@pytest.fixture(scope="module")
-def model_dir(bp_net, dataset, tmp_path_factory):
+def _tiny_heads_model(dataset, out, skeleton=None):
+    """(model directory, report, COCO dict): one epoch of tiny heads on four real frames of two clips."""
     from mlcore.blazepose.head_config import HeadTrainConfig
     from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 
-    out = tmp_path_factory.mktemp("heads_model")
     data = _four_frames(dataset)
     cfg = KeypointTrainConfig(backbone="blazepose",
                               head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2))
-    report = train_keypoints(data, dataset / "images", out, config=cfg)
+    report = train_keypoints(data, dataset / "images", out, skeleton=skeleton, config=cfg)
     return out, report, data
+
+
+@pytest.fixture(scope="module")
+def model_dir(bp_net, dataset, tmp_path_factory):
+    return _tiny_heads_model(dataset, tmp_path_factory.mktemp("heads_model"))
 
 
 def test_training_writes_a_model_directory_with_the_usual_report(model_dir):
@@ -254,15 +258,7 @@ def test_a_frame_without_a_detection_falls_back_to_the_whole_frame(model_dir):
 @pytest.fixture(scope="module")
 def spine_model_dir(bp_net, dataset, tmp_path_factory):
     """Heads for COCO-17 + spine trained on frames whose spine points nobody labelled (as in the demo)."""
-    from mlcore.blazepose.head_config import HeadTrainConfig
-    from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
-
-    out = tmp_path_factory.mktemp("spine_heads_model")
-    data = _four_frames(dataset)
-    cfg = KeypointTrainConfig(backbone="blazepose",
-                              head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2))
-    report = train_keypoints(data, dataset / "images", out, skeleton=COCO17_SPINE, config=cfg)
-    return out, report, data
+    return _tiny_heads_model(dataset, tmp_path_factory.mktemp("spine_heads_model"), skeleton=COCO17_SPINE)
 
 
 def _first_frame(data, dataset):
