@@ -113,6 +113,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         # Output points (in self.skeleton) that are not the heads' predictions.
         self.unlearned = np.array([i for i, n in enumerate(self.skeleton.keypoints) if normalise_name(n) not in known],
                                   dtype=np.int64)
+        self.predicted = np.setdiff1d(np.arange(self.skeleton.num_keypoints), self.unlearned)
         self.spine_depth = float(meta.get("spine_depth", DEFAULT_DEPTH))
 
     def run_roi(self, image: np.ndarray, roi: Roi) -> HeadsRoiResult:
@@ -135,9 +136,8 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         for found, box, fallback in kept:
             assert isinstance(found, HeadsRoiResult) and found.keypoints is not None
             result, kp = found, self._out(found.keypoints)
-            learned = np.setdiff1d(np.arange(len(kp)), self.unlearned)
             if box is None:
-                lo, hi = kp[learned, :2].min(axis=0), kp[learned, :2].max(axis=0)
+                lo, hi = kp[self.predicted, :2].min(axis=0), kp[self.predicted, :2].max(axis=0)
                 box = np.array([lo[0], lo[1], hi[0] - lo[0], hi[1] - lo[1]])
             mp33 = np.concatenate([result.landmarks39[:33, :2], result.landmarks39[:33, 3:4]], axis=1)
             inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=0.0,
@@ -152,7 +152,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
                     inst.keypoints = (kp + flipped) / 2
             if len(self.unlearned):
                 inst.keypoints = self._place_unlearned(inst.keypoints, result, image, inst.extra)
-            inst.score = float(inst.keypoints[learned, 2].mean()) if len(learned) else 0.0
+            inst.score = float(inst.keypoints[self.predicted, 2].mean()) if len(self.predicted) else 0.0
             out.append(inst)
         return out
 
