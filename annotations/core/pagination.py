@@ -29,6 +29,10 @@ class BoundedPagination(LimitOffsetPagination):
 
     default_limit = DEFAULT_PAGE_SIZE
     max_limit = MAX_PAGE_SIZE
+    # The schema's words for ?limit= and ?offset= (drf-spectacular reads them from here).
+    limit_query_description = (f"Rows of the page: 1 to {MAX_PAGE_SIZE} (larger values get {MAX_PAGE_SIZE}); "
+                               f"default {DEFAULT_PAGE_SIZE}.")
+    offset_query_description = "Rows to skip (a whole number)."
 
     def get_limit(self, request):
         limit = whole_number(request, self.limit_query_param, self.default_limit, self.max_limit, cap=True)
@@ -48,6 +52,17 @@ class BoundedPagination(LimitOffsetPagination):
                 f"'{self.limit_query_param}' {self.capped_from:,} is above the largest page ({self.max_limit}): "
                 f"this page holds at most {self.max_limit} rows; follow 'next' for the rest")
         return response
+
+    def get_paginated_response_schema(self, schema):
+        """The page as get_paginated_response writes it, for drf-spectacular: `limit` always, `limit_capped`
+        only when the asked limit was cut."""
+        page = super().get_paginated_response_schema(schema)
+        page["required"] = ["count", "next", "previous", "limit", "results"]
+        page["properties"]["limit"] = {"type": "integer",
+                                       "description": "Rows this page may hold (the `limit` applied)."}
+        page["properties"]["limit_capped"] = {"type": "string", "description": (
+            "Only when the asked `limit` was above the largest page: says so.")}
+        return page
 
     def get_offset(self, request):
         return whole_number(request, self.offset_query_param, 0, MAX_OFFSET)

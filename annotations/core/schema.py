@@ -7,7 +7,7 @@ from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, inline_serializer
 from rest_framework import serializers
 
-from annotations.core.pagination import DEFAULT_PAGE_SIZE, MAX_PAGE_SIZE
+from annotations.core.pagination import BoundedPagination
 
 
 class ErrorSerializer(serializers.Serializer):
@@ -53,10 +53,10 @@ def file_response(media_type: str, description: str) -> dict:
     return {(200, media_type): OpenApiResponse(OpenApiTypes.BINARY, description=description)}
 
 
+# ?limit= and ?offset= of the function views that page by hand (generic views get them from the pagination class).
 PAGE_PARAMETERS = [
-    OpenApiParameter("limit", int, description=f"Rows of the page: 1 to {MAX_PAGE_SIZE} (larger values get "
-                     f"{MAX_PAGE_SIZE}); default {DEFAULT_PAGE_SIZE}."),
-    OpenApiParameter("offset", int, description="Rows to skip (a whole number)."),
+    OpenApiParameter("limit", int, description=BoundedPagination.limit_query_description),
+    OpenApiParameter("offset", int, description=BoundedPagination.offset_query_description),
 ]
 
 

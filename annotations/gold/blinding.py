@@ -6,7 +6,7 @@ frame's stored annotation, status or that it is gold. Filters treat it the same 
 
 from __future__ import annotations
 
-from django.db.models import Exists, OuterRef
+from django.db.models import Case, CharField, Exists, F, OuterRef, Value, When
 
 from annotations.models import FrameStatus, GoldFrame, Role
 
@@ -30,6 +30,15 @@ def blind_queryset(qs, unfiltered, filters: dict):
     if all(filters.get(name) in values for name, values in SHOWN_AS.items()):
         shown = shown | unfiltered.filter(_gold())
     return shown
+
+
+def shown_status(blind: bool):
+    """The status a frame shows the caller, as an expression the frames REST filters on (`alias`): for an
+    annotator (`blind`) a gold frame reads as SHOWN_AS says (unlabelled), so a status filter lists it
+    exactly where blind_queryset would."""
+    if not blind:
+        return F("status")
+    return Case(When(_gold(), then=Value(SHOWN_AS["status"][1])), default=F("status"), output_field=CharField())
 
 
 def gold_ids(frame_ids) -> set[int]:

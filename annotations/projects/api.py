@@ -7,15 +7,15 @@ from django.core.exceptions import PermissionDenied
 from django.db.models import Count
 from django.http import Http404
 from django.shortcuts import get_object_or_404
-from drf_spectacular.utils import OpenApiParameter, extend_schema
+from drf_spectacular.utils import extend_schema
 from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core import serving
 from annotations.core.errors import InputError
-from annotations.core.pagination import BoundedPagination, id_param, text_param
+from annotations.core.lists import ProjectListView
 from annotations.core.permissions import project_for
-from annotations.core.schema import PAGE_PARAMETERS, file_response, page_of, responses, text_parameter
+from annotations.core.schema import file_response, responses
 from annotations.core.serializers import (
     AnnotationSerializer,
     FrameSerializer,
@@ -24,8 +24,9 @@ from annotations.core.serializers import (
 )
 from annotations.gold import attempts, blinding, marking
 from annotations.gold.serializers import FrameWithGoldSerializer
-from annotations.models import Annotation, Clip, Frame, FrameStatus, Project, Revision, Subset
+from annotations.models import Annotation, Clip, Frame, Project, Revision
 from annotations.projects import stats
+from annotations.projects.filters import FrameFilter, RevisionFilter
 from annotations.projects.serializers import (
     AnnotationEditSerializer,
     AnnotationRemoveSerializer,
@@ -67,34 +68,27 @@ def project_detail(request, slug):
     return Response(data)
 
 
-SPLIT_NAMES = Subset.values
+@extend_schema(summary="A project's frames, paged",
+               responses=responses({200: FrameWithGoldSerializer(many=True)}))
+class FrameList(ProjectListView):
+    """Frames with their annotations; to annotators a gold frame is an unlabelled pool frame, in the rows
+    and in the status filter (annotations/gold/blinding.py)."""
 
+    queryset = Frame.objects.none()
+    filterset_class = FrameFilter
+    serializer_class = FrameSerializer
 
-@extend_schema(operation_id="projects_frames_list", summary="A project's frames, paged", parameters=[
-    text_parameter("split", "Only frames of this split.", SPLIT_NAMES),
-    text_parameter("status", "Only frames with this status.", FrameStatus.values),
-    text_parameter("clip", "Only frames of the clip with this key."),
-    *PAGE_PARAMETERS], responses=responses({200: page_of(FrameWithGoldSerializer, "FramePage")}))
-@api_view(["GET"])
-def frames(request, slug):
-    project = project_for(request.user, slug)
-    qs = Frame.objects.filter(project=project).select_related("clip").prefetch_related("annotations__form_label")
-    unfiltered, status = qs, text_param(request, "status", FrameStatus.values)
-    for param, field, choices in (("split", "split", SPLIT_NAMES), ("clip", "clip__key", None)):
-        value = text_param(request, param, choices)
-        if value is not None:
-            qs = unfiltered = qs.filter(**{field: value})
-    if status is not None:
-        qs = qs.filter(status=status)
-    reviewer = blinding.sees_gold(project, request.user)
-    if not reviewer:  # a gold frame reads as an unlabelled pool frame (annotations/gold/blinding.py)
-        qs = blinding.blind_queryset(qs, unfiltered, {"status": status})
-    paginator = BoundedPagination()
-    page = paginator.paginate_queryset(qs.order_by("id"), request)
-    rows = FrameSerializer(page, many=True).data
-    # Gold and consensus state to reviewers and PIs; never a gold frame's annotation to annotators.
-    rows = marking.with_gold_state(rows) if reviewer else blinding.disguise_rows(rows)
-    return paginator.get_paginated_response(rows)
+    def project_queryset(self, project):
+        self.sees_gold = blinding.sees_gold(project, self.request.user)
+        return (Frame.objects.filter(project=project).alias(shown_status=blinding.shown_status(not self.sees_gold))
+                .select_related("clip").prefetch_related("annotations__form_label").order_by("id"))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        rows = self.get_serializer(page, many=True).data
+        # Gold and consensus state to reviewers and PIs; never a gold frame's annotation to annotators.
+        rows = marking.with_gold_state(rows) if self.sees_gold else blinding.disguise_rows(rows)
+        return self.get_paginated_response(rows)
 
 
 @extend_schema(summary="A frame with its annotations", responses=responses({200: FrameWithGoldSerializer}))
@@ -162,33 +156,30 @@ def _honeypot_draft(request, attempt) -> Response:
     return Response(attempts.annotation_data(attempt))
 
 
-@extend_schema(summary="A project's revisions, paged", parameters=[
-    OpenApiParameter("frame", int, description="Only revisions of this frame (id)."),
-    OpenApiParameter("annotation", int, description="Only revisions of this annotation (id)."),
-    *PAGE_PARAMETERS], responses=responses({200: page_of(RevisionSerializer, "RevisionPage")}))
-@api_view(["GET"])
-def revisions(request, slug):
-    project = project_for(request.user, slug)
-    qs = Revision.objects.filter(project=project).select_related("user")
-    for param in ("frame", "annotation"):
-        value = id_param(request, param)
-        if value is not None:
-            qs = qs.filter(**{param: value})
-    paginator = BoundedPagination()
-    page = paginator.paginate_queryset(qs, request)
-    return paginator.get_paginated_response(RevisionSerializer(page, many=True).data)
+@extend_schema(summary="A project's revisions, paged",
+               responses=responses({200: RevisionSerializer(many=True)}))
+class RevisionList(ProjectListView):
+    queryset = Revision.objects.none()
+    filterset_class = RevisionFilter
+    serializer_class = RevisionSerializer
+
+    def project_queryset(self, project):
+        return Revision.objects.filter(project=project).select_related("user").order_by("-created_at", "-id")
 
 
-@extend_schema(summary="A project's clips with frame counts, paged", parameters=PAGE_PARAMETERS,
-               responses=responses({200: page_of(ClipRowSerializer, "ClipPage")}))
-@api_view(["GET"])
-def clips(request, slug):
-    project = project_for(request.user, slug)
-    # Paged like every list: a project of a million frames has tens of thousands of clips.
-    paginator = BoundedPagination()
-    page = paginator.paginate_queryset(project.clips.order_by("key", "id"), request)
-    counted = {c["id"]: c for c in Clip.objects.filter(pk__in=[c.pk for c in page]).annotate(
-        frames_count=Count("frames", distinct=True), annotated=Count("frames__annotations", distinct=True))
-        .values("id", "key", "frames_count", "annotated")}
-    return paginator.get_paginated_response(
-        [{k: counted[c.pk][k] for k in ("key", "frames_count", "annotated")} for c in page])
+@extend_schema(summary="A project's clips with frame counts, paged",
+               responses=responses({200: ClipRowSerializer(many=True)}))
+class ClipList(ProjectListView):
+    queryset = Clip.objects.none()
+    serializer_class = ClipRowSerializer
+
+    def project_queryset(self, project):
+        # Paged like every list: a project of a million frames has tens of thousands of clips.
+        return project.clips.order_by("key", "id")
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.get_queryset())
+        # Counted for this page's clips only, not for every clip of the project.
+        counted = Clip.objects.filter(pk__in=[c.pk for c in page]).annotate(
+            frames_count=Count("frames", distinct=True), annotated=Count("frames__annotations", distinct=True))
+        return self.get_paginated_response(self.get_serializer(counted.order_by("key", "id"), many=True).data)

@@ -16,10 +16,10 @@ urlpatterns = [
 api_urlpatterns = [
     path("projects/", api.projects, name="api-projects"),
     path("projects/<slug:slug>/", api.project_detail, name="api-project"),
-    path("projects/<slug:slug>/clips/", api.clips, name="api-clips"),
-    path("projects/<slug:slug>/frames/", api.frames, name="api-frames"),
+    path("projects/<slug:slug>/clips/", api.ClipList.as_view(), name="api-clips"),
+    path("projects/<slug:slug>/frames/", api.FrameList.as_view(), name="api-frames"),
     path("projects/<slug:slug>/frames/<int:frame_id>/", api.frame_detail, name="api-frame"),
     path("projects/<slug:slug>/frames/<int:frame_id>/image/", api.frame_image, name="api-frame-image"),
     path("projects/<slug:slug>/annotations/<int:annotation_id>/", api.annotation_detail, name="api-annotation"),
-    path("projects/<slug:slug>/revisions/", api.revisions, name="api-revisions"),
+    path("projects/<slug:slug>/revisions/", api.RevisionList.as_view(), name="api-revisions"),
 ]
