@@ -1,5 +1,6 @@
 """REST of consensus: the project's settings and agreement (reviewer; PI changes them), frames that need
-independent annotations (PI asks for them), and each frame's consensus with everyone's annotation."""
+independent annotations (PI asks for them, chosen or a whole clip), and each frame's consensus with
+everyone's annotation."""
 
 from __future__ import annotations
 
@@ -14,6 +15,8 @@ from annotations.consensus.serializers import (
     ConsensusFrameSerializer,
     ConsensusSettingsSerializer,
     ConsensusSummarySerializer,
+    RequireClipResultSerializer,
+    RequireClipSerializer,
     RequireResultSerializer,
     RequireSerializer,
 )
@@ -55,6 +58,19 @@ def consensus_frames(request, slug):
     state = voting.state([cf.frame_id for cf in page])
     return paginator.get_paginated_response([{"frame": cf.frame_id, "file_name": cf.frame.file_name,
                                               **state[cf.frame_id]} for cf in page])
+
+
+@extend_schema(summary="Every frame of a clip needs N independent annotations (PI)",
+               description="The clip's frames go first in the queue, its first frame first in line. A frame "
+               "whose consensus is finished is refused (listed with the reason); an unknown clip is a 400.",
+               request=RequireClipSerializer, responses=responses({200: RequireClipResultSerializer}))
+@api_view(["POST"])
+def consensus_clip(request, slug):
+    project = project_for(request.user, slug, Role.PI)
+    body = validated(RequireClipSerializer, request.data)
+    frames = voting.clip_frames(project, body["clip"])
+    return Response({"clip": body["clip"],
+                     **voting.require(project, frames, body["people"], request.user, body["queue"])})
 
 
 @extend_schema(summary="A frame's consensus with each person's annotation (reviewer)",

@@ -6,6 +6,8 @@ from rest_framework import serializers
 
 from annotations.models.review import ANNOTATION_QUEUES
 
+QUEUE_HELP = "The annotation queue the frames are put first in: " + ", ".join(ANNOTATION_QUEUES) + "."
+
 
 class ConsensusSettingsSerializer(serializers.Serializer):
     people = serializers.IntegerField(required=False, min_value=0, max_value=10,
@@ -26,14 +28,23 @@ class ConsensusSummarySerializer(serializers.Serializer):
 class RequireSerializer(serializers.Serializer):
     frames = serializers.ListField(child=serializers.IntegerField(min_value=1), min_length=1, max_length=5000)
     people = serializers.IntegerField(min_value=2, max_value=10)
-    queue = serializers.CharField(required=False, default="uncertain", max_length=20,
-                                  help_text="The annotation queue the frames are put first in: "
-                                  + ", ".join(ANNOTATION_QUEUES) + ".")
+    queue = serializers.CharField(required=False, default="uncertain", max_length=20, help_text=QUEUE_HELP)
+
+
+class RequireClipSerializer(serializers.Serializer):
+    clip = serializers.CharField(max_length=200, help_text="The clip's key, as in a frame's file name "
+                                 "(52723_8 in 52723_8_10.jpg): every frame of it needs the annotations.")
+    people = serializers.IntegerField(min_value=2, max_value=10)
+    queue = serializers.CharField(required=False, default="uncertain", max_length=20, help_text=QUEUE_HELP)
 
 
 class RequireResultSerializer(serializers.Serializer):
     required = serializers.ListField(child=serializers.IntegerField())  # type: ignore[assignment]
     refused = serializers.ListField(child=serializers.JSONField())
+
+
+class RequireClipResultSerializer(RequireResultSerializer):
+    clip = serializers.CharField()
 
 
 class ConsensusStateSerializer(serializers.Serializer):

@@ -13,4 +13,5 @@ api_urlpatterns = [
     path("projects/<slug:slug>/consensus/settings/", api.consensus_settings, name="api-consensus-settings"),
     path("projects/<slug:slug>/consensus/frames/", api.consensus_frames, name="api-consensus-frames"),
     path("projects/<slug:slug>/consensus/frames/<int:frame_id>/", api.consensus_frame, name="api-consensus-frame"),
+    path("projects/<slug:slug>/consensus/clips/", api.consensus_clip, name="api-consensus-clip"),
 ]

@@ -35,11 +35,7 @@ def _chosen(project, post) -> list[int]:
     clip = (post.get("clip") or "").strip()
     if not clip:
         return _frames(post.get("frames", ""))
-    # voting.require puts each frame first in line in turn: the clip's first frame ends first.
-    ids = list(project.frames.filter(clip__key=clip).order_by("-frame_index", "-id").values_list("id", flat=True))
-    if not ids:
-        raise InputError(f"'clip': there is no clip {clip[:200]!r} with frames in this project")
-    return ids
+    return voting.clip_frames(project, clip)
 
 
 def consensus_page(request, slug):

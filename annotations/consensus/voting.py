@@ -91,6 +91,15 @@ def require(project, frame_ids: list[int], people: int, user, queue: str = Queue
     return {"required": required, "refused": refused}
 
 
+def clip_frames(project, clip_key: str) -> list[int]:
+    """Ids of every frame of a clip (by key), last first: require puts each first in line in turn, so the
+    clip's first frame ends first. InputError naming 'clip' when the clip has no frames here."""
+    ids = list(project.frames.filter(clip__key=clip_key).order_by("-frame_index", "-id").values_list("id", flat=True))
+    if not ids:
+        raise InputError(f"'clip': there is no clip {clip_key[:200]!r} with frames in this project")
+    return ids
+
+
 def on_claim(project, item: QueueItem, user) -> str | None:
     """What a claim of `item` means for consensus: "vote" (the person works on their own vote: opened
     now or held), "skip" (they voted already: offer them the next frame) or None (no consensus here)."""
