@@ -1,7 +1,8 @@
 """Label checks over a project's verified annotations, the label-error queue they feed, and dismissals.
 
 The array maths is mlcore.label_checks (swaps, bone lengths, collapsed points, points outside
-the box, points off their clip's track); temporal jumps between adjacent video frames are
+the box, points off their clip's track), with the swap and off-track checks refined by
+annotations.quality.pose_checks; temporal jumps between adjacent video frames are
 annotations.video.temporal.check_clip; suspect form labels come from annotations.quality.form_labels.
 
 Verified annotations: those of frames a person labelled (annotated, submitted or accepted).
@@ -24,10 +25,10 @@ from django.utils import timezone
 
 from annotations.core.errors import InputError
 from annotations.models import Frame, Queue, QueueItem
+from annotations.quality.pose_checks import check_poses
 from annotations.quality.records import make_flag, verified_annotations
 from annotations.review import queues
 from annotations.video import temporal
-from mlcore import label_checks as lc
 
 log = logging.getLogger(__name__)
 
@@ -55,8 +56,8 @@ def pose_flags(project) -> list[dict]:
         anns.sort(key=lambda a: (a.frame.frame_index if a.frame.frame_index is not None else -1, a.frame.file_name))
         kps = [ann.padded_keypoints(K)[0][:3 * K] for ann in anns]
         boxes = [ann.bbox if len(ann.bbox or []) == 4 else [0, 0, 0, 0] for ann in anns]
-        for f in lc.check_poses([[kp[i:i + 3] for i in range(0, 3 * K, 3)] for kp in kps], boxes,
-                                links=links, flip_pairs=pairs, names=names):
+        for f in check_poses([[kp[i:i + 3] for i in range(0, 3 * K, 3)] for kp in kps], boxes,
+                             links=links, flip_pairs=pairs, names=names):
             out.append(make_flag(anns[f.row], f.kind, [names[k] for k in f.keypoints], f.reason, f.score))
     return out
 
