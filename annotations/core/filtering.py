@@ -31,7 +31,8 @@ class FilterBackend(DjangoFilterBackend):
 
 def text_filter(field_name: str, help_text: str) -> django_filters.CharFilter:
     """Exact text: at most MAX_TEXT characters, no NUL byte (Django's CharField refuses those)."""
-    return django_filters.CharFilter(field_name=field_name, max_length=MAX_TEXT, help_text=help_text)
+    schema = {"type": "string", "maxLength": MAX_TEXT, "description": help_text}
+    return extend_schema_field(schema)(django_filters.CharFilter(field_name=field_name, max_length=MAX_TEXT))
 
 
 def choice_filter(field_name: str, choices, help_text: str) -> django_filters.ChoiceFilter:

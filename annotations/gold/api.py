@@ -8,12 +8,14 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from rest_framework.decorators import api_view, throttle_classes
 from rest_framework.response import Response
 
-from annotations.core.pagination import BoundedPagination, id_param, text_param
+from annotations.core.lists import ProjectListView
+from annotations.core.pagination import BoundedPagination, text_param
 from annotations.core.permissions import project_for
 from annotations.core.schema import PAGE_PARAMETERS, page_of, responses
 from annotations.core.serializers import validated
 from annotations.core.throttling import ImportRateThrottle
 from annotations.gold import accuracy, marking
+from annotations.gold.filters import AttemptFilter
 from annotations.gold.serializers import (
     AccuracySerializer,
     AttemptSerializer,
@@ -97,25 +99,30 @@ def gold_accuracy(request, slug):
                      "over_time": rows})
 
 
-@extend_schema(summary="Scored honeypot attempts, newest first, paged (reviewer)", parameters=[
-    USER_PARAMETER, OpenApiParameter("frame", int, description="Only attempts on this frame (id)."),
-    *PAGE_PARAMETERS], responses=responses({200: page_of(AttemptSerializer, "GoldAttemptPage")}))
-@api_view(["GET"])
-def gold_attempts(request, slug):
-    project = project_for(request.user, slug, Role.REVIEWER)
-    qs = (GoldAttempt.objects.filter(project=project, status=GoldAttempt.Status.SCORED)
-          .select_related("user", "frame", "gold"))
-    if (user := text_param(request, "user")) is not None:
-        qs = qs.filter(user__username=user)
-    if (frame := id_param(request, "frame")) is not None:
-        qs = qs.filter(frame_id=frame)
-    paginator = BoundedPagination()
-    page = paginator.paginate_queryset(qs.order_by("-submitted_at", "-id"), request)
-    names = project.skeleton["keypoints"]
-    return paginator.get_paginated_response([{
+@extend_schema(summary="Scored honeypot attempts, newest first, paged (reviewer)",
+               responses=responses({200: AttemptSerializer(many=True)}))
+class AttemptList(ProjectListView):
+    queryset = GoldAttempt.objects.none()
+    filterset_class = AttemptFilter
+    serializer_class = AttemptSerializer
+    minimum_role = Role.REVIEWER
+
+    def project_queryset(self, project):
+        return (GoldAttempt.objects.filter(project=project, status=GoldAttempt.Status.SCORED)
+                .select_related("user", "frame", "gold").order_by("-submitted_at", "-id"))
+
+    def list(self, request, *args, **kwargs):
+        page = self.paginate_queryset(self.filter_queryset(self.get_queryset()))
+        names = self.project.skeleton["keypoints"]
+        return self.get_paginated_response([attempt_row(a, names) for a in page])
+
+
+def attempt_row(a, names):
+    """An attempt as AttemptSerializer describes it, per-keypoint figures keyed by the skeleton's names."""
+    return {
         "id": a.pk, "frame": a.frame_id, "file_name": a.frame.file_name, "user": a.user.get_username(),
         "queue": a.queue, "submitted_at": a.submitted_at.isoformat(), "oks": a.oks,
         "oks_per_keypoint": dict(zip(names, a.oks_per_keypoint, strict=False)), "pixel_error": a.pixel_error,
         "pixel_error_per_keypoint": dict(zip(names, a.pixel_error_per_keypoint, strict=False)),
         "form_label": a.form_label or None, "gold_form_label": a.gold.form_label or None,
-        "form_agreement": a.form_agreement, "missed": a.missed, "extra": a.extra} for a in page])
+        "form_agreement": a.form_agreement, "missed": a.missed, "extra": a.extra}

@@ -15,5 +15,5 @@ api_urlpatterns = [
     path("projects/<slug:slug>/gold/frames/unmark/", api.gold_unmark, name="api-gold-unmark"),
     path("projects/<slug:slug>/gold/import/", api.gold_import, name="api-gold-import"),
     path("projects/<slug:slug>/gold/accuracy/", api.gold_accuracy, name="api-gold-accuracy"),
-    path("projects/<slug:slug>/gold/attempts/", api.gold_attempts, name="api-gold-attempts"),
+    path("projects/<slug:slug>/gold/attempts/", api.AttemptList.as_view(), name="api-gold-attempts"),
 ]

@@ -15,7 +15,7 @@ from rest_framework.response import Response
 
 from annotations.core.errors import InputError
 from annotations.core.jobs import kind_of, kinds_of, start_job
-from annotations.core.pagination import text_param
+from annotations.core.lists import ProjectListView
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
 from annotations.core.schema import OBJECT_LIST, file_response, responses
@@ -24,6 +24,7 @@ from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
 from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
 from annotations.learning.families import retrain_family, version_family
+from annotations.learning.filters import ModelVersionFilter
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -37,7 +38,7 @@ from annotations.learning.serializers import (
 )
 from annotations.learning.training import form_config, keypoint_config
 from annotations.learning.uploads import register_onnx
-from annotations.models import Frame, Job, LearningSettings, ModelKind, ModelVersion, Role
+from annotations.models import Frame, Job, LearningSettings, ModelVersion, Role
 
 FILE_FIELDS = ("checkpoint", "onnx", "onnx_int8")
 
@@ -57,18 +58,19 @@ def model_payload(v: ModelVersion) -> dict:
     }
 
 
-@extend_schema(summary="A project's model versions", parameters=[
-    OpenApiParameter("kind", OpenApiTypes.STR, enum=[k for k, _ in ModelKind.choices],
-                     description="Only models of this kind.")],
-    responses=responses({200: ModelVersionSerializer(many=True)}))
-@api_view(["GET"])
-def models(request, slug):
-    project = project_for(request.user, slug)
-    qs = ModelVersion.objects.filter(project=project).select_related("project", "split_version", "created_by")
-    kind = text_param(request, "kind", ModelKind.values)
-    if kind:
-        qs = qs.filter(kind=kind)
-    return Response([model_payload(v) for v in qs.order_by("kind", "-number")])
+@extend_schema(summary="A project's model versions", responses=responses({200: ModelVersionSerializer(many=True)}))
+class ModelVersionList(ProjectListView):
+    queryset = ModelVersion.objects.none()
+    filterset_class = ModelVersionFilter
+    serializer_class = ModelVersionSerializer
+    pagination_class = None  # a project keeps a handful of model versions: one list
+
+    def project_queryset(self, project):
+        return (ModelVersion.objects.filter(project=project)
+                .select_related("project", "split_version", "created_by").order_by("kind", "-number"))
+
+    def list(self, request, *args, **kwargs):
+        return Response([model_payload(v) for v in self.filter_queryset(self.get_queryset())])
 
 
 @extend_schema(summary="A model version", responses=responses({200: ModelVersionSerializer}))

@@ -14,7 +14,7 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("projects/<slug:slug>/models/", api.models, name="api-models"),
+    path("projects/<slug:slug>/models/", api.ModelVersionList.as_view(), name="api-models"),
     path("projects/<slug:slug>/models/upload/", api.model_upload, name="api-model-upload"),
     path("projects/<slug:slug>/models/<int:model_id>/", api.model_detail, name="api-model"),
     path("projects/<slug:slug>/models/<int:model_id>/activate/", api.model_activate, name="api-model-activate"),
