@@ -4,7 +4,6 @@ them); members without the needed role get 403."""
 from __future__ import annotations
 
 from django.core.exceptions import PermissionDenied
-from django.db.models import OuterRef, Subquery
 from django.http import Http404
 
 from annotations.models import Membership, Project, Role
@@ -14,13 +13,13 @@ def project_for(user, slug: str, minimum: str = Role.ANNOTATOR) -> Project:
     """The project if `user` has at least the `minimum` role in it; Http404 / PermissionDenied otherwise.
 
     One query: the caller's role comes with the project and is kept where Project.role_of looks first.
+    Every API request starts here, so it is written as one raw statement: the ORM spent about 1.5 ms of
+    CPU compiling the role subquery, several times what PostgreSQL needs to answer it.
     """
-    projects = Project.objects.filter(slug=slug)
-    if user.is_authenticated and not user.is_superuser:
-        projects = projects.annotate(caller_role=Subquery(
-            Membership.objects.filter(project=OuterRef("pk"), user=user).order_by("id").values("role")[:1]))
-    project = projects.first()
-    if project is not None and hasattr(project, "caller_role"):
+    member = user.is_authenticated and not user.is_superuser
+    project = next(iter(Project.objects.raw(_PROJECT_WITH_ROLE if member else _PROJECT,
+                                            [user.pk, slug] if member else [slug])), None)
+    if project is not None and member:
         roles = getattr(user, "_project_roles", None)
         if roles is None:
             roles = user._project_roles = {}
@@ -30,6 +29,13 @@ def project_for(user, slug: str, minimum: str = Role.ANNOTATOR) -> Project:
     if not project.has_role(user, minimum):
         raise PermissionDenied(f"this needs the {Role(minimum).label} role in {project.name}")
     return project
+
+
+_PROJECT = f"SELECT * FROM {Project._meta.db_table} WHERE slug = %s"
+# The caller's first membership row (as role_of reads it) beside the project's columns.
+_PROJECT_WITH_ROLE = (
+    f"SELECT p.*, (SELECT m.role FROM {Membership._meta.db_table} m WHERE m.project_id = p.id AND m.user_id = %s"
+    f" ORDER BY m.id LIMIT 1) AS caller_role FROM {Project._meta.db_table} p WHERE p.slug = %s")
 
 
 def job_visible(user, job) -> bool:

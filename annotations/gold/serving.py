@@ -21,6 +21,7 @@ from django.db import connection, transaction
 from django.utils import timezone
 
 from annotations.consensus import voting
+from annotations.core import hot_path
 from annotations.models import Clip, FrameLease, GoldAttempt, GoldFrame, QueueItem, QueueSkip
 from annotations.models.review import ANNOTATION_QUEUES
 from annotations.review import claims
@@ -100,6 +101,10 @@ def _matches(attempt: GoldAttempt, filters: dict) -> bool:
 def _held_honeypot(project, queue: str, user, filters: dict) -> QueueItem | None:
     """The person's open honeypot in this queue, leased to them again; None (and the attempt dropped,
     as it was never submitted) when someone else took the frame or the filters no longer match it."""
+    if not hot_path.any_row(GoldAttempt._meta.db_table,
+                            "project_id = %s AND user_id = %s AND queue = %s AND status = %s",
+                            [project.pk, user.pk, queue, GoldAttempt.Status.OPEN]):
+        return None
     attempt = (GoldAttempt.objects.filter(project=project, user=user, queue=queue, status=GoldAttempt.Status.OPEN)
                .select_related("gold", "frame", "item").order_by("-served_at").first())
     if attempt is None:

@@ -32,14 +32,17 @@ def frame_predictions(frame: Frame, K: int, limit: int | None = None) -> list[di
     return people_predictions(frame, K, limit).get(0, [])
 
 
-def people_predictions(frame: Frame, K: int, limit: int | None = None) -> dict[int, list[dict]]:
+def people_predictions(frame: Frame, K: int, limit: int | None = None,
+                       people: list[Annotation] | None = None) -> dict[int, list[dict]]:
     """{person instance: that person's predictions, one per model version, the active model's first}.
 
     A prediction made in a person's box (signals "annotation_id") belongs to that person whatever its
     own instance number: the numbers follow the order the boxes were predicted in, which a removed
-    and re-added person changes. Others (made on the whole frame) keep their instance.
+    and re-added person changes. Others (made on the whole frame) keep their instance. `people`: the
+    frame's annotations where the caller has read them already.
     """
-    instance_of: dict[object, int] = dict(Annotation.objects.filter(frame=frame).values_list("pk", "instance"))
+    instance_of: dict[object, int] = ({a.pk: a.instance for a in people} if people is not None else
+                                      dict(Annotation.objects.filter(frame=frame).values_list("pk", "instance")))
     rows = list(Prediction.objects.filter(frame=frame).select_related("model_version")
                 .order_by("-model_version__is_active", "-created_at", "instance"))
 

@@ -105,7 +105,9 @@ def queue_refresh(request, slug):
 
 def _frame(request, slug, frame_id, minimum=Role.ANNOTATOR):
     project = project_for(request.user, slug, minimum)
-    return project, get_object_or_404(Frame.objects.select_related("clip", "project"), project=project, pk=frame_id)
+    frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
+    frame.project = project  # the row project_for read, with the caller's role already cached on the user
+    return project, frame
 
 
 @extend_schema(summary="Renew, release or skip the caller's claim on a frame", request=MoveOnSerializer,
@@ -259,7 +261,7 @@ def editor_payload(frame: Frame, user) -> dict:
                 "people": {str(a.instance): a.padded_keypoints(K)[0] for a in people[fid]},
                 "edit_url": reverse("frame-edit", args=[project.slug, fid])}
 
-    predicted = people_predictions(frame, K, limit=2)
+    predicted = people_predictions(frame, K, limit=2, people=people[frame.pk])
     lease = claims.held_lease(frame, user)
     item = lease.item if lease is not None else None
     rejection = review.last_rejection(frame)

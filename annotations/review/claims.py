@@ -26,6 +26,7 @@ from django.utils import timezone
 from rest_framework import status
 from rest_framework.exceptions import APIException
 
+from annotations.core import hot_path
 from annotations.core.errors import InputError
 from annotations.models import Clip, FrameLease, QueueItem, QueueSkip
 from annotations.review.queues import check_queue
@@ -48,8 +49,11 @@ def check_holder(frame, user) -> None:
     For a frame opened through a queue: the caller's own lease, or none (it lapsed and nobody took the
     frame), lets the action go on; a lease of someone else means the frame was handed to them.
     """
-    other = (FrameLease.objects.filter(frame=frame, expires_at__gt=timezone.now()).exclude(user=user)
-             .select_related("user").first())
+    now = timezone.now()
+    if not hot_path.any_row(FrameLease._meta.db_table, "frame_id = %s AND expires_at > %s AND user_id <> %s",
+                            [frame.pk, now, user.pk]):
+        return
+    other = FrameLease.objects.filter(frame=frame, expires_at__gt=now).exclude(user=user).select_related("user").first()
     if other is not None:
         raise LeaseLost(f"your claim on frame {frame.pk} lapsed and {other.user.get_username()} has it now; "
                         "nothing was changed (your edits stay in this browser): take the next frame")
