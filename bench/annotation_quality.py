@@ -25,8 +25,9 @@ swaps, points moved by 10-30 % of the box diagonal, wrong form labels) at each o
 (default 0.02,0.05,0.1) per annotation, for each of BENCH_QUALITY_SEEDS (default 2,4,6,7,8: the checks'
 thresholds were tuned on seeds 1, 3 and 5, never on these), and every check is scored (per seed, as
 bench/label_checks.py prints), then pooled over the seeds per rate. Precision is also given over the
-"new" flags only: those not raised on the untouched data (25 flags there, some of them likely real
-errors of the dataset, which the raw precision counts as false).
+"new" flags only: those not raised on the untouched data (15 flags there since the swap and
+off-track refinements of annotations/quality/pose_checks.py, 25 before; some may be real errors of
+the dataset, which the raw precision counts as false).
 
 Prints one JSON object per line.
 
