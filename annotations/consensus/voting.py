@@ -17,6 +17,7 @@ from django.urls import reverse
 from django.utils import timezone
 
 from annotations.consensus import building
+from annotations.core import hot_path
 from annotations.core.errors import InputError
 from annotations.models import (
     Annotation,
@@ -103,6 +104,9 @@ def clip_frames(project, clip_key: str) -> list[int]:
 def on_claim(project, item: QueueItem, user) -> str | None:
     """What a claim of `item` means for consensus: "vote" (the person works on their own vote: opened
     now or held), "skip" (they voted already: offer them the next frame) or None (no consensus here)."""
+    if project.consensus_people < 2 and not hot_path.any_row(ConsensusFrame._meta.db_table, "frame_id = %s",
+                                                             [item.frame_id]):
+        return None  # the common case, asked on every claim: answered without building a queryset
     cf = ConsensusFrame.objects.filter(frame_id=item.frame_id).first()
     if cf is None and project.consensus_people >= 2 and not Annotation.objects.filter(frame_id=item.frame_id).exists():
         cf, _ = ConsensusFrame.objects.get_or_create(

@@ -23,7 +23,7 @@ def project_for(user, slug: str, minimum: str = Role.ANNOTATOR) -> Project:
         roles = getattr(user, "_project_roles", None)
         if roles is None:
             roles = user._project_roles = {}
-        roles[project.pk] = project.caller_role
+        roles[project.pk] = project.caller_role  # type: ignore[attr-defined]
     if project is None or project.role_of(user) is None:
         raise Http404("No such project.")
     if not project.has_role(user, minimum):

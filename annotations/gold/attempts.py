@@ -8,6 +8,7 @@ written from here."""
 from __future__ import annotations
 
 from collections.abc import Callable
+from typing import Any
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -42,7 +43,7 @@ def attempt_by_draft(project, user, draft_id: int) -> WorkingCopy | None:
                      .select_related("frame", "project", "user"))
 
 
-def _first_of(where: str, params: list, rows: Callable[[type], QuerySet]) -> WorkingCopy | None:
+def _first_of(where: str, params: list, rows: Callable[[Any], QuerySet]) -> WorkingCopy | None:
     """The first of `rows(GoldAttempt)`, else of `rows(ConsensusVote)`, both the rows `where` selects.
     Every editor request asks and nearly always finds none: one raw statement answers (core/hot_path.py),
     and only a found row is read."""

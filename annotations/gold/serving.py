@@ -55,7 +55,7 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
             item = claims.claim_next(project, queue, user, **filters)
             if item is None:
                 return None
-            if GoldFrame.objects.filter(frame_id=item.frame_id, active=True).exists():
+            if hot_path.any_row(GoldFrame._meta.db_table, "frame_id = %s AND active", [item.frame_id]):
                 QueueItem.objects.filter(pk=item.pk).update(done_at=now)
                 FrameLease.objects.filter(frame_id=item.frame_id, user=user).delete()
                 continue
