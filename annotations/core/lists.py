@@ -1,6 +1,6 @@
-"""The REST lists of one project's rows as DRF generic views: the caller's role checked first
-(project_for), then the feature's FilterSet (core/filtering.py), then a bounded page (core/pagination.py) unless a
-subclass sets pagination_class to None."""
+"""One project's rows over REST as DRF generic views: the caller's role checked first (project_for), then
+for lists the feature's FilterSet (core/filtering.py) and a bounded page (core/pagination.py), unless a
+list sets pagination_class to None."""
 
 from __future__ import annotations
 
@@ -15,12 +15,10 @@ from annotations.core.permissions import project_for
 from annotations.models import Project, Role
 
 
-class ProjectListView(generics.ListAPIView):
-    """GET projects/<slug>/...: subclasses set `queryset` (the model, for the schema; never served as it is),
-    `filterset_class` and `serializer_class`, and implement `project_queryset`."""
+class ProjectScopedView(generics.GenericAPIView):
+    """Under projects/<slug>/: subclasses set `queryset` (the model, for the schema; never served as it is)
+    and `serializer_class`, and implement `project_queryset`."""
 
-    pagination_class: type[BasePagination] | None = BoundedPagination
-    filter_backends = [FilterBackend]
     minimum_role: str = Role.ANNOTATOR
 
     @cached_property
@@ -32,3 +30,14 @@ class ProjectListView(generics.ListAPIView):
 
     def get_queryset(self):
         return self.project_queryset(self.project)
+
+
+class ProjectListView(ProjectScopedView, generics.ListAPIView):
+    """A list of the project's rows; subclasses with documented filters set `filterset_class`."""
+
+    pagination_class: type[BasePagination] | None = BoundedPagination
+    filter_backends = [FilterBackend]
+
+
+class ProjectObjectView(ProjectScopedView, generics.RetrieveAPIView):
+    """One of the project's rows: 404 when it is not one of them."""

@@ -13,7 +13,7 @@ from rest_framework.response import Response
 
 from annotations.core import serving
 from annotations.core.errors import InputError
-from annotations.core.lists import ProjectListView
+from annotations.core.lists import ProjectListView, ProjectObjectView
 from annotations.core.permissions import project_for
 from annotations.core.schema import file_response, responses
 from annotations.core.serializers import (
@@ -92,16 +92,19 @@ class FrameList(ProjectListView):
 
 
 @extend_schema(summary="A frame with its annotations", responses=responses({200: FrameWithGoldSerializer}))
-@api_view(["GET"])
-def frame_detail(request, slug, frame_id):
-    project = project_for(request.user, slug)
-    frame = get_object_or_404(Frame.objects.select_related("clip"), project=project, pk=frame_id)
-    data = FrameSerializer(frame).data
-    if blinding.sees_gold(project, request.user):  # gold and consensus state: never to annotators
-        data = marking.with_gold_state([data])[0]
-    else:
-        data = blinding.disguise_rows([data])[0]
-    return Response(data)
+class FrameDetail(ProjectObjectView):
+    queryset = Frame.objects.none()
+    serializer_class = FrameSerializer
+    lookup_url_kwarg = "frame_id"
+
+    def project_queryset(self, project):
+        return Frame.objects.filter(project=project).select_related("clip")
+
+    def retrieve(self, request, *args, **kwargs):
+        data = self.get_serializer(self.get_object()).data
+        if blinding.sees_gold(self.project, request.user):  # gold and consensus state: never to annotators
+            return Response(marking.with_gold_state([data])[0])
+        return Response(blinding.disguise_rows([data])[0])
 
 
 @extend_schema(summary="A frame's image", responses=responses(file_response("image/jpeg", "The frame's JPEG.")))
