@@ -79,11 +79,3 @@ def text_param(request, name: str, choices=None) -> str | None:
         raise InputError(f"'{name}' must be one of {sorted(choices)}")
     return value
 
-
-def id_param(request, name: str) -> int | None:
-    """?name= as an object id (None when absent or empty); anything but a whole number that fits a
-    database id is a 400 naming the parameter."""
-    raw = request.query_params.get(name)
-    if raw is None or raw == "":
-        return None
-    return whole_number(request, name, 0, MAX_OFFSET)
