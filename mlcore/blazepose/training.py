@@ -85,16 +85,18 @@ def mean_oks_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.i
 
 
 def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.ArrayLike, val_idx: npt.ArrayLike | None,
-                skeleton: Skeleton, net: Any, cfg: HeadTrainConfig,
-                progress: ProgressFn = no_progress) -> tuple[KeypointHeads, list[dict[str, Any]], EarlyStopping]:
+                skeleton: Skeleton, net: Any, cfg: HeadTrainConfig, progress: ProgressFn = no_progress,
+                model: Any = None) -> tuple[KeypointHeads, list[dict[str, Any]], EarlyStopping]:
     """Fit heads on the cached crops of frames ``train_idx``; early stopping on the box crops of ``val_idx``.
 
     Epoch -1 in the history is the starting point (BlazePose's heatmaps); it is kept when no epoch beats it.
+    ``model``: what to train instead of new heads, a module taking the cache's features (e.g.
+    ``tail.TailHeads`` on a cache of the backbone's last stage's inputs).
     """
     from ..training.keypoint_common import lr_factor
 
     rng = seed_everything(cfg.seed)
-    heads = new_heads(skeleton, net, cfg.hidden)
+    heads = new_heads(skeleton, net, cfg.hidden) if model is None else model
     rows = cache.training_rows(train_idx)
     val_rows = cache.rows(val_idx, (BOX,)) if val_idx is not None and len(np.asarray(val_idx)) else None
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)

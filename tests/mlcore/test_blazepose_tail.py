@@ -1,0 +1,97 @@
+"""BlazePose's last backbone stage on cached inputs (mlcore.blazepose.tail): exact parity, training, weights."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+
+from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from mlcore.skeletons import COCO17
+
+
+@pytest.fixture(scope="module")
+def net():
+    try:
+        blazepose_files()
+    except BlazePoseUnavailable as exc:
+        pytest.skip(f"BlazePose files not found: {exc}")
+    from mlcore.blazepose.models import load_landmark_net
+
+    return load_landmark_net().eval()
+
+
+@pytest.fixture(scope="module")
+def batch(net):
+    """Two crops with structure (smooth blobs, not noise) and the net's outputs and packed frontier for them."""
+    from mlcore.blazepose.tail import FrontierNet
+
+    yy, xx = np.mgrid[0:256, 0:256] / 256.0
+    crops = np.stack([np.stack([np.sin(6 * xx + k), np.cos(5 * yy - k), xx * yy], 0) * 0.5 + 0.5
+                      for k in (0.0, 1.3)]).astype(np.float32)
+    x = torch.from_numpy(crops)
+    with torch.no_grad():
+        return x, net.run(x), FrontierNet(net).run(x)
+
+
+def test_the_tail_from_the_cached_frontier_reproduces_the_backbone_features_exactly(net, batch):
+    from mlcore.blazepose.tail import BackboneTail
+
+    _, full, frontier = batch
+    tail = BackboneTail(net)
+    assert frontier.features.shape == (2, tail.packed_size)
+    with torch.no_grad():
+        features = tail(frontier.features)
+    assert features.shape == full.features.shape == (2, 48, 64, 64)
+    assert float((features - full.features).abs().max()) == 0.0
+    # The frontier net changes nothing else the predictor reads.
+    for name in ("landmarks", "presence", "heatmaps", "embedding"):
+        assert torch.equal(getattr(frontier, name), getattr(full, name)), name
+
+
+def test_training_the_stage_lowers_the_loss_and_leaves_the_network_untouched(net, batch):
+    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
+    from mlcore.blazepose.tail import BackboneTail, TailHeads
+    from mlcore.blazepose.training import new_heads
+
+    _, full, frontier = batch
+    before = {k: v.clone() for k, v in net.graph.convs.state_dict().items()}
+    torch.manual_seed(0)
+    model = TailHeads(BackboneTail(net, scale=1.0), new_heads(COCO17, net, 8))
+    heads_params = {id(p) for p in model.heads.parameters()}
+    stage = [p for p in model.parameters() if id(p) not in heads_params]
+    assert stage and all(p.requires_grad for p in stage)
+    points = np.full((2, 17, 3), 32.0)
+    points[..., 2] = 1.0
+    target, weight = gaussian_targets(points, 2.0)
+    target_t, weight_t = torch.from_numpy(target), torch.from_numpy(weight)
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(8):
+        loss = heatmap_loss(model(frontier.features), target_t, weight_t)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+    assert any(float(p.detach().abs().max()) > 0 for p in stage)  # the stage itself moved
+    for k, v in net.graph.convs.state_dict().items():  # the shared network did not
+        assert torch.equal(v, before[k]), k
+    # The tuned weights, loaded into a copy of the whole network, give the tail's features from the image.
+    import copy
+
+    tuned = copy.deepcopy(net)
+    tuned.graph.convs.load_state_dict(model.tail.tuned_weights(), strict=False)
+    x = batch[0]
+    with torch.no_grad():
+        assert torch.allclose(tuned.run(x).features, model.tail(frontier.features), atol=1e-5)
+        assert not torch.allclose(full.features, model.tail(frontier.features), atol=1e-5)
+
+
+def test_a_frozen_stage_has_nothing_to_train(net, batch):
+    from mlcore.blazepose.tail import BackboneTail, TailHeads
+    from mlcore.blazepose.training import new_heads
+
+    model = TailHeads(BackboneTail(net), new_heads(COCO17, net, 8), frozen=True)
+    trainable = {id(p) for p in model.parameters() if p.requires_grad}
+    assert trainable == {id(p) for p in model.heads.parameters()}
