@@ -176,6 +176,13 @@ if POSEREVIEW_MEDIA_PRESIGNED and POSEREVIEW_S3_ENDPOINT_URL and not os.environ.
     _store = (POSEREVIEW_S3_PUBLIC_URL or POSEREVIEW_S3_ENDPOINT_URL).rstrip("/")
     _origin = "/".join(_store.split("/")[:3])
     POSEREVIEW_CSP = POSEREVIEW_CSP.replace("img-src 'self' data: blob:", f"img-src 'self' data: blob: {_origin}")
+# Images an import references in place stay on the importing host's disk. "auto": allowed while media are
+# on the local disk, refused while they are on an object store (workers elsewhere could not read them; copy
+# the images in instead). "shared": allowed everywhere, for labs that mount the import folders at the same
+# path on every worker.
+POSEREVIEW_IN_PLACE_IMPORTS = os.environ.get("POSEREVIEW_IN_PLACE_IMPORTS", "auto").strip().lower()
+if POSEREVIEW_IN_PLACE_IMPORTS not in ("auto", "shared"):
+    raise RuntimeError(f"POSEREVIEW_IN_PLACE_IMPORTS must be auto or shared, not {POSEREVIEW_IN_PLACE_IMPORTS!r}")
 # Where workers keep local copies of media they need as files (mlcore, video decoding); empty: a temp folder.
 POSEREVIEW_MEDIA_CACHE = os.environ.get("POSEREVIEW_MEDIA_CACHE", "")
 # Model directories built from stored model files (annotations/learning/artifacts.py); default: models/ in the

@@ -13,6 +13,7 @@ from __future__ import annotations
 import hashlib
 import os
 import shutil
+import socket
 import tempfile
 from pathlib import Path
 
@@ -80,3 +81,29 @@ def forget_copy(name: str) -> None:
     """Drop the cached copy of `name` (after the object was deleted)."""
     if storage_path(name) is None:
         _cache_file(name).unlink(missing_ok=True)
+
+
+STORE_FRAMES_FIX = ("move the project's in-place frames into media storage (`python manage.py store_frames {slug}`, "
+                    "or a store_frames job), or mount that folder at the same path on every worker")
+
+
+def in_place_refusal() -> str | None:
+    """Why an import may not reference images in place here (None: it may).
+
+    Frames in place stay on the importing host's disk; with media on an object store, workers on other
+    machines read frames only from the store, so such frames would be unreadable to them.
+    """
+    if settings.POSEREVIEW_IN_PLACE_IMPORTS == "shared" or is_local():
+        return None
+    return ("images cannot be referenced in place while media live on an object store "
+            "(POSEREVIEW_S3_ENDPOINT_URL): workers on other machines could not read them. Copy them into media "
+            "storage (copy_images, or --copy-images), or set POSEREVIEW_IN_PLACE_IMPORTS=shared when every worker "
+            "mounts the import folders at the same path")
+
+
+def unreadable_frames_message(missing: list[tuple[int, str, str]], slug: str) -> str:
+    """What a worker says of frames whose files it cannot read: (frame id, file name, path) each."""
+    shown = "; ".join(f"frame {pk} ({name}) at {path}" for pk, name, path in missing[:5])
+    more = f" and {len(missing) - 5} more" if len(missing) > 5 else ""
+    return (f"{len(missing)} frame(s) cannot be read on this worker ({socket.gethostname()}): {shown}{more}. "
+            "Frames imported in place stay on the importing host's disk. Fix: " + STORE_FRAMES_FIX.format(slug=slug))

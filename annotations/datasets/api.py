@@ -28,7 +28,8 @@ from annotations.models import Job
 
 @extend_schema(methods=["GET"], summary="A project's jobs, paged", parameters=PAGE_PARAMETERS,
                responses=responses({200: page_of(JobSerializer, "JobPage")}))
-@extend_schema(methods=["POST"], summary="Start an import, merge, split or export job", request=DatasetJobSerializer,
+@extend_schema(methods=["POST"], summary="Start an import, merge, split, export or store_frames job",
+               request=DatasetJobSerializer,
                responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
 @api_view(["GET", "POST"])
 @throttle_classes([ImportRateThrottle])

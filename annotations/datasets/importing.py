@@ -21,6 +21,7 @@ from django.db import transaction
 from annotations.core.copying import ANALYZE_AFTER_ROWS, analyze
 from annotations.core.errors import InputError
 from annotations.core.images import IMAGE_EXTENSIONS, BadImage, check_image, list_image_files
+from annotations.core.storage import in_place_refusal
 from annotations.datasets.formats.coco import parse_coco
 from annotations.datasets.import_annotations import AnnotationImport
 from annotations.datasets.import_context import ImportContext
@@ -157,6 +158,8 @@ def import_cvat_zip(project: Project, zip_path, *, form_label=None, user=None, j
 def import_coco_data(project: Project, data, *, source_name: str, image_files: dict[str, str],
                      copy_images: bool = False, form_label: str | None = None, user=None, job=None) -> dict:
     """Import a parsed COCO dict. image_files: {file name: path} of the images at hand."""
+    if image_files and not copy_images and (refusal := in_place_refusal()):
+        raise InputError(f"{source_name}: {refusal}")
     skeleton = project.get_skeleton()
     labels = {fl.name: fl for fl in project.form_labels.all()}
     if form_label and form_label not in labels:

@@ -15,7 +15,7 @@ from django.conf import settings
 from annotations.core.errors import InputError
 from annotations.core.files import save_upload
 from annotations.core.params import truthy
-from annotations.core.storage import local_copy, storage_path
+from annotations.core.storage import in_place_refusal, local_copy, storage_path
 
 ROOTS_OFF = ("reading files on the server is off: set POSEREVIEW_IMPORT_ROOTS to the folders imports may read "
              "(comma-separated), or upload the file instead")
@@ -84,6 +84,8 @@ def import_params(request) -> dict:
             params["annotation_path"] = path
     if images_dir:
         params["images_dir"] = images_dir
+        if not params["copy_images"] and (refusal := in_place_refusal()):
+            raise InputError(f"'copy_images': {refusal}")
     return params
 
 

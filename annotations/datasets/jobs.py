@@ -1,4 +1,4 @@
-"""Dataset job kinds: import, split, export and merge. Each handler takes its Job and returns the result
+"""Dataset job kinds: import, split, export, merge and store_frames. Each handler takes its Job and returns the result
 dict stored on it; the rules live in the modules named."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 from annotations.core.errors import InputError
 from annotations.core.files import remove_upload
 from annotations.core.jobs import job_handler
-from annotations.datasets import exporting, importing, merging, splitting
+from annotations.datasets import exporting, importing, merging, splitting, storing
 from annotations.datasets.imports import checked_import_paths
 from annotations.models import Job, Role
 
@@ -58,3 +58,12 @@ def run_export(job: Job) -> dict:
 @job_handler(Job.Kind.MERGE, role=Role.PI, time_limit=2 * 3600)
 def run_merge(job: Job) -> dict:
     return merging.run_merge_job(job)
+
+
+@job_handler(Job.Kind.STORE_FRAMES, role=Role.PI, time_limit=8 * 3600)
+def run_store_frames(job: Job) -> dict:
+    """Frames imported in place into media storage, batch by batch (datasets/storing.py)."""
+    if job.project is None:
+        raise InputError(f"job {job.pk} belongs to no project")
+    return storing.store_in_place_frames(job.project, batch_size=int(job.params.get("batch_size")
+                                                                     or storing.BATCH_SIZE), job=job)

@@ -12,7 +12,7 @@ import tempfile
 from pathlib import Path
 
 from annotations.core.errors import InputError
-from annotations.core.storage import local_image
+from annotations.core.storage import is_local, local_image
 from annotations.datasets import exporting, importing
 from annotations.datasets.exporting import save_job_file
 from annotations.datasets.formats.coco import to_coco_dict, write_json_atomic
@@ -95,7 +95,7 @@ def run_merge_job(job) -> dict:
                 raise InputError(f"target project {target_slug!r} does not exist or you are not its PI")
             result["import"] = importing.import_coco_data(
                 target, merged, source_name=f"merge-job-{job.pk}.json", image_files=image_files,
-                user=job.created_by, job=job)
+                copy_images=not is_local(), user=job.created_by, job=job)
         save_job_file(job, Path(tmp), f"merged-{job.pk}.json")
     except BaseException:
         Path(tmp).unlink(missing_ok=True)

@@ -21,6 +21,7 @@ JOB_PARAMS: dict[str, dict[str, Check]] = {
                "verified_only": boolean(), "include_unconfirmed": boolean()},
     # merging.merge_params checks these (and resolves the paths) before the job is queued.
     "merge": {"projects": anything, "files": anything, "into": anything},
+    "store_frames": {"batch_size": integer(1, 5000)},
 }
 
 # An import is sent as form fields (multipart with a file) or JSON, not as "params".

@@ -11,7 +11,7 @@ class DatasetJobSerializer(serializers.Serializer):
     """A dataset job. Import takes its fields at the top level (JSON, or multipart with the zip or COCO
     JSON as `file`); merge, split and export take `params` (see the README for each kind's keys)."""
 
-    kind = serializers.ChoiceField(choices=[], help_text="import, merge, split or export.")
+    kind = serializers.ChoiceField(choices=[], help_text="import, merge, split, export or store_frames.")
     params = serializers.JSONField(required=False, help_text="The job's parameters (not for import).")
     file = serializers.FileField(required=False, help_text="import: a CVAT zip or COCO JSON.")
     annotation_path = serializers.CharField(required=False, max_length=4096,

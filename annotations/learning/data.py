@@ -18,7 +18,7 @@ import numpy as np
 from django.core.files.storage import default_storage
 
 from annotations.core.errors import InputError
-from annotations.core.storage import local_copy
+from annotations.core.storage import local_copy, unreadable_frames_message
 from annotations.datasets import exporting, splitting
 from annotations.datasets.formats.coco import to_coco_dict
 from annotations.models import Annotation, ClipSplit, Frame, FrameStatus, SplitVersion
@@ -103,8 +103,11 @@ def linked_images(*datasets: dict):
 
     Each entry is a symbolic link: to the file on disk, or for frames in an object store to the worker's
     cached copy (`storage.local_copy`), so a frame is downloaded once per worker, not once per job.
+    A frame whose file this machine cannot read (referenced in place on another host, or its file
+    gone) stops the job with an InputError naming the frames and the fix, before any work starts.
     """
     folder = Path(tempfile.mkdtemp(prefix="posereview-frames-"))
+    unreadable: list[tuple[int, str, str]] = []
     try:
         for data in datasets:
             paths = data.get("_paths", {})
@@ -116,8 +119,13 @@ def linked_images(*datasets: dict):
                 dst.parent.mkdir(parents=True, exist_ok=True)
                 if src.startswith("storage:"):
                     os.symlink(local_copy(src[len("storage:"):]), dst)
-                elif os.path.exists(src):
+                elif os.access(src, os.R_OK):
                     os.symlink(src, dst)
+                else:
+                    unreadable.append((im["id"], im["file_name"], src))
+        if unreadable:
+            slug = Frame.objects.filter(pk=unreadable[0][0]).values_list("project__slug", flat=True).first()
+            raise InputError(unreadable_frames_message(unreadable, slug or "<project>"))
         yield folder
     finally:
         shutil.rmtree(folder, ignore_errors=True)

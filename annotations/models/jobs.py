@@ -28,6 +28,7 @@ class Job(models.Model):
         SCORE = "score", "Score"
         RETRAIN = "retrain", "Retrain"
         CHECK_LABELS = "check_labels", "Label checks"
+        STORE_FRAMES = "store_frames", "Frames into media storage"
 
     class Status(models.TextChoices):
         QUEUED = "queued", "Queued"

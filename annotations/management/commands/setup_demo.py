@@ -15,6 +15,7 @@ from django.core.management.base import BaseCommand, CommandError
 
 from annotations.core.errors import InputError
 from annotations.core.jobs import start_job
+from annotations.core.storage import in_place_refusal
 from annotations.datasets.imports import check_import_folder
 from annotations.models import Job, Project
 
@@ -61,7 +62,9 @@ class Command(BaseCommand):
         jobs = []
         for file_name, folder, label in SOURCES:
             params = {"annotation_path": str(dataset / "annotations" / file_name),
-                      "images_dir": str(dataset / "images" / folder), "form_label": label, "copy_images": False}
+                      "images_dir": str(dataset / "images" / folder), "form_label": label,
+                      # in place where the rule allows it (media on this disk), else copied into the store
+                      "copy_images": in_place_refusal() is not None}
             jobs.append(start_job(project, "import", params, user, run_now=opts["inline"]))
         deadline = time.monotonic() + opts["timeout"]
         for job in jobs:

@@ -10,7 +10,7 @@ from annotations.models import Job, Role
 
 def test_every_job_kind_is_registered_by_its_feature_with_its_queue_and_role():
     assert set(jobs.REGISTRY) == set(Job.Kind.values)
-    assert jobs.kinds_of("datasets") == ["import", "merge", "split", "export"]
+    assert jobs.kinds_of("datasets") == ["import", "merge", "split", "export", "store_frames"]
     assert jobs.kinds_of("video") == ["extract", "interpolate"]
     assert jobs.kinds_of("learning") == ["predict", "score", "retrain"]
     assert {k for k, spec in jobs.REGISTRY.items() if spec.queue == "ml"} == {"predict", "score", "retrain"}

@@ -4,6 +4,7 @@ goes through the SeaweedFS server (tests/s3server.py)."""
 
 import io
 import os
+import shutil
 import subprocess
 import sys
 import uuid
@@ -13,6 +14,7 @@ import pytest
 from django.conf import settings as django_settings
 
 from annotations.models import Frame, Prediction
+from tests.annotations.core.test_in_place_frames_on_s3 import small_task  # noqa: F401
 from tests.annotations.core.test_worker import database_url_of, stop_worker, wait_for
 from tests.annotations.learning.test_learning_jobs import register_models, tiny_model_dirs  # noqa: F401
 from tests.conftest import DATASET, LUMBAR_IMAGES, LUMBAR_JSON, ROOT, api_client, needs_dataset
@@ -93,4 +95,42 @@ def test_import_export_and_predict_run_on_a_worker_with_an_empty_media_root(s3_w
     assert predict.result["frames"] == Prediction.objects.filter(frame__clip__key=clip).count() > 0
     # The worker fetched the model from the bucket into its own cache; neither media folder holds anything.
     assert any(p.name == "model.onnx" for p in (s3_worker["cache"] / "models").rglob("*"))
+    assert local_files(s3_worker["media_root"]) == [] and local_files(s3_media["media_root"]) == []
+
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])  # store_frames reports progress
+def test_a_worker_reads_in_place_frames_once_stored_and_names_them_until_then(s3_worker, s3_media, project, users,
+                                                                              settings, small_task, tiny_model_dirs):
+    from django.core.management import call_command
+
+    from tests.annotations.core.test_in_place_frames_on_s3 import import_in_place
+
+    settings.POSEREVIEW_IN_PLACE_IMPORTS = "shared"
+    import_in_place(project, small_task)
+    register_models(project, tiny_model_dirs, users["pi"])
+    first = Frame.objects.filter(project=project).order_by("id").first()
+    clip = first.clip.key
+    reviewer = api_client(users["reviewer"])
+
+    def predict():
+        r = reviewer.post("/api/projects/demo/learning/predict/", {"params": {"clips": [clip], "then_score": False}},
+                          format="json")
+        assert r.status_code == 202, r.content
+        return wait_for(r.json()["id"], TIMEOUT)
+
+    # The worker sees the importing host's folder as missing: the job fails naming the frames and the fix.
+    hidden = small_task.with_name("elsewhere")
+    small_task.rename(hidden)
+    job = predict()
+    assert job.status == "failed", (job.message, job.traceback)
+    assert f"frame {first.pk} ({first.file_name}) at {first.source_path}" in job.message
+    assert "python manage.py store_frames demo" in job.message and not job.traceback
+    assert not Prediction.objects.exists()
+
+    hidden.rename(small_task)
+    call_command("store_frames", "demo")
+    shutil.rmtree(small_task)
+    job = predict()
+    assert job.status == "succeeded", (job.message, job.traceback)
+    assert job.result["frames"] == Prediction.objects.filter(frame__clip__key=clip).count() > 0
     assert local_files(s3_worker["media_root"]) == [] and local_files(s3_media["media_root"]) == []
