@@ -46,7 +46,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from bench.label_checks import DATASET, emit, inject, score, setup_project  # noqa: E402
-from bench.scratch_db import scratch_database  # noqa: E402
+from bench.scratch_db import django_on_scratch_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_QUALITY_DB", "posereview_bench_annotation_quality")
 PARTS = os.environ.get("BENCH_QUALITY_PARTS", "annotators,checks").split(",")
@@ -200,12 +200,7 @@ def main() -> None:
     if not DATASET.is_dir():
         emit("skipped", f"barbell-row not found at {DATASET}", "")
         return
-    os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    import django
-
-    django.setup()
+    django_on_scratch_database(BENCH_DB)
     project = setup_project()
     if "annotators" in PARTS:  # first: the gold is frozen from the untouched labels
         annotators(project)

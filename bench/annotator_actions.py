@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(ROOT / "bench"))
 
-from scratch_db import scratch_database  # noqa: E402
+from scratch_db import django_on_scratch_database  # noqa: E402
 
 BENCH_DB = "posereview_bench_actions"
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
@@ -186,15 +186,9 @@ def main() -> None:
     if not Path(CHROMIUM).exists() or not DATASET.is_dir():
         print(f"# skipped: needs Chromium ({CHROMIUM}) and the barbell-row dataset ({DATASET})", file=sys.stderr)
         return
-    os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"  # Playwright's sync API runs a loop in this thread
     media = tempfile.mkdtemp(prefix="posereview-bench-media-")
-    os.environ["MEDIA_ROOT"] = media
-    import django
-
-    django.setup()
+    # Playwright's sync API runs an event loop in this thread, where Django then runs its queries.
+    django_on_scratch_database(BENCH_DB, DJANGO_ALLOW_ASYNC_UNSAFE="true", MEDIA_ROOT=media)
     frame_ids, targets = setup_data()
     port = free_port()
     env = {**os.environ, "DEBUG": "1", "ALLOWED_HOSTS": "127.0.0.1,localhost"}

@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch_db import scratch_database  # noqa: E402
+from bench.scratch_db import django_on_scratch_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_RETRAIN_DB", "posereview_bench_demo_retrain")
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
@@ -38,14 +38,8 @@ def main() -> None:
     if not DATASET.is_dir():
         emit("skipped", f"barbell-row not found at {DATASET}", "")
         return
-    os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
-    os.environ["MLCORE_CROP_STORE"] = tempfile.mkdtemp(prefix="posereview-bench-crops-")
     os.environ.setdefault("POSEREVIEW_IMPORT_ROOTS", str(DATASET.parent))
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    import django
-
-    django.setup()
+    django_on_scratch_database(BENCH_DB, MLCORE_CROP_STORE=tempfile.mkdtemp(prefix="posereview-bench-crops-"))
     from django.core.management import call_command
 
     from annotations.core.jobs import start_job

@@ -39,7 +39,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from bench.scratch_db import scratch_database  # noqa: E402
+from bench.scratch_db import django_on_scratch_database  # noqa: E402
 
 BENCH_DB = os.environ.get("BENCH_LABEL_DB", "posereview_bench_label_checks")
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
@@ -169,12 +169,7 @@ def main() -> None:
     if not DATASET.is_dir():
         emit("skipped", f"barbell-row not found at {DATASET}", "")
         return
-    os.environ["POSEREVIEW_DEV"] = "1"
-    os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
-    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
-    import django
-
-    django.setup()
+    django_on_scratch_database(BENCH_DB)
     from annotations.models import Annotation
     from annotations.quality import checks
     from annotations.quality.records import verified_annotations

@@ -26,3 +26,16 @@ def scratch_database(name: str) -> str:
     env = {**os.environ, "DATABASE_URL": url, "POSEREVIEW_DEV": "1"}
     subprocess.run([sys.executable, "manage.py", "migrate", "-v", "0"], cwd=ROOT, env=env, check=True)
     return url
+
+
+def django_on_scratch_database(name: str, **env: str) -> str:
+    """scratch_database(name), then Django set up on it in this process (development settings, `env` set
+    first: MEDIA_ROOT, a crop store, ...). Returns the database's URL."""
+    os.environ["POSEREVIEW_DEV"] = "1"
+    url = os.environ["DATABASE_URL"] = scratch_database(name)
+    os.environ.update(env)
+    os.environ.setdefault("DJANGO_SETTINGS_MODULE", "webapp.settings")
+    import django
+
+    django.setup()
+    return url
