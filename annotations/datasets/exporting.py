@@ -24,7 +24,7 @@ from django.utils import timezone
 
 from annotations.core.atomic import atomic_path, atomic_zip
 from annotations.core.errors import InputError
-from annotations.core.storage import STORAGE_PREFIX, cache_root, is_local, storage_path
+from annotations.core.storage import STORAGE_PREFIX, cache_root, is_local, storage_path, unreadable_frames_message
 from annotations.datasets import coco_stream
 from annotations.datasets.formats import get_format
 from annotations.datasets.formats.coco import IMAGE_READERS
@@ -186,6 +186,14 @@ def _confirmed_only(kp: list, states: list) -> list:
     return [0 if states[i // 3] != "verified" else v for i, v in enumerate(kp)]
 
 
+def _check_readable(project, datasets) -> None:
+    """Images to copy into an export must be readable here: an export never leaves a frame out silently."""
+    unreadable = [(im.id, im.file_name, im.path) for ds in datasets for im in ds.images
+                  if im.path and not im.path.startswith(STORAGE_PREFIX) and not os.access(im.path, os.R_OK)]
+    if unreadable:
+        raise InputError(unreadable_frames_message(unreadable, project.slug))
+
+
 def export(project, fmt: str, subsets: list[str], *, version_number=None, include_images=False,
            include_unconfirmed=False, out_path=None, job=None, verified_only=None) -> tuple[Path, dict]:
     """Write an export file; returns (path, summary). A temporary file is renamed into place.
@@ -210,6 +218,8 @@ def export(project, fmt: str, subsets: list[str], *, version_number=None, includ
                                          raw_json=writer.raw_json)
         if job:
             job.report(0.1 + 0.6 * (n + 1) / len(subsets), f"collected {subset}")
+    if include_images:
+        _check_readable(project, datasets.values())
     if out_path is None:
         fd, tmp = tempfile.mkstemp(prefix="export-", suffix=writer.extension)
         os.close(fd)

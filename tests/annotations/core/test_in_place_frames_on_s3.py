@@ -171,6 +171,7 @@ def test_an_unreadable_source_is_listed_and_its_frame_stays_in_place(s3_media, p
 
 def test_a_worker_meeting_an_in_place_frame_it_cannot_read_names_the_frame_and_the_fix(s3_media, project,
                                                                                        small_task, settings):
+    from annotations.datasets import exporting
     from annotations.learning.data import frames_coco, linked_images
     from annotations.models import Frame
 
@@ -185,3 +186,6 @@ def test_a_worker_meeting_an_in_place_frame_it_cannot_read_names_the_frame_and_t
     assert f"{FRAMES} frame(s) cannot be read on this worker" in message
     assert f"frame {first.pk} ({first.file_name}) at {first.source_path}" in message
     assert "python manage.py store_frames demo" in message
+    # An export with images leaves no frame out silently either.
+    with pytest.raises(InputError, match=f"frame {first.pk} .*store_frames demo"):
+        exporting.export(project, "yolo_pose", ["all"], include_images=True)
