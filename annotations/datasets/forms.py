@@ -4,6 +4,7 @@ from django import forms
 
 from annotations.core.errors import InputError
 from annotations.core.files import save_upload
+from annotations.core.storage import in_place_refusal
 from annotations.datasets.imports import import_roots, server_path
 from annotations.models import Project, Role
 
@@ -31,6 +32,10 @@ class ImportForm(forms.Form):
         else:
             off = "reading files on the server is off (POSEREVIEW_IMPORT_ROOTS is not set): upload a file"
             self.fields["annotation_path"].help_text = self.fields["images_dir"].help_text = off
+        if in_place_refusal():
+            self.fields["copy_images"].initial = True
+            self.fields["copy_images"].help_text = ("copy images into media storage (needed: media are on an "
+                                                   "object store, which other workers read frames from)")
 
     def clean(self):
         """Server paths resolved (symlinks included) and checked against POSEREVIEW_IMPORT_ROOTS."""
@@ -44,6 +49,8 @@ class ImportForm(forms.Form):
                     data[field] = server_path(data[field], field, folder=folder)
                 except InputError as exc:
                     self.add_error(field, str(exc))
+        if data.get("images_dir") and not data.get("copy_images") and (refusal := in_place_refusal()):
+            self.add_error("copy_images", refusal)
         return data
 
     def job_params(self) -> dict:

@@ -3,6 +3,7 @@ the import refuses them unless the folders are shared, store_frames moves them i
 batch, and a worker that meets an in-place frame it cannot read says which frame and what to do."""
 
 import json
+import re
 import shutil
 
 import pytest
@@ -61,6 +62,25 @@ def test_an_in_place_import_is_refused_naming_the_setting_and_writes_nothing(s3_
     with pytest.raises(InputError, match="POSEREVIEW_S3_ENDPOINT_URL"):
         import_in_place(project, small_task)
     assert not Frame.objects.exists() and bucket_keys(s3_media) == []
+
+
+def test_the_page_import_form_refuses_in_place_and_offers_copying(s3_media, project, users, small_task, client):
+    from django.contrib.messages import get_messages
+
+    from annotations.models import Job
+
+    client.force_login(users["pi"])
+    page = client.get(f"/p/{project.slug}/").content.decode()  # the project page holds the import form
+    assert "needed: media are on an object store" in page
+    assert re.search(r'<input type="checkbox" name="copy_images"[^>]* checked', page)
+    data = {"annotation_path": str(small_task / "lumbar.json"), "images_dir": str(small_task / "images")}
+    response = client.post(f"/p/{project.slug}/jobs/import/", data)
+    assert response.status_code == 302 and response["Location"] == f"/p/{project.slug}/"
+    assert any("POSEREVIEW_IN_PLACE_IMPORTS" in str(m) for m in get_messages(response.wsgi_request))
+    assert not Job.objects.exists()
+    response = client.post(f"/p/{project.slug}/jobs/import/", {**data, "copy_images": "on"})
+    assert response.status_code == 302 and response["Location"].startswith("/jobs/")
+    assert Job.objects.get(kind="import").params["copy_images"] is True
 
 
 def test_shared_folders_import_in_place_and_copying_uploads(s3_media, project, small_task, settings):
