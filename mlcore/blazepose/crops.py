@@ -184,8 +184,11 @@ def crop_targets(keypoints: npt.NDArray[np.float64], crops: FrameCrops, width: i
 
 
 def model_id(predictor: BlazePosePredictor) -> str:
-    """The landmark and detector files' sha256s (what the crops depend on besides the frame and settings)."""
-    return f"{predictor.net.graph.sha256}:{getattr(predictor.detector.net, 'sha256', '')}"
+    """The landmark and detector files' sha256s (what the crops depend on besides the frame and settings), and
+    what a crop keeps when that is not the features (``tail.FrontierNet``: the last stage's inputs)."""
+    stored = getattr(predictor.net, "stored", "")
+    return f"{predictor.net.graph.sha256}:{getattr(predictor.detector.net, 'sha256', '')}" + (
+        f":{stored}" if stored else "")
 
 
 def build_cache(samples: KeypointSamples, skeleton: Skeleton, predictor: BlazePosePredictor, cfg: HeadTrainConfig,

@@ -100,6 +100,8 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.window = int(meta.get("window", 5))
         self.frame_fallback = bool(meta.get("frame_fallback", False))
         self.flip_average = bool(meta.get("flip_average", False))
+        if state.get("stage"):  # the backbone's last stage as trained with the heads (tail.py)
+            self.net.graph.convs.load_state_dict(state["stage"], strict=False)
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()

@@ -8,6 +8,9 @@ from typing import Any
 # The flip test of top-down pose models (HRNet, RTMPose): a second pass on the mirrored crop, averaged.
 # Off: on barbell-row it moved held-out mean OKS by +0.004 (docs/mlcore.md) for twice the backbone passes.
 FLIP_AVERAGE = False
+# Training the backbone's last stage with the heads: on barbell-row's held-out clips it raised mean OKS
+# (bench/mlcore_tail.py, docs/mlcore.md), for about twice the heads' training time.
+STAGE_SCALE = 0.1
 
 
 @dataclass
@@ -44,6 +47,9 @@ class HeadTrainConfig:
     box_rotation: str = "detector"          # ... detector | landmarks | none
     track: bool = True                      # ... second pass on the tracking ROI with boxes
     flip_average: bool = FLIP_AVERAGE       # predict with the mean of the plain and the mirrored pass
+    # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
+    # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
+    stage_scale: float = STAGE_SCALE
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

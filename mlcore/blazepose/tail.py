@@ -69,6 +69,7 @@ class FrontierNet:
     def __init__(self, net: BlazePoseLandmarkNet, first: int = TAIL_FROM) -> None:
         self.net, self.graph = net, net.graph
         _, self.frontier = tail_operators(net, first)
+        self.stored = f"frontier@{first}"  # in crop store keys (crops.model_id): not the features
         self.shapes = [_nchw(tuple(self.graph.shapes[i])) for i in self.frontier]
 
     def run(self, x: Tensor) -> LandmarkOutput:

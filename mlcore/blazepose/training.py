@@ -44,6 +44,7 @@ from .heads import (
     landmark_index,
 )
 from .models import INPUT_SIZE
+from .tail import BackboneTail, FrontierNet, TailHeads
 
 if TYPE_CHECKING:
     from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
@@ -199,12 +200,23 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                                    device=device or "cpu")
     t0 = time.time()
     store = crop_store if crop_store is not None else default_store()
-    cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr, store=store,
-                        progress=lambda f, m: progress(0.05 + 0.55 * f, m))
+    net, staged = predictor.net, hcfg.stage_scale > 0
+    if staged:  # the crops keep the last stage's inputs, which it then trains on (tail.py)
+        predictor.net = FrontierNet(net)  # type: ignore[assignment]
+    try:
+        cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr, store=store,
+                            progress=lambda f, m: progress(0.05 + 0.55 * f, m))
+    finally:
+        predictor.net = net
     cache_seconds = time.time() - t0
     t1 = time.time()
-    heads, history, stopper = train_heads(cache, samples, tr, te, skeleton, predictor.net, hcfg,
-                                          progress=lambda f, m: progress(0.6 + 0.3 * f, m))
+    model = TailHeads(BackboneTail(net, scale=hcfg.stage_scale), new_heads(skeleton, net, hcfg.hidden)) \
+        if staged else None
+    trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
+                                            progress=lambda f, m: progress(0.6 + 0.3 * f, m), model=model)
+    tail_heads: Any = trained  # TailHeads when staged (train_heads returns the module it was given)
+    heads: KeypointHeads = tail_heads.heads if staged else trained
+    stage = tail_heads.tail.tuned_weights() if staged else None
     head_seconds = time.time() - t1
     progress(0.92, "exporting ONNX")
     report: dict[str, Any] = {"train_frames": len(tr), "missing_frames": train_s.missing,
@@ -216,13 +228,13 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                               "labelled_frames": {n: int(c) for n, c in
                                                   zip(skeleton.keypoints, (samples.keypoints[tr, :, 2] > 0).sum(0),
                                                       strict=True)}}
-    report["onnx_max_abs_diff"] = save_heads_model(out, heads, predictor.net, skeleton, cfg)
+    report["onnx_max_abs_diff"] = save_heads_model(out, heads, with_stage(net, stage), skeleton, cfg, stage)
     report["spine_depth"] = fit_spine_depth(train, images_dir, predictor)
     sub_tr = _subset(samples, tr)
-    report["train"] = keypoint_report(predict_rows(heads, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
+    report["train"] = keypoint_report(predict_rows(trained, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
                                       skeleton)
     if len(te):
-        report["val"] = keypoint_report(predict_rows(heads, cache, cache.rows(te, (BOX,)), hcfg.window),
+        report["val"] = keypoint_report(predict_rows(trained, cache, cache.rows(te, (BOX,)), hcfg.window),
                                         _subset(samples, te), skeleton)
         report["val_clips"] = "val file" if val is not None else "inner clip-grouped fold of the training file"
         report["best_epoch"] = stopper.best_epoch + 1
@@ -250,13 +262,26 @@ def _concat(a: KeypointSamples, b: KeypointSamples) -> KeypointSamples:
                            image_ids=np.concatenate([a.image_ids, b.image_ids]), missing=a.missing + b.missing)
 
 
-def save_heads_model(out: Path, heads: KeypointHeads, net: Any, skeleton: Skeleton, cfg: KeypointTrainConfig) -> float:
-    """model.pt (heads' weights and settings) and model.onnx (backbone + heads); returns the ONNX parity error."""
+def with_stage(net: Any, stage: dict[str, torch.Tensor] | None) -> Any:
+    """``net``, or a copy of it with the trained last stage's weights (``BackboneTail.tuned_weights``)."""
+    if not stage:
+        return net
+    import copy
+
+    tuned = copy.deepcopy(net)
+    tuned.graph.convs.load_state_dict(stage, strict=False)
+    return tuned
+
+
+def save_heads_model(out: Path, heads: KeypointHeads, net: Any, skeleton: Skeleton, cfg: KeypointTrainConfig,
+                     stage: dict[str, torch.Tensor] | None = None) -> float:
+    """model.pt (heads' weights, the trained last stage's if any, settings) and model.onnx (``net``, the
+    backbone as trained, + heads); returns the ONNX parity error."""
     from ..onnx_export import export_onnx, max_parity_error
 
     with atomic_path(out / "model.pt") as tmp:
         torch.save({"heads": heads.state_dict(), "net": heads.config(), "skeleton": skeleton.to_dict(),
-                    "config": cfg.to_dict(), "backbone": "blazepose"}, str(tmp))
+                    "config": cfg.to_dict(), "backbone": "blazepose", "stage": stage}, str(tmp))
     full = PoseNetWithHeads(net.cpu().eval(), heads.cpu().eval()).eval()
     example = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     export_onnx(full, (example,), out / "model.onnx", ["input"], ["heatmaps", "presence", "landmarks"],

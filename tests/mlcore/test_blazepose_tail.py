@@ -95,3 +95,23 @@ def test_a_frozen_stage_has_nothing_to_train(net, batch):
     model = TailHeads(BackboneTail(net), new_heads(COCO17, net, 8), frozen=True)
     trainable = {id(p) for p in model.parameters() if p.requires_grad}
     assert trainable == {id(p) for p in model.heads.parameters()}
+
+
+def test_a_model_directory_carries_its_trained_stage_to_the_predictor(net, dataset, tmp_path):
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+    from mlcore.blazepose.tail import tail_operators
+    from tests.mlcore.test_blazepose_heads import _tiny_heads_model
+
+    out, report, _ = _tiny_heads_model(dataset, tmp_path / "model")
+    state = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
+    stage_ops = {str(op.index) for op in tail_operators(net)[0] if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")}
+    assert state["stage"] and {k.split(".")[0] for k in state["stage"]} == stage_ops
+    assert report["onnx_max_abs_diff"] < 1e-2  # the ONNX file holds the same stage as model.pt
+    # A stage moved by hand is what the predictor runs; the rest of the backbone is BlazePose's.
+    name = sorted(state["stage"])[0]
+    state["stage"][name] = state["stage"][name] + 0.05
+    torch.save(state, out / "model.pt")
+    loaded = BlazePoseHeadsPredictor(out).net.graph.convs.state_dict()
+    assert torch.equal(loaded[name], state["stage"][name])
+    untouched = next(k for k in loaded if k.split(".")[0] not in stage_ops)
+    assert torch.equal(loaded[untouched], net.graph.convs.state_dict()[untouched])
