@@ -138,6 +138,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg.head.epochs = args.epochs or cfg.head.epochs
             cfg.head.batch_size = args.batch_size or cfg.head.batch_size
             cfg.head.patience = args.patience or cfg.head.patience
+            if args.stage_scale is not None:
+                cfg.head.stage_scale = args.stage_scale
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -259,6 +261,8 @@ def build_parser() -> argparse.ArgumentParser:
                     help="keypoints: scratch = the built-in network from random weights; blazepose = heads on "
                          "BlazePose's pretrained backbone (needs the mediapipe 0.10.14 wheel's files); "
                          "auto = blazepose when those files are found, else scratch")
+    tr.add_argument("--stage-scale", type=float, help="keypoints, blazepose: the backbone's last stage trains with "
+                    "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")

@@ -210,6 +210,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         predictor.net = net
     cache_seconds = time.time() - t0
     t1 = time.time()
+    seed_everything(hcfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
     model = TailHeads(BackboneTail(net, scale=hcfg.stage_scale), new_heads(skeleton, net, hcfg.hidden)) \
         if staged else None
     trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
