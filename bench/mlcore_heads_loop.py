@@ -44,12 +44,15 @@ from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.heads import STRIDE, KeypointHeads, decode_heatmaps
 from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.roi import warp_replicate
-from mlcore.blazepose.training import inner_split, predict_rows, train_heads
+from mlcore.blazepose.tail import BackboneTail, FrontierNet, TailHeads
+from mlcore.blazepose.training import inner_split, new_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
+from mlcore.training.common import seed_everything
 from mlcore.training.keypoints import load_samples
 from mlcore.transforms import apply_affine, invert_affine
 
 HEADS = HeadTrainConfig(variants=2)  # the app's default heads settings
+STAGE_SCALE = [0.0]  # --stage-scale
 
 
 def eval_rows(cache: CropCache, frames: np.ndarray, min_presence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -110,14 +113,26 @@ def points_to_fix(pred: np.ndarray, gt: np.ndarray, areas: np.ndarray) -> np.nda
     return (metrics.oks_per_keypoint(pred, gt, areas, COCO17.sigma_array) < 0.5).sum(axis=1)
 
 
+def fit(cache: CropCache, samples, train: np.ndarray, val: np.ndarray | None, predictor: BlazePosePredictor,
+        cfg: HeadTrainConfig):
+    """train_heads on the cache; with ``--stage-scale`` > 0 the backbone's last stage trains with the heads,
+    as the app trains them (the cache then holds that stage's inputs: ``tail.FrontierNet``)."""
+    net = getattr(predictor.net, "net", predictor.net)  # the landmark net itself, under a FrontierNet
+    model = None
+    if STAGE_SCALE[0] > 0:
+        seed_everything(cfg.seed)
+        model = TailHeads(BackboneTail(net, scale=STAGE_SCALE[0]), new_heads(COCO17, net, cfg.hidden))
+    return train_heads(cache, samples, train, val, COCO17, net, cfg, model=model)
+
+
 def uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor) -> None:
     per_mode: dict[str, dict[str, list]] = {m: {"oks": [], "confidence": [], "flip": [], "averaged_oks": [],
                                                 "to_fix": [], "averaged_to_fix": []} for m in ("box", "frame")}
     for f, (tr, te) in enumerate(folds):
         tr, te = np.asarray(tr), np.asarray(te)
         itr, ival = _inner(coco.subset(data, table.image_ids[tr]), tr, table, f)
-        heads, _, _ = train_heads(cache, samples, tr[itr], tr[ival], COCO17, predictor.net,
-                                  HeadTrainConfig(**{**HEADS.to_dict(), "seed": f}))
+        cfg = HeadTrainConfig(**{**HEADS.to_dict(), "seed": f})
+        heads, _, _ = fit(cache, samples, tr[itr], tr[ival], predictor, cfg)
         box_rows, frame_rows = eval_rows(cache, te, HEADS.min_presence)
         for mode, rows in (("box", box_rows), ("frame", frame_rows)):
             boxes = samples.bboxes[te]
@@ -169,7 +184,7 @@ def active_learning(cache, samples, table, folds, mirrored, predictor, args) -> 
         start = sorted(rng.choice(tr, args.seed_frames, replace=False).tolist())
         box_te, _ = eval_rows(cache, te, HEADS.min_presence)
         cfg = HeadTrainConfig(**{**HEADS.to_dict(), "epochs": args.epochs, "seed": seed})
-        full_heads, _, _ = train_heads(cache, samples, tr, None, COCO17, predictor.net, cfg)
+        full_heads, _, _ = fit(cache, samples, tr, None, predictor, cfg)
         full = float(np.nanmean(metrics.oks(predict_rows(full_heads, cache, box_te, HEADS.window),
                                             samples.keypoints[te], samples.areas[te], COCO17.sigma_array)))
         for strategy in ("uncertainty", "random"):
@@ -177,7 +192,7 @@ def active_learning(cache, samples, table, folds, mirrored, predictor, args) -> 
             curve = []
             t0 = time.time()
             while True:
-                heads, _, _ = train_heads(cache, samples, np.asarray(labelled), None, COCO17, predictor.net, cfg)
+                heads, _, _ = fit(cache, samples, np.asarray(labelled), None, predictor, cfg)
                 pred = predict_rows(heads, cache, box_te, HEADS.window)
                 score = float(np.nanmean(metrics.oks(pred, samples.keypoints[te], samples.areas[te],
                                                      COCO17.sigma_array)))
@@ -259,6 +274,9 @@ def main() -> None:
     ap.add_argument("--first-run", type=int, default=0, help="start at this run (runs are independent)")
     ap.add_argument("--skip-uncertainty", action="store_true")
     ap.add_argument("--skip-al", action="store_true")
+    ap.add_argument("--stage-scale", type=float, default=0.0,
+                    help="train the backbone's last stage with the heads at this fraction of their learning rate "
+                         "(the app's default 0.1; 0: heads alone, as the figures in docs/mlcore.md before it)")
     ap.add_argument("--summarise", nargs="+", metavar="OUT", help="only summarise the run lines of these outputs")
     args = ap.parse_args()
     if args.summarise:
@@ -272,6 +290,9 @@ def main() -> None:
     if samples.missing or not np.array_equal(samples.image_ids, table.image_ids):
         raise SystemExit("expected every annotated frame on disk, in table order")
     predictor = BlazePosePredictor(box_roi=HEADS.box_roi, box_rotation=HEADS.box_rotation, track=HEADS.track)
+    STAGE_SCALE[0] = args.stage_scale
+    if args.stage_scale > 0:  # crops (and mirrored crops) keep the last stage's inputs
+        predictor.net = FrontierNet(predictor.net)  # type: ignore[assignment]
     t = time.time()
     store = CropStore(out_dir() / "crops", max_bytes=2**40)
     cache = build_cache(samples, COCO17, predictor, HEADS, store=store)
