@@ -44,8 +44,8 @@ from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.heads import STRIDE, KeypointHeads, decode_heatmaps
 from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.roi import warp_replicate
-from mlcore.blazepose.tail import BackboneTail, FrontierNet, TailHeads
-from mlcore.blazepose.training import inner_split, new_heads, predict_rows, train_heads
+from mlcore.blazepose.tail import FrontierNet
+from mlcore.blazepose.training import inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
 from mlcore.training.common import seed_everything
 from mlcore.training.keypoints import load_samples
@@ -121,7 +121,7 @@ def fit(cache: CropCache, samples, train: np.ndarray, val: np.ndarray | None, pr
     model = None
     if STAGE_SCALE[0] > 0:
         seed_everything(cfg.seed)
-        model = TailHeads(BackboneTail(net, scale=STAGE_SCALE[0]), new_heads(COCO17, net, cfg.hidden))
+        model = new_stage_heads(COCO17, net, cfg.hidden, STAGE_SCALE[0])
     return train_heads(cache, samples, train, val, COCO17, net, cfg, model=model)
 
 

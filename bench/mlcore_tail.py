@@ -27,8 +27,8 @@ from mlcore import coco, metrics
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache, fallback_cache
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.predictor import BlazePosePredictor
-from mlcore.blazepose.tail import BackboneTail, FrontierNet, TailHeads
-from mlcore.blazepose.training import inner_split, new_heads, predict_rows, train_heads
+from mlcore.blazepose.tail import FrontierNet
+from mlcore.blazepose.training import inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
 from mlcore.training.keypoints import load_samples
 
@@ -83,8 +83,7 @@ def main() -> None:
         test_ids = {frame_ids[i] for i in te}
         for arm in ARMS:
             torch.manual_seed(f)
-            model = TailHeads(BackboneTail(net, scale=args.scale), new_heads(COCO17, net, cfg.hidden),
-                              frozen=arm == "heads")
+            model = new_stage_heads(COCO17, net, cfg.hidden, args.scale, frozen=arm == "heads")
             t = time.time()
             model, history, stopper = train_heads(cache, samples, tr[itr], tr[ival], COCO17, net,
                                                   HeadTrainConfig(**{**cfg.to_dict(), "seed": f}), model=model)

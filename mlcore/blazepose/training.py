@@ -60,6 +60,12 @@ def new_heads(skeleton: Skeleton, net: Any, hidden: int) -> KeypointHeads:
     return heads
 
 
+def new_stage_heads(skeleton: Skeleton, net: Any, hidden: int, scale: float, frozen: bool = False) -> TailHeads:
+    """``new_heads`` under the backbone's last stage (``tail.TailHeads``), which trains at ``scale`` of their
+    learning rate, or not at all when ``frozen``; it reads a cache of the stage's inputs."""
+    return TailHeads(BackboneTail(net, scale=scale), new_heads(skeleton, net, hidden), frozen=frozen)
+
+
 def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.int64], window: int = 5,
                  batch: int = 64) -> npt.NDArray[np.float64]:
     """Keypoints (len(rows), K, 3) [x, y, score] in image pixels (of the mirrored image for flipped rows)."""
@@ -211,8 +217,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     cache_seconds = time.time() - t0
     t1 = time.time()
     seed_everything(hcfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
-    model = TailHeads(BackboneTail(net, scale=hcfg.stage_scale), new_heads(skeleton, net, hcfg.hidden)) \
-        if staged else None
+    model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale) if staged else None
     trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
                                             progress=lambda f, m: progress(0.6 + 0.3 * f, m), model=model)
     tail_heads: Any = trained  # TailHeads when staged (train_heads returns the module it was given)
