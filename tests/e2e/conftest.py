@@ -49,10 +49,28 @@ def new_page(browser, live_server):
 
     yield make
     for context in contexts:
+        for page in context.pages:
+            settle_saves(page)
         # Closing a page fires the editor's save-on-leave; after the test its database is gone, so
         # requests from here on are dropped in the browser instead of reaching the live server.
         context.route("**/*", lambda route: route.abort())
         context.close()
+
+
+# The editor's pending autosave, sent now and awaited (at most 5 s), while the test database still exists.
+SETTLE_SAVES = """() => window.poseEditor
+    ? Promise.race([window.poseEditor.saver.flush(), new Promise(done => setTimeout(done, 5000))]) : null"""
+
+
+def settle_saves(page) -> None:
+    """Let the editor's autosave finish before the test's database is flushed: a save still running on the
+    live server when the flush truncates the tables deadlocks it (and the next test then finds its rows)."""
+    from playwright.sync_api import Error as PlaywrightError
+
+    try:
+        page.evaluate(SETTLE_SAVES)
+    except PlaywrightError:  # a page that is closed or navigating has no editor left to save
+        pass
 
 
 def login(page, username: str, password: str) -> None:
