@@ -140,6 +140,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg.head.patience = args.patience or cfg.head.patience
             if args.stage_scale is not None:
                 cfg.head.stage_scale = args.stage_scale
+            cfg.head.stages = args.stages or cfg.head.stages
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -263,6 +264,8 @@ def build_parser() -> argparse.ArgumentParser:
                          "auto = blazepose when those files are found, else scratch")
     tr.add_argument("--stage-scale", type=float, help="keypoints, blazepose: the backbone's last stage trains with "
                     "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
+    tr.add_argument("--stages", type=int, choices=[1, 2], help="keypoints, blazepose: how many last backbone "
+                    "stages train (1 = the 8 x 8 stage, the default; 2 = the 16 x 16 stage too)")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")

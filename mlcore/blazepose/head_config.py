@@ -50,6 +50,7 @@ class HeadTrainConfig:
     # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE
+    stages: int = 1                         # how many last stages train: 1 = 8 x 8; 2 = 16 x 16 and 8 x 8
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

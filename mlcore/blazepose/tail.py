@@ -28,6 +28,9 @@ from .models import BlazePoseLandmarkNet, LandmarkOutput
 from .torch_builder import _activation
 
 TAIL_FROM = 142          # first operator of pose_landmark_full.tflite's 8 x 8 stage (after its 5 x 5 stride-2 conv)
+# First operator of the last ``stages`` backbone stages: 1 = the 8 x 8 stage, 2 = the 16 x 16 stage too (its
+# input is (64, 16, 16), so its frontier, 262,144 values per crop, is smaller than the 8 x 8 stage's).
+STAGE_STARTS = {1: TAIL_FROM, 2: 100}
 DEFAULT_SCALE = 0.1
 
 
@@ -87,17 +90,21 @@ class FrontierNet:
 class BackboneTail(nn.Module):
     """Packed frontier (N, F) -> features (N, 48, 64, 64) through the 8 x 8 stage (see the module docstring)."""
 
-    def __init__(self, net: BlazePoseLandmarkNet, first: int = TAIL_FROM, scale: float = DEFAULT_SCALE) -> None:
+    def __init__(self, net: BlazePoseLandmarkNet, first: int = TAIL_FROM, scale: float = DEFAULT_SCALE,
+                 trainable_from: int | None = None) -> None:
+        """Runs the operators from ``first`` (the cache's frontier); trains those from ``trainable_from``
+        (default ``first``) and runs the ones before it with BlazePose's weights."""
         super().__init__()
         graph = net.graph
         self.ops, self.frontier = tail_operators(net, first)
+        self.trainable_from = first if trainable_from is None else trainable_from
         self.shapes = [_nchw(tuple(graph.shapes[i])) for i in self.frontier]
         self.sizes = [int(np.prod(s)) for s in self.shapes]
         self.feature_index, self.scale = net.feature_index, scale
         self._graph = [graph]  # a list: not a submodule, so its 3.2 M weights stay out of this module's state
         self.delta = nn.ParameterDict()
         for op in self.ops:
-            if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and op.index >= self.trainable_from:
                 conv = _conv_of(graph, op)
                 self.register_buffer(f"w0_{op.index}", conv.weight.detach().clone())
                 self.delta[f"w{op.index}"] = nn.Parameter(torch.zeros_like(conv.weight))
@@ -118,8 +125,11 @@ class BackboneTail(nn.Module):
         values = self.unpack(packed)
         for op in self.ops:
             args = [values[i] for i in op.inputs if i >= 0 and i in values]
-            if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D"):
+            if f"w{op.index}" in self.delta:
                 values[op.outputs[0]] = self._conv(op, args[0])
+            elif op.index < self.trainable_from:
+                with torch.no_grad():  # runs before any trained operator: nothing to backpropagate into
+                    values[op.outputs[0]] = graph._run(op, args)
             else:
                 values[op.outputs[0]] = graph._run(op, args)
         return values[self.feature_index]

@@ -44,7 +44,7 @@ from .heads import (
     landmark_index,
 )
 from .models import INPUT_SIZE
-from .tail import BackboneTail, FrontierNet, TailHeads
+from .tail import STAGE_STARTS, BackboneTail, FrontierNet, TailHeads
 
 if TYPE_CHECKING:
     from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
@@ -60,10 +60,15 @@ def new_heads(skeleton: Skeleton, net: Any, hidden: int) -> KeypointHeads:
     return heads
 
 
-def new_stage_heads(skeleton: Skeleton, net: Any, hidden: int, scale: float, frozen: bool = False) -> TailHeads:
-    """``new_heads`` under the backbone's last stage (``tail.TailHeads``), which trains at ``scale`` of their
-    learning rate, or not at all when ``frozen``; it reads a cache of the stage's inputs."""
-    return TailHeads(BackboneTail(net, scale=scale), new_heads(skeleton, net, hidden), frozen=frozen)
+def new_stage_heads(skeleton: Skeleton, net: Any, hidden: int, scale: float, frozen: bool = False, stages: int = 1,
+                    first: int | None = None) -> TailHeads:
+    """``new_heads`` under the backbone's last ``stages`` stages (``tail.TailHeads``), which train at ``scale`` of
+    their learning rate, or not at all when ``frozen``. It reads a cache of the frontier at operator ``first``
+    (default: the first operator of those stages; an earlier one runs the stages between with BlazePose's
+    weights, so one cache serves several depths)."""
+    start = STAGE_STARTS[stages]
+    tail = BackboneTail(net, first=start if first is None else first, scale=scale, trainable_from=start)
+    return TailHeads(tail, new_heads(skeleton, net, hidden), frozen=frozen)
 
 
 def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.int64], window: int = 5,
@@ -207,8 +212,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     t0 = time.time()
     store = crop_store if crop_store is not None else default_store()
     net, staged = predictor.net, hcfg.stage_scale > 0
-    if staged:  # the crops keep the last stage's inputs, which it then trains on (tail.py)
-        predictor.net = FrontierNet(net)  # type: ignore[assignment]
+    if staged:  # the crops keep the last stages' inputs, which they then train on (tail.py)
+        predictor.net = FrontierNet(net, STAGE_STARTS[hcfg.stages])  # type: ignore[assignment]
     try:
         cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr, store=store,
                             progress=lambda f, m: progress(0.05 + 0.55 * f, m))
@@ -217,7 +222,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     cache_seconds = time.time() - t0
     t1 = time.time()
     seed_everything(hcfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
-    model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale) if staged else None
+    model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages) if staged else None
     trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
                                             progress=lambda f, m: progress(0.6 + 0.3 * f, m), model=model)
     tail_heads: Any = trained  # TailHeads when staged (train_heads returns the module it was given)

@@ -115,3 +115,49 @@ def test_a_model_directory_carries_its_trained_stage_to_the_predictor(net, datas
     assert torch.equal(loaded[name], state["stage"][name])
     untouched = next(k for k in loaded if k.split(".")[0] not in stage_ops)
     assert torch.equal(loaded[untouched], net.graph.convs.state_dict()[untouched])
+
+
+def test_two_stages_reproduce_the_features_from_their_smaller_frontier_and_train_the_16x16_stage(net, batch):
+    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
+    from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet, tail_operators
+    from mlcore.blazepose.training import new_stage_heads
+
+    x, full, _ = batch
+    with torch.no_grad():
+        frontier = FrontierNet(net, STAGE_STARTS[2]).run(x)
+    torch.manual_seed(0)
+    model = new_stage_heads(COCO17, net, 8, 1.0, stages=2)
+    assert frontier.features.shape == (2, model.tail.packed_size) and model.tail.packed_size == 262_144
+    with torch.no_grad():
+        assert float((model.tail(frontier.features) - full.features).abs().max()) < 1e-5
+    ops16 = {op.index for op in tail_operators(net, STAGE_STARTS[2])[0]
+             if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and op.index < STAGE_STARTS[1]}
+    assert ops16 and {f"w{i}" for i in ops16} <= set(model.tail.delta)
+    points = np.full((2, 17, 3), 32.0)
+    points[..., 2] = 1.0
+    target, weight = (torch.from_numpy(a) for a in gaussian_targets(points, 2.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    for _ in range(3):
+        loss = heatmap_loss(model(frontier.features), target, weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+    moved = {k.split(".")[0] for k, v in model.tail.tuned_weights().items()
+             if not torch.equal(v, net.graph.convs.state_dict()[k])}
+    assert {str(i) for i in ops16} & moved  # the 16 x 16 stage itself trained
+
+
+def test_one_stage_trains_from_the_deeper_cache_with_the_16x16_stage_kept_as_blazepose_s(net, batch):
+    from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
+    from mlcore.blazepose.training import new_stage_heads
+
+    x, full, _ = batch
+    with torch.no_grad():
+        frontier = FrontierNet(net, STAGE_STARTS[2]).run(x)
+    model = new_stage_heads(COCO17, net, 8, 1.0, stages=1, first=STAGE_STARTS[2])
+    assert all(int(k[1:]) >= STAGE_STARTS[1] for k in model.tail.delta)
+    features = model.tail(frontier.features)
+    assert float((features.detach() - full.features).abs().max()) < 1e-5
+    features.sum().backward()
+    assert all(p.grad is not None for p in model.tail.parameters())
+    assert all(p.grad is None for p in net.parameters())  # nothing flowed into the frozen 16 x 16 stage
