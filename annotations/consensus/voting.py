@@ -4,9 +4,10 @@ A frame needs N annotations when a PI asks for it (chosen frames, `require`) or,
 `project.consensus_people` is 2 or more and an unannotated frame is claimed from an annotation queue.
 Each claim of such a frame by someone who has not voted on it opens their own vote (a working copy
 saved like a honeypot's, blind: they see the frame as unlabelled, never anyone's points); the frame
-stays in its queue for the next person until N votes are in. Then the consensus becomes the frame's
-annotation (a Revision of kind "consensus"), the agreement is stored, and the frame is accepted when
-the people agree or goes to the review queue with the points they disagree on.
+stays in its queue until N votes are in, and up to N people hold it at the same time, each with their
+own lease (review/claims.py): nobody waits for another's vote to be submitted. Then the consensus
+becomes the frame's annotation (a Revision of kind "consensus"), the agreement is stored, and the frame
+is accepted when the people agree or goes to the review queue with the points they disagree on.
 """
 
 from __future__ import annotations
@@ -103,7 +104,9 @@ def clip_frames(project, clip_key: str) -> list[int]:
 
 def on_claim(project, item: QueueItem, user) -> str | None:
     """What a claim of `item` means for consensus: "vote" (the person works on their own vote: opened
-    now or held), "skip" (they voted already: offer them the next frame) or None (no consensus here)."""
+    now or held), "skip" (they voted already: offer them the next frame), "full" (the frame's places were
+    all taken a moment ago, through another queue: offer them the next frame, this one may come back)
+    or None (no consensus here)."""
     if project.consensus_people < 2 and not hot_path.any_row(ConsensusFrame._meta.db_table, "frame_id = %s",
                                                              [item.frame_id]):
         return None  # the common case, asked on every claim: answered without building a queryset
@@ -116,9 +119,26 @@ def on_claim(project, item: QueueItem, user) -> str | None:
     vote = ConsensusVote.objects.filter(consensus=cf, user=user).first()
     if vote is not None:
         return "vote" if vote.status == ConsensusVote.Status.OPEN else "skip"
+    if not _has_place(cf, user):
+        return "full"
     ConsensusVote.objects.create(project=project, consensus=cf, frame_id=item.frame_id, user=user,
                                  queue=item.queue, item_id=item.pk, draft_id=draft_id())
     return "vote"
+
+
+def _has_place(cf: ConsensusFrame, user) -> bool:
+    """Whether the submitted votes and the unexpired leases of other people on the frame are fewer than
+    `required`. The claim query asked already, but two people joining through two queues at once each
+    saw the other's lease missing: joiners recount one at a time (a lock per frame, held to the end of
+    the claim's transaction; submitting never takes it), each seeing the leases committed before."""
+    with connection.cursor() as cur:
+        cur.execute("SELECT pg_advisory_xact_lock(hashtext('consensus:join'), %s)", [cf.frame_id])
+        cur.execute(
+            """SELECT (SELECT count(*) FROM annotations_consensusvote WHERE consensus_id = %s AND status = %s)
+                    + (SELECT count(*) FROM annotations_framelease
+                       WHERE frame_id = %s AND expires_at > %s AND user_id <> %s)""",
+            [cf.pk, ConsensusVote.Status.SUBMITTED, cf.frame_id, timezone.now(), user.pk])
+        return cur.fetchone()[0] < cf.required
 
 
 def _done_for(frame_id: int, user) -> None:

@@ -55,20 +55,24 @@ def queue_age(project) -> dict:
 
 
 def leases(project) -> dict:
+    """Per queue: frames with an active lease, the people holding them (several on a frame collecting a
+    consensus, each with their own lease) and expired leases."""
     with connection.cursor() as cur:
         cur.execute("""
             SELECT coalesce((SELECT qi.queue FROM annotations_queueitem qi WHERE qi.id = l.item_id), '(no queue)'),
+                   count(DISTINCT l.frame_id) FILTER (WHERE l.expires_at > now()),
                    count(*) FILTER (WHERE l.expires_at > now()), count(*) FILTER (WHERE l.expires_at <= now())
             FROM annotations_framelease l
             WHERE l.project_id = %s GROUP BY 1""", [project.pk])  # an id lookup per lease, never a join
-        counts = {q: (a, e) for q, a, e in cur.fetchall()}
+        counts = {q: (a, h, e) for q, a, h, e in cur.fetchall()}
     names = [q.value for q in Queue] + [q for q in counts if q not in Queue.values]
-    rows = [[q, *counts.get(q, (0, 0))] for q in names]
-    expired = sum(r[2] for r in rows)
-    return table("Leases: frames being worked on, and expired claims", ["queue", "active", "expired"], rows,
-                 bar(names, [dataset("active", [r[1] for r in rows], 2), dataset("expired", [r[2] for r in rows], 1)],
+    rows = [[q, *counts.get(q, (0, 0, 0))] for q in names]
+    expired = sum(r[3] for r in rows)
+    return table("Leases: frames being worked on, and expired claims", ["queue", "active", "holders", "expired"], rows,
+                 bar(names, [dataset("active", [r[1] for r in rows], 2), dataset("expired", [r[3] for r in rows], 1)],
                      stacked=True, y_title="leases"),
-                 f"{expired} expired lease{'s' if expired != 1 else ''}: those frames are free for the next claim")
+                 f"{expired} expired lease{'s' if expired != 1 else ''}: those frames (or places on a frame "
+                 "collecting a consensus) are free for the next claim")
 
 
 def _reason(queue: str, signals: dict) -> str:

@@ -60,10 +60,12 @@ def claim_next(project, queue: str, user, *, clip: str | None = None, split: str
                 FrameLease.objects.filter(frame_id=item.frame_id, user=user).delete()
                 continue
             # A frame that needs independent annotations: the person's own vote, or the next frame when
-            # they voted on this one already.
-            if voting.on_claim(project, item, user) != "skip":
+            # they voted on this one already (never offered to them again) or its places are all taken.
+            outcome = voting.on_claim(project, item, user)
+            if outcome not in ("skip", "full"):
                 return item
-            QueueSkip.objects.get_or_create(item_id=item.pk, user=user)
+            if outcome == "skip":
+                QueueSkip.objects.get_or_create(item_id=item.pk, user=user)
             FrameLease.objects.filter(frame_id=item.frame_id, user=user).delete()
     return None
 
@@ -128,8 +130,8 @@ def _lease(project, frame_id: int, item_id: int, user, now) -> bool:
             """
             INSERT INTO annotations_framelease (frame_id, project_id, user_id, item_id, claimed_at, expires_at)
             VALUES (%s, %s, %s, %s, %s, %s)
-            ON CONFLICT (frame_id) DO UPDATE SET user_id = EXCLUDED.user_id, item_id = EXCLUDED.item_id,
-                claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
+            ON CONFLICT (frame_id) WHERE NOT shared DO UPDATE SET user_id = EXCLUDED.user_id,
+                item_id = EXCLUDED.item_id, claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
             WHERE annotations_framelease.expires_at <= %s OR annotations_framelease.user_id = EXCLUDED.user_id
             RETURNING frame_id
             """,

@@ -1,10 +1,11 @@
 """Review queues, frame leases and the review trail.
 
 A queue is an ordering of a project's frames by a stored priority (QueueItem). Who is working
-on a frame is a FrameLease: one row per frame, whatever queue it was claimed through, so a
-frame that sits in two queues is still never handed to two people at once (the unique frame
-column guarantees it). Status changes of a frame (submit, accept, reject, fix) are
-FrameTransition rows; keypoint changes stay Revisions.
+on a frame is a FrameLease: one plain row per frame, whatever queue it was claimed through, so a
+frame that sits in two queues is still never handed to two people at once (a unique index on the
+frame of plain leases guarantees it). A frame collecting independent annotations (consensus) is
+held by several people at once, each with their own shared lease. Status changes of a frame (submit,
+accept, reject, fix) are FrameTransition rows; keypoint changes stay Revisions.
 """
 
 from __future__ import annotations
@@ -85,14 +86,26 @@ class QueueItem(models.Model):
 
 
 class FrameLease(models.Model):
-    """Who is working on a frame until when. Expired leases are free for the next claim."""
+    """Who is working on a frame until when. Expired leases are free for the next claim.
 
-    frame = models.OneToOneField(Frame, on_delete=models.CASCADE, related_name="lease")
+    shared: one of the leases of a frame collecting independent annotations (annotations/consensus/),
+    held beside those of the other people voting on it; a plain lease is the frame's only one.
+    """
+
+    # Indexed by the (frame, user) constraint: no index of its own.
+    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="leases", db_index=False)
     project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="frame_leases")
     item = models.ForeignKey(QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     claimed_at = models.DateTimeField()
     expires_at = models.DateTimeField()
+    shared = models.BooleanField(default=False, db_default=False)  # raw inserts of plain leases leave it out
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["frame"], condition=Q(shared=False), name="one_plain_lease_per_frame"),
+            models.UniqueConstraint(fields=["frame", "user"], name="one_lease_per_frame_and_user"),
+        ]
 
     def __str__(self) -> str:
         return f"frame {self.frame_id} leased to {self.user_id} until {self.expires_at:%H:%M:%S}"

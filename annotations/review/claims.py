@@ -3,16 +3,24 @@
 How a claim stays safe with many people pressing "next" at once:
 - Candidates are read in priority order with `FOR UPDATE OF qi SKIP LOCKED`, so two claimers of
   one queue never wait for each other: the second takes the next row.
-- The lease itself is a row per frame (FrameLease, unique on frame) written with
-  `INSERT ... ON CONFLICT (frame) DO UPDATE ... WHERE <expired or mine>`. A frame that sits in
-  two queues and is claimed through both at the same instant is therefore still leased to one
-  person only; the loser's insert returns nothing and it moves on to the next candidate.
+- The lease itself is a FrameLease row, plain (the frame's only one: a partial unique index on the
+  frame of plain leases) written with `INSERT ... ON CONFLICT (frame) WHERE NOT shared DO UPDATE ...
+  WHERE <expired or mine>`. A frame that sits in two queues and is claimed through both at the same
+  instant is therefore still leased to one person only; the loser's insert returns nothing and it
+  moves on to the next candidate.
+- A frame collecting independent annotations (a ConsensusFrame "collecting": each person works on
+  their own vote, annotations/consensus/voting.py) is the exception: up to `required` people hold it at
+  once, each with a shared lease (unique per frame and person, `ON CONFLICT (frame, user)`). It is
+  offered to someone without a submitted or skipped vote on it while its submitted votes and the
+  unexpired leases of other people on it are fewer than `required`; voting.on_claim recounts under a
+  lock per frame, so two people joining through two queues at once never make one too many.
 - An expired lease is simply free: the claim query ignores it and the upsert takes it over.
 - One open claim per person per queue, whatever the tabs: a claim first takes a transaction-level
   advisory lock keyed on (project, queue, person), so two tabs of one person claiming at once run
   one after the other and the second gets the first's frame back (people never wait for each other).
 - A lease that lapsed and was taken over by someone else is theirs: the first holder's submit, save,
-  decision or release through the queue answers 409 (LeaseLost) and leaves the new lease alone.
+  decision or release through the queue answers 409 (LeaseLost) and leaves the new lease alone. The
+  leases of people voting on a collecting consensus frame never count as someone else's.
 """
 
 from __future__ import annotations
@@ -28,12 +36,27 @@ from rest_framework.exceptions import APIException
 
 from annotations.core import hot_path
 from annotations.core.errors import InputError
-from annotations.models import Clip, FrameLease, QueueItem, QueueSkip
+from annotations.models import Clip, ConsensusFrame, FrameLease, QueueItem, QueueSkip
 from annotations.review.queues import check_queue
 
 LEASE = timedelta(seconds=getattr(settings, "POSEREVIEW_QUEUE_LEASE_SECONDS", 600))
 # How many frames a claimer may lose to a simultaneous claim through another queue before giving up.
 MAX_CLAIM_RACES = 20
+COLLECTING = ConsensusFrame.Status.COLLECTING
+# Whether the project (parameter) has a frame collecting a consensus.
+COLLECTING_ANY = "EXISTS (SELECT 1 FROM annotations_consensusframe WHERE project_id = %s AND status = 'collecting')"
+# The queue item `qi`'s frame collects a consensus.
+COLLECTING_HERE = "EXISTS (SELECT 1 FROM annotations_consensusframe cf WHERE cf.frame_id = qi.frame_id " \
+                  "AND cf.status = 'collecting')"
+# ... and has a place for the caller, who has not voted on it yet (or left their open vote: it waits for
+# them). Parameters: the caller, now, the caller.
+JOINABLE = """EXISTS (SELECT 1 FROM annotations_consensusframe cf
+    WHERE cf.frame_id = qi.frame_id AND cf.status = 'collecting'
+      AND NOT EXISTS (SELECT 1 FROM annotations_consensusvote v
+                      WHERE v.consensus_id = cf.id AND v.user_id = %s AND v.status <> 'open')
+      AND (SELECT count(*) FROM annotations_consensusvote v WHERE v.consensus_id = cf.id AND v.status = 'submitted')
+        + (SELECT count(*) FROM annotations_framelease l
+           WHERE l.frame_id = qi.frame_id AND l.expires_at > %s AND l.user_id <> %s) < cf.required)"""
 
 
 class LeaseLost(APIException):
@@ -44,17 +67,21 @@ class LeaseLost(APIException):
 
 
 def check_holder(frame, user) -> None:
-    """Raise LeaseLost when someone other than `user` holds an unexpired lease on `frame`.
+    """Raise LeaseLost when someone other than `user` holds an unexpired plain lease on `frame`.
 
     For a frame opened through a queue: the caller's own lease, or none (it lapsed and nobody took the
-    frame), lets the action go on; a lease of someone else means the frame was handed to them.
+    frame), lets the action go on; a lease of someone else means the frame was handed to them. Not so
+    on a frame collecting a consensus: the people on it each work on their own vote.
     """
     now = timezone.now()
-    if not hot_path.any_row(FrameLease._meta.db_table, "frame_id = %s AND expires_at > %s AND user_id <> %s",
+    if not hot_path.any_row(FrameLease._meta.db_table,
+                            "frame_id = %s AND expires_at > %s AND user_id <> %s AND NOT shared",
                             [frame.pk, now, user.pk]):
         return
-    other = FrameLease.objects.filter(frame=frame, expires_at__gt=now).exclude(user=user).select_related("user").first()
-    if other is not None:
+    other = (FrameLease.objects.filter(frame=frame, expires_at__gt=now, shared=False).exclude(user=user)
+             .select_related("user").first())
+    # The first person on a frame collecting a consensus holds a plain lease beside the others' shared ones.
+    if other is not None and not ConsensusFrame.objects.filter(frame=frame, status=COLLECTING).exists():
         raise LeaseLost(f"your claim on frame {frame.pk} lapsed and {other.user.get_username()} has it now; "
                         "nothing was changed (your edits stay in this browser): take the next frame")
 
@@ -141,39 +168,52 @@ def held_claim(cur, project, queue: str, user, where: tuple[str, list], now) -> 
 
 def lease_next(cur, project, queue: str, user, where: tuple[str, list], now) -> QueueItem | None:
     """Pick and lease the best free frame in one statement, retrying past frames another queue's claimer
-    leased a moment ago."""
+    leased a moment ago. A frame collecting a consensus with a free place is leased shared (module doc)."""
     sql, params = where
     lost: list[int] = []
     for _ in range(MAX_CLAIM_RACES):
         # The candidate row is locked (SKIP LOCKED: claimers of the same queue pass each other), the
-        # lease upsert decides between claimers that reached the same frame through different queues.
+        # lease upserts decide between claimers that reached the same frame through different queues.
+        # Whether the project collects any consensus is asked once per statement (an InitPlan on the
+        # project/status index), so a claim in a project without one looks up no consensus per frame.
         cur.execute(
             f"""
             WITH candidate AS (
-                SELECT qi.id, qi.frame_id, qi.clip_id, qi.priority, qi.signals, qi.created_at, qi.updated_at
+                SELECT qi.id, qi.frame_id, qi.clip_id, qi.priority, qi.signals, qi.created_at, qi.updated_at,
+                       ({COLLECTING_ANY} AND {COLLECTING_HERE}) AS shared
                 FROM annotations_queueitem qi
                 WHERE qi.project_id = %s AND qi.queue = %s AND qi.done_at IS NULL {sql}
-                  AND NOT EXISTS (SELECT 1 FROM annotations_framelease l
-                                  WHERE l.frame_id = qi.frame_id AND l.expires_at > %s)
+                  AND (NOT EXISTS (SELECT 1 FROM annotations_framelease l
+                                   WHERE l.frame_id = qi.frame_id AND l.expires_at > %s)
+                       OR ({COLLECTING_ANY} AND {JOINABLE}))
                   AND NOT EXISTS (SELECT 1 FROM annotations_queueskip s WHERE s.item_id = qi.id AND s.user_id = %s)
                   AND NOT (qi.frame_id = ANY(%s::bigint[]))
                 ORDER BY qi.priority DESC, qi.id
                 LIMIT 1
                 FOR UPDATE OF qi SKIP LOCKED
             ), leased AS (
-                INSERT INTO annotations_framelease (frame_id, project_id, user_id, item_id, claimed_at, expires_at)
-                SELECT c.frame_id, %s, %s, c.id, %s, %s FROM candidate c
-                ON CONFLICT (frame_id) DO UPDATE SET user_id = EXCLUDED.user_id, item_id = EXCLUDED.item_id,
-                    claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
+                INSERT INTO annotations_framelease (frame_id, project_id, user_id, item_id, claimed_at, expires_at,
+                                                    shared)
+                SELECT c.frame_id, %s, %s, c.id, %s, %s, false FROM candidate c WHERE NOT c.shared
+                ON CONFLICT (frame_id) WHERE NOT shared DO UPDATE SET user_id = EXCLUDED.user_id,
+                    item_id = EXCLUDED.item_id, claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at
                 WHERE annotations_framelease.expires_at <= %s
                    OR annotations_framelease.user_id = EXCLUDED.user_id
                 RETURNING frame_id
+            ), joined AS (
+                INSERT INTO annotations_framelease (frame_id, project_id, user_id, item_id, claimed_at, expires_at,
+                                                    shared)
+                SELECT c.frame_id, %s, %s, c.id, %s, %s, true FROM candidate c WHERE c.shared
+                ON CONFLICT (frame_id, user_id) DO UPDATE SET item_id = EXCLUDED.item_id,
+                    claimed_at = EXCLUDED.claimed_at, expires_at = EXCLUDED.expires_at, shared = true
+                RETURNING frame_id
             )
             SELECT c.id, c.frame_id, c.clip_id, c.priority, c.signals::text, c.created_at, c.updated_at,
-                   EXISTS (SELECT 1 FROM leased)
+                   EXISTS (SELECT 1 FROM leased) OR EXISTS (SELECT 1 FROM joined)
             FROM candidate c
             """,
-            [project.pk, queue, *params, now, user.pk, lost, project.pk, user.pk, now, now + LEASE, now],
+            [project.pk, project.pk, queue, *params, now, project.pk, user.pk, now, user.pk, user.pk, lost,
+             project.pk, user.pk, now, now + LEASE, now, project.pk, user.pk, now, now + LEASE],
         )
         row = cur.fetchone()
         if row is None:

@@ -171,9 +171,10 @@ def queue_overview(project, user) -> list[dict]:
     sizes = queue_sizes(project)
     with connection.cursor() as cur:
         # Each lease looks its item up by id: a join may instead walk the whole queue-item key index.
+        # Frames, not leases: a frame collecting a consensus is held by several people at once.
         cur.execute("SELECT (SELECT qi.queue FROM annotations_queueitem qi WHERE qi.id = l.item_id) AS queue, "
-                    "count(*) FROM annotations_framelease l WHERE l.project_id = %s AND l.expires_at > now() "
-                    "AND l.item_id IS NOT NULL GROUP BY 1", [project.pk])
+                    "count(DISTINCT l.frame_id) FROM annotations_framelease l WHERE l.project_id = %s "
+                    "AND l.expires_at > now() AND l.item_id IS NOT NULL GROUP BY 1", [project.pk])
         claimed = dict(cur.fetchall())
     return [{"queue": q.value, "label": q.label, "open": sizes[q.value], "claimed": claimed.get(q.value, 0),
              "minimum_role": QUEUE_ROLES[q.value], "allowed": project.has_role(user, QUEUE_ROLES[q.value])}
