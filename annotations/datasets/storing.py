@@ -17,6 +17,7 @@ from django.core.files import File
 from django.core.files.storage import default_storage
 from django.db import transaction
 
+from annotations.core.pruning import hold_reuse_lock
 from annotations.core.storage import STORAGE_PREFIX
 from annotations.models import Frame, Project
 
@@ -74,6 +75,7 @@ def _move_batch(project: Project, after: int, batch_size: int, problems: list[di
     uploaded: list[str] = []
     try:
         with transaction.atomic():
+            hold_reuse_lock(shared=True)  # prune_media must not delete a leftover this batch reuses
             frames = list(in_place_frames(project).filter(pk__gt=after).order_by("pk")
                           .select_for_update()[:batch_size])
             moved = []
