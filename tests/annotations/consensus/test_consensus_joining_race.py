@@ -3,9 +3,9 @@ of them than the consensus needs. Real threads on their own connections (the cla
 
 from __future__ import annotations
 
-import threading
-
 import pytest
+
+from tests.annotations.review.crowds import queued_crowd, run_together
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -15,44 +15,18 @@ ROUNDS = 4
 
 @pytest.fixture
 def crowd(project, django_user_model):
-    """Twenty plain frames in two annotation queues and N_WORKERS annotators."""
-    from annotations.models import Clip, Frame, Membership, Role
-    from annotations.review.queues import set_priorities
-
-    clip = Clip.objects.create(project=project, key="race_1")
-    frames = Frame.objects.bulk_create(
-        Frame(project=project, clip=clip, file_name=f"race_1_{i}.jpg", width=10, height=10, frame_index=i)
-        for i in range(20 + ROUNDS))
-    plain = {f.pk: float(i) for i, f in enumerate(frames[ROUNDS:])}
-    set_priorities(project, "uncertain", plain)
-    set_priorities(project, "label_error", plain)
-    workers = []
-    for n in range(N_WORKERS):
-        user = django_user_model.objects.create_user(f"joiner{n}")
-        Membership.objects.create(project=project, user=user, role=Role.ANNOTATOR)
-        workers.append(user)
+    """ROUNDS frames to become consensus frames, twenty plain frames after them in two annotation queues,
+    and N_WORKERS annotators."""
+    frames, workers = queued_crowd(project, django_user_model, "race_1", 20 + ROUNDS, N_WORKERS,
+                                   lambda i: float(i - ROUNDS) if i >= ROUNDS else None)
     return project, frames[:ROUNDS], workers
-
-
-def work(project, user, queue: str, start: threading.Barrier, errors: list[BaseException]) -> None:
-    """One claim, started with everyone else's."""
-    from django.db import connection
-
-    from annotations.gold import serving
-
-    try:
-        start.wait()
-        serving.claim_next(project, queue, user)
-    except BaseException as exc:  # surfaced by the test; a thread must not die silently
-        errors.append(exc)
-    finally:
-        connection.close()
 
 
 def test_joining_through_two_queues_at_once_never_takes_more_places_than_needed(crowd, users):
     from django.utils import timezone
 
     from annotations.consensus import voting
+    from annotations.gold import serving
     from annotations.models import ConsensusVote, FrameLease
     from annotations.review.queues import set_priorities
 
@@ -61,15 +35,8 @@ def test_joining_through_two_queues_at_once_never_takes_more_places_than_needed(
         FrameLease.objects.all().delete()  # everyone free to claim again
         voting.require(project, [frame.pk], 2, users["pi"])  # first in `uncertain`
         set_priorities(project, "label_error", {frame.pk: 1e9})  # and first in `label_error`
-        errors: list[BaseException] = []
-        start = threading.Barrier(len(workers))
-        threads = [threading.Thread(target=work, args=(project, u, "uncertain" if n % 2 else "label_error", start,
-                                                       errors))
-                   for n, u in enumerate(workers)]
-        for t in threads:
-            t.start()
-        for t in threads:
-            t.join(timeout=120)
+        errors = run_together([(serving.claim_next, (project, "uncertain" if n % 2 else "label_error", u))
+                               for n, u in enumerate(workers)])
         assert not errors, errors
         holders = FrameLease.objects.filter(frame=frame, expires_at__gt=timezone.now()).count()
         votes = ConsensusVote.objects.filter(frame=frame).count()
