@@ -1,7 +1,12 @@
 """Form classification on barbell-row measured honestly: nested clip-grouped CV of the shipped training procedure.
 
 Run: .venv/bin/python bench/mlcore_form_nested.py --repeats 3 [--outer 5] [--inner 4] [--backbone-trunk]
-     [--back-profile]
+     [--back-profile] [--backbone-embedding]
+
+--backbone-embedding adds "backbone_embedding" (1,152 values per frame): the input of BlazePose's landmark
+head, (288, 2, 2), its summary of the whole body, on the person-box crop and averaged with the mirrored
+crop's (a lifter facing left or right gives the same vector); candidates read it alone and with the trunk
+geometry, and the inner CV chooses as before.
 
 --back-profile adds "back_profile" (11 values per frame): the back contour traced on BlazePose's body
 mask of the person-box ROI from the human body points (``spine_contour.back_profile``: its distance from
@@ -84,6 +89,30 @@ def backbone_trunk(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
     return out
 
 
+def backbone_embedding(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
+    """(N, 1152) BlazePose's whole-body embedding (the (288, 2, 2) input of its landmark head) on the
+    person-box crop, averaged with the mirrored crop's so that the way a lifter faces does not matter."""
+    from mlcore.blazepose.models import INPUT_SIZE
+    from mlcore.blazepose.predictor import BlazePosePredictor
+    from mlcore.blazepose.roi import crop_roi
+    from mlcore.training.keypoints import load_samples
+
+    samples = load_samples(data, images, COCO17)
+    row_of = {int(i): r for r, i in enumerate(samples.image_ids)}
+    predictor = BlazePosePredictor()
+    out = np.zeros((len(image_ids), 1152), dtype=np.float32)
+    for j, image_id in enumerate(image_ids):
+        r = row_of[int(image_id)]
+        image = samples.images[r]
+        roi = predictor.rois(image, samples.bboxes[r][None])[0][0]
+        crop, _ = crop_roi(image, roi, INPUT_SIZE)
+        x = torch.from_numpy(np.ascontiguousarray(crop.transpose(2, 0, 1))[None])
+        with torch.no_grad():
+            both = predictor.net.run(torch.cat([x, x.flip(-1)])).embedding.reshape(2, -1)
+        out[j] = both.mean(0).numpy()
+    return out
+
+
 def back_profile(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
     """(N, 11) the traced back's shape (``spine_contour.back_profile``) on BlazePose's body mask of the
     person-box ROI, from the human body points, plus a traced flag; zeros where no back was traced."""
@@ -114,6 +143,8 @@ def main() -> None:
     ap.add_argument("--inner", type=int, default=FormTrainConfig().select_folds)
     ap.add_argument("--steps", type=int, default=FormTrainConfig().epochs)
     ap.add_argument("--backbone-trunk", action="store_true", help="add the backbone's trunk features as an input")
+    ap.add_argument("--backbone-embedding", action="store_true",
+                    help="add BlazePose's whole-body embedding (mirror-averaged) as an input")
     ap.add_argument("--back-profile", action="store_true",
                     help="add the back contour's shape on BlazePose's body mask as an input")
     args = ap.parse_args()
@@ -121,6 +152,8 @@ def main() -> None:
     data, images = load_barbell()
     fd = form_data(data, COCO17)
     extra = {"backbone_trunk": backbone_trunk(data, images, fd.image_ids)} if args.backbone_trunk else {}
+    if args.backbone_embedding:
+        extra["backbone_embedding"] = backbone_embedding(data, images, fd.image_ids)
     if args.back_profile:
         extra["back_profile"] = back_profile(data, images, fd.image_ids)
         traced = extra["back_profile"][:, -1]
