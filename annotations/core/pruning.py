@@ -30,6 +30,7 @@ from django.db import connection, models, transaction
 from django.utils import timezone
 
 from annotations.core.storage import STORAGE_PREFIX, forget_copy, storage_path
+from annotations.models import Frame
 
 CHUNK = 1000  # names per reference query (and per re-check before deleting)
 NEVER = ("uploads/",)  # job inputs: referenced from Job.params, removed by their jobs
@@ -105,7 +106,6 @@ def _reference_columns() -> dict[type[models.Model], list[str]]:
 
 def referenced(names: list[str], storage: Storage | None = None) -> set[str]:
     """Which of `names` (at most CHUNK) something refers to: one query per model."""
-    from annotations.models import Frame
 
     storage = storage or default_storage
     found: set[str] = set()

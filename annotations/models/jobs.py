@@ -72,11 +72,15 @@ class Job(models.Model):
         self.save(update_fields=["status", "started_at", "progress"])
 
     def report(self, progress: float, message: str = "") -> None:
-        """Record progress; written straight to the row (outside any job transaction), throttled."""
+        """Record progress; written straight to the row (outside any job transaction), throttled to one write
+        per 0.5 s, except that a report entering a new tenth of the progress is always written: a job's
+        phases ("writing annotations") show even when they follow each other within half a second."""
         now = time.monotonic()
-        if progress < 1.0 and now - getattr(self, "_last_report", 0.0) < 0.5:
+        tenth = int(max(0.0, min(1.0, progress)) * 10)
+        if progress < 1.0 and now - getattr(self, "_last_report", 0.0) < 0.5 \
+                and tenth == getattr(self, "_last_tenth", -1):
             return
-        self._last_report = now
+        self._last_report, self._last_tenth = now, tenth
         self.progress = max(0.0, min(1.0, progress))
         if message:
             self.message = message

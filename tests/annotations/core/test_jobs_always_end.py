@@ -115,6 +115,22 @@ def test_a_running_job_beats_while_it_works_and_at_each_progress_report(project,
     assert job.heartbeat_at > timezone.now() - timedelta(seconds=5)
 
 
+
+@pytest.mark.django_db(transaction=True, databases=["default", "jobstate"])
+def test_progress_reports_are_throttled_within_a_tenth_but_a_new_phase_is_always_written(project, users):
+    job = running_job(project, users["pi"], Job.Kind.IMPORT)
+
+    def stored():
+        return tuple(Job.objects.filter(pk=job.pk).values_list("progress", "message").get())
+
+    job.report(0.10, "reading")
+    job.report(0.15, "still reading")  # same tenth, within 0.5 s: not written
+    assert stored() == (0.10, "reading")
+    job.report(0.20, "writing frames")  # a new tenth: written at once
+    job.report(0.50, "writing annotations")
+    assert stored() == (0.50, "writing annotations")
+
+
 # -- the broker ------------------------------------------------------------------------------
 
 @pytest.fixture

@@ -58,15 +58,15 @@ def stop_worker(proc: subprocess.Popen, log, timeout: float) -> None:
     log.close()
 
 
-def wait_for(job_id: int, timeout: float = 120, until=None) -> Job:
-    """Poll the job row until `until(job)` (default: the job finished); fail after `timeout` s."""
+def wait_for(job_id: int, timeout: float = 120, until=None, every: float = 0.3) -> Job:
+    """Poll the job row every `every` s until `until(job)` (default: the job finished); fail after `timeout` s."""
     deadline = time.monotonic() + timeout
     job = None
     while time.monotonic() < deadline:
         job = Job.objects.get(pk=job_id)
         if (until or (lambda j: j.is_finished))(job):
             return job
-        time.sleep(0.3)
+        time.sleep(every)
     raise AssertionError(f"job {job_id} did not get there in {timeout}s; last state {job.status} {job.message!r}")
 
 
