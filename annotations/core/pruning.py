@@ -106,7 +106,6 @@ def _reference_columns() -> dict[type[models.Model], list[str]]:
 
 def referenced(names: list[str], storage: Storage | None = None) -> set[str]:
     """Which of `names` (at most CHUNK) something refers to: one query per model."""
-
     storage = storage or default_storage
     found: set[str] = set()
     if not names:
