@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from annotations.models.media import Frame
 from annotations.models.projects import Project
-from annotations.models.review import QueueItem
+from annotations.models.working_copy import WorkingCopy
 
 
 class ConsensusFrame(models.Model):
@@ -54,31 +54,17 @@ class ConsensusFrame(models.Model):
         return f"consensus on frame {self.frame_id} ({self.status})"
 
 
-class ConsensusVote(models.Model):
-    """One person's independent annotation of a consensus frame (their working copy, then submitted)."""
+class ConsensusVote(WorkingCopy):
+    """One person's independent annotation of a consensus frame (their working copy, working_copy.py, then
+    submitted)."""
 
     class Status(models.TextChoices):
         OPEN = "open", "Being worked on"
         SUBMITTED = "submitted", "Submitted"
         SKIPPED = "skipped", "Skipped"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     consensus = models.ForeignKey(ConsensusFrame, on_delete=models.CASCADE, related_name="votes")
-    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="+", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    queue = models.CharField(max_length=20, blank=True)
-    item = models.ForeignKey(QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=10, choices=Status.choices, default=Status.OPEN)
-    draft_id = models.BigIntegerField(unique=True)
-    keypoints = models.JSONField(default=list, blank=True)
-    keypoint_states = models.JSONField(default=list, blank=True)
-    bbox = models.JSONField(default=list, blank=True)
-    area = models.FloatField(default=0.0)
-    form_label = models.CharField(max_length=50, blank=True)
-    version = models.PositiveIntegerField(default=0)
-    served_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
 
     class Meta:
         ordering = ["submitted_at", "id"]

@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from annotations.models.media import Frame
 from annotations.models.projects import Project
-from annotations.models.review import QueueItem
+from annotations.models.working_copy import WorkingCopy
 
 
 class GoldFrame(models.Model):
@@ -49,11 +49,10 @@ class GoldFrame(models.Model):
         return f"gold frame {self.frame_id}"
 
 
-class GoldAttempt(models.Model):
-    """One person's work on a gold frame served to them blind: their working copy, then its scores.
+class GoldAttempt(WorkingCopy):
+    """One person's work on a gold frame served to them blind: their working copy (working_copy.py), then
+    its scores.
 
-    draft_id: an id drawn from the annotation id sequence (so no annotation ever has it): the editor saves
-    the working copy through `annotations/<draft_id>/` as it saves any annotation.
     oks_per_keypoint: per keypoint of the skeleton, null where the gold has no point; a gold point the
     person left out scores 0. pixel_error: mean distance over points both placed.
     """
@@ -63,23 +62,8 @@ class GoldAttempt(models.Model):
         SCORED = "scored", "Submitted and scored"
         SKIPPED = "skipped", "Skipped"
 
-    project = models.ForeignKey(Project, on_delete=models.CASCADE, related_name="+", db_index=False)
     gold = models.ForeignKey(GoldFrame, on_delete=models.CASCADE, related_name="attempts")
-    frame = models.ForeignKey(Frame, on_delete=models.CASCADE, related_name="+", db_index=False)
-    user = models.ForeignKey(settings.AUTH_USER_MODEL, on_delete=models.CASCADE, related_name="+")
-    queue = models.CharField(max_length=20, blank=True, help_text="the annotation queue it was served through")
-    item = models.ForeignKey(QueueItem, null=True, blank=True, on_delete=models.SET_NULL, related_name="+")
     status = models.CharField(max_length=8, choices=Status.choices, default=Status.OPEN)
-    draft_id = models.BigIntegerField(unique=True)
-    keypoints = models.JSONField(default=list, blank=True)
-    keypoint_states = models.JSONField(default=list, blank=True)
-    bbox = models.JSONField(default=list, blank=True)
-    area = models.FloatField(default=0.0)
-    form_label = models.CharField(max_length=50, blank=True)
-    version = models.PositiveIntegerField(default=0)
-    served_at = models.DateTimeField(default=timezone.now)
-    updated_at = models.DateTimeField(auto_now=True)
-    submitted_at = models.DateTimeField(null=True, blank=True)
     oks = models.FloatField(null=True, blank=True, help_text="mean per-keypoint OKS over the gold's points")
     oks_per_keypoint = models.JSONField(default=list, blank=True)
     pixel_error = models.FloatField(null=True, blank=True, help_text="mean pixels over points both placed")
