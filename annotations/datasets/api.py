@@ -7,18 +7,19 @@ from django.http import FileResponse
 from drf_spectacular.types import OpenApiTypes
 from drf_spectacular.utils import OpenApiParameter, OpenApiResponse, extend_schema
 from rest_framework import status
-from rest_framework.decorators import api_view, throttle_classes
+from rest_framework.decorators import api_view
 from rest_framework.response import Response
 
 from annotations.core.errors import InputError
 from annotations.core.jobs import kind_of, kinds_of, start_job
-from annotations.core.pagination import BoundedPagination
+from annotations.core.lists import ProjectListView
 from annotations.core.params import truthy
 from annotations.core.permissions import project_for
-from annotations.core.schema import OBJECT, PAGE_PARAMETERS, page_of, responses
+from annotations.core.schema import OBJECT, responses
 from annotations.core.serializers import JobSerializer, SplitVersionSerializer
 from annotations.core.throttling import ImportRateThrottle
 from annotations.datasets import exporting
+from annotations.datasets.filters import JobFilter
 from annotations.datasets.imports import import_params
 from annotations.datasets.merging import merge_params
 from annotations.datasets.params import check_import_fields, check_job_params
@@ -26,33 +27,37 @@ from annotations.datasets.serializers import DatasetJobSerializer
 from annotations.models import Job
 
 
-@extend_schema(methods=["GET"], summary="A project's jobs, paged", parameters=PAGE_PARAMETERS,
-               responses=responses({200: page_of(JobSerializer, "JobPage")}))
-@extend_schema(methods=["POST"], summary="Start an import, merge, split, export or store_frames job",
-               request=DatasetJobSerializer,
-               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
-@api_view(["GET", "POST"])
-@throttle_classes([ImportRateThrottle])
-def project_jobs(request, slug):
-    if request.method == "GET":
-        project = project_for(request.user, slug)
-        qs = Job.objects.filter(project=project).select_related("project", "created_by")
-        paginator = BoundedPagination()
-        page = paginator.paginate_queryset(qs, request)
-        return paginator.get_paginated_response(JobSerializer(page, many=True).data)
-    kind = request.data.get("kind")
-    if kind not in kinds_of("datasets"):
-        raise InputError(f"'kind' must be one of {sorted(kinds_of('datasets'))}")
-    project = project_for(request.user, slug, kind_of(kind).role)
-    if kind == "import":
-        check_import_fields(request.data)
-        params = import_params(request)
-    else:
-        params = check_job_params(kind, request.data.get("params"))
-    if kind == "merge":
-        params = merge_params({"projects": [project.slug], **params})
-    job = start_job(project, kind, params, request.user)
-    return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
+class ProjectJobs(ProjectListView):
+    """A project's jobs (GET, paged, filtered by kind and state); POST starts a dataset job."""
+
+    queryset = Job.objects.none()
+    serializer_class = JobSerializer
+    filterset_class = JobFilter
+    throttle_classes = [ImportRateThrottle]
+
+    def project_queryset(self, project):
+        return Job.objects.filter(project=project).select_related("project", "created_by")
+
+    @extend_schema(summary="A project's jobs, paged")
+    def get(self, request, *args, **kwargs):
+        return super().get(request, *args, **kwargs)
+
+    @extend_schema(summary="Start an import, merge, split, export or store_frames job", request=DatasetJobSerializer,
+                   responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
+    def post(self, request, slug):
+        kind = request.data.get("kind")
+        if kind not in kinds_of("datasets"):
+            raise InputError(f"'kind' must be one of {sorted(kinds_of('datasets'))}")
+        project = project_for(request.user, slug, kind_of(kind).role)
+        if kind == "import":
+            check_import_fields(request.data)
+            params = import_params(request)
+        else:
+            params = check_job_params(kind, request.data.get("params"))
+        if kind == "merge":
+            params = merge_params({"projects": [project.slug], **params})
+        job = start_job(project, kind, params, request.user)
+        return Response(JobSerializer(job).data, status=status.HTTP_202_ACCEPTED)
 
 
 @extend_schema(summary="A project's split versions", responses=responses({200: SplitVersionSerializer(many=True)}))

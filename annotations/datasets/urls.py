@@ -9,7 +9,7 @@ urlpatterns = [
 ]
 
 api_urlpatterns = [
-    path("projects/<slug:slug>/jobs/", api.project_jobs, name="api-project-jobs"),
+    path("projects/<slug:slug>/jobs/", api.ProjectJobs.as_view(), name="api-project-jobs"),
     path("projects/<slug:slug>/splits/", api.splits, name="api-splits"),
     path("projects/<slug:slug>/splits/<str:subset>/coco.json", api.split_coco, name="api-split-coco"),
 ]

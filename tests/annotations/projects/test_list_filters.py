@@ -95,6 +95,19 @@ def test_the_model_list_filter_narrows_by_kind(project, users):
     assert len(client.get(f"{BASE}/models/").json()) == 2
 
 
+def test_the_job_list_filters_narrow_by_kind_and_state(project, users):
+    from annotations.models import Job
+
+    done = Job.objects.create(project=project, kind="export", status="succeeded")
+    failed = Job.objects.create(project=project, kind="import", status="failed")
+    queued = Job.objects.create(project=project, kind="export", status="queued")
+    Job.objects.create(kind="export", status="queued")  # another project's (none): never listed
+    assert sorted(listed(users["annotator"], "jobs", kind="export")) == sorted([done.pk, queued.pk])
+    assert listed(users["annotator"], "jobs", status="failed") == [failed.pk]
+    assert listed(users["annotator"], "jobs", kind="export", status="queued") == [queued.pk]
+    assert sorted(listed(users["annotator"], "jobs")) == sorted([done.pk, failed.pk, queued.pk])
+
+
 @pytest.mark.parametrize("path, query, name", [
     ("frames", "split=nonsense", "split"), ("frames", "split=train%00", "split"),
     ("frames", "status=Accepted", "status"), ("frames", "status=%00", "status"),
@@ -103,6 +116,7 @@ def test_the_model_list_filter_narrows_by_kind(project, users):
     ("revisions", "annotation=99999999999999999999", "annotation"), ("revisions", "annotation=%00", "annotation"),
     ("gold/attempts", "frame=2147483648", "frame"), ("gold/attempts", "user=x%00", "user"),
     ("gold/attempts", f"user={'u' * 201}", "user"), ("models", "kind=nonsense", "kind"),
+    ("jobs", "kind=nonsense", "kind"), ("jobs", "status=%00", "status"),
 ])
 def test_each_bad_filter_value_is_a_400_naming_the_parameter(project, users, path, query, name):
     r = api_client(users["reviewer"]).get(f"{BASE}/{path}/?{query}")
@@ -138,6 +152,12 @@ def test_the_schema_lists_every_filter_with_its_choices(client):
             assert parameters(path)[name] == {"type": "integer", "minimum": 0, "maximum": 2**31 - 1}
     assert parameters("gold/attempts")["user"]["type"] == "string"
     assert sorted(parameters("models")["kind"]["enum"]) == sorted(ModelKind.values)
+    from annotations.models import Job
+
+    jobs = parameters("jobs")
+    assert sorted(jobs["kind"]["enum"]) == sorted(Job.Kind.values)
+    assert sorted(jobs["status"]["enum"]) == sorted(Job.Status.values)
+    assert {"limit", "offset"} <= set(jobs)
     page = schema["components"]["schemas"]["PaginatedFrameWithGoldList"]
     assert {"count", "next", "previous", "limit", "results"} <= set(page["required"])
     assert "limit_capped" in page["properties"]
