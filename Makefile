@@ -14,6 +14,10 @@ NODE_STAMP := node_modules/.installed
 DM_VENV := .venv-datumaro
 DM_STAMP := $(DM_VENV)/.installed
 DM_ENV := POSEREVIEW_DATUMARO_PYTHON="$${POSEREVIEW_DATUMARO_PYTHON:-$(CURDIR)/$(DM_VENV)/bin/python}"
+# Ultralytics checks and trains on the YOLO-pose export in the tests; it needs torchvision, so its own torch.
+UL_VENV := .venv-ultralytics
+UL_STAMP := $(UL_VENV)/.installed
+UL_ENV := POSEREVIEW_ULTRALYTICS_PYTHON="$${POSEREVIEW_ULTRALYTICS_PYTHON:-$(CURDIR)/$(UL_VENV)/bin/python}"
 
 .PHONY: run test bench install clean lint lint-py lint-js manage
 
@@ -34,6 +38,11 @@ $(DM_STAMP): requirements-datumaro.txt
 	$(DM_VENV)/bin/python -m pip install -q -r requirements-datumaro.txt
 	touch $(DM_STAMP)
 
+$(UL_STAMP): requirements-ultralytics.txt
+	test -x $(UL_VENV)/bin/python || $(PYTHON) -m venv $(UL_VENV)
+	$(UL_VENV)/bin/python -m pip install -q -r requirements-ultralytics.txt
+	touch $(UL_STAMP)
+
 $(NODE_STAMP): package.json package-lock.json
 	npm ci --no-audit --no-fund
 	touch $(NODE_STAMP)
@@ -43,8 +52,8 @@ install: $(STAMP) $(MP_STAMP)
 run: $(STAMP) $(MP_STAMP)
 	$(MP_ENV) $(PY) -m webapp.dev run
 
-test: lint $(MP_STAMP) $(DM_STAMP)
-	$(MP_ENV) $(DM_ENV) $(PY) -m webapp.dev test
+test: lint $(MP_STAMP) $(DM_STAMP) $(UL_STAMP)
+	$(MP_ENV) $(DM_ENV) $(UL_ENV) $(PY) -m webapp.dev test
 
 lint: lint-py lint-js
 
