@@ -133,11 +133,8 @@ def _has_place(cf: ConsensusFrame, user) -> bool:
     the claim's transaction; submitting never takes it), each seeing the leases committed before."""
     with connection.cursor() as cur:
         cur.execute("SELECT pg_advisory_xact_lock(hashtext('consensus:join'), %s)", [cf.frame_id])
-        cur.execute(
-            """SELECT (SELECT count(*) FROM annotations_consensusvote WHERE consensus_id = %s AND status = %s)
-                    + (SELECT count(*) FROM annotations_framelease
-                       WHERE frame_id = %s AND expires_at > %s AND user_id <> %s)""",
-            [cf.pk, ConsensusVote.Status.SUBMITTED, cf.frame_id, timezone.now(), user.pk])
+        cur.execute("SELECT " + claims.TAKEN_PLACES.format(consensus="%s", frame="%s"),
+                    [cf.pk, cf.frame_id, timezone.now(), user.pk])
         return cur.fetchone()[0] < cf.required
 
 

@@ -48,15 +48,20 @@ COLLECTING_ANY = "EXISTS (SELECT 1 FROM annotations_consensusframe WHERE project
 # The queue item `qi`'s frame collects a consensus.
 COLLECTING_HERE = "EXISTS (SELECT 1 FROM annotations_consensusframe cf WHERE cf.frame_id = qi.frame_id " \
                   "AND cf.status = 'collecting')"
+# The places of a consensus ({consensus} id, on frame {frame}) already taken: its submitted votes and the
+# unexpired leases of people other than the caller. Parameters: now, the caller. (voting.on_claim recounts
+# with it under a lock.)
+TAKEN_PLACES = """((SELECT count(*) FROM annotations_consensusvote v
+                     WHERE v.consensus_id = {consensus} AND v.status = 'submitted')
+                   + (SELECT count(*) FROM annotations_framelease l
+                      WHERE l.frame_id = {frame} AND l.expires_at > %s AND l.user_id <> %s))"""
 # ... and has a place for the caller, who has not voted on it yet (or left their open vote: it waits for
 # them). Parameters: the caller, now, the caller.
-JOINABLE = """EXISTS (SELECT 1 FROM annotations_consensusframe cf
+JOINABLE = f"""EXISTS (SELECT 1 FROM annotations_consensusframe cf
     WHERE cf.frame_id = qi.frame_id AND cf.status = 'collecting'
       AND NOT EXISTS (SELECT 1 FROM annotations_consensusvote v
                       WHERE v.consensus_id = cf.id AND v.user_id = %s AND v.status <> 'open')
-      AND (SELECT count(*) FROM annotations_consensusvote v WHERE v.consensus_id = cf.id AND v.status = 'submitted')
-        + (SELECT count(*) FROM annotations_framelease l
-           WHERE l.frame_id = qi.frame_id AND l.expires_at > %s AND l.user_id <> %s) < cf.required)"""
+      AND {TAKEN_PLACES.format(consensus="cf.id", frame="qi.frame_id")} < cf.required)"""
 
 
 class LeaseLost(APIException):
