@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import posixpath
 from collections.abc import Callable, Iterable, Iterator
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from datetime import datetime, timedelta
 
 from django.apps import apps
@@ -170,8 +170,7 @@ class Summary:
     prefixes: list[str] = field(default_factory=list)
 
     def as_dict(self) -> dict:
-        return {"orphans": self.orphans, "bytes": self.bytes, "kept_recent": self.kept_recent,
-                "deleted": self.deleted, "prefixes": self.prefixes}
+        return asdict(self)
 
 
 def _stat(storage: Storage, name: str) -> tuple[int, datetime] | None:

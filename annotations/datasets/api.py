@@ -27,6 +27,10 @@ from annotations.datasets.serializers import DatasetJobSerializer
 from annotations.models import Job
 
 
+@extend_schema(methods=["GET"], summary="A project's jobs, paged")
+@extend_schema(methods=["POST"], summary="Start an import, merge, split, export or store_frames job",
+               request=DatasetJobSerializer,
+               responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
 class ProjectJobs(ProjectListView):
     """A project's jobs (GET, paged, filtered by kind and state); POST starts a dataset job."""
 
@@ -38,12 +42,6 @@ class ProjectJobs(ProjectListView):
     def project_queryset(self, project):
         return Job.objects.filter(project=project).select_related("project", "created_by")
 
-    @extend_schema(summary="A project's jobs, paged")
-    def get(self, request, *args, **kwargs):
-        return super().get(request, *args, **kwargs)
-
-    @extend_schema(summary="Start an import, merge, split, export or store_frames job", request=DatasetJobSerializer,
-                   responses=responses({202: JobSerializer}, errors=(400, 401, 403, 404, 409, 429)))
     def post(self, request, slug):
         kind = request.data.get("kind")
         if kind not in kinds_of("datasets"):
