@@ -12,7 +12,8 @@ fresh process so its peak memory is its own. Prints one JSON object per line: {"
     make bench            # all benchmarks
     .venv/bin/python -m webapp.dev bench bench/dataset_pipeline.py
 Environment: BENCH_FRAMES (default 100000), DATABASE_URL (a scratch database is created next to
-it, named BENCH_DB, default posereview_bench).
+it, named BENCH_DB, default posereview_bench). BENCH_EXPORT_ONLY=1: only the export stage, against the
+BENCH_DB an earlier run left (no rebuild), for repeating export measurements.
 """
 
 from __future__ import annotations
@@ -150,6 +151,11 @@ def main() -> None:
         return
     n = int(os.environ.get("BENCH_FRAMES", 100_000))
     os.environ["POSEREVIEW_DEV"] = "1"
+    if os.environ.get("BENCH_EXPORT_ONLY"):
+        os.environ["DATABASE_URL"] = os.environ["DATABASE_URL"].rsplit("/", 1)[0] + "/" + BENCH_DB
+        with tempfile.TemporaryDirectory(prefix="posereview-bench-") as tmp:
+            stage("export", str(Path(tmp) / "all.json"))
+        return
     os.environ["DATABASE_URL"] = scratch_database(BENCH_DB)
     with tempfile.TemporaryDirectory(prefix="posereview-bench-") as tmp:
         tmp = Path(tmp)

@@ -28,6 +28,7 @@ from psycopg.adapt import Loader
 from psycopg.pq import Format
 
 from annotations.datasets.formats.coco import coco_category
+from annotations.models import ClipSplit
 from annotations.models.point_fields import STATE_CODES, STATE_NAMES, VERIFIED_CODE
 
 CHUNK = 5000
@@ -84,23 +85,28 @@ def _array_block(raws: list[bytes], dtype: str, n: int) -> np.ndarray:
     return np.frombuffer(b"".join(raws), layout)["cells"]["value"].astype(np.float64)
 
 
+def _whole_as_integers(text: bytes) -> bytes:
+    """orjson's number text with every ".0" that ends a number (before "," or "]") dropped: whole numbers
+    written as integers. Shortest float repr never ends in a zero other than ".0", and never has ".0"
+    before its exponent. One numpy mask over the bytes (bytes.replace of the many hits took twice as long)."""
+    b = np.frombuffer(text, np.uint8)
+    ends = np.flatnonzero((b[:-2] == ord(".")) & (b[1:-1] == ord("0")) & ((b[2:] == ord(",")) | (b[2:] == ord("]"))))
+    if len(ends) == 0:
+        return text
+    keep = np.ones(len(b), bool)
+    keep[ends] = keep[ends + 1] = False
+    return b[keep].tobytes()
+
+
 def json_rows(values: np.ndarray) -> list[bytes]:
     """(N, D) numbers -> N JSON list bodies (no brackets), exactly as stored; whole numbers without ".0"
-    (integers). The last value of every row must be whole (a visibility flag).
-
-    One orjson call formats the chunk; shortest float repr never ends in a zero other than ".0", so
-    one plain replace makes the whole numbers integers, and the rows split where one flag ends and the
-    next row begins.
-    """
+    (integers), -0.0 as 0. One orjson call formats the chunk; the rows split where one ends and the next
+    begins."""
     if len(values) == 0:
         return []
     flat = np.ascontiguousarray(values.reshape(len(values), -1), dtype=np.float64)
     flat += 0.0  # turns -0.0 into 0.0 (in place: no copy of the chunk)
-    text = orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY).replace(b".0,", b",")
-    rows = text[2:-4].split(b".0],[") if text.endswith(b".0]]") else []
-    if len(rows) != len(values):  # a last value that is not whole: split on the brackets instead
-        rows = text.replace(b".0]", b"]")[2:-2].split(b"],[")
-    return rows
+    return _whole_as_integers(orjson.dumps(flat, option=orjson.OPT_SERIALIZE_NUMPY))[2:-2].split(b"],[")
 
 
 def _server_chunks(queryset, sql: str | None = None, more: tuple = ()):
@@ -247,23 +253,23 @@ IMAGES = """
     SELECT convert_to('{"id":' || f.id || ',"file_name":' || coalesce(to_json(f.file_name)::text, 'null')
         || ',"width":' || coalesce(f.width::text, 'null') || ',"height":' || coalesce(f.height::text, 'null')
         || ',"clip_id":' || coalesce(to_json(f.clip_key)::text, 'null') || ',"frame_index":'
-        || coalesce(f.frame_index::text, 'null') || ',"split":' || coalesce(s.subset, '""')
+        || coalesce(f.frame_index::text, 'null') || ',"split":' || coalesce(to_json(s.subset)::text, '""')
         || coalesce(',"attributes":' || t.attrs, '') || '}', 'UTF8')
     FROM ({inner}) AS f(id, file_name, width, height, clip_id, clip_key, frame_index)
-    LEFT JOIN unnest(%s::bigint[], %s::text[]) AS s(clip_id, subset) ON s.clip_id = f.clip_id
+    LEFT JOIN {splits} AS s ON s.clip_id = f.clip_id AND s.version_id = %s
     LEFT JOIN unnest(%s::bigint[], %s::text[]) AS t(frame_id, attrs) ON t.frame_id = f.id
-    ORDER BY f.id"""
+    ORDER BY f.id""".replace("{splits}", ClipSplit._meta.db_table)
 
 
-def _image_chunks(frames, subset_of: dict, attributes: dict[int, dict]):
+def _image_chunks(frames, split_version: int | None, attributes: dict[int, dict]):
     """Yield (the JSON texts (bytes) of a chunk's frames, comma-separated, how many), chunk by chunk (the
-    same object per image as to_coco_dict writes, key for key). PostgreSQL writes each text; the split
-    and attribute texts (orjson's) come in as array parameters."""
+    same object per image as to_coco_dict writes, key for key). PostgreSQL writes each text, the split
+    looked up in its own table (subset names are plain words: to_json writes them as orjson does); the
+    attribute texts (orjson's, few) come in as array parameters."""
     rows = frames.order_by("id").values_list("id", "file_name", "width", "height", "clip_id", "clip__key",
                                              "frame_index")
-    splits = (list(subset_of), [orjson.dumps(subset).decode() for subset in subset_of.values()])
     extra = (list(attributes), [orjson.dumps(value).decode() for value in attributes.values()])
-    for chunk in _server_chunks(rows, IMAGES, (*splits, *extra)):
+    for chunk in _server_chunks(rows, IMAGES, (split_version, *extra)):
         yield b",".join([text for text, in chunk]), len(chunk)
 
 
@@ -280,12 +286,12 @@ def _write_array(fh: BinaryIO, chunks) -> int:
 
 
 def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, frames, annotations,
-               subset_of: dict, verified_only: bool, attributes: dict[int, dict] | None = None,
+               split_version: int | None, verified_only: bool, attributes: dict[int, dict] | None = None,
                extra: Iterable[str] = ()) -> dict:
     """Write one subset's COCO document to the binary file `fh`; returns {"images": n, "annotations": n}.
 
     frames, annotations: querysets of the subset's annotated frames and its annotations.
-    subset_of: {clip id: subset} of the split version (empty without one).
+    split_version: the id of the split version whose subsets the images name (None: no split, "").
     verified_only: points whose state is not "verified" are written as unlabelled (0, 0, 0).
     attributes: {frame id: image attributes} (gold and consensus frames).
     extra: more annotations, as JSON texts, written after the subset's own (consensus votes).
@@ -298,7 +304,7 @@ def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, fr
             cursor.execute("SET LOCAL jit = off")
             cursor.execute("SET LOCAL work_mem = '64MB'")  # the frames' sort after the split lookup, in memory
         fh.write(head[:-1] + b',"images":')
-        n_images = _write_array(fh, _image_chunks(frames, subset_of, attributes or {}))
+        n_images = _write_array(fh, _image_chunks(frames, split_version, attributes or {}))
         fh.write(b',"annotations":')
         n_annotations = _write_array(fh, itertools.chain(_annotation_chunks(annotations, K, verified_only),
                                                          ((text.encode(), 1) for text in extra)))

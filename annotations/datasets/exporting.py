@@ -172,11 +172,10 @@ def stream_coco(project, subset: str, version: SplitVersion | None, fh, verified
     streamed from server-side cursors in bounded memory. Returns {"images": n, "annotations": n}."""
     frames = _frames_query(project, subset, version)
     annotations = _in_subset(Annotation.objects.filter(project=project), "frame__clip", project, subset, version)
-    subset_of = dict(version.assignments.values_list("clip_id", "subset")) if version is not None else {}
     return coco_stream.write_coco(fh, skeleton=project.get_skeleton(),
                                   form_labels=list(project.form_labels.values_list("name", flat=True)),
                                   info=_info(project, subset, version), frames=frames, annotations=annotations,
-                                  subset_of=subset_of, verified_only=verified_only,
+                                  split_version=version.pk if version else None, verified_only=verified_only,
                                   attributes=image_attributes(project),
                                   extra=vote_texts(project, frames, verified_only) if individual else ())
 
