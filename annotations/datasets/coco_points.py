@@ -87,32 +87,75 @@ class States:
                                      + orjson.dumps([c == VERIFIED_CODE for c in codes]))
         return hit
 
+    def texts(self, raws: tuple[bytes, ...]) -> list[bytes]:
+        """text() of each of a chunk's state arrays (one dict lookup each once the few are known)."""
+        for raw in set(raws) - self.known.keys():
+            self.text(raw)
+        return list(map(self.known.__getitem__, raws))
 
-def decoded_chunk(chunk, K: int, verified_only: bool) -> dict[int, tuple[bytes, int]]:
-    """{row position: (keypoint JSON list body, labelled count)} for the chunk's rows whose arrays hold
-    the full skeleton, decoded and masked by numpy together; the others are left out."""
-    kp_head, states_head = array_head(">f8", 3 * K), array_head(">i2", K)
-    kp_width, states_width = 20 + 12 * 3 * K, 20 + 6 * K
-    regular = [n for n, r in enumerate(chunk) if len(r[1]) == kp_width and len(r[2]) == states_width
-               and r[1][:20] == kp_head and r[2][:20] == states_head]
-    if not regular:
-        return {}
-    kp = array_block([chunk[n][1] for n in regular], ">f8", 3 * K)
-    labelled = np.fromiter((chunk[n][3] for n in regular), np.int64, len(regular))
+
+def _full_block(raws: tuple[bytes, ...], dtype: str, n: int) -> np.ndarray | None:
+    """(len(raws), n) float64 values when every array is a 1-D array of n non-NULL elements, else None.
+    Checked on the joined bytes: the first array that is not starts where the previous one ended, at a
+    row of the view, and its own header there (dimensions, NULL flag, length) differs."""
+    joined = b"".join(raws)
+    if len(joined) != (20 + (4 + np.dtype(dtype).itemsize) * n) * len(raws):
+        return None
+    layout = np.dtype([("head", ">i4", (5,)), ("cells", [("length", ">i4"), ("value", dtype)], (n,))])
+    view = np.frombuffer(joined, layout)
+    if (view["head"] != np.frombuffer(array_head(dtype, n), ">i4")).any():
+        return None
+    return view["cells"]["value"].astype(np.float64)
+
+
+def _masked_rows(kp: np.ndarray, codes: np.ndarray, labelled: np.ndarray, K: int,
+                 verified_only: bool) -> tuple[list[bytes], list[int]]:
+    """kp (N, 3K), codes (N, K), labelled (N,) -> the rows' keypoint JSON list bodies and labelled counts,
+    points not verified unlabelled (0, 0, 0) when verified_only."""
     if verified_only:
-        unconfirmed = array_block([chunk[n][2] for n in regular], ">i2", K) != VERIFIED_CODE
+        unconfirmed = codes != VERIFIED_CODE
         if unconfirmed.any():
-            points = kp.reshape(len(regular), K, 3)
+            points = kp.reshape(len(kp), K, 3)
             points[unconfirmed] = 0.0
             labelled = np.where(unconfirmed.any(axis=1), (points[:, :, 2] > 0).sum(axis=1), labelled)
-    return dict(zip(regular, zip(json_rows(kp), labelled.tolist())))
+    return json_rows(kp), labelled.tolist()
 
 
-def odd_row(row, K: int, verified_only: bool) -> tuple[bytes, int]:
+def decoded_chunk(kps: tuple[bytes, ...], states: tuple[bytes, ...], counts: tuple[int, ...], K: int,
+                  verified_only: bool) -> tuple[list[bytes], list[int]]:
+    """A chunk's keypoint JSON list bodies and labelled counts, row for row, from its binary keypoint and
+    state arrays and stored counts. Rows that all hold the full skeleton are decoded and masked by numpy
+    together; a chunk with other rows takes them one by one."""
+    kp = _full_block(kps, ">f8", 3 * K)
+    codes = _full_block(states, ">i2", K) if kp is not None else None
+    if kp is None or codes is None:
+        return _mixed_chunk(kps, states, counts, K, verified_only)
+    return _masked_rows(kp, codes, np.asarray(counts, np.int64), K, verified_only)
+
+
+def _mixed_chunk(kps, states, counts, K: int, verified_only: bool) -> tuple[list[bytes], list[int]]:
+    """decoded_chunk for a chunk with rows that do not hold the full skeleton (or hold NULLs)."""
+    kp_head, states_head = array_head(">f8", 3 * K), array_head(">i2", K)
+    kp_width, states_width = 20 + 12 * 3 * K, 20 + 6 * K
+    regular = [n for n in range(len(kps)) if len(kps[n]) == kp_width and len(states[n]) == states_width
+               and kps[n][:20] == kp_head and states[n][:20] == states_head]
+    points: list[bytes] = [b""] * len(kps)
+    labelled: list[int] = [0] * len(kps)
+    if regular:
+        rows = _masked_rows(array_block([kps[n] for n in regular], ">f8", 3 * K),
+                            array_block([states[n] for n in regular], ">i2", K),
+                            np.asarray([counts[n] for n in regular], np.int64), K, verified_only)
+        for n, text, count in zip(regular, *rows):
+            points[n], labelled[n] = text, count
+    for n in sorted(set(range(len(kps))) - set(regular)):
+        points[n], labelled[n] = odd_row(kps[n], states[n], counts[n], K, verified_only)
+    return points, labelled
+
+
+def odd_row(kp_raw: bytes, states_raw: bytes, labelled: int | None, K: int, verified_only: bool) -> tuple[bytes, int]:
     """One row the chunk path could not take: decoded in Python, padded to K points, masked."""
-    kp = [0 if v is None else v for v in decode_array(row[1], ">f8")]
-    codes = [0 if c is None else int(c) for c in decode_array(row[2], ">i2")]
-    labelled = row[3]
+    kp = [0 if v is None else v for v in decode_array(kp_raw, ">f8")]
+    codes = [0 if c is None else int(c) for c in decode_array(states_raw, ">i2")]
     missing = K - len(kp) // 3
     if missing > 0:
         kp, codes = kp + [0.0, 0.0, 0.0] * missing, codes + [STATE_CODES["unverified"]] * missing

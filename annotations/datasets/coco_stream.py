@@ -33,7 +33,7 @@ from django.db import connection, transaction
 from psycopg.adapt import Loader
 from psycopg.pq import Format
 
-from annotations.datasets.coco_points import States, decoded_chunk, odd_row
+from annotations.datasets.coco_points import States, decoded_chunk
 from annotations.datasets.formats.coco import coco_category
 from annotations.models import ClipSplit
 
@@ -142,16 +142,13 @@ def _annotation_chunks(annotations, K: int, verified_only: bool, db=None):
                                                   "form_label__name", "source", "num_keypoints")
     states = States(K)
     for chunk in _server_chunks(rows, _annotation_sql(), db=db):
-        decoded = decoded_chunk(chunk, K, verified_only)
-        if len(decoded) < len(chunk):  # made before the skeleton gained keypoints (or odd): one by one
-            decoded.update((n, odd_row(chunk[n], K, verified_only)) for n in range(len(chunk)) if n not in decoded)
-        points, labelled = zip(*(decoded[n] for n in range(len(chunk))))
-        heads, _, raw_states, _, tails, ends = zip(*chunk)
+        heads, kps, raw_states, counts, tails, ends = zip(*chunk)
+        points, labelled = decoded_chunk(kps, raw_states, counts, K, verified_only)
         # One join per chunk: head, keypoints, '],"num_keypoints":', count, tail, states, end, separator.
         parts: list = [b","] * (8 * len(chunk))
         parts[0::8], parts[1::8], parts[2::8] = heads, points, [b'],"num_keypoints":'] * len(chunk)
         parts[3::8], parts[4::8] = orjson.dumps(labelled)[1:-1].split(b","), tails
-        parts[5::8], parts[6::8] = [states.text(raw) for raw in raw_states], ends
+        parts[5::8], parts[6::8] = states.texts(raw_states), ends
         yield b"".join(parts[:-1]), len(chunk)
 
 
@@ -184,7 +181,9 @@ def _write_items(fh: BinaryIO, chunks, count: int = 0) -> int:
     already written; returns the new count."""
     for text, n in chunks:
         if n:
-            fh.write((b"," if count else b"") + text)
+            if count:
+                fh.write(b",")
+            fh.write(text)  # not joined to the comma: no copy of the chunk
             count += n
     return count
 
