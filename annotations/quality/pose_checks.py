@@ -6,9 +6,17 @@
   stands out, while two elbows that overlap in a side view swing past each other during a row and
   their order flips by the labeller's choice (and changes nothing measurable). A one-frame clip's swap
   (against the body's direction) needs the pair at least SINGLE_SWAP_APART of the body size apart.
+- A pair whose points nearly coincide in the clip (under TOLD_APART of the body size apart, as a rule)
+  and whose left -> right vector runs against the clip's usual one in more than CROSSED_FRAMES labelled
+  frames is one the labeller did not tell apart there (two elbows overlapping in a side view, the
+  hidden one guessed): its crossings are the clip's convention, not slips, and are not flagged. A slip
+  crosses a pair in one frame (two, where a clip has two slips of one pair); a pair well apart is
+  always told apart.
 - An off-track point is kept only where it is far from both sides: from where the frames before put it
   and from where the frames after put it. A clip labelled every few video frames can move a lot between
-  two of them (the bar lowered); a point that follows one side is that motion, not a slip.
+  two of them (the bar lowered); a point that follows one side is that motion, not a slip. Nor is a point
+  whose left/right partner strayed the same way: both wrists off their track together is the bar moving,
+  while a slip moves one point.
 
 Arrays and records are mlcore.label_checks' (keypoints (N, K, 3), boxes (N, 4), Flag).
 """
@@ -25,7 +33,12 @@ from mlcore import label_checks as lc
 SWAP_WANDER = 1.0          # crossed fits better by this many times the pair's usual change between neighbours
 SWAP_WANDER_FLOOR = 0.005  # ... plus this share of the body size (a pair that never moves still has noise)
 SINGLE_SWAP_APART = 0.05   # one-frame clips: the pair this far apart (share of body size), or nothing to see
+CROSSED_FRAMES = 2         # a close pair crossed in more frames than this is not told apart in the clip
+TOLD_APART = 0.05          # ... close: its usual left -> right vector shorter than this share of the body
 SIDE_NEIGHBOURS = 2        # labelled frames taken on each side of an off-track point
+OFF_TRACK_RATIO = 4.0      # mlcore.label_checks.off_track's ratio limits, lower: the two-sided and
+OFF_TRACK_SUPPORTED = 1.5  # partner refinements below drop most of what they would add in a clean clip
+PARTNER_ALIKE = 0.5        # the partner's stray differs from the point's by less than this share of it
 
 
 def pair_vectors(keypoints: Any, boxes: Any, lt: int, r: int) -> tuple[np.ndarray, np.ndarray]:
@@ -60,7 +73,42 @@ def steady_swaps(keypoints: Any, boxes: Any, flip_pairs: Sequence[tuple[int, int
                                     {**flag.extra, "wander_ratio": round(ratio, 3)}))
         elif float(np.linalg.norm(vec[flag.row])) >= apart:
             kept.append(flag)
+    return once_per_pair(kept, keypoints, boxes)
+
+
+def once_per_pair(flags: list[lc.Flag], keypoints: Any, boxes: Any) -> list[lc.Flag]:
+    """The swap flags of pairs told apart in the clip: their usual left -> right vector (the median) at least
+    TOLD_APART long, or running against it in at most CROSSED_FRAMES labelled frames (module docstring)."""
+    kept = []
+    for flag in flags:
+        vec, both = pair_vectors(keypoints, boxes, *flag.keypoints)
+        usual = np.median(vec[both], axis=0)
+        if np.linalg.norm(usual) >= TOLD_APART or int(((vec[both] @ usual) < 0).sum()) <= CROSSED_FRAMES:
+            kept.append(flag)
     return kept
+
+
+def stray(keypoints: Any, boxes: Any, row: int, point: int) -> np.ndarray | None:
+    """(2,) offset (body sizes) of the point from the median of its neighbouring labelled frames, as
+    mlcore.label_checks.off_track measures it; None where it has fewer than two."""
+    xy, bx, ok, diag = lc.as_arrays(keypoints, boxes)
+    if not ok[row, point]:
+        return None
+    neighbours = lc.neighbour_rows(ok[:, point], row)
+    if len(neighbours) < 2:
+        return None
+    rel = lc.body_relative(xy, bx, diag)
+    return rel[row, point] - np.median(rel[neighbours, point], axis=0)
+
+
+def strayed_with_partner(keypoints: Any, boxes: Any, row: int, point: int, partner: int | None) -> bool:
+    """Whether the point's left/right partner strayed from its track the same way as the point."""
+    if partner is None:
+        return False
+    mine, theirs = stray(keypoints, boxes, row, point), stray(keypoints, boxes, row, partner)
+    if mine is None or theirs is None:
+        return False
+    return float(np.linalg.norm(mine - theirs)) < PARTNER_ALIKE * float(np.linalg.norm(mine))
 
 
 def side_distances(keypoints: Any, boxes: Any, row: int, point: int) -> list[float]:
@@ -75,9 +123,12 @@ def side_distances(keypoints: Any, boxes: Any, row: int, point: int) -> list[flo
 
 
 def two_sided_off_track(keypoints: Any, boxes: Any, names: Sequence[str], support: np.ndarray,
-                        limit: float = lc.OFF_TRACK) -> list[lc.Flag]:
-    return [flag for flag in lc.off_track(keypoints, boxes, names, support=support)
-            if min(side_distances(keypoints, boxes, flag.row, flag.keypoints[0])) > limit]
+                        flip_pairs: Sequence[tuple[int, int]] = (), limit: float = lc.OFF_TRACK) -> list[lc.Flag]:
+    partner_of = {a: b for pair in flip_pairs for a, b in (pair, pair[::-1])}
+    return [flag for flag in lc.off_track(keypoints, boxes, names, limit=limit, support=support)
+            if min(side_distances(keypoints, boxes, flag.row, flag.keypoints[0])) > limit
+            and not strayed_with_partner(keypoints, boxes, flag.row, flag.keypoints[0],
+                                         partner_of.get(flag.keypoints[0]))]
 
 
 def check_poses(keypoints: Any, boxes: Any, *, links: Sequence[tuple[int, int]],
@@ -89,5 +140,5 @@ def check_poses(keypoints: Any, boxes: Any, *, links: Sequence[tuple[int, int]],
     flags = [*steady_swaps(keypoints, boxes, flip_pairs, names),
              *lc.bone_lengths(keypoints, boxes, links, names, flip_pairs=flip_pairs),
              *lc.collapsed(keypoints, boxes, names, flip_pairs=flip_pairs), *lc.outside_box(keypoints, boxes, names),
-             *two_sided_off_track(keypoints, boxes, names, support)]
+             *two_sided_off_track(keypoints, boxes, names, support, flip_pairs)]
     return sorted(flags, key=lambda f: (f.row, f.kind, f.keypoints))

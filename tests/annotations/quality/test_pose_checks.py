@@ -70,3 +70,43 @@ def test_a_point_far_from_both_sides_is_off_track():
     flags = [f for f in run(kps, boxes) if f.kind == "off_track"]
     assert kinds(flags) == [("off_track", 5, (L_WRIST,))]
     assert min(pose_checks.side_distances(kps, boxes, 5, L_WRIST)) > lc.OFF_TRACK
+
+
+def crossed_elbows(rows, apart=10):
+    """A clip (body size 332 px) whose elbows stay `apart` px apart, crossed in `rows`."""
+    kps, boxes = clip(12)
+    kps[:, R_ELBOW, :2] = kps[:, L_ELBOW, :2] + [apart, 0]
+    for row in rows:
+        kps[row, [L_ELBOW, R_ELBOW]] = kps[row, [R_ELBOW, L_ELBOW]]
+    return kps, boxes
+
+
+def test_a_pair_crossed_in_one_or_two_frames_is_flagged_in_each():
+    for rows in ([5], [3, 8]):
+        flags = [f for f in run(*crossed_elbows(rows)) if f.kind == "swap"]
+        assert kinds(flags) == [("swap", row, (L_ELBOW, R_ELBOW)) for row in rows]
+
+
+def test_a_close_pair_crossed_in_more_frames_than_a_slip_is_the_clips_convention():
+    rows = [2, 5, 8]
+    assert len(rows) > pose_checks.CROSSED_FRAMES
+    kps, boxes = crossed_elbows(rows)
+    crossed = [f for f in lc.swaps(kps, boxes, COCO17.flip_pairs, NAMES) if f.keypoints == (L_ELBOW, R_ELBOW)]
+    assert {f.row for f in crossed} == set(rows)  # each crossing alone looks like a swap
+    assert [f for f in run(kps, boxes) if f.kind == "swap"] == []
+
+
+def test_a_pair_well_apart_is_flagged_however_often_it_is_crossed():
+    rows = [2, 5, 8]
+    assert 40 / 332 > pose_checks.TOLD_APART
+    flags = [f for f in run(*crossed_elbows(rows, apart=40)) if f.kind == "swap"]
+    assert kinds(flags) == [("swap", row, (L_ELBOW, R_ELBOW)) for row in rows]
+
+
+def test_a_point_that_strays_with_its_partner_is_the_body_moving_not_off_track():
+    kps, boxes = clip(10)
+    kps[5, [L_WRIST, L_WRIST + 1], :2] += [0, 120]  # both wrists down in one frame: the bar moved
+    assert {f.keypoints for f in lc.off_track(kps, boxes, NAMES) if f.row == 5} >= {(L_WRIST,), (L_WRIST + 1,)}
+    assert [f for f in run(kps, boxes) if f.kind == "off_track"] == []
+    kps[5, L_WRIST + 1, :2] += [90, -120]  # the right wrist back near its track, 90 px aside: the left one slipped
+    assert (("off_track", 5, (L_WRIST,))) in kinds(run(kps, boxes))
