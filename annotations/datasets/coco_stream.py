@@ -10,7 +10,8 @@ masks and formats a chunk at a time (numpy + one orjson call); the chunk's piece
 
 Outside a caller's transaction the export reads one REPEATABLE READ snapshot, taken as it begins; the
 annotations are read on a second connection that imports that snapshot (`pg_export_snapshot`, as
-pg_dump -j does) while the images are written, their chunks meanwhile waiting in a temporary file.
+pg_dump -j does) while the images are written, its chunks meanwhile held in memory up to AHEAD_BYTES,
+then in a temporary file.
 The document is the one `formats.coco.to_coco_dict` builds from `exporting.build_dataset` (same keys,
 same values).
 """
@@ -39,6 +40,7 @@ from annotations.models import ClipSplit
 
 CHUNK = 5000
 SECOND_READER = True  # annotations read on a second connection (see write_coco)
+AHEAD_BYTES = 32 << 20  # annotation text held in memory while the images are written; more goes to a file
 FLOAT8_ARRAY, INT2_ARRAY, JSONB = 1022, 1005, 3802  # PostgreSQL type oids
 
 
@@ -189,13 +191,15 @@ def _write_items(fh: BinaryIO, chunks, count: int = 0) -> int:
 
 
 class _Ahead:
-    """(text, how many) chunks made on a thread while the caller writes what precedes them: chunks made
-    meanwhile wait, comma-separated, in a temporary file (memory stays bounded); once the caller takes
-    over (`write`), the rest come through a two-chunk queue."""
+    """(text, how many) chunks made on a thread while the caller writes what precedes them. Chunks made
+    meanwhile are held as they are up to AHEAD_BYTES, then wait, comma-separated, in a temporary file
+    (memory stays bounded); once the caller takes over (`write`), the rest come through a short queue."""
 
     def __init__(self, chunks: Iterator[tuple[bytes, int]]) -> None:
         self._lock = threading.Lock()
         self._direct = False
+        self._held: list[tuple[bytes, int]] = []
+        self._held_bytes = 0
         self._spool = tempfile.TemporaryFile()
         self._spooled = 0
         self._queue: queue.Queue = queue.Queue(maxsize=2)
@@ -203,14 +207,22 @@ class _Ahead:
         self._thread = threading.Thread(target=self._run, args=(chunks,), name="coco-export-ahead", daemon=True)
         self._thread.start()
 
+    def _keep(self, text: bytes, n: int) -> None:
+        """Hold a chunk made before the caller takes over (called under the lock)."""
+        if not self._spooled and self._held_bytes + len(text) <= AHEAD_BYTES:
+            self._held.append((text, n))
+            self._held_bytes += len(text)
+        else:  # once one chunk is spooled the later ones follow it there: order kept
+            self._spool.write((b"," if self._spooled else b"") + text)
+            self._spooled += n
+
     def _run(self, chunks) -> None:
         try:
             for text, n in chunks:
                 with self._lock:
                     if not self._direct:
                         if n:
-                            self._spool.write((b"," if self._spooled else b"") + text)
-                            self._spooled += n
+                            self._keep(text, n)
                         continue
                 if not _put(self._queue, self._stop, (text, n)):
                     return
@@ -221,10 +233,12 @@ class _Ahead:
             chunks.close()  # in this thread: its cursor closes before the caller closes the connection
 
     def write(self, fh: BinaryIO, count: int = 0) -> int:
-        """Write every chunk (the spooled ones first) after `count` items already written; returns the
-        new count."""
+        """Write every chunk (held, spooled, then queued) after `count` items already written; returns
+        the new count."""
         with self._lock:
             self._direct = True
+        count = _write_items(fh, self._held, count)
+        self._held = []
         if self._spooled:
             fh.write(b"," if count else b"")
             self._spool.seek(0)

@@ -37,7 +37,8 @@ def readers(monkeypatch):
 @pytest.mark.django_db(transaction=True)
 @pytest.mark.parametrize("include_unconfirmed", [False, True])
 def test_two_connections_write_the_same_bytes_as_one(imported, tmp_path, monkeypatch, readers, include_unconfirmed):
-    monkeypatch.setattr(coco_stream, "CHUNK", 50)  # several chunks, spooled and queued
+    monkeypatch.setattr(coco_stream, "CHUNK", 50)  # several chunks: held, in the file, queued
+    monkeypatch.setattr(coco_stream, "AHEAD_BYTES", 50_000)
     two = export_bytes(imported, tmp_path, "two.json", include_unconfirmed=include_unconfirmed)
     assert len(readers) == 1
     monkeypatch.setattr(coco_stream, "SECOND_READER", False)
@@ -82,7 +83,9 @@ def test_rows_written_after_the_snapshot_do_not_appear(imported, tmp_path, monke
     assert text.count(b'"category_id":1,"iscrowd":0') == before
 
 
-def test_chunks_made_before_and_after_the_writer_takes_over_come_in_order():
+@pytest.mark.parametrize("ahead_bytes", [0, 2, 1 << 20])  # all in the file, held then in the file, all held
+def test_chunks_made_before_and_after_the_writer_takes_over_come_in_order(monkeypatch, ahead_bytes):
+    monkeypatch.setattr(coco_stream, "AHEAD_BYTES", ahead_bytes)
     made = [(b"a", 1), (b"", 0), (b"b,c", 2), (b"d", 1), (b"e", 1)]
     halfway = threading.Event()
 
