@@ -219,6 +219,8 @@ class _Ahead:
     def _run(self, chunks) -> None:
         try:
             for text, n in chunks:
+                if self._stop.is_set():  # the caller gave up (an error while writing what precedes)
+                    return
                 with self._lock:
                     if not self._direct:
                         if n:

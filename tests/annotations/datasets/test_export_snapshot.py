@@ -2,6 +2,7 @@
 
 import re
 import threading
+import time
 
 import pytest
 from django.db import connection
@@ -115,6 +116,22 @@ def test_an_error_while_reading_ahead_reaches_the_writer():
             ahead.write(_Sink())
     finally:
         ahead.close()
+
+
+def test_closing_before_the_writer_takes_over_stops_reading_ahead():
+    """An error while the images are written closes the reader: it stops, it does not read on."""
+    made = []
+
+    def chunks():
+        for n in range(2000):
+            made.append(n)
+            time.sleep(0.001)
+            yield b"x", 1
+
+    ahead = coco_stream._Ahead(chunks())
+    time.sleep(0.05)
+    ahead.close()
+    assert len(made) < 1000
 
 
 class _Sink:
