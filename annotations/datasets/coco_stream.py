@@ -300,9 +300,13 @@ def write_coco(fh: BinaryIO, *, skeleton, form_labels: list[str], info: dict, fr
                 snapshot = cursor.fetchone()[0]
         ahead = None
         if second_reader:
-            reader = stack.enter_context(_snapshot_reader(snapshot))
-            ahead = _Ahead(_annotation_chunks(annotations, K, verified_only, reader))
-            stack.callback(ahead.close)
+            try:
+                reader = stack.enter_context(_snapshot_reader(snapshot))
+            except psycopg.OperationalError:  # no second connection to be had (server's limit): this one reads
+                reader = None
+            if reader is not None:
+                ahead = _Ahead(_annotation_chunks(annotations, K, verified_only, reader))
+                stack.callback(ahead.close)
         fh.write(head[:-1] + b',"images":[')
         n_images = _write_items(fh, _image_chunks(frames, split_version, attributes or {}))
         fh.write(b'],"annotations":[')

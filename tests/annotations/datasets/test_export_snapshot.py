@@ -4,6 +4,7 @@ import re
 import threading
 import time
 
+import psycopg
 import pytest
 from django.db import connection
 
@@ -45,6 +46,17 @@ def test_two_connections_write_the_same_bytes_as_one(imported, tmp_path, monkeyp
     monkeypatch.setattr(coco_stream, "SECOND_READER", False)
     one = export_bytes(imported, tmp_path, "one.json", include_unconfirmed=include_unconfirmed)
     assert len(readers) == 1 and one == two and b'"annotations":[{' in two
+
+
+@pytest.mark.django_db(transaction=True)
+def test_without_a_second_connection_the_export_reads_on_one(imported, tmp_path, monkeypatch):
+    two = export_bytes(imported, tmp_path, "two.json")
+
+    def refused(**params):
+        raise psycopg.OperationalError("sorry, too many clients already")
+
+    monkeypatch.setattr(coco_stream.psycopg, "connect", refused)
+    assert export_bytes(imported, tmp_path, "one.json") == two
 
 
 @pytest.mark.django_db(transaction=True)
