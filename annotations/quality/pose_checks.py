@@ -38,6 +38,7 @@ TOLD_APART = 0.05          # ... close: its usual left -> right vector shorter t
 SIDE_NEIGHBOURS = 2        # labelled frames taken on each side of an off-track point
 OFF_TRACK_RATIO = 4.0      # mlcore.label_checks.off_track's ratio limits, lower: the two-sided and
 OFF_TRACK_SUPPORTED = 1.5  # partner refinements below drop most of what they would add in a clean clip
+BONE_Z = 5.0               # mlcore.label_checks.bone_lengths' robust z limit, lower for the same reason
 PARTNER_ALIKE = 0.5        # the partner's stray differs from the point's by less than this share of it
 
 
@@ -125,7 +126,8 @@ def side_distances(keypoints: Any, boxes: Any, row: int, point: int) -> list[flo
 def two_sided_off_track(keypoints: Any, boxes: Any, names: Sequence[str], support: np.ndarray,
                         flip_pairs: Sequence[tuple[int, int]] = (), limit: float = lc.OFF_TRACK) -> list[lc.Flag]:
     partner_of = {a: b for pair in flip_pairs for a, b in (pair, pair[::-1])}
-    return [flag for flag in lc.off_track(keypoints, boxes, names, limit=limit, support=support)
+    return [flag for flag in lc.off_track(keypoints, boxes, names, limit=limit, ratio_limit=OFF_TRACK_RATIO,
+                                          support=support, supported_limit=OFF_TRACK_SUPPORTED)
             if min(side_distances(keypoints, boxes, flag.row, flag.keypoints[0])) > limit
             and not strayed_with_partner(keypoints, boxes, flag.row, flag.keypoints[0],
                                          partner_of.get(flag.keypoints[0]))]
@@ -138,7 +140,7 @@ def check_poses(keypoints: Any, boxes: Any, *, links: Sequence[tuple[int, int]],
         return []
     support = lc.bone_z(keypoints, boxes, links, flip_pairs)
     flags = [*steady_swaps(keypoints, boxes, flip_pairs, names),
-             *lc.bone_lengths(keypoints, boxes, links, names, flip_pairs=flip_pairs),
+             *lc.bone_lengths(keypoints, boxes, links, names, z_limit=BONE_Z, flip_pairs=flip_pairs),
              *lc.collapsed(keypoints, boxes, names, flip_pairs=flip_pairs), *lc.outside_box(keypoints, boxes, names),
              *two_sided_off_track(keypoints, boxes, names, support, flip_pairs)]
     return sorted(flags, key=lambda f: (f.row, f.kind, f.keypoints))
