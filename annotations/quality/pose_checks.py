@@ -1,4 +1,4 @@
-"""The pose checks of one person's clip: mlcore.label_checks, with two refinements that read the clip.
+"""The pose checks of one person's clip: mlcore.label_checks, with refinements that read the clip.
 
 - A swap flagged against the neighbouring frames is kept only where crossing the pair fits them better
   by several times how much the pair's left -> right vector usually changes between neighbouring frames
@@ -36,9 +36,10 @@ SINGLE_SWAP_APART = 0.05   # one-frame clips: the pair this far apart (share of 
 CROSSED_FRAMES = 2         # a close pair crossed in more frames than this is not told apart in the clip
 TOLD_APART = 0.05          # ... close: its usual left -> right vector shorter than this share of the body
 SIDE_NEIGHBOURS = 2        # labelled frames taken on each side of an off-track point
-OFF_TRACK_RATIO = 4.0      # mlcore.label_checks.off_track's ratio limits, lower: the two-sided and
-OFF_TRACK_SUPPORTED = 1.5  # partner refinements below drop most of what they would add in a clean clip
+OFF_TRACK_RATIO = 4.0      # mlcore.label_checks.off_track's ratio limits, lower than its own: the two-sided
+OFF_TRACK_SUPPORTED = 1.5  # and partner refinements drop most of what they would add in a clean clip
 BONE_Z = 5.0               # mlcore.label_checks.bone_lengths' robust z limit, lower for the same reason
+                           # (all three chosen on bench/annotation_quality.py's tuning seeds)
 PARTNER_ALIKE = 0.5        # the partner's stray differs from the point's by less than this share of it
 
 
@@ -74,10 +75,10 @@ def steady_swaps(keypoints: Any, boxes: Any, flip_pairs: Sequence[tuple[int, int
                                     {**flag.extra, "wander_ratio": round(ratio, 3)}))
         elif float(np.linalg.norm(vec[flag.row])) >= apart:
             kept.append(flag)
-    return once_per_pair(kept, keypoints, boxes)
+    return told_apart(kept, keypoints, boxes)
 
 
-def once_per_pair(flags: list[lc.Flag], keypoints: Any, boxes: Any) -> list[lc.Flag]:
+def told_apart(flags: list[lc.Flag], keypoints: Any, boxes: Any) -> list[lc.Flag]:
     """The swap flags of pairs told apart in the clip: their usual left -> right vector (the median) at least
     TOLD_APART long, or running against it in at most CROSSED_FRAMES labelled frames (module docstring)."""
     kept = []
