@@ -241,6 +241,15 @@ def outside_box(keypoints: Any, boxes: Any, names: Sequence[str], margin: float 
     return flags
 
 
+def track_offset(rel: Array, ok: npt.NDArray[np.bool_], row: int, point: int) -> Array | None:
+    """(2,) offset of a point (rel (N, K, 2) body-relative, ok (N, K)) from the median of its neighbouring
+    labelled frames; None where it has fewer than two."""
+    nb = neighbour_rows(ok[:, point], row)
+    if len(nb) < 2:
+        return None
+    return np.asarray(rel[row, point] - np.median(rel[nb, point], axis=0), dtype=np.float64)
+
+
 def off_track(keypoints: Any, boxes: Any, names: Sequence[str], limit: float = OFF_TRACK,
               ratio_limit: float = OFF_TRACK_RATIO, support: Array | None = None,
               supported_limit: float = OFF_TRACK_SUPPORTED) -> list[Flag]:
@@ -253,9 +262,9 @@ def off_track(keypoints: Any, boxes: Any, names: Sequence[str], limit: float = O
         rows = np.flatnonzero(ok[:, j])
         away = np.full(len(ok), np.nan)
         for i in rows:
-            nb = neighbour_rows(ok[:, j], int(i))
-            if len(nb) >= 2:
-                away[i] = float(np.linalg.norm(rel[i, j] - np.median(rel[nb, j], axis=0)))
+            offset = track_offset(rel, ok, int(i), j)
+            if offset is not None:
+                away[i] = float(np.linalg.norm(offset))
         if np.isfinite(away).sum() < MIN_FRAMES:
             continue
         # How far this point usually strays from its neighbours in this clip (a wrist more than a knee).

@@ -43,10 +43,15 @@ BONE_Z = 5.0               # mlcore.label_checks.bone_lengths' robust z limit, l
 PARTNER_ALIKE = 0.5        # the partner's stray differs from the point's by less than this share of it
 
 
+def relative(keypoints: Any, boxes: Any) -> tuple[np.ndarray, np.ndarray]:
+    """(N, K, 2) positions in body sizes from the box (mlcore.label_checks.body_relative), (N, K) labelled."""
+    xy, bx, ok, diag = lc.as_arrays(keypoints, boxes)
+    return lc.body_relative(xy, bx, diag), ok
+
+
 def pair_vectors(keypoints: Any, boxes: Any, lt: int, r: int) -> tuple[np.ndarray, np.ndarray]:
     """(N, 2) left -> right vectors in body sizes, and the (N,) mask of frames with both points."""
-    xy, bx, ok, diag = lc.as_arrays(keypoints, boxes)
-    rel = lc.body_relative(xy, bx, diag)
+    rel, ok = relative(keypoints, boxes)
     return rel[:, r] - rel[:, lt], ok[:, lt] & ok[:, r]
 
 
@@ -90,24 +95,15 @@ def told_apart(flags: list[lc.Flag], keypoints: Any, boxes: Any) -> list[lc.Flag
     return kept
 
 
-def stray(keypoints: Any, boxes: Any, row: int, point: int) -> np.ndarray | None:
-    """(2,) offset (body sizes) of the point from the median of its neighbouring labelled frames, as
-    mlcore.label_checks.off_track measures it; None where it has fewer than two."""
-    xy, bx, ok, diag = lc.as_arrays(keypoints, boxes)
-    if not ok[row, point]:
-        return None
-    neighbours = lc.neighbour_rows(ok[:, point], row)
-    if len(neighbours) < 2:
-        return None
-    rel = lc.body_relative(xy, bx, diag)
-    return rel[row, point] - np.median(rel[neighbours, point], axis=0)
-
-
 def strayed_with_partner(keypoints: Any, boxes: Any, row: int, point: int, partner: int | None) -> bool:
-    """Whether the point's left/right partner strayed from its track the same way as the point."""
+    """Whether the point's left/right partner strayed from its track (mlcore.label_checks.track_offset)
+    the same way as the point."""
     if partner is None:
         return False
-    mine, theirs = stray(keypoints, boxes, row, point), stray(keypoints, boxes, row, partner)
+    rel, ok = relative(keypoints, boxes)
+    if not ok[row, partner]:
+        return False
+    mine, theirs = lc.track_offset(rel, ok, row, point), lc.track_offset(rel, ok, row, partner)
     if mine is None or theirs is None:
         return False
     return float(np.linalg.norm(mine - theirs)) < PARTNER_ALIKE * float(np.linalg.norm(mine))
@@ -116,8 +112,7 @@ def strayed_with_partner(keypoints: Any, boxes: Any, row: int, point: int, partn
 def side_distances(keypoints: Any, boxes: Any, row: int, point: int) -> list[float]:
     """Distance (body sizes) of the point from the median of the labelled frames before it, and of those
     after it: one number per side that has frames."""
-    xy, bx, ok, diag = lc.as_arrays(keypoints, boxes)
-    rel = lc.body_relative(xy, bx, diag)
+    rel, ok = relative(keypoints, boxes)
     before = [i for i in range(row - 1, -1, -1) if ok[i, point]][:SIDE_NEIGHBOURS]
     after = [i for i in range(row + 1, len(ok)) if ok[i, point]][:SIDE_NEIGHBOURS]
     return [float(np.linalg.norm(rel[row, point] - np.median(rel[side, point], axis=0)))
