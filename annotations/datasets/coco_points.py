@@ -40,11 +40,21 @@ def array_head(dtype: str, n: int) -> bytes:
     return _ARRAY_HEAD.pack(1, 0, ELEMENT_OIDS[dtype], n, 1)
 
 
+def array_width(dtype: str, n: int) -> int:
+    """Bytes of a binary 1-D array of n non-NULL elements: the header, then a length before each value."""
+    return 20 + (4 + np.dtype(dtype).itemsize) * n
+
+
+def _arrays_view(joined: bytes, dtype: str, n: int) -> np.ndarray:
+    """Joined binary arrays of n elements each as a structured view: "head" (5,) and "cells" (length, value)."""
+    layout = np.dtype([("head", ">i4", (5,)), ("cells", [("length", ">i4"), ("value", dtype)], (n,))])
+    return np.frombuffer(joined, layout)
+
+
 def array_block(raws: list[bytes], dtype: str, n: int) -> np.ndarray:
     """(len(raws), n) float64 values of binary arrays that all have `array_head(dtype, n)`: one
     structured view of the joined bytes, one byte-swapping copy."""
-    layout = np.dtype([("head", "V20"), ("cells", [("length", ">i4"), ("value", dtype)], (n,))])
-    return np.frombuffer(b"".join(raws), layout)["cells"]["value"].astype(np.float64)
+    return _arrays_view(b"".join(raws), dtype, n)["cells"]["value"].astype(np.float64)
 
 
 def _whole_as_integers(text: bytes) -> bytes:
@@ -99,10 +109,9 @@ def _full_block(raws: tuple[bytes, ...], dtype: str, n: int) -> np.ndarray | Non
     Checked on the joined bytes: the first array that is not starts where the previous one ended, at a
     row of the view, and its own header there (dimensions, NULL flag, length) differs."""
     joined = b"".join(raws)
-    if len(joined) != (20 + (4 + np.dtype(dtype).itemsize) * n) * len(raws):
+    if len(joined) != array_width(dtype, n) * len(raws):
         return None
-    layout = np.dtype([("head", ">i4", (5,)), ("cells", [("length", ">i4"), ("value", dtype)], (n,))])
-    view = np.frombuffer(joined, layout)
+    view = _arrays_view(joined, dtype, n)
     if (view["head"] != np.frombuffer(array_head(dtype, n), ">i4")).any():
         return None
     return view["cells"]["value"].astype(np.float64)
@@ -136,7 +145,7 @@ def decoded_chunk(kps: tuple[bytes, ...], states: tuple[bytes, ...], counts: tup
 def _mixed_chunk(kps, states, counts, K: int, verified_only: bool) -> tuple[list[bytes], list[int]]:
     """decoded_chunk for a chunk with rows that do not hold the full skeleton (or hold NULLs)."""
     kp_head, states_head = array_head(">f8", 3 * K), array_head(">i2", K)
-    kp_width, states_width = 20 + 12 * 3 * K, 20 + 6 * K
+    kp_width, states_width = array_width(">f8", 3 * K), array_width(">i2", K)
     regular = [n for n in range(len(kps)) if len(kps[n]) == kp_width and len(states[n]) == states_width
                and kps[n][:20] == kp_head and states[n][:20] == states_head]
     points: list[bytes] = [b""] * len(kps)
