@@ -243,6 +243,8 @@ def summarise_files(paths: list[str]) -> None:
     rows: dict[tuple[int, str], dict] = {}
     for path in paths:
         for line in open(path, encoding="utf-8"):
+            if not line.startswith("{"):  # a shell's or a traceback's line in a saved log
+                continue
             row = json.loads(line)
             parts = row["metric"].split(".")
             if parts[:2] == ["heads_loop", "al"] and parts[2].startswith("run") and parts[-1] == "frames_to_95pct":
