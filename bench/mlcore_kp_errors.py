@@ -10,7 +10,11 @@ three best epoch counts ("refit"). Nothing is chosen on the outer test clips: ev
 reported. Prints JSON lines:
 
 - ``kp_errors.<arm>.<box|frame>``: mean OKS, OKS-AP and points to fix per arm: each member, the refit,
-  the mean of the members' heatmap probabilities ("ens3") and of all four ("ens3+refit");
+  the mean of the members' heatmap probabilities ("ens3") and of all four ("ens3+refit"); the flip test
+  (mean of the plain and the mirrored pass, ``mlcore.blazepose.flip_test``) of member 0 always
+  ("member0+flip"), of member 0 where its inner clips chose it as the app's training does
+  ("member0+chosen_flip": what the app predicts) and of the ensemble ("ens3+flip");
+- ``kp_errors.fold<f>.flip_choice``: member 0's plain and flip-averaged mean OKS on its inner clips;
 - ``kp_errors.per_keypoint``: member 0's mean OKS term and share of frames where the point is to fix
   (term < 0.5), person boxes;
 - ``kp_errors.order``: per clip and left/right arm pair, whether the labels keep one left-to-right order
@@ -27,20 +31,17 @@ from typing import Any
 
 import numpy as np
 import torch
-from mlcore_common import FOLD_SEED, FOLDS, emit, load_barbell, out_dir
+from mlcore_common import FOLDS, emit, out_dir
 from mlcore_finetune import _box_around, heads_result, load_samples_index, scores
-from mlcore_tail import crop_cache
+from mlcore_tail import setup
 
 from mlcore import coco, metrics
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache
+from mlcore.blazepose.flip_test import averaged, mirrored_features, unmirror
 from mlcore.blazepose.head_config import HeadTrainConfig
-from mlcore.blazepose.heads import STRIDE, decode_heatmaps
-from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
-from mlcore.blazepose.training import new_stage_heads, train_heads
+from mlcore.blazepose.training import decode_rows, flip_choice, inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
-from mlcore.training.keypoints import load_samples
-from mlcore.transforms import apply_affine, invert_affine
 
 MEMBERS = 3
 ARM_PAIRS = {"shoulder": (5, 6), "elbow": (7, 8), "wrist": (9, 10)}
@@ -50,14 +51,13 @@ class _StopAfter(Exception):
     """Raised from the progress callback to end the refit after its epoch count."""
 
 
-def log_probs(model: Any, cache: CropCache, rows: np.ndarray) -> np.ndarray:
-    """(len(rows), K, 64, 64) float16 log-softmax of the heatmaps of cached crops ``rows``."""
+def log_probs(model: Any, features: np.ndarray) -> np.ndarray:
+    """(N, K, 64, 64) float16 log-softmax of the heatmaps of crop features (N, F)."""
     out = []
     model.eval()
     with torch.no_grad():
-        for s in range(0, len(rows), 64):
-            r = rows[s:s + 64]
-            logits = model(torch.from_numpy(cache.features[r].astype(np.float32)))
+        for s in range(0, len(features), 64):
+            logits = model(torch.from_numpy(features[s:s + 64].astype(np.float32)))
             out.append(torch.log_softmax(logits.flatten(2), -1).reshape(logits.shape).numpy().astype(np.float16))
     return np.concatenate(out)
 
@@ -67,31 +67,29 @@ def mean_log_prob(parts: list[np.ndarray]) -> np.ndarray:
     return np.log(np.maximum(np.mean([np.exp(p.astype(np.float32)) for p in parts], axis=0), 1e-30))
 
 
-def to_image(logp: np.ndarray, cache: CropCache, rows: np.ndarray, window: int) -> np.ndarray:
-    """Decoded keypoints (len(rows), K, 3) in image pixels."""
-    dec = decode_heatmaps(logp, window)
-    for d, m in zip(dec, cache.matrices[rows], strict=True):
-        d[:, :2] = apply_affine(d[:, :2] * STRIDE, invert_affine(m))
-    return dec
-
-
 def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any, tr: np.ndarray, net: Any,
                cfg: HeadTrainConfig, fold: int, test_rows: np.ndarray) -> dict[str, Any]:
     """The members' and the refit's log-probability maps on ``test_rows``."""
     sub = coco.subset(data, table.image_ids[tr])
     index = load_samples_index(sub, tr, table)
-    clip_of = {img["id"]: coco.clip_id(img) for img in sub["images"]}
-    inner = metrics.group_kfold([clip_of[int(i)] for i in index.image_ids], cfg.inner_val_folds, seed=fold)
     first = STAGE_STARTS[1]
-    members, best_epochs = [], []
+    mirrored = mirrored_features(FrontierNet(net, first), cache, test_rows, samples.images)
+    members, flipped, best_epochs = [], [], []
+    choice: dict[str, Any] = {}
     for m in range(MEMBERS):
-        itr, ival = (np.asarray(x, dtype=np.int64) for x in inner[m])
+        itr, ival = inner_split(index, sub, cfg.inner_val_folds, cfg.seed, index=m)  # cfg.seed is the fold
         torch.manual_seed(fold)
         model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first)
         t = time.time()
         model, _, stopper = train_heads(cache, samples, tr[itr], tr[ival], COCO17, net, cfg, model=model)
         best_epochs.append(stopper.best_epoch + 1)
-        members.append(log_probs(model, cache, test_rows))
+        members.append(log_probs(model, cache.features[test_rows]))
+        flipped.append(log_probs(model, mirrored))
+        if m == 0:  # the app's choice, on its inner clips: flip test on when it scores higher there
+            val_rows = cache.rows(tr[ival], (BOX,))
+            choice = flip_choice(model, net, cache, val_rows, predict_rows(model, cache, val_rows, cfg.window),
+                                 samples, COCO17, cfg)
+            emit(f"kp_errors.fold{fold}.flip_choice", choice, "member0 on its inner clips")
         emit(f"kp_errors.fold{fold}.member{m}", round(float(stopper.best), 4), "inner mean OKS",
              best_epoch=stopper.best_epoch + 1, seconds=round(time.time() - t, 1))
     epochs = max(1, int(round(float(np.median(best_epochs)))))
@@ -109,19 +107,33 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
     except _StopAfter:
         pass
     emit(f"kp_errors.fold{fold}.refit", epochs, "epochs")
-    return {"members": members, "refit": log_probs(model, cache, test_rows)}
+    return {"members": members, "refit": log_probs(model, cache.features[test_rows]), "flipped": flipped,
+            "flip_choice": choice}
 
 
 def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table: Any, window: int) -> None:
     frame_ids = [int(i) for i in table.image_ids]
-    arms = {f"member{m}": (lambda F, m=m: F["members"][m]) for m in range(MEMBERS)}
-    arms.update({"refit": lambda F: F["refit"], "ens3": lambda F: mean_log_prob(F["members"]),
-                 "ens3+refit": lambda F: mean_log_prob([*F["members"], F["refit"]])})
+    flip_index = COCO17.flip_index
+
+    def plain(logp: np.ndarray, F: dict[str, Any]) -> np.ndarray:
+        return decode_rows(logp, cache.matrices[F["rows"]], window)
+
+    def flip_test(logp: np.ndarray, mirrored: np.ndarray, F: dict[str, Any]) -> np.ndarray:
+        return averaged(plain(logp, F), unmirror(mirrored, cache.matrices[F["rows"]], flip_index, window))
+
+    arms = {f"member{m}": (lambda F, m=m: plain(F["members"][m], F)) for m in range(MEMBERS)}
+    arms.update({"refit": lambda F: plain(F["refit"], F), "ens3": lambda F: plain(mean_log_prob(F["members"]), F),
+                 "ens3+refit": lambda F: plain(mean_log_prob([*F["members"], F["refit"]]), F),
+                 "member0+flip": lambda F: flip_test(F["members"][0], F["flipped"][0], F),
+                 # what the app predicts: member 0, with the flip test where its inner clips chose it
+                 "member0+chosen_flip": lambda F: (flip_test(F["members"][0], F["flipped"][0], F)
+                                                   if F["flip_choice"]["flip_average"] else plain(F["members"][0], F)),
+                 "ens3+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)})
     results: dict[str, list[dict[str, Any]]] = {}
     terms, order = [], []
     for F in saved.values():
         for arm, get in arms.items():
-            kp = to_image(get(F), cache, F["rows"], window)
+            kp = get(F)
             by = {(int(cache.sample[r]), int(cache.kind[r])): kp[j] for j, r in enumerate(F["rows"])}
             for i in (int(x) for x in F["te"]):
                 box = by[(i, BOX)]
@@ -161,14 +173,7 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(variants=2, patience=3)  # the app's DEFAULT_HEAD_CONFIG
-    data, images = load_barbell()
-    table = coco.keypoint_table(data, COCO17)
-    folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
-    samples = load_samples(data, images, COCO17)
-    predictor = BlazePosePredictor(box_roi=cfg.box_roi, box_rotation=cfg.box_rotation, track=cfg.track)
-    net = predictor.net
-    predictor.net = FrontierNet(net, STAGE_STARTS[1])  # type: ignore[assignment]
-    cache = crop_cache(samples, predictor, cfg, args.threads, STAGE_STARTS[1])
+    data, table, folds, samples, net, cache = setup(cfg, STAGE_STARTS[1], args.threads)
     path = out_dir() / "kp_errors.pkl"
     saved: dict[int, Any] = {}
     if args.from_saved:

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import argparse
 import time
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import torch
@@ -34,7 +34,7 @@ from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
 from mlcore.blazepose.training import inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
-from mlcore.training.keypoints import load_samples
+from mlcore.training.keypoints import KeypointSamples, load_samples
 
 ARMS = ("heads", "tail", "tail2")
 STAGES = {"heads": 1, "tail": 1, "tail2": 2}
@@ -57,6 +57,29 @@ def crop_cache(samples: Any, predictor: BlazePosePredictor, cfg: HeadTrainConfig
     return cache
 
 
+class TailSetup(NamedTuple):
+    """What every bench on the tail's crop cache starts from: barbell-row, its clip-grouped outer folds, the
+    frames as training samples, BlazePose's backbone and the crop cache of the stage inputs at ``first``."""
+    data: dict[str, Any]
+    table: coco.KeypointTable
+    folds: list[tuple[np.ndarray, np.ndarray]]
+    samples: KeypointSamples
+    net: Any
+    cache: CropCache
+
+
+def setup(cfg: HeadTrainConfig, first: int, threads: int) -> TailSetup:
+    """Load the data and build (or reuse) the crop cache keeping the inputs of the stage at ``first``."""
+    data, images = load_barbell()
+    table = coco.keypoint_table(data, COCO17)
+    folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
+    samples = load_samples(data, images, COCO17)
+    predictor = BlazePosePredictor(box_roi=cfg.box_roi, box_rotation=cfg.box_rotation, track=cfg.track)
+    net = predictor.net
+    predictor.net = FrontierNet(net, first)  # type: ignore[assignment]  # crops keep the stage's inputs
+    return TailSetup(data, table, folds, samples, net, crop_cache(samples, predictor, cfg, threads, first))
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)))
@@ -68,15 +91,8 @@ def main() -> None:
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(epochs=args.epochs, variants=args.variants)
-    data, images = load_barbell()
-    table = coco.keypoint_table(data, COCO17)
-    folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
-    samples = load_samples(data, images, COCO17)
-    predictor = BlazePosePredictor(box_roi=cfg.box_roi, box_rotation=cfg.box_rotation, track=cfg.track)
-    net = predictor.net
-    first = STAGE_STARTS[max(STAGES[a] for a in args.arms)]
-    predictor.net = FrontierNet(net, first)  # type: ignore[assignment]  # crops keep the deepest arm's stage inputs
-    cache = crop_cache(samples, predictor, cfg, args.threads, first)
+    first = STAGE_STARTS[max(STAGES[a] for a in args.arms)]  # crops keep the deepest arm's stage inputs
+    data, table, folds, samples, net, cache = setup(cfg, first, args.threads)
     frame_ids = [int(i) for i in table.image_ids]
     results: dict[str, list[dict[str, Any]]] = {f"{a}.{m}": [] for a in args.arms for m in ("box", "frame")}
     both = "tail" in args.arms and "tail2" in args.arms

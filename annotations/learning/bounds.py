@@ -51,7 +51,7 @@ HEAD = {
     "variants": integer(0, 32), "scale": _pair(0.1, 4.0), "shift": FRACTION, "rotation": number(0, 180),
     "rotation_prob": FRACTION, "flip": FRACTION, "colour": FRACTION, "patience": integer(1, MAX_EPOCHS),
     "inner_val_folds": integer(2, 20), "window": integer(1, 64), "min_presence": FRACTION,
-    "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(),
+    "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "stage_scale": number(0, 1.0), "stages": integer(1, 2),
 }
 

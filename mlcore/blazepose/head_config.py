@@ -6,8 +6,10 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 # The flip test of top-down pose models (HRNet, RTMPose): a second pass on the mirrored crop, averaged.
-# Off: on barbell-row it moved held-out mean OKS by +0.004 (docs/mlcore.md) for twice the backbone passes.
-FLIP_AVERAGE = False
+# None: each training decides on its own held-out clips (flip_test.choose_flip_average); on barbell-row it
+# moved held-out mean OKS by +0.004 to +0.01 (docs/mlcore.md). Prediction jobs run the mirrored pass anyway
+# for the flip uncertainty signal, so averaging costs them nothing more.
+FLIP_AVERAGE: bool | None = None
 # Training the backbone's last stage with the heads: on barbell-row's held-out clips it raised mean OKS
 # (bench/mlcore_tail.py, docs/mlcore.md), for about twice the heads' training time.
 STAGE_SCALE = 0.1
@@ -46,7 +48,8 @@ class HeadTrainConfig:
     box_roi: str = "detection"              # as BlazePosePredictor (its ROI rules with person boxes) ...
     box_rotation: str = "detector"          # ... detector | landmarks | none
     track: bool = True                      # ... second pass on the tracking ROI with boxes
-    flip_average: bool = FLIP_AVERAGE       # predict with the mean of the plain and the mirrored pass
+    flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
+    # None: on when it scores higher on the held-out clips (off without any)
     # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE

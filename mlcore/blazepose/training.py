@@ -80,11 +80,19 @@ def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.in
         for s in range(0, len(rows), batch):
             r = rows[s:s + batch]
             hm = heads(torch.from_numpy(cache.features[r].astype(np.float32))).numpy()
-            dec = decode_heatmaps(hm, window)
-            for d, m in zip(dec, cache.matrices[r], strict=True):
-                d[:, :2] = apply_affine(d[:, :2] * STRIDE, invert_affine(m))
-                out.append(d)
+            out.extend(decode_rows(hm, cache.matrices[r], window))
     return np.stack(out) if out else np.zeros((0, heads.num_keypoints, 3))
+
+
+def decode_rows(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matrices: npt.NDArray[np.float64],
+                window: int = 5) -> npt.NDArray[np.float64]:
+    """Keypoints (N, K, 3) [x, y, score] in image pixels from crop heatmaps (N, K, 64, 64) and their
+    image -> crop matrices (N, 2, 3). Logits and log-probabilities decode alike (softmax is shift-invariant).
+    """
+    dec = decode_heatmaps(heatmaps, window)
+    for d, m in zip(dec, matrices, strict=True):
+        d[:, :2] = apply_affine(d[:, :2] * STRIDE, invert_affine(m))
+    return dec
 
 
 def mean_oks_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
@@ -158,14 +166,15 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
     return heads.eval(), history, stopper
 
 
-def inner_split(samples: KeypointSamples, data: dict[str, Any], folds: int,
-                seed: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    """Clip-grouped split of the frames into (train, held-out): one of ``folds`` clip-grouped folds held out."""
+def inner_split(samples: KeypointSamples, data: dict[str, Any], folds: int, seed: int,
+                index: int = 0) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    """Clip-grouped split of the frames into (train, held-out): fold ``index`` of ``folds`` clip-grouped folds
+    held out (the app holds out fold 0)."""
     clip_of = {img["id"]: coco.clip_id(img) for img in data["images"]}
     clips = [clip_of[int(i)] for i in samples.image_ids]
     if len(set(clips)) < max(2, folds):
         return np.arange(len(clips)), np.zeros(0, dtype=np.int64)
-    tr, te = metrics.group_kfold(clips, folds, seed=seed)[0]
+    tr, te = metrics.group_kfold(clips, folds, seed=seed)[index]
     return np.asarray(tr, dtype=np.int64), np.asarray(te, dtype=np.int64)
 
 
@@ -244,11 +253,17 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(trained, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
                                       skeleton)
+    report["flip_average"] = bool(hcfg.flip_average)
     if len(te):
-        report["val"] = keypoint_report(predict_rows(trained, cache, cache.rows(te, (BOX,)), hcfg.window),
-                                        _subset(samples, te), skeleton)
+        val_rows = cache.rows(te, (BOX,))
+        plain = predict_rows(trained, cache, val_rows, hcfg.window)
+        report["val"] = keypoint_report(plain, _subset(samples, te), skeleton)
         report["val_clips"] = "val file" if val is not None else "inner clip-grouped fold of the training file"
         report["best_epoch"] = stopper.best_epoch + 1
+        if hcfg.flip_average is None:
+            progress(0.95, "flip test on the held-out clips")
+            report["flip_test"] = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
+            report["flip_average"] = report["flip_test"]["flip_average"]
     with open(out / "history.json", "w", encoding="utf-8") as fh:
         import json
 
@@ -256,6 +271,20 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     write_meta(out, skeleton, cfg, report)
     progress(1.0, "done")
     return report
+
+
+def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64],
+                plain: npt.NDArray[np.float64], samples: KeypointSamples, skeleton: Skeleton,
+                hcfg: HeadTrainConfig) -> dict[str, Any]:
+    """``flip_test.choose_flip_average`` for ``model`` (heads, or stage + heads) on the held-out box crops
+    ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone."""
+    from .flip_test import choose_flip_average, flip_rows, mirrored_features
+
+    runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
+    feats = mirrored_features(runner, cache, rows, samples.images)
+    mirrored = flip_rows(model, feats, cache.matrices[rows], skeleton.flip_index, hcfg.window)
+    idx = cache.sample[rows]
+    return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton)
 
 
 def _subset(s: KeypointSamples, idx: npt.NDArray[np.int64]) -> KeypointSamples:
@@ -310,6 +339,7 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "window": cfg.head.window, "min_presence": cfg.head.min_presence,
                               "frame_fallback": cfg.head.frame_fallback,
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
-                              "track": cfg.head.track, "flip_average": cfg.head.flip_average,
+                              "track": cfg.head.track,
+                              "flip_average": bool(report.get("flip_average", cfg.head.flip_average)),
                               "spine_depth": report.get("spine_depth", {}).get("depth", DEFAULT_DEPTH),
                               "config": cfg.to_dict(), "metrics": report})

@@ -177,6 +177,40 @@ def test_a_flip_average_model_answers_the_mean_of_the_plain_and_the_mirrored_pas
     assert not np.allclose(averaged.keypoints[:, :2], plain.keypoints[:, :2])
 
 
+def test_training_chooses_the_flip_average_on_its_held_out_clips_and_writes_the_choice(model_dir):
+    out, report, _ = model_dir
+    choice = report["flip_test"]
+    assert choice["frames"] == report["val"]["n"] > 0
+    assert choice["plain_mean_oks"] == round(report["val"]["mean_oks"], 4)
+    assert choice["flip_average"] == (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["flip_average"] is choice["flip_average"] and meta["config"]["head"]["flip_average"] is None
+
+
+def test_the_training_flip_pass_is_the_predictors_mirrored_pass(model_dir, dataset):
+    from types import SimpleNamespace
+
+    from mlcore.blazepose.flip_test import flip_rows, mirrored_features
+    from mlcore.blazepose.roi import roi_matrix
+    from mlcore.images import load_rgb
+    from mlcore.predictors import load_predictor
+
+    out, _, data = model_dir
+    pred = load_predictor(out)
+    ann = data["annotations"][1]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
+    inst = pred.predict(image, np.asarray([ann["bbox"]]), flip_test=True)[0]
+    m = roi_matrix(inst.extra["roi"], 256)[None]
+    cache = SimpleNamespace(sample=np.array([0]), matrices=m, features=np.zeros((0, 48, 64, 64), np.float16))
+    features = mirrored_features(pred.net, cache, np.array([0]), [image])
+    got = flip_rows(pred.heads, features, m, pred.heads_skeleton.flip_index, pred.window)[0]
+    # The predictor mirrors the frame and its ROI, the cache path mirrors the crop: the same pixels, up to
+    # float16 features.
+    np.testing.assert_allclose(got[:, :2], inst.extra["flip_keypoints"][:, :2], atol=0.1)
+    assert np.abs(got[:, :2] - inst.keypoints[:, :2]).max() > 0.5   # it is not the plain pass
+
+
 def test_onnx_matches_torch_on_a_real_crop(model_dir, dataset, bp_net):
     import onnxruntime as ort
     import torch

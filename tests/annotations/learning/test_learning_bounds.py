@@ -31,6 +31,7 @@ def stored_settings(project) -> dict:
     ({"keypoint_config": {"lr": 1e300}}, "lr"),
     ({"keypoint_config": {"augment": {"rotation": 1e9}}}, "rotation"),
     ({"keypoint_config": {"augment": {"spin": 1}}}, "spin"),
+    ({"keypoint_config": {"head": {"flip_average": "yes"}}}, "flip_average"),
     ({"form_config": {"epochs": -5}}, "epochs"),
     ({"form_config": {"arch": "transformer"}}, "arch"),
     ({"mc_samples": 65}, "mc_samples"),
@@ -52,6 +53,13 @@ def test_sensible_learning_settings_are_saved(project, users):
                                                  "form_config": {"epochs": 1}, "mc_samples": 8}, format="json")
     assert r.status_code == 200, r.content
     assert stored_settings(project)["keypoint_config"]["input_size"] == [192, 256]
+
+
+@pytest.mark.parametrize("choice", [None, True, False])
+def test_the_flip_average_is_forced_on_or_off_or_left_to_the_held_out_clips(project, users, choice):
+    r = api_client(users["pi"]).patch(SETTINGS, {"keypoint_config": {"head": {"flip_average": choice}}}, format="json")
+    assert r.status_code == 200, r.content
+    assert stored_settings(project)["keypoint_config"]["head"]["flip_average"] is choice
 
 
 @pytest.mark.parametrize("kind, params, field", [

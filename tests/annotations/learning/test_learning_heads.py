@@ -85,6 +85,11 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     client.force_login(users["pi"])
     page = client.get("/p/demo/models/").content.decode()
     assert BLAZEPOSE_HEADS in page and "vs untuned BlazePose" in page
+    # The flip test is chosen on the training's own held-out clips, and the page says when it is on.
+    choice = training["flip_test"]
+    assert kp.meta["flip_average"] is choice["flip_average"] is (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
+    assert ("predicts with the flip test" in page) is any(
+        v.meta.get("flip_average") for v in ModelVersion.objects.filter(project=small, kind=ModelKind.KEYPOINTS))
     check_spine_points_follow_the_back(small, kp, users)
 
 
