@@ -40,16 +40,15 @@ from mlcore import coco, metrics
 from mlcore import uncertainty as unc
 from mlcore.blazepose.crop_store import CropStore
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache
+from mlcore.blazepose.flip_test import flip_rows, mirrored_features
 from mlcore.blazepose.head_config import HeadTrainConfig
-from mlcore.blazepose.heads import STRIDE, KeypointHeads, decode_heatmaps
+from mlcore.blazepose.heads import KeypointHeads
 from mlcore.blazepose.predictor import BlazePosePredictor
-from mlcore.blazepose.roi import warp_replicate
 from mlcore.blazepose.tail import FrontierNet
 from mlcore.blazepose.training import inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
 from mlcore.training.common import seed_everything
 from mlcore.training.keypoints import load_samples
-from mlcore.transforms import apply_affine, invert_affine
 
 HEADS = HeadTrainConfig(variants=2)  # the app's default heads settings
 STAGE_SCALE = [0.0]  # --stage-scale
@@ -65,37 +64,17 @@ def eval_rows(cache: CropCache, frames: np.ndarray, min_presence: float) -> tupl
             np.asarray([det.get(int(i), fb.get(int(i), box[int(i)])) for i in frames]))
 
 
-def mirrored_features(cache: CropCache, rows: np.ndarray, images: list[np.ndarray],
-                      predictor: BlazePosePredictor) -> dict[int, np.ndarray]:
-    """Backbone features (48, 64, 64) float16 of each row's crop mirrored left-right (the flip pass)."""
-    out: dict[int, np.ndarray] = {}
-    todo = [int(r) for r in rows]
-    for s in range(0, len(todo), 8):
-        batch = todo[s:s + 8]
-        crops = [np.round(warp_replicate(images[int(cache.sample[r])], cache.matrices[r], 256))[:, ::-1] / 255.0
-                 for r in batch]
-        x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
-        with torch.no_grad():
-            feats = predictor.net.run(x).features.numpy().astype(np.float16)
-        out.update(zip(batch, feats, strict=True))
-    return out
+def mirrored_by_row(cache: CropCache, rows: np.ndarray, images: list[np.ndarray],
+                    predictor: BlazePosePredictor) -> dict[int, np.ndarray]:
+    """The cache's features of each row's crop mirrored left-right (the flip pass), by row."""
+    return dict(zip(rows.tolist(), mirrored_features(predictor.net, cache, rows, images), strict=True))
 
 
 def flip_predictions(heads: KeypointHeads, cache: CropCache, rows: np.ndarray,
                      mirrored: dict[int, np.ndarray]) -> np.ndarray:
     """(len(rows), K, 3) keypoints in image pixels from the mirrored crops, un-mirrored and left/right swapped."""
-    heads.eval()
-    with torch.no_grad():
-        hm = heads(torch.from_numpy(np.stack([mirrored[int(r)] for r in rows]).astype(np.float32))).numpy()
-    dec = decode_heatmaps(hm, HEADS.window)
-    out = []
-    for d, r in zip(dec, rows, strict=True):
-        d = d[COCO17.flip_index].copy()     # channel j of the mirrored crop is j's left/right twin
-        xy = d[:, :2] * STRIDE
-        xy[:, 0] = 255.0 - xy[:, 0]          # mirrored crop pixel -> the crop's own pixel
-        d[:, :2] = apply_affine(xy, invert_affine(cache.matrices[r]))
-        out.append(d)
-    return np.stack(out)
+    return flip_rows(heads, np.stack([mirrored[int(r)] for r in rows]), cache.matrices[rows], COCO17.flip_index,
+                     HEADS.window)
 
 
 def signals(heads: KeypointHeads, cache: CropCache, rows: np.ndarray, mirrored: dict[int, np.ndarray],
@@ -300,7 +279,7 @@ def main() -> None:
     cache = build_cache(samples, COCO17, predictor, HEADS, store=store)
     everything = np.arange(len(samples.images))
     box_rows, frame_rows = eval_rows(cache, everything, HEADS.min_presence)
-    mirrored = mirrored_features(cache, np.unique(np.concatenate([box_rows, frame_rows])), samples.images, predictor)
+    mirrored = mirrored_by_row(cache, np.unique(np.concatenate([box_rows, frame_rows])), samples.images, predictor)
     emit("heads_loop.cache_seconds", round(time.time() - t, 1), "s", crops=len(cache.sample),
          from_store=store.hits, computed=store.misses, mirrored=len(mirrored))
     if not args.skip_uncertainty:
