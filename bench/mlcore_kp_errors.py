@@ -15,6 +15,10 @@ reported. Prints JSON lines:
   ("member0+flip"), of member 0 where its inner clips chose it as the app's training does
   ("member0+chosen_flip": what the app predicts) and of the ensemble ("ens3+flip");
 - ``kp_errors.fold<f>.flip_choice``: member 0's plain and flip-averaged mean OKS on its inner clips;
+- the app's predictions (``member0+chosen_flip``) smoothed along each held-out clip
+  (``mlcore.temporal_smoothing``: each point the median over its neighbouring frames), every point with
+  the same radius (``+smooth1/2/3/_clip``: all reported, none chosen) and with each point's radius chosen
+  on member 0's inner clips (``+chosen_smooth``; ``kp_errors.fold<f>.radius_choice``);
 - ``kp_errors.per_keypoint``: member 0's mean OKS term and share of frames where the point is to fix
   (term < 0.5), person boxes;
 - ``kp_errors.order``: per clip and left/right arm pair, whether the labels keep one left-to-right order
@@ -42,6 +46,7 @@ from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
 from mlcore.blazepose.training import decode_rows, flip_choice, inner_split, new_stage_heads, predict_rows, train_heads
 from mlcore.skeletons import COCO17
+from mlcore.temporal_smoothing import RADII, WHOLE_CLIP, choose_radii, smooth_in_clips
 
 MEMBERS = 3
 ARM_PAIRS = {"shoulder": (5, 6), "elbow": (7, 8), "wrist": (9, 10)}
@@ -85,11 +90,16 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
         best_epochs.append(stopper.best_epoch + 1)
         members.append(log_probs(model, cache.features[test_rows]))
         flipped.append(log_probs(model, mirrored))
-        if m == 0:  # the app's choice, on its inner clips: flip test on when it scores higher there
+        if m == 0:  # the app's choices, on its inner clips: flip test, then each point's smoothing radius
             val_rows = cache.rows(tr[ival], (BOX,))
-            choice = flip_choice(model, net, cache, val_rows, predict_rows(model, cache, val_rows, cfg.window),
-                                 samples, COCO17, cfg)
+            choice, val_pred = flip_choice(model, net, cache, val_rows,
+                                           predict_rows(model, cache, val_rows, cfg.window), samples, COCO17, cfg)
+            idx = cache.sample[val_rows]
+            clips, frames = clip_frames(data, table, idx)
+            radii = choose_radii(val_pred, samples.keypoints[idx], samples.areas[idx], COCO17.sigma_array, clips,
+                                 frames)
             emit(f"kp_errors.fold{fold}.flip_choice", choice, "member0 on its inner clips")
+            emit(f"kp_errors.fold{fold}.radius_choice", radii["radius"], "frames, member0 on its inner clips")
         emit(f"kp_errors.fold{fold}.member{m}", round(float(stopper.best), 4), "inner mean OKS",
              best_epoch=stopper.best_epoch + 1, seconds=round(time.time() - t, 1))
     epochs = max(1, int(round(float(np.median(best_epochs)))))
@@ -108,7 +118,14 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
         pass
     emit(f"kp_errors.fold{fold}.refit", epochs, "epochs")
     return {"members": members, "refit": log_probs(model, cache.features[test_rows]), "flipped": flipped,
-            "flip_choice": choice}
+            "flip_choice": choice, "radius_choice": radii}
+
+
+def clip_frames(data: dict[str, Any], table: Any, idx: np.ndarray) -> tuple[list[str], list[int | None]]:
+    """Clip ids and frame numbers of table rows ``idx``."""
+    image = {int(img["id"]): img for img in data["images"]}
+    return ([str(table.clip_ids[i]) for i in idx],
+            [coco.frame_index(image[int(table.image_ids[i])]) for i in idx])
 
 
 def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table: Any, window: int) -> None:
@@ -132,20 +149,34 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
     results: dict[str, list[dict[str, Any]]] = {}
     terms, order = [], []
     for F in saved.values():
+        te = np.asarray(F["te"], dtype=np.int64)
+        clips, frames = clip_frames(data, table, te)
         for arm, get in arms.items():
             kp = get(F)
             by = {(int(cache.sample[r]), int(cache.kind[r])): kp[j] for j, r in enumerate(F["rows"])}
-            for i in (int(x) for x in F["te"]):
-                box = by[(i, BOX)]
-                whole = by.get((i, DETECTOR), by.get((i, FALLBACK)))
-                results.setdefault(f"{arm}.box", []).append(heads_result(box, table.bboxes[i], frame_ids[i]))
-                if whole is not None:
-                    results.setdefault(f"{arm}.frame", []).append(heads_result(whole, _box_around(whole), frame_ids[i]))
-                if arm == "member0":
+            box = np.stack([by[(int(i), BOX)] for i in te])
+            whole = np.stack([by.get((int(i), DETECTOR), by.get((int(i), FALLBACK), np.full_like(box[0], np.nan)))
+                              for i in te])
+            missing = np.isnan(whole).all(axis=(1, 2))  # no whole-frame prediction (none is made up below)
+            variants = {arm: (box, whole)}
+            if arm == "member0+chosen_flip":  # the app's predictions smoothed along each test clip
+                for r in RADII[1:]:
+                    variants[f"{arm}+smooth{'_clip' if r == WHOLE_CLIP else r}"] = tuple(
+                        smooth_in_clips(p, clips, frames, np.full(len(COCO17.keypoints), r)) for p in (box, whole))
+                variants[f"{arm}+chosen_smooth"] = tuple(
+                    smooth_in_clips(p, clips, frames, F["radius_choice"]["radius"]) for p in (box, whole))
+            for name, (b, w) in variants.items():
+                for j, i in enumerate(int(x) for x in te):
+                    results.setdefault(f"{name}.box", []).append(heads_result(b[j], table.bboxes[i], frame_ids[i]))
+                    if not missing[j]:
+                        results.setdefault(f"{name}.frame", []).append(heads_result(w[j], _box_around(w[j]),
+                                                                                    frame_ids[i]))
+            if arm == "member0":
+                for j, i in enumerate(int(x) for x in te):
                     gt = table.keypoints[i]
-                    terms.append(metrics.oks_per_keypoint(box[None], gt[None], table.areas[i:i + 1],
+                    terms.append(metrics.oks_per_keypoint(box[j][None], gt[None], table.areas[i:i + 1],
                                                           COCO17.sigma_array)[0])
-                    order.append((table.clip_ids[i], gt[:, 0], box[:, 0]))
+                    order.append((table.clip_ids[i], gt[:, 0], box[j][:, 0]))
     ids = {frame_ids[int(i)] for F in saved.values() for i in F["te"]}
     for key, got in results.items():
         emit(f"kp_errors.{key}", scores(data, got, ids), "")

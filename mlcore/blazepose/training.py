@@ -262,7 +262,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         report["best_epoch"] = stopper.best_epoch + 1
         if hcfg.flip_average is None:
             progress(0.95, "flip test on the held-out clips")
-            report["flip_test"] = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
+            report["flip_test"], _ = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
             report["flip_average"] = report["flip_test"]["flip_average"]
     with open(out / "history.json", "w", encoding="utf-8") as fh:
         import json
@@ -275,16 +275,18 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
 
 def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64],
                 plain: npt.NDArray[np.float64], samples: KeypointSamples, skeleton: Skeleton,
-                hcfg: HeadTrainConfig) -> dict[str, Any]:
+                hcfg: HeadTrainConfig) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
     """``flip_test.choose_flip_average`` for ``model`` (heads, or stage + heads) on the held-out box crops
-    ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone."""
-    from .flip_test import choose_flip_average, flip_rows, mirrored_features
+    ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone.
+    Returns the choice and the chosen pass's keypoints (len(rows), K, 3)."""
+    from .flip_test import averaged, choose_flip_average, flip_rows, mirrored_features
 
     runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
     feats = mirrored_features(runner, cache, rows, samples.images)
     mirrored = flip_rows(model, feats, cache.matrices[rows], skeleton.flip_index, hcfg.window)
     idx = cache.sample[rows]
-    return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton)
+    choice = choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton)
+    return choice, (averaged(plain, mirrored) if choice["flip_average"] else plain)
 
 
 def _subset(s: KeypointSamples, idx: npt.NDArray[np.int64]) -> KeypointSamples:
