@@ -1,6 +1,7 @@
 """Where the shipped keypoint model loses OKS on held-out clips, and what an ensemble of its trainings buys.
 
     MLCORE_BENCH_OUT=/tmp/kperr .venv/bin/python bench/mlcore_kp_errors.py [--threads 2] [--from-saved]
+        [--members 3] [--no-refit]
 
 The folds, crops (``bench/mlcore_tail.py``'s cache, the app's 2 jittered crops) and evaluation of
 ``bench/mlcore_tail.py``. Per outer fold, the shipped training (8 x 8 stage + heads, the app's patience 3)
@@ -73,22 +74,23 @@ def mean_log_prob(parts: list[np.ndarray]) -> np.ndarray:
 
 
 def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any, tr: np.ndarray, net: Any,
-               cfg: HeadTrainConfig, fold: int, test_rows: np.ndarray) -> dict[str, Any]:
-    """The members' and the refit's log-probability maps on ``test_rows``."""
+               cfg: HeadTrainConfig, fold: int, test_rows: np.ndarray, members: int = MEMBERS,
+               refit: bool = True) -> dict[str, Any]:
+    """The members' and the refit's log-probability maps on ``test_rows``, plain and mirrored."""
     sub = coco.subset(data, table.image_ids[tr])
     index = load_samples_index(sub, tr, table)
     first = STAGE_STARTS[1]
     mirrored = mirrored_features(FrontierNet(net, first), cache, test_rows, samples.images)
-    members, flipped, best_epochs = [], [], []
+    members_out, flipped, best_epochs = [], [], []
     choice: dict[str, Any] = {}
-    for m in range(MEMBERS):
+    for m in range(members):
         itr, ival = inner_split(index, sub, cfg.inner_val_folds, cfg.seed, index=m)  # cfg.seed is the fold
         torch.manual_seed(fold)
         model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first)
         t = time.time()
         model, _, stopper = train_heads(cache, samples, tr[itr], tr[ival], COCO17, net, cfg, model=model)
         best_epochs.append(stopper.best_epoch + 1)
-        members.append(log_probs(model, cache.features[test_rows]))
+        members_out.append(log_probs(model, cache.features[test_rows]))
         flipped.append(log_probs(model, mirrored))
         if m == 0:  # the app's choices, on its inner clips: flip test, then each point's smoothing radius
             val_rows = cache.rows(tr[ival], (BOX,))
@@ -102,6 +104,9 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
             emit(f"kp_errors.fold{fold}.radius_choice", radii["radius"], "frames, member0 on its inner clips")
         emit(f"kp_errors.fold{fold}.member{m}", round(float(stopper.best), 4), "inner mean OKS",
              best_epoch=stopper.best_epoch + 1, seconds=round(time.time() - t, 1))
+    out = {"members": members_out, "flipped": flipped, "flip_choice": choice, "radius_choice": radii}
+    if not refit:
+        return out
     epochs = max(1, int(round(float(np.median(best_epochs)))))
     torch.manual_seed(fold)
     model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first)
@@ -117,8 +122,7 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
     except _StopAfter:
         pass
     emit(f"kp_errors.fold{fold}.refit", epochs, "epochs")
-    return {"members": members, "refit": log_probs(model, cache.features[test_rows]), "flipped": flipped,
-            "flip_choice": choice, "radius_choice": radii}
+    return {**out, "refit": log_probs(model, cache.features[test_rows])}
 
 
 def clip_frames(data: dict[str, Any], table: Any, idx: np.ndarray) -> tuple[list[str], list[int | None]]:
@@ -138,14 +142,19 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
     def flip_test(logp: np.ndarray, mirrored: np.ndarray, F: dict[str, Any]) -> np.ndarray:
         return averaged(plain(logp, F), unmirror(mirrored, cache.matrices[F["rows"]], flip_index, window))
 
-    arms = {f"member{m}": (lambda F, m=m: plain(F["members"][m], F)) for m in range(MEMBERS)}
-    arms.update({"refit": lambda F: plain(F["refit"], F), "ens3": lambda F: plain(mean_log_prob(F["members"]), F),
-                 "ens3+refit": lambda F: plain(mean_log_prob([*F["members"], F["refit"]]), F),
-                 "member0+flip": lambda F: flip_test(F["members"][0], F["flipped"][0], F),
+    first = next(iter(saved.values()))
+    n = len(first["members"])  # what the run trained: members, and the refit unless --no-refit
+    arms = {f"member{m}": (lambda F, m=m: plain(F["members"][m], F)) for m in range(n)}
+    arms.update({"member0+flip": lambda F: flip_test(F["members"][0], F["flipped"][0], F),
                  # what the app predicts: member 0, with the flip test where its inner clips chose it
                  "member0+chosen_flip": lambda F: (flip_test(F["members"][0], F["flipped"][0], F)
-                                                   if F["flip_choice"]["flip_average"] else plain(F["members"][0], F)),
-                 "ens3+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)})
+                                                   if F["flip_choice"]["flip_average"] else plain(F["members"][0], F))})
+    if n > 1:
+        arms.update({f"ens{n}": lambda F: plain(mean_log_prob(F["members"]), F),
+                     f"ens{n}+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)})
+    if "refit" in first:
+        arms.update({"refit": lambda F: plain(F["refit"], F),
+                     f"ens{n}+refit": lambda F: plain(mean_log_prob([*F["members"], F["refit"]]), F)})
     results: dict[str, list[dict[str, Any]]] = {}
     terms, order = [], []
     for F in saved.values():
@@ -201,6 +210,8 @@ def main() -> None:
     ap.add_argument("--threads", type=int, default=2)
     ap.add_argument("--folds", type=int, nargs="+", default=list(range(FOLDS)))
     ap.add_argument("--from-saved", action="store_true", help="report on the heatmaps a previous run kept")
+    ap.add_argument("--members", type=int, default=MEMBERS, help="trainings per fold (1: the app's alone)")
+    ap.add_argument("--no-refit", action="store_true", help="skip the refit on every training clip")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(variants=2, patience=3)  # the app's DEFAULT_HEAD_CONFIG
@@ -217,7 +228,8 @@ def main() -> None:
             rows = np.concatenate([cache.rows(te, (BOX,)), np.asarray(kept, dtype=np.int64),
                                    cache.rows(te, (FALLBACK,))]).astype(np.int64)
             fold_cfg = HeadTrainConfig(**{**cfg.to_dict(), "seed": f})
-            saved[f] = {"te": te, "rows": rows, **train_fold(cache, samples, data, table, tr, net, fold_cfg, f, rows)}
+            saved[f] = {"te": te, "rows": rows, **train_fold(cache, samples, data, table, tr, net, fold_cfg, f, rows,
+                                                                  args.members, not args.no_refit)}
             with open(path, "wb") as fh:
                 pickle.dump(saved, fh)
     report(saved, cache, data, table, cfg.window)

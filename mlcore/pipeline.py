@@ -148,11 +148,14 @@ def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, 
         form_probs = form_classifier.predict_proba(kp, src)
         frame_signals["form"] = unc.form_margin(form_probs)
     priority = unc.combine(frame_signals)
+    # The answer smoothed along each clip where the model chose radii (the signals above read each frame's
+    # own prediction: how much it jumps is model doubt).
+    answer = _smoothed(kp, not_predicted, clips, frames, predictor.smoothing_radius)
 
     out = []
     for i, r in enumerate(rows):
         inst: Instance = r["inst"]
-        moved, heuristic = _to_skeleton(inst.keypoints, src, target, _guessed(inst), _unpredicted(inst))
+        moved, heuristic = _to_skeleton(answer[i], src, target, _guessed(inst), _unpredicted(inst))
         res = Instance(keypoints=moved, bbox=inst.bbox, score=inst.score).to_coco_result(r["image"]["id"], category_id)
         res["model_version"] = predictor.version
         res["priority"] = round(float(priority[i]), 4)
@@ -167,10 +170,23 @@ def _finish(rows: list[dict[str, Any]], predictor: Predictor, target: Skeleton, 
             res["form_label"] = form_classifier.classes[int(np.argmax(form_probs[i]))]
         if r["ann"] is not None:
             res["annotation_id"] = int(r["ann"]["id"])
-            res["label_error"] = _label_error(inst.keypoints, src, r["ann"], target,
+            res["label_error"] = _label_error(answer[i], src, r["ann"], target,
                                               _guessed(inst) + _unpredicted(inst))
         out.append(res)
     return out
+
+
+def _smoothed(kp: npt.NDArray[np.float64], not_predicted: npt.NDArray[np.bool_], clips: list[str],
+              frames: list[int | None], radius: npt.NDArray[np.int64] | None) -> npt.NDArray[np.float64]:
+    """Keypoints (N, K, 3) smoothed along their clips with ``radius`` (K,) (``temporal_smoothing``); points a
+    predictor only guessed or has none for keep their own place. Unchanged without a radius."""
+    if radius is None or not np.any(np.asarray(radius) != 0):
+        return kp
+    from .temporal_smoothing import smooth_in_clips
+
+    guessed = np.where(not_predicted[..., None], np.nan, kp)        # left out of every median
+    smoothed = smooth_in_clips(guessed, clips, frames, radius)
+    return np.where(not_predicted[..., None], kp, smoothed)
 
 
 def _guessed(inst: Instance) -> list[int]:

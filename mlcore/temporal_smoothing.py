@@ -66,7 +66,7 @@ def choose_radii(keypoints: npt.ArrayLike, labels: npt.ArrayLike, areas: npt.Arr
 
     keypoints (N, K, 3) predictions of frames the model did not train on, labels (N, K, 3), areas (N,),
     sigmas (K,); 0 (unchanged) is always a candidate. Ties go to the smaller window. Returns
-    {"radius": [K ints], "mean_oks_term": {radius: [K]}, "frames": N}.
+    {"radius": [K ints], "mean_oks_term": {radius: [K floats, None where unlabelled]}, "frames": N}.
     """
     order = [*sorted({0, *(r for r in radii if r >= 0)}), *([WHOLE_CLIP] if WHOLE_CLIP in radii else [])]
     terms = {}
@@ -82,5 +82,7 @@ def choose_radii(keypoints: npt.ArrayLike, labels: npt.ArrayLike, areas: npt.Arr
     for k in range(table.shape[1]):
         col = table[:, k]
         best.append(order[int(np.nanargmax(col))] if np.isfinite(col).any() else 0)
-    return {"radius": best, "mean_oks_term": {str(r): [round(float(v), 4) for v in terms[r]] for r in order},
+    # None where no frame labels the point (JSON has no NaN)
+    return {"radius": best, "mean_oks_term": {str(r): [round(float(v), 4) if np.isfinite(v) else None
+                                                       for v in terms[r]] for r in order},
             "frames": int(np.shape(keypoints)[0])}

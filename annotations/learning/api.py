@@ -23,7 +23,7 @@ from annotations.core.serializers import JobSerializer
 from annotations.core.throttling import UploadRateThrottle
 from annotations.learning import payloads
 from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
-from annotations.learning.families import retrain_family, version_family
+from annotations.learning.families import inference_text, retrain_family, version_family
 from annotations.learning.filters import ModelVersionFilter
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
@@ -46,7 +46,7 @@ FILE_FIELDS = ("checkpoint", "onnx", "onnx_int8")
 def model_payload(v: ModelVersion) -> dict:
     return {
         "id": v.pk, "kind": v.kind, "number": v.number, "label": v.label, "source": v.source, "name": v.name,
-        "family": version_family(v),
+        "family": version_family(v), "inference": inference_text(v),
         "status": v.status, "is_active": v.is_active, "metrics": v.metrics, "heldout_clips": v.heldout_clips,
         "split_version": split.number if (split := v.split_version) is not None else None,
         "training_config": v.training_config, "training_frames": v.training_frames,

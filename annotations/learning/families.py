@@ -48,3 +48,18 @@ def retrain_family(project, settings: LearningSettings | None = None) -> dict:
                        "retrains will fail until the MediaPipe extra is installed (make install)"}
     return {"backbone": "scratch", "family": SCRATCH,
             "why": "BlazePose's model files were not found (install the MediaPipe extra: make install)"}
+
+
+def inference_text(version: ModelVersion) -> str:
+    """How a keypoint version answers beyond one plain pass, in words ("" when it does not): the flip test
+    and each point's smoothing along a clip, both chosen by its training on held-out clips."""
+    meta = version.meta or {}
+    parts = []
+    if meta.get("flip_average"):
+        parts.append("flip test")
+    radius = {name: r for name, r in (meta.get("smoothing_radius") or {}).items() if r}
+    if radius:
+        span = ", ".join(f"{name} {'whole clip' if r < 0 else f'±{r}'}" for name, r in radius.items())
+        parts.append(f"smoothed along the clip ({span} frames)")
+    return "; ".join(parts)
+

@@ -14,7 +14,7 @@ from annotations.core.permissions import project_for
 from annotations.core.progress import cancel_for
 from annotations.dashboards.registry import BOARD_TITLES
 from annotations.learning.bounds import MC_SAMPLES, PRETRAIN_EPOCHS, RETRAIN_AFTER, check_job_params
-from annotations.learning.families import retrain_family, version_family
+from annotations.learning.families import inference_text, retrain_family, version_family
 from annotations.learning.pretraining import teacher_for
 from annotations.learning.promotion import activate
 from annotations.learning.retrain import start_retrain
@@ -39,6 +39,7 @@ def models_page(request, slug):
         v.quality = quality_text(v)
         v.pretraining = pretraining_text(v)
         v.family = version_family(v)
+        v.inference = inference_text(v)
         v.baseline = baseline_text(v)
     return render(request, "annotations/models/models.html", {
         "project": project, "versions": versions, "boards": BOARD_TITLES.items(), "jobs": jobs, "settings": settings,

@@ -24,6 +24,8 @@ contour of BlazePose's segmentation (``spine_contour.place_spine``, the straight
 contour cannot be traced) with score 0 and listed in ``extra["heuristic_keypoints"]`` (with
 ``spine_method``); any other such point is (0, 0, 0) and listed in ``extra["unpredicted_keypoints"]``.
 Their rows of ``flip_keypoints`` are NaN, so no uncertainty signal reads them.
+``smoothing_radius`` (K,) holds each output point's radius for smoothing along a clip, which
+``pipeline.predict_coco`` applies (model.json's ``smoothing_radius``, chosen on held-out clips).
 A model whose model.json says ``flip_average`` answers the mean of the plain pass and the mirrored
 one (the flip test top-down pose models are scored with), whether or not flip_test asks for the
 mirrored pass as a signal.
@@ -100,6 +102,10 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.window = int(meta.get("window", 5))
         self.frame_fallback = bool(meta.get("frame_fallback", False))
         self.flip_average = bool(meta.get("flip_average", False))
+        # Each output point's radius for smoothing along a clip (pipeline.predict_coco); 0 where none was chosen.
+        radius = {normalise_name(n): int(r) for n, r in (meta.get("smoothing_radius") or {}).items()}
+        self.smoothing_radius = np.array([radius.get(normalise_name(n), 0) for n in self.skeleton.keypoints],
+                                         dtype=np.int64)
         if state.get("stage"):  # the backbone's last stage as trained with the heads (tail.py)
             self.net.graph.convs.load_state_dict(state["stage"], strict=False)
         self.heads = KeypointHeads(**state["net"])

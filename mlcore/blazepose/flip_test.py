@@ -87,5 +87,8 @@ def choose_flip_average(plain: npt.NDArray[np.float64], mirrored: npt.NDArray[np
     (N, K, 3), ``areas`` (N,)): on only when it scores higher than the plain pass there."""
     plain_oks = float(np.nanmean(oks(plain, keypoints, areas, skeleton.sigma_array)))
     flip_oks = float(np.nanmean(oks(averaged(plain, mirrored), keypoints, areas, skeleton.sigma_array)))
-    return {"flip_average": bool(flip_oks > plain_oks), "plain_mean_oks": round(plain_oks, 4),
-            "averaged_mean_oks": round(flip_oks, 4), "frames": len(plain)}
+    def rounded(v: float) -> float | None:  # None where no frame is labelled (JSON has no NaN)
+        return round(v, 4) if np.isfinite(v) else None
+
+    return {"flip_average": bool(flip_oks > plain_oks), "plain_mean_oks": rounded(plain_oks),
+            "averaged_mean_oks": rounded(flip_oks), "frames": len(plain)}

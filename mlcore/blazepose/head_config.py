@@ -50,6 +50,9 @@ class HeadTrainConfig:
     track: bool = True                      # ... second pass on the tracking ROI with boxes
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
+    # Predictions smoothed along a clip, each point over the radius that scores best on the held-out clips
+    # (mlcore.temporal_smoothing; 0 for every point when none helps); False: never.
+    temporal_smoothing: bool = True
     # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE

@@ -260,10 +260,14 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         report["val"] = keypoint_report(plain, _subset(samples, te), skeleton)
         report["val_clips"] = "val file" if val is not None else "inner clip-grouped fold of the training file"
         report["best_epoch"] = stopper.best_epoch + 1
+        chosen = plain  # the held-out predictions as the model will make them
         if hcfg.flip_average is None:
             progress(0.95, "flip test on the held-out clips")
-            report["flip_test"], _ = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
+            report["flip_test"], chosen = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
             report["flip_average"] = report["flip_test"]["flip_average"]
+        if hcfg.temporal_smoothing:
+            report["temporal_smoothing"] = smoothing_choice(chosen, cache.sample[val_rows], samples, skeleton,
+                                                            [train, *([val] if val is not None else [])])
     with open(out / "history.json", "w", encoding="utf-8") as fh:
         import json
 
@@ -287,6 +291,19 @@ def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int
     idx = cache.sample[rows]
     choice = choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton)
     return choice, (averaged(plain, mirrored) if choice["flip_average"] else plain)
+
+
+def smoothing_choice(pred: npt.NDArray[np.float64], idx: npt.NDArray[np.int64], samples: KeypointSamples,
+                     skeleton: Skeleton, sources: list[dict[str, Any]]) -> dict[str, Any]:
+    """``temporal_smoothing.choose_radii`` for predictions (N, K, 3) of held-out frames ``idx`` of ``samples``;
+    ``sources``: the COCO dicts the frames come from (clip and frame number of each image)."""
+    from ..temporal_smoothing import choose_radii
+
+    image = {int(img["id"]): img for data in sources for img in data.get("images", [])}
+    imgs = [image[int(samples.image_ids[i])] for i in idx]
+    choice = choose_radii(pred, samples.keypoints[idx], samples.areas[idx], skeleton.sigma_array,
+                          [coco.clip_id(img) for img in imgs], [coco.frame_index(img) for img in imgs])
+    return {**choice, "radius": dict(zip(skeleton.keypoints, choice["radius"], strict=True))}
 
 
 def _subset(s: KeypointSamples, idx: npt.NDArray[np.int64]) -> KeypointSamples:
@@ -343,5 +360,7 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
                               "track": cfg.head.track,
                               "flip_average": bool(report.get("flip_average", cfg.head.flip_average)),
+                              # each point's smoothing radius along a clip, chosen on held-out clips (none: off)
+                              "smoothing_radius": report.get("temporal_smoothing", {}).get("radius", {}),
                               "spine_depth": report.get("spine_depth", {}).get("depth", DEFAULT_DEPTH),
                               "config": cfg.to_dict(), "metrics": report})

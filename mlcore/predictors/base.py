@@ -7,6 +7,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from ..skeletons import Skeleton
 
@@ -58,6 +59,9 @@ class Predictor:
 
     skeleton: Skeleton
     version: str = "unknown"
+    # (K,) each point's radius for smoothing along a clip (``temporal_smoothing``), applied by
+    # ``pipeline.predict_coco`` to the answer; None: no smoothing.
+    smoothing_radius: npt.NDArray[np.int64] | None = None
 
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None.

@@ -187,6 +187,22 @@ def test_training_chooses_the_flip_average_on_its_held_out_clips_and_writes_the_
     assert meta["flip_average"] is choice["flip_average"] and meta["config"]["head"]["flip_average"] is None
 
 
+def test_training_chooses_each_points_smoothing_radius_on_its_held_out_clips(model_dir):
+    from mlcore.predictors import load_predictor
+
+    out, report, _ = model_dir
+    choice = report["temporal_smoothing"]
+    assert list(choice["radius"]) == list(COCO17.keypoints) and choice["frames"] == report["val"]["n"]
+    for name, radius in choice["radius"].items():   # the best mean OKS term on the held-out frames, ties to 0
+        k = COCO17.index(name)
+        terms = {r: v[k] for r, v in choice["mean_oks_term"].items() if v[k] is not None}
+        assert radius == 0 if not terms else terms[str(radius)] == max(terms.values())
+    meta = json.loads((out / "model.json").read_text())
+    assert meta["smoothing_radius"] == choice["radius"]
+    pred = load_predictor(out)
+    assert pred.smoothing_radius.tolist() == [choice["radius"][n] for n in pred.skeleton.keypoints]
+
+
 def test_the_training_flip_pass_is_the_predictors_mirrored_pass(model_dir, dataset):
     from types import SimpleNamespace
 

@@ -10,7 +10,13 @@ import numpy as np
 import pytest
 
 from annotations.learning import families
-from annotations.learning.families import BLAZEPOSE_HEADS, SCRATCH, retrain_family, version_family
+from annotations.learning.families import (
+    BLAZEPOSE_HEADS,
+    SCRATCH,
+    inference_text,
+    retrain_family,
+    version_family,
+)
 from annotations.models import Frame, ModelKind, ModelVersion, Prediction
 from mlcore import coco
 from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
@@ -85,11 +91,17 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     client.force_login(users["pi"])
     page = client.get("/p/demo/models/").content.decode()
     assert BLAZEPOSE_HEADS in page and "vs untuned BlazePose" in page
-    # The flip test is chosen on the training's own held-out clips, and the page says when it is on.
+    # The flip test and each point's smoothing radius are chosen on the training's own held-out clips, and
+    # the page and the API say how each version answers.
     choice = training["flip_test"]
     assert kp.meta["flip_average"] is choice["flip_average"] is (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
-    assert ("predicts with the flip test" in page) is any(
-        v.meta.get("flip_average") for v in ModelVersion.objects.filter(project=small, kind=ModelKind.KEYPOINTS))
+    assert kp.meta["smoothing_radius"] == training["temporal_smoothing"]["radius"]
+    words = {m["id"]: m["inference"] for m in payload}
+    assert words[kp.pk] == inference_text(kp)
+    assert ("flip test" in words[kp.pk]) is kp.meta["flip_average"]
+    assert ("smoothed along the clip" in words[kp.pk]) is any(kp.meta["smoothing_radius"].values())
+    for text in set(words.values()) - {""}:
+        assert text in page
     check_spine_points_follow_the_back(small, kp, users)
 
 
