@@ -51,8 +51,9 @@ class HeadTrainConfig:
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
     # Predictions smoothed along a clip, each point over the radius that scores best on the held-out clips
-    # (mlcore.temporal_smoothing; 0 for every point when none helps); False: never.
-    temporal_smoothing: bool = True
+    # (mlcore.temporal_smoothing). Off by default: on barbell-row's held-out clips the chosen radii moved
+    # mean OKS by +0.002 and lowered OKS-AP by 0.016 (bench/mlcore_kp_errors.py, docs/mlcore.md).
+    temporal_smoothing: bool = False
     # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE

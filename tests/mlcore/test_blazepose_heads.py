@@ -105,7 +105,8 @@ def _tiny_heads_model(dataset, out, skeleton=None):
 
     data = _four_frames(dataset)
     cfg = KeypointTrainConfig(backbone="blazepose",
-                              head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2))
+                              head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2,
+                                                   temporal_smoothing=True))
     report = train_keypoints(data, dataset / "images", out, skeleton=skeleton, config=cfg)
     return out, report, data
 

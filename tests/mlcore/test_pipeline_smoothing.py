@@ -50,6 +50,9 @@ def test_the_answer_is_smoothed_along_the_clip_and_the_signals_read_the_raw_fram
     np.testing.assert_allclose([r["keypoints"][3] for r in by_frame], [10, 20, 30, 40, 50])  # radius 0
     raw_by_frame = sorted(raw, key=lambda r: r["image_id"])
     assert [r["keypoints"][0] for r in raw_by_frame] == STILL_X     # no radius: as predicted
+    zero = _ByFrame()
+    zero.smoothing_radius = np.zeros(2, dtype=np.int64)            # a model trained with smoothing off
+    assert pipeline.predict_coco(data, tmp_path, zero, boxes="frame", flip_test=False) == raw
     # The temporal signal is the raw frame's jump: the far-off frame stands out in both runs alike.
     assert [r["keypoint_signals"]["temporal"] for r in by_frame] == [r["keypoint_signals"]["temporal"]
                                                                      for r in raw_by_frame]

@@ -27,7 +27,8 @@ from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, DATASET, LUMBAR_IMAGES,
 pytestmark = pytest.mark.django_db(databases=["default", "jobstate"])
 
 # Tiny heads: one jittered crop per frame, two epochs; the backbone itself is the real one.
-TINY_HEADS = {"head": {"variants": 1, "epochs": 2, "hidden": 8, "batch_size": 8, "patience": 5}}
+TINY_HEADS = {"head": {"variants": 1, "epochs": 2, "hidden": 8, "batch_size": 8, "patience": 5,
+                       "temporal_smoothing": True}}
 
 
 def _few_clips(path, clips: int, frames: int) -> dict:
