@@ -141,6 +141,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             if args.stage_scale is not None:
                 cfg.head.stage_scale = args.stage_scale
             cfg.head.stages = args.stages or cfg.head.stages
+            cfg.head.flip_average = {"choose": None, "on": True, "off": False}[args.flip_average]
+            cfg.head.temporal_smoothing = args.temporal_smoothing
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -266,6 +268,11 @@ def build_parser() -> argparse.ArgumentParser:
                     "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
     tr.add_argument("--stages", type=int, choices=[1, 2], help="keypoints, blazepose: how many last backbone "
                     "stages train (1 = the 8 x 8 stage, the default; 2 = the 16 x 16 stage too)")
+    tr.add_argument("--flip-average", choices=["choose", "on", "off"], default="choose",
+                    help="keypoints, blazepose: answer with the mean of the plain and the mirrored pass; choose = "
+                         "when it scores higher on the held-out clips (the default)")
+    tr.add_argument("--temporal-smoothing", action="store_true", help="keypoints, blazepose: choose each point's "
+                    "smoothing radius along a clip on the held-out clips (predict applies it)")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")

@@ -287,6 +287,9 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     assert main([*args, "--backbone", "blazepose", "--epochs", "7", "--patience", "3"]) == 0
     cfg = seen["config"]
     assert cfg.backbone == "blazepose" and cfg.head.epochs == 7 and cfg.head.patience == 3
+    assert cfg.head.flip_average is None and cfg.head.temporal_smoothing is False   # the defaults
+    assert main([*args, "--backbone", "blazepose", "--flip-average", "off", "--temporal-smoothing"]) == 0
+    assert seen["config"].head.flip_average is False and seen["config"].head.temporal_smoothing is True
     assert main(args) == 0 and seen["config"].backbone == "scratch"
     with pytest.raises(SystemExit):
         main([*args, "--backbone", "blazepose", "--input-size", "64x96"])
