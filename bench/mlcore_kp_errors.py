@@ -1,7 +1,7 @@
 """Where the shipped keypoint model loses OKS on held-out clips, and what an ensemble of its trainings buys.
 
     MLCORE_BENCH_OUT=/tmp/kperr .venv/bin/python bench/mlcore_kp_errors.py [--threads 2] [--from-saved]
-        [--members 3] [--no-refit]
+        [--members 3] [--no-refit] [--sides chosen|named]
 
 The folds, crops (``bench/mlcore_tail.py``'s cache, the app's 2 jittered crops) and evaluation of
 ``bench/mlcore_tail.py``. Per outer fold, the shipped training (8 x 8 stage + heads, the app's patience 3)
@@ -45,7 +45,15 @@ from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache
 from mlcore.blazepose.flip_test import averaged, mirrored_features, unmirror
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
-from mlcore.blazepose.training import decode_rows, flip_choice, inner_split, new_stage_heads, predict_rows, train_heads
+from mlcore.blazepose.training import (
+    decode_rows,
+    flip_choice,
+    inner_split,
+    new_stage_heads,
+    predict_rows,
+    side_convention,
+    train_heads,
+)
 from mlcore.skeletons import COCO17
 from mlcore.temporal_smoothing import RADII, WHOLE_CLIP, choose_radii, smooth_in_clips
 
@@ -75,18 +83,24 @@ def mean_log_prob(parts: list[np.ndarray]) -> np.ndarray:
 
 def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any, tr: np.ndarray, net: Any,
                cfg: HeadTrainConfig, fold: int, test_rows: np.ndarray, members: int = MEMBERS,
-               refit: bool = True) -> dict[str, Any]:
-    """The members' and the refit's log-probability maps on ``test_rows``, plain and mirrored."""
+               refit: bool = True, sides: str = "chosen") -> dict[str, Any]:
+    """The members' and the refit's log-probability maps on ``test_rows``, plain and mirrored. sides: "chosen"
+    starts the heads from BlazePose's channels as the app does (``training.side_convention`` on the training
+    frames), "named" always from the channels of the same name."""
     sub = coco.subset(data, table.image_ids[tr])
     index = load_samples_index(sub, tr, table)
     first = STAGE_STARTS[1]
+    convention = side_convention(cache, cache.rows(tr, (BOX,)), samples, COCO17)
+    mirrored = convention["mirrored"] and sides == "chosen"
+    emit(f"kp_errors.fold{fold}.side_convention", convention, "BlazePose's landmarks on the training frames",
+         heads_start_mirrored=mirrored)
     mirrored = mirrored_features(FrontierNet(net, first), cache, test_rows, samples.images)
     members_out, flipped, best_epochs = [], [], []
     choice: dict[str, Any] = {}
     for m in range(members):
         itr, ival = inner_split(index, sub, cfg.inner_val_folds, cfg.seed, index=m)  # cfg.seed is the fold
         torch.manual_seed(fold)
-        model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first)
+        model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=mirrored)
         t = time.time()
         model, _, stopper = train_heads(cache, samples, tr[itr], tr[ival], COCO17, net, cfg, model=model)
         best_epochs.append(stopper.best_epoch + 1)
@@ -109,7 +123,7 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
         return out
     epochs = max(1, int(round(float(np.median(best_epochs)))))
     torch.manual_seed(fold)
-    model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first)
+    model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=mirrored)
     seen = {"epochs": 0}
 
     def stop_after(_fraction: float, _message: str) -> None:
@@ -212,6 +226,9 @@ def main() -> None:
     ap.add_argument("--from-saved", action="store_true", help="report on the heatmaps a previous run kept")
     ap.add_argument("--members", type=int, default=MEMBERS, help="trainings per fold (1: the app's alone)")
     ap.add_argument("--no-refit", action="store_true", help="skip the refit on every training clip")
+    ap.add_argument("--sides", choices=["chosen", "named"], default="chosen",
+                    help="heads start from BlazePose's left/right channels as the training frames say (the app), "
+                         "or always as named")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(variants=2, patience=3)  # the app's DEFAULT_HEAD_CONFIG
@@ -229,7 +246,7 @@ def main() -> None:
                                    cache.rows(te, (FALLBACK,))]).astype(np.int64)
             fold_cfg = HeadTrainConfig(**{**cfg.to_dict(), "seed": f})
             saved[f] = {"te": te, "rows": rows, **train_fold(cache, samples, data, table, tr, net, fold_cfg, f, rows,
-                                                                  args.members, not args.no_refit)}
+                                                                  args.members, not args.no_refit, args.sides)}
             with open(path, "wb") as fh:
                 pickle.dump(saved, fh)
     report(saved, cache, data, table, cfg.window)

@@ -52,7 +52,7 @@ HEAD = {
     "rotation_prob": FRACTION, "flip": FRACTION, "colour": FRACTION, "patience": integer(1, MAX_EPOCHS),
     "inner_val_folds": integer(2, 20), "window": integer(1, 64), "min_presence": FRACTION,
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
-    "temporal_smoothing": boolean(),
+    "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
     "stage_scale": number(0, 1.0), "stages": integer(1, 2),
 }
 

@@ -35,8 +35,9 @@ def mirrored_matrix(m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
 
 def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], images: list[np.ndarray],
-                      batch: int = 8) -> np.ndarray:
-    """The cache's features (len(rows), *feature shape) float16 of each row's crop mirrored left-right.
+                      batch: int = 8, dtype: type = np.float16) -> np.ndarray:
+    """The cache's features (len(rows), *feature shape) of each row's crop mirrored left-right, in ``dtype``
+    (the cache's float16 by default).
 
     net: what built the cache (``BlazePoseLandmarkNet``, or ``tail.FrontierNet`` for a staged cache);
     images: the frames (H, W, 3) uint8 RGB, indexed by ``cache.sample``. The crop is the cache's own
@@ -49,8 +50,8 @@ def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], i
                  / 255.0 for r in chunk]
         x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
         with torch.no_grad():
-            out.append(net.run(x).features.numpy().astype(np.float16))
-    return np.concatenate(out) if out else np.zeros((0, *cache.features.shape[1:]), dtype=np.float16)
+            out.append(net.run(x).features.numpy().astype(dtype))
+    return np.concatenate(out) if out else np.zeros((0, *cache.features.shape[1:]), dtype=dtype)
 
 
 def unmirror(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matrices: npt.NDArray[np.float64],

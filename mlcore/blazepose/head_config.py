@@ -50,6 +50,9 @@ class HeadTrainConfig:
     track: bool = True                      # ... second pass on the tracking ROI with boxes
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
+    # Left/right points start from their twins' BlazePose channels (labels naming sides as a mirror does);
+    # None: whichever way BlazePose's own landmarks agree better with the training labels (side_convention).
+    mirrored_sides: bool | None = None
     # Predictions smoothed along a clip, each point over the radius that scores best on the held-out clips
     # (mlcore.temporal_smoothing). Off by default: on barbell-row's held-out clips the chosen radii moved
     # mean OKS by +0.002 and lowered OKS-AP by 0.016 (bench/mlcore_kp_errors.py, docs/mlcore.md).

@@ -45,14 +45,18 @@ LANDMARK_ALIASES = {"left_heel": "left_heel", "right_heel": "right_heel",
                     "left_big_toe": "left_foot_index", "right_big_toe": "right_foot_index"}
 
 
-def landmark_index(skeleton: Skeleton) -> npt.NDArray[np.int64]:
-    """(K,) BlazePose landmark index (0..32) of each keypoint of ``skeleton`` by name, -1 where it has none."""
+def landmark_index(skeleton: Skeleton, mirrored: bool = False) -> npt.NDArray[np.int64]:
+    """(K,) BlazePose landmark index (0..32) of each keypoint of ``skeleton`` by name, -1 where it has none.
+
+    mirrored: each left/right point takes its twin's landmark (left_wrist <- BlazePose's right wrist), for
+    labels that name sides as a mirror does (BlazePose's are the person's own)."""
     names = {normalise_name(n): i for i, n in enumerate(MEDIAPIPE33.keypoints)}
     out = []
     for n in skeleton.keypoints:
         key = normalise_name(n)
         out.append(names.get(LANDMARK_ALIASES.get(key, key), -1))
-    return np.asarray(out, dtype=np.int64)
+    index = np.asarray(out, dtype=np.int64)
+    return index[skeleton.flip_index] if mirrored else index
 
 
 class KeypointHeads(nn.Module):

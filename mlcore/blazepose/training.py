@@ -52,23 +52,47 @@ if TYPE_CHECKING:
 ARCHITECTURE = "BlazePose-GHUM-full+heatmap-heads"
 
 
-def new_heads(skeleton: Skeleton, net: Any, hidden: int) -> KeypointHeads:
-    """Heads for ``skeleton``, named points initialised from BlazePose's heatmap head."""
-    source = landmark_index(skeleton)
+def new_heads(skeleton: Skeleton, net: Any, hidden: int, mirrored: bool = False) -> KeypointHeads:
+    """Heads for ``skeleton``, named points initialised from BlazePose's heatmap head (left/right points from
+    their twins' channels when ``mirrored``: ``side_convention``)."""
+    source = landmark_index(skeleton, mirrored)
     heads = KeypointHeads(skeleton.num_keypoints, hidden, source)
     heads.init_from_blazepose(net, source)
     return heads
 
 
 def new_stage_heads(skeleton: Skeleton, net: Any, hidden: int, scale: float, frozen: bool = False, stages: int = 1,
-                    first: int | None = None) -> TailHeads:
+                    first: int | None = None, mirrored: bool = False) -> TailHeads:
     """``new_heads`` under the backbone's last ``stages`` stages (``tail.TailHeads``), which train at ``scale`` of
     their learning rate, or not at all when ``frozen``. It reads a cache of the frontier at operator ``first``
     (default: the first operator of those stages; an earlier one runs the stages between with BlazePose's
     weights, so one cache serves several depths)."""
     start = STAGE_STARTS[stages]
     tail = BackboneTail(net, first=start if first is None else first, scale=scale, trainable_from=start)
-    return TailHeads(tail, new_heads(skeleton, net, hidden), frozen=frozen)
+    return TailHeads(tail, new_heads(skeleton, net, hidden, mirrored), frozen=frozen)
+
+
+def side_convention(cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
+                    skeleton: Skeleton) -> dict[str, Any]:
+    """Whether the labels name left and right as BlazePose does (the person's own sides) or as a mirror does
+    (some labelling habits, and videos from a front camera): BlazePose's own landmarks on the box crops
+    ``rows`` of training frames against their labels, mean OKS with sides as named and with every left/right
+    pair swapped. The heads start from the better one (``new_heads(mirrored=...)``)."""
+    index = landmark_index(skeleton)
+    known = index >= 0
+    idx = cache.sample[rows]
+    points = np.zeros((len(rows), skeleton.num_keypoints, 3))
+    points[:, known, :2] = cache.landmarks[rows][:, index[known], :2]
+    points[:, known, 2] = 1.0
+    labels = samples.keypoints[idx].copy()
+    labels[:, ~known, 2] = 0                      # points BlazePose has no landmark for say nothing here
+    direct = metrics.oks(points, labels, samples.areas[idx], skeleton.sigma_array)
+    swapped = metrics.oks(points[:, skeleton.flip_index], labels, samples.areas[idx], skeleton.sigma_array)
+    as_named, mirrored = float(np.nanmean(direct)), float(np.nanmean(swapped))
+    finite = np.isfinite(as_named) and np.isfinite(mirrored)
+    return {"mirrored": bool(finite and mirrored > as_named), "frames": len(rows),
+            "blazepose_as_named_mean_oks": round(as_named, 4) if finite else None,
+            "blazepose_mirrored_mean_oks": round(mirrored, 4) if finite else None}
 
 
 def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.int64], window: int = 5,
@@ -230,8 +254,14 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         predictor.net = net
     cache_seconds = time.time() - t0
     t1 = time.time()
+    sides = side_convention(cache, cache.rows(tr, (BOX,)), samples, skeleton)
+    mirrored = sides["mirrored"] if hcfg.mirrored_sides is None else bool(hcfg.mirrored_sides)
     seed_everything(hcfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
-    model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages) if staged else None
+    model: Any = None  # heads alone, as named: train_heads draws them
+    if staged:
+        model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages, mirrored=mirrored)
+    elif mirrored:
+        model = new_heads(skeleton, net, hcfg.hidden, mirrored)
     trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
                                             progress=lambda f, m: progress(0.6 + 0.3 * f, m), model=model)
     tail_heads: Any = trained  # TailHeads when staged (train_heads returns the module it was given)
@@ -244,6 +274,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                               "backbone": "blazepose", "cached_crops": len(cache.sample),
                               "cache_seconds": round(cache_seconds, 1), "head_seconds": round(head_seconds, 1),
                               "crop_sets_from_store": store.hits, "crop_sets_computed": store.misses,
+                              "side_convention": {**sides, "heads_start_mirrored": mirrored},
                               # which points the heads could learn: the predictor places the rest as guesses
                               "labelled_frames": {n: int(c) for n, c in
                                                   zip(skeleton.keypoints, (samples.keypoints[tr, :, 2] > 0).sum(0),

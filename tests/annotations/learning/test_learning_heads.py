@@ -71,6 +71,9 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     training = kp.metrics["training"]
     assert training["backbone"] == "blazepose" and training["crop_sets_computed"] > 0
     assert training["crop_sets_from_store"] == 0
+    sides = training["side_convention"]      # which BlazePose channels the left/right heads started from
+    assert sides["heads_start_mirrored"] is sides["mirrored"] is (
+        sides["blazepose_mirrored_mean_oks"] > sides["blazepose_as_named_mean_oks"])
     assert 0 <= kp.metrics["keypoints"]["mean_oks"] <= 1 and kp.metrics["keypoints"]["points_to_fix"] >= 0
 
     compared = kp.metrics["untuned_blazepose"]
