@@ -91,16 +91,16 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
     index = load_samples_index(sub, tr, table)
     first = STAGE_STARTS[1]
     convention = side_convention(cache, cache.rows(tr, (BOX,)), samples, COCO17)
-    mirrored = convention["mirrored"] and sides == "chosen"
+    start_mirrored = convention["mirrored"] and sides == "chosen"
     emit(f"kp_errors.fold{fold}.side_convention", convention, "BlazePose's landmarks on the training frames",
-         heads_start_mirrored=mirrored)
+         heads_start_mirrored=start_mirrored)
     mirrored = mirrored_features(FrontierNet(net, first), cache, test_rows, samples.images)
     members_out, flipped, best_epochs = [], [], []
     choice: dict[str, Any] = {}
     for m in range(members):
         itr, ival = inner_split(index, sub, cfg.inner_val_folds, cfg.seed, index=m)  # cfg.seed is the fold
         torch.manual_seed(fold)
-        model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=mirrored)
+        model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=start_mirrored)
         t = time.time()
         model, _, stopper = train_heads(cache, samples, tr[itr], tr[ival], COCO17, net, cfg, model=model)
         best_epochs.append(stopper.best_epoch + 1)
@@ -123,7 +123,7 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
         return out
     epochs = max(1, int(round(float(np.median(best_epochs)))))
     torch.manual_seed(fold)
-    model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=mirrored)
+    model = new_stage_heads(COCO17, net, cfg.hidden, cfg.stage_scale, first=first, mirrored=start_mirrored)
     seen = {"epochs": 0}
 
     def stop_after(_fraction: float, _message: str) -> None:
