@@ -7,8 +7,9 @@ The folds, crops (``bench/mlcore_tail.py``'s cache, the app's 2 jittered crops) 
 ``bench/mlcore_tail.py``. Per outer fold, the shipped training (8 x 8 stage + heads, the app's patience 3)
 runs three times, holding out inner clip-grouped fold 0, 1 and 2 of the training clips in turn for early
 stopping (member 0 is what the app trains), and once more on every training clip for the median of the
-three best epoch counts ("refit"). Nothing is chosen on the outer test clips: every arm below is
-reported. Prints JSON lines:
+three best epoch counts ("refit"). Every training starts its left/right heads in the side convention
+of its training labels, as the app does (``training.side_convention``; ``--sides named`` starts them as
+named). Nothing is chosen on the outer test clips: every arm below is reported. Prints JSON lines:
 
 - ``kp_errors.<arm>.<box|frame>``: mean OKS, OKS-AP and points to fix per arm: each member, the refit,
   the mean of the members' heatmap probabilities ("ens3") and of all four ("ens3+refit"); the flip test
