@@ -109,8 +109,9 @@ def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any,
         flipped.append(log_probs(model, mirrored))
         if m == 0:  # the app's choices, on its inner clips: flip test, then each point's smoothing radius
             val_rows = cache.rows(tr[ival], (BOX,))
-            choice, val_pred = flip_choice(model, net, cache, val_rows,
-                                           predict_rows(model, cache, val_rows, cfg.window), samples, COCO17, cfg)
+            val_plain = predict_rows(model, cache, val_rows, cfg.window)
+            choice, val_mirrored = flip_choice(model, net, cache, val_rows, val_plain, samples, COCO17, cfg)
+            val_pred = averaged(val_plain, val_mirrored) if choice["flip_average"] else val_plain
             idx = cache.sample[val_rows]
             clips, frames = clip_frames(data, table, idx)
             radii = choose_radii(val_pred, samples.keypoints[idx], samples.areas[idx], COCO17.sigma_array, clips,

@@ -33,6 +33,7 @@ from ..training.common import EarlyStopping, ProgressFn, no_progress, seed_every
 from ..transforms import apply_affine, invert_affine
 from .crop_store import CropStore, default_store
 from .crops import BOX, CropCache, build_cache
+from .flip_test import averaged
 from .head_config import HeadTrainConfig
 from .heads import (
     STRIDE,
@@ -292,10 +293,13 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         report["val_clips"] = "val file" if val is not None else "inner clip-grouped fold of the training file"
         report["best_epoch"] = stopper.best_epoch + 1
         chosen = plain  # the held-out predictions as the model will make them
-        if hcfg.flip_average is None:
+        if hcfg.flip_average is None or (hcfg.flip_average and hcfg.temporal_smoothing):
             progress(0.95, "flip test on the held-out clips")
-            report["flip_test"], chosen = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
-            report["flip_average"] = report["flip_test"]["flip_average"]
+            choice, mirrored_pass = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
+            if hcfg.flip_average is None:
+                report["flip_test"], report["flip_average"] = choice, choice["flip_average"]
+            if report["flip_average"]:
+                chosen = averaged(plain, mirrored_pass)
         if hcfg.temporal_smoothing:
             report["temporal_smoothing"] = smoothing_choice(chosen, cache.sample[val_rows], samples, skeleton,
                                                             [train, *([val] if val is not None else [])])
@@ -313,15 +317,14 @@ def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int
                 hcfg: HeadTrainConfig) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
     """``flip_test.choose_flip_average`` for ``model`` (heads, or stage + heads) on the held-out box crops
     ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone.
-    Returns the choice and the chosen pass's keypoints (len(rows), K, 3)."""
-    from .flip_test import averaged, choose_flip_average, flip_rows, mirrored_features
+    Returns the choice and the mirrored pass's keypoints (len(rows), K, 3)."""
+    from .flip_test import choose_flip_average, flip_rows, mirrored_features
 
     runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
     feats = mirrored_features(runner, cache, rows, samples.images)
     mirrored = flip_rows(model, feats, cache.matrices[rows], skeleton.flip_index, hcfg.window)
     idx = cache.sample[rows]
-    choice = choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton)
-    return choice, (averaged(plain, mirrored) if choice["flip_average"] else plain)
+    return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton), mirrored
 
 
 def smoothing_choice(pred: npt.NDArray[np.float64], idx: npt.NDArray[np.int64], samples: KeypointSamples,
