@@ -45,13 +45,21 @@ from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.heads import KeypointHeads
 from mlcore.blazepose.predictor import BlazePosePredictor
 from mlcore.blazepose.tail import FrontierNet
-from mlcore.blazepose.training import inner_split, new_stage_heads, predict_rows, train_heads
+from mlcore.blazepose.training import (
+    inner_split,
+    new_heads,
+    new_stage_heads,
+    predict_rows,
+    side_convention,
+    train_heads,
+)
 from mlcore.skeletons import COCO17
 from mlcore.training.common import seed_everything
 from mlcore.training.keypoints import load_samples
 
 HEADS = HeadTrainConfig(variants=2)  # the app's default heads settings
 STAGE_SCALE = [0.0]  # --stage-scale
+SIDES = ["named"]  # --sides
 
 
 def eval_rows(cache: CropCache, frames: np.ndarray, min_presence: float) -> tuple[np.ndarray, np.ndarray]:
@@ -97,10 +105,14 @@ def fit(cache: CropCache, samples, train: np.ndarray, val: np.ndarray | None, pr
     """train_heads on the cache; with ``--stage-scale`` > 0 the backbone's last stage trains with the heads,
     as the app trains them (the cache then holds that stage's inputs: ``tail.FrontierNet``)."""
     net = getattr(predictor.net, "net", predictor.net)  # the landmark net itself, under a FrontierNet
+    # --sides chosen: the heads start in the training labels' left/right convention, as the app's do
+    mirrored = SIDES[0] == "chosen" and side_convention(cache, cache.rows(train, (BOX,)), samples, COCO17)["mirrored"]
     model = None
     if STAGE_SCALE[0] > 0:
         seed_everything(cfg.seed)
-        model = new_stage_heads(COCO17, net, cfg.hidden, STAGE_SCALE[0])
+        model = new_stage_heads(COCO17, net, cfg.hidden, STAGE_SCALE[0], mirrored=mirrored)
+    elif mirrored:
+        model = new_heads(COCO17, net, cfg.hidden, mirrored)
     return train_heads(cache, samples, train, val, COCO17, net, cfg, model=model)
 
 
@@ -258,6 +270,9 @@ def main() -> None:
     ap.add_argument("--stage-scale", type=float, default=0.0,
                     help="train the backbone's last stage with the heads at this fraction of their learning rate "
                          "(the app's default 0.1; 0: heads alone, as the figures in docs/mlcore.md before it)")
+    ap.add_argument("--sides", choices=["named", "chosen"], default="named",
+                    help="heads start from BlazePose's left/right channels as named (the figures in docs/mlcore.md) "
+                         "or in the training labels' convention, as the app's training does")
     ap.add_argument("--summarise", nargs="+", metavar="OUT", help="only summarise the run lines of these outputs")
     args = ap.parse_args()
     if args.summarise:
@@ -271,7 +286,7 @@ def main() -> None:
     if samples.missing or not np.array_equal(samples.image_ids, table.image_ids):
         raise SystemExit("expected every annotated frame on disk, in table order")
     predictor = BlazePosePredictor(box_roi=HEADS.box_roi, box_rotation=HEADS.box_rotation, track=HEADS.track)
-    STAGE_SCALE[0] = args.stage_scale
+    STAGE_SCALE[0], SIDES[0] = args.stage_scale, args.sides
     if args.stage_scale > 0:  # crops (and mirrored crops) keep the last stage's inputs
         predictor.net = FrontierNet(predictor.net)  # type: ignore[assignment]
     t = time.time()
