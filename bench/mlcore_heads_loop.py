@@ -40,7 +40,7 @@ from mlcore import coco, metrics
 from mlcore import uncertainty as unc
 from mlcore.blazepose.crop_store import CropStore
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache
-from mlcore.blazepose.flip_test import flip_rows, mirrored_features
+from mlcore.blazepose.flip_test import averaged, flip_rows, mirrored_features
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.heads import KeypointHeads
 from mlcore.blazepose.predictor import BlazePosePredictor
@@ -132,10 +132,10 @@ def uncertainty_capture(cache, samples, table, data, folds, mirrored, predictor)
             oks = metrics.oks(pred, gt, areas, COCO17.sigma_array)
             per_mode[mode]["oks"].extend(oks.tolist())
             # Flip test as top-down pose models evaluate: the mean of the plain and the mirrored pass.
-            averaged = (pred + flip) / 2
-            per_mode[mode]["averaged_oks"].extend(metrics.oks(averaged, gt, areas, COCO17.sigma_array).tolist())
+            flip_test = averaged(pred, flip)
+            per_mode[mode]["averaged_oks"].extend(metrics.oks(flip_test, gt, areas, COCO17.sigma_array).tolist())
             per_mode[mode]["to_fix"].extend(points_to_fix(pred, gt, areas).tolist())
-            per_mode[mode]["averaged_to_fix"].extend(points_to_fix(averaged, gt, areas).tolist())
+            per_mode[mode]["averaged_to_fix"].extend(points_to_fix(flip_test, gt, areas).tolist())
             for k, v in sig.items():
                 per_mode[mode][k].extend(v.tolist())
         emit(f"heads_loop.uncertainty.fold{f}.done", int(len(te)), "frames")

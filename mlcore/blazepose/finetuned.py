@@ -47,6 +47,7 @@ from ..skeletons import Skeleton, normalise_name, remap
 from ..spine_contour import DEFAULT_DEPTH, place_spine
 from ..transforms import apply_affine, invert_affine
 from .detector import PoseDetector
+from .flip_test import averaged
 from .heads import STRIDE, KeypointHeads, decode_heatmaps
 from .predictor import BlazePosePredictor, RoiResult, tracking_roi
 from .roi import Roi
@@ -157,7 +158,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
                 if flip_test:
                     inst.extra["flip_keypoints"] = flipped
                 if self.flip_average:
-                    inst.keypoints = (kp + flipped) / 2
+                    inst.keypoints = averaged(kp, flipped)
             if len(self.unlearned):
                 inst.keypoints = self._place_unlearned(inst.keypoints, result, image, inst.extra)
             inst.score = float(inst.keypoints[self.predicted, 2].mean()) if len(self.predicted) else 0.0
