@@ -39,8 +39,8 @@ from scipy import stats
 from mlcore import coco, metrics
 from mlcore import uncertainty as unc
 from mlcore.blazepose.crop_store import CropStore
-from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache
-from mlcore.blazepose.flip_test import averaged, flip_rows, mirrored_features
+from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, build_cache, mirrored_features
+from mlcore.blazepose.flip_test import averaged, flip_rows
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.heads import KeypointHeads
 from mlcore.blazepose.predictor import BlazePosePredictor

@@ -42,8 +42,8 @@ from mlcore_finetune import _box_around, heads_result, load_samples_index, score
 from mlcore_tail import setup
 
 from mlcore import coco, metrics
-from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache
-from mlcore.blazepose.flip_test import averaged, mirrored_features, unmirror
+from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, mirrored_features
+from mlcore.blazepose.flip_test import averaged, unmirror
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
 from mlcore.blazepose.training import (

@@ -22,10 +22,11 @@ from ..files import atomic_path
 from ..training.common import ProgressFn, no_progress
 from ..transforms import apply_affine
 from .crop_store import CropStore, FrameCrops, frame_key
+from .flip_test import mirrored_matrix
 from .head_config import HeadTrainConfig
 from .heads import STRIDE
 from .models import INPUT_SIZE
-from .roi import Roi, crop_roi
+from .roi import Roi, crop_roi, warp_replicate
 
 if TYPE_CHECKING:
     from ..skeletons import Skeleton
@@ -261,3 +262,23 @@ def fallback_cache(samples: KeypointSamples, predictor: BlazePosePredictor, cach
         return cache
     extra = CropCache(**{k: np.asarray(v, dtype=getattr(cache, k).dtype) for k, v in rows.items()})
     return cache.concat(extra)
+
+
+def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], images: list[np.ndarray],
+                      batch: int = 8, dtype: type = np.float16) -> np.ndarray:
+    """The cache's features (len(rows), *feature shape) of each row's crop mirrored left-right, in ``dtype``
+    (the cache's float16 by default).
+
+    net: what built the cache (``BlazePoseLandmarkNet``, or ``tail.FrontierNet`` for a staged cache);
+    images: the frames (H, W, 3) uint8 RGB, indexed by ``cache.sample``. The crop is the cache's own
+    mirrored about the ROI's centre (MediaPipe's 8-bit rounding as the predictor's).
+    """
+    out = []
+    for s in range(0, len(rows), batch):
+        chunk = rows[s:s + batch]
+        crops = [np.round(warp_replicate(images[int(cache.sample[r])], mirrored_matrix(cache.matrices[r]), INPUT_SIZE))
+                 / 255.0 for r in chunk]
+        x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
+        with torch.no_grad():
+            out.append(net.run(x).features.numpy().astype(dtype))
+    return np.concatenate(out) if out else np.zeros((0, *cache.features.shape[1:]), dtype=dtype)

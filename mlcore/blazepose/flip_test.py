@@ -4,7 +4,8 @@ The flip pass runs the backbone and the heads on each crop mirrored left-right; 
 swapped back to their left/right twins and un-mirrored. ``BlazePoseHeadsPredictor`` answers the mean of the
 plain and the mirrored pass for a model whose model.json says ``flip_average``. Whether that helps depends
 on the project's data, so a training run decides on its own held-out clips (``choose_flip_average``), never
-on clips it is scored on later.
+on clips it is scored on later. ``crops.mirrored_features`` runs the backbone on a cache's mirrored crops;
+this module holds only geometry and arithmetic, so the predictor can import it without the crop cache.
 """
 
 from __future__ import annotations
@@ -18,10 +19,8 @@ import torch
 from ..metrics import oks
 from ..skeletons import Skeleton
 from ..transforms import apply_affine, invert_affine
-from .crops import CropCache
 from .heads import STRIDE, decode_heatmaps
 from .models import INPUT_SIZE
-from .roi import warp_replicate
 
 # Crop pixel u -> INPUT_SIZE - u: the mirror about the ROI's centre (get_affine puts it at INPUT_SIZE / 2), so the
 # mirrored crop holds exactly the pixels the predictor's flip pass crops from the mirrored frame.
@@ -32,26 +31,6 @@ def mirrored_matrix(m: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
     """The image -> mirrored crop matrix (2, 3) of a crop's image -> crop matrix m (2, 3)."""
     full = np.vstack([m, [0.0, 0.0, 1.0]])
     return np.asarray(MIRROR @ full, dtype=np.float64)[:2]
-
-
-def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], images: list[np.ndarray],
-                      batch: int = 8, dtype: type = np.float16) -> np.ndarray:
-    """The cache's features (len(rows), *feature shape) of each row's crop mirrored left-right, in ``dtype``
-    (the cache's float16 by default).
-
-    net: what built the cache (``BlazePoseLandmarkNet``, or ``tail.FrontierNet`` for a staged cache);
-    images: the frames (H, W, 3) uint8 RGB, indexed by ``cache.sample``. The crop is the cache's own
-    mirrored about the ROI's centre (MediaPipe's 8-bit rounding as the predictor's).
-    """
-    out = []
-    for s in range(0, len(rows), batch):
-        chunk = rows[s:s + batch]
-        crops = [np.round(warp_replicate(images[int(cache.sample[r])], mirrored_matrix(cache.matrices[r]), INPUT_SIZE))
-                 / 255.0 for r in chunk]
-        x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
-        with torch.no_grad():
-            out.append(net.run(x).features.numpy().astype(dtype))
-    return np.concatenate(out) if out else np.zeros((0, *cache.features.shape[1:]), dtype=dtype)
 
 
 def unmirror(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matrices: npt.NDArray[np.float64],
@@ -66,7 +45,8 @@ def unmirror(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matric
 
 def flip_rows(model: torch.nn.Module, features: np.ndarray, matrices: npt.NDArray[np.float64], flip_index: list[int],
               window: int = 5, batch: int = 64) -> npt.NDArray[np.float64]:
-    """The mirrored pass of ``model`` (heads, or stage + heads) on ``mirrored_features``: (N, K, 3) image pixels."""
+    """The mirrored pass of ``model`` (heads, or stage + heads) on ``crops.mirrored_features``: (N, K, 3)
+    image pixels."""
     model.eval()
     out = []
     with torch.no_grad():

@@ -32,7 +32,7 @@ from ..spine_contour import DEFAULT_DEPTH
 from ..training.common import EarlyStopping, ProgressFn, no_progress, seed_everything
 from ..transforms import apply_affine, invert_affine
 from .crop_store import CropStore, default_store
-from .crops import BOX, CropCache, build_cache
+from .crops import BOX, CropCache, build_cache, mirrored_features
 from .flip_test import averaged
 from .head_config import HeadTrainConfig
 from .heads import (
@@ -318,7 +318,7 @@ def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int
     """``flip_test.choose_flip_average`` for ``model`` (heads, or stage + heads) on the held-out box crops
     ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone.
     Returns the choice and the mirrored pass's keypoints (len(rows), K, 3)."""
-    from .flip_test import choose_flip_average, flip_rows, mirrored_features
+    from .flip_test import choose_flip_average, flip_rows
 
     runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
     feats = mirrored_features(runner, cache, rows, samples.images)

@@ -243,7 +243,8 @@ def test_training_chooses_each_points_smoothing_radius_on_its_held_out_clips(mod
 def test_the_training_flip_pass_is_the_predictors_mirrored_pass(model_dir, dataset):
     from types import SimpleNamespace
 
-    from mlcore.blazepose.flip_test import flip_rows, mirrored_features
+    from mlcore.blazepose.crops import mirrored_features
+    from mlcore.blazepose.flip_test import flip_rows
     from mlcore.blazepose.roi import roi_matrix
     from mlcore.images import load_rgb
     from mlcore.predictors import load_predictor
