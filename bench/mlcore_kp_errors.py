@@ -1,7 +1,7 @@
 """Where the shipped keypoint model loses OKS on held-out clips, and what an ensemble of its trainings buys.
 
     MLCORE_BENCH_OUT=/tmp/kperr .venv/bin/python bench/mlcore_kp_errors.py [--threads 2] [--from-saved]
-        [--members 3] [--no-refit] [--sides chosen|named]
+        [--members 3] [--no-refit] [--sides chosen|named] [--ema-epochs E]
 
 The folds, crops (``bench/mlcore_tail.py``'s cache, the app's 2 jittered crops) and evaluation of
 ``bench/mlcore_tail.py``. Per outer fold, the shipped training (8 x 8 stage + heads, the app's patience 3)
@@ -231,9 +231,13 @@ def main() -> None:
     ap.add_argument("--sides", choices=["chosen", "named"], default="chosen",
                     help="heads start from BlazePose's left/right channels as the training frames say (the app), "
                          "or always as named")
+    ap.add_argument("--ema-epochs", type=float, default=None,
+                    help="moving-average horizon of the weights, in epochs (default: the app's HeadTrainConfig)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
     cfg = HeadTrainConfig(variants=2, patience=3)  # the app's DEFAULT_HEAD_CONFIG
+    if args.ema_epochs is not None:
+        cfg.ema_epochs = args.ema_epochs
     data, table, folds, samples, net, cache = setup(cfg, STAGE_STARTS[1], args.threads)
     path = out_dir() / "kp_errors.pkl"
     saved: dict[int, Any] = {}

@@ -143,6 +143,8 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg.head.stages = args.stages or cfg.head.stages
             cfg.head.flip_average = {"choose": None, "on": True, "off": False}[args.flip_average]
             cfg.head.temporal_smoothing = args.temporal_smoothing
+            if args.ema_epochs is not None:
+                cfg.head.ema_epochs = args.ema_epochs
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -273,6 +275,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "when it scores higher on the held-out clips (the default)")
     tr.add_argument("--temporal-smoothing", action="store_true", help="keypoints, blazepose: choose each point's "
                     "smoothing radius along a clip on the held-out clips (predict applies it)")
+    tr.add_argument("--ema-epochs", type=float, help="keypoints, blazepose: early stopping scores, and the model "
+                    "keeps, a moving average of the weights over about this many epochs (0 = the weights "
+                    "themselves)")
     tr.set_defaults(func=cmd_train)
 
     ev = sub.add_parser("evaluate", help="OKS-AP, mean OKS, PCK, errors; form accuracy/F1/confusion")

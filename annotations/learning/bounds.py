@@ -53,7 +53,7 @@ HEAD = {
     "inner_val_folds": integer(2, 20), "window": integer(1, 64), "min_presence": FRACTION,
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
-    "stage_scale": number(0, 1.0), "stages": integer(1, 2),
+    "stage_scale": number(0, 1.0), "stages": integer(1, 2), "ema_epochs": number(0, MAX_EPOCHS),
 }
 
 # mlcore.training.keypoints.KeypointTrainConfig, as JSON.

@@ -61,6 +61,9 @@ class HeadTrainConfig:
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE
     stages: int = 1                         # how many last stages train: 1 = 8 x 8; 2 = 16 x 16 and 8 x 8
+    # Early stopping scores, and the model keeps, a moving average of the weights over about this many
+    # epochs (training.weight_average); 0 scores and keeps the trained weights themselves.
+    ema_epochs: float = 0.0
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

@@ -149,7 +149,11 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
     total = cfg.epochs * steps_per_epoch
     stopper = EarlyStopping(cfg.patience)
     history: list[dict[str, Any]] = []
-    best = {k: v.detach().clone() for k, v in heads.state_dict().items()}
+    # The weights scored and kept: an exponential moving average of the trained ones when cfg.ema_epochs > 0.
+    # Averaging the last epochs' weights smooths the noise of small batches on a few hundred frames, and
+    # with it the held-out curve that early stopping reads.
+    scored = weight_average(heads, cfg.ema_epochs * steps_per_epoch)
+    best = {k: v.detach().clone() for k, v in scored.state_dict().items()}
     t0 = time.time()
     if val_rows is not None:
         start = mean_oks_rows(heads, cache, val_rows, samples, skeleton, cfg.window)
@@ -170,17 +174,20 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
+            if scored is not heads:
+                scored.update_parameters(heads)
             step += 1
             losses.append(float(loss.detach()))
         row: dict[str, Any] = {"epoch": epoch, "loss": float(np.mean(losses)) if losses else float("nan"),
                                "seconds": round(time.time() - t0, 1)}
         improved = True
         if val_rows is not None:
-            row["val_mean_oks"] = mean_oks_rows(heads, cache, val_rows, samples, skeleton, cfg.window)
+            row["val_mean_oks"] = mean_oks_rows(averaged_module(scored), cache, val_rows, samples, skeleton,
+                                                cfg.window)
             improved = stopper.step(row["val_mean_oks"], epoch)
         history.append(row)
         if improved:
-            best = {k: v.detach().clone() for k, v in heads.state_dict().items()}
+            best = {k: v.detach().clone() for k, v in averaged_module(scored).state_dict().items()}
         msg = f"heads epoch {epoch + 1}/{cfg.epochs} loss {row['loss']:.4f}"
         if "val_mean_oks" in row:
             msg += f" val OKS {row['val_mean_oks']:.3f}"
@@ -189,6 +196,22 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
             break
     heads.load_state_dict(best)
     return heads.eval(), history, stopper
+
+
+def weight_average(model: torch.nn.Module, horizon_steps: float) -> Any:
+    """An exponential moving average of ``model``'s weights and buffers over about ``horizon_steps``
+    optimiser steps (decay 1 - 1 / horizon, torch's ``AveragedModel``), or ``model`` itself when the horizon
+    is under one step. Its first update copies the model."""
+    if horizon_steps < 1:
+        return model
+    from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
+
+    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(1.0 - 1.0 / horizon_steps), use_buffers=True)
+
+
+def averaged_module(scored: Any) -> Any:
+    """The module whose weights ``weight_average``'s result holds (the model itself without averaging)."""
+    return getattr(scored, "module", scored)
 
 
 def inner_split(samples: KeypointSamples, data: dict[str, Any], folds: int, seed: int,

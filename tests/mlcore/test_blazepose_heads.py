@@ -133,6 +133,40 @@ def test_early_stopping_keeps_the_start_when_no_epoch_beats_it(cached, bp_net):
     assert stopper.best_epoch == -1          # lr 0: nothing changes, the start is kept
 
 
+def test_the_weight_average_is_an_exponential_moving_average_of_the_updates():
+    import torch
+
+    from mlcore.blazepose.training import averaged_module, weight_average
+
+    model = torch.nn.Linear(2, 1, bias=False)
+    assert weight_average(model, 0.5) is model            # under one step: no averaging
+    avg = weight_average(model, 2.0)                      # decay 1 - 1/2
+    for value in (4.0, 8.0, 0.0):
+        with torch.no_grad():
+            model.weight.fill_(value)
+        avg.update_parameters(model)
+    # first update copies (4), then 0.5 * 4 + 0.5 * 8 = 6, then 0.5 * 6 + 0.5 * 0 = 3
+    assert torch.allclose(averaged_module(avg).weight, torch.full((1, 2), 3.0))
+    assert torch.allclose(model.weight, torch.zeros(1, 2))
+
+
+def test_a_training_with_weight_averaging_keeps_the_average_not_the_last_weights(cached, bp_net):
+    from mlcore.blazepose.head_config import HeadTrainConfig
+    from mlcore.blazepose.training import train_heads
+
+    cache, samples, skeleton, _ = cached
+    plain_cfg = HeadTrainConfig(epochs=2, batch_size=2, variants=1, hidden=8, seed=3)
+    ema_cfg = HeadTrainConfig(**{**plain_cfg.to_dict(), "scale": plain_cfg.scale, "ema_epochs": 1.0})
+    plain, plain_history, _ = train_heads(cache, samples, np.arange(4), None, skeleton, bp_net.net, plain_cfg)
+    ema, ema_history, _ = train_heads(cache, samples, np.arange(4), None, skeleton, bp_net.net, ema_cfg)
+    # Same seed, same batches: the trained weights follow the same path, so the losses match ...
+    assert [h["loss"] for h in ema_history] == pytest.approx([h["loss"] for h in plain_history], rel=1e-5)
+    # ... but the kept weights are their average, which lags behind the last ones.
+    diffs = [float((a - b).abs().max()) for a, b in zip(ema.state_dict().values(), plain.state_dict().values(),
+                                                          strict=True)]
+    assert max(diffs) > 1e-6
+
+
 def _tiny_heads_model(dataset, out, skeleton=None):
     """(model directory, report, COCO dict): one epoch of tiny heads on four real frames of two clips."""
     from mlcore.blazepose.head_config import HeadTrainConfig
@@ -327,6 +361,9 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     assert cfg.head.flip_average is None and cfg.head.temporal_smoothing is False   # the defaults
     assert main([*args, "--backbone", "blazepose", "--flip-average", "off", "--temporal-smoothing"]) == 0
     assert seen["config"].head.flip_average is False and seen["config"].head.temporal_smoothing is True
+    default_ema = seen["config"].head.ema_epochs
+    assert main([*args, "--backbone", "blazepose", "--ema-epochs", "2.5"]) == 0
+    assert seen["config"].head.ema_epochs == 2.5 != default_ema
     assert main(args) == 0 and seen["config"].backbone == "scratch"
     with pytest.raises(SystemExit):
         main([*args, "--backbone", "blazepose", "--input-size", "64x96"])

@@ -32,6 +32,7 @@ def stored_settings(project) -> dict:
     ({"keypoint_config": {"augment": {"rotation": 1e9}}}, "rotation"),
     ({"keypoint_config": {"augment": {"spin": 1}}}, "spin"),
     ({"keypoint_config": {"head": {"flip_average": "yes"}}}, "flip_average"),
+    ({"keypoint_config": {"head": {"ema_epochs": -1}}}, "ema_epochs"),
     ({"form_config": {"epochs": -5}}, "epochs"),
     ({"form_config": {"arch": "transformer"}}, "arch"),
     ({"mc_samples": 65}, "mc_samples"),
@@ -49,10 +50,11 @@ def test_out_of_range_learning_settings_are_a_400_naming_the_field(project, user
 
 def test_sensible_learning_settings_are_saved(project, users):
     r = api_client(users["pi"]).patch(SETTINGS, {"keypoint_config": {"epochs": 2000, "input_size": [192, 256],
-                                                                     "batch_size": 64},
+                                                                     "batch_size": 64, "head": {"ema_epochs": 1.5}},
                                                  "form_config": {"epochs": 1}, "mc_samples": 8}, format="json")
     assert r.status_code == 200, r.content
     assert stored_settings(project)["keypoint_config"]["input_size"] == [192, 256]
+    assert stored_settings(project)["keypoint_config"]["head"]["ema_epochs"] == 1.5
 
 
 @pytest.mark.parametrize("choice", [None, True, False])
