@@ -206,7 +206,8 @@ def weight_average(model: torch.nn.Module, horizon_steps: float) -> Any:
         return model
     from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
-    return AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(1.0 - 1.0 / horizon_steps), use_buffers=True)
+    ema = get_ema_multi_avg_fn(1.0 - 1.0 / horizon_steps)  # type: ignore[no-untyped-call]
+    return AveragedModel(model, multi_avg_fn=ema, use_buffers=True)
 
 
 def averaged_module(scored: Any) -> Any:
