@@ -25,6 +25,8 @@ named). Nothing is chosen on the outer test clips: every arm below is reported. 
   (term < 0.5), person boxes;
 - ``kp_errors.order``: per clip and left/right arm pair, whether the labels keep one left-to-right order
   in x through the clip, and in how many frames member 0's prediction has the same order.
+- ``kp_errors.side_swap_oracle``: member 0's mean OKS with person boxes as predicted, and with each
+  left/right pair swapped wherever that scores higher (per frame, per clip): an upper bound, not an arm.
 The trained heatmaps are kept in $MLCORE_BENCH_OUT/kp_errors.pkl; ``--from-saved`` only reports.
 """
 
@@ -172,7 +174,7 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
         arms.update({"refit": lambda F: plain(F["refit"], F),
                      f"ens{n}+refit": lambda F: plain(mean_log_prob([*F["members"], F["refit"]]), F)})
     results: dict[str, list[dict[str, Any]]] = {}
-    terms, order = [], []
+    terms, order, member0_box = [], [], []
     for F in saved.values():
         te = np.asarray(F["te"], dtype=np.int64)
         clips, frames = clip_frames(data, table, te)
@@ -202,6 +204,7 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
                     terms.append(metrics.oks_per_keypoint(box[j][None], gt[None], table.areas[i:i + 1],
                                                           COCO17.sigma_array)[0])
                     order.append((table.clip_ids[i], gt[:, 0], box[j][:, 0]))
+                    member0_box.append((table.clip_ids[i], box[j], gt, float(table.areas[i])))
     ids = {frame_ids[int(i)] for F in saved.values() for i in F["te"]}
     for key, got in results.items():
         emit(f"kp_errors.{key}", scores(data, got, ids), "")
@@ -219,6 +222,36 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
             emit("kp_errors.order", {"pair": name, "clip": clip, "frames": len(gx),
                                      "labels_one_order": bool(np.all(np.sign(gx) == label_order)),
                                      "predicted_same_order": int((np.sign(px) == np.sign(gx)).sum())}, "")
+    emit("kp_errors.side_swap_oracle", swap_oracle(member0_box), "mean OKS, member0, person box")
+
+
+def swap_oracle(items: list[tuple[str, np.ndarray, np.ndarray, float]]) -> dict[str, float]:
+    """Mean OKS of (clip, prediction (K, 3), label (K, 3), area) frames as predicted, and with each
+    left/right pair swapped wherever the swap scores higher, frame by frame or clip by clip: an upper
+    bound on what telling the sides apart could still add."""
+    clips = np.array([c for c, _, _, _ in items])
+    pred = np.stack([p for _, p, _, _ in items])
+    gt = np.stack([g for _, _, g, _ in items])
+    areas = np.array([a for _, _, _, a in items])
+    sigmas = COCO17.sigma_array
+
+    def pair_terms(p: np.ndarray, a: int, b: int) -> np.ndarray:
+        return np.nansum(metrics.oks_per_keypoint(p, gt, areas, sigmas)[:, [a, b]], axis=1)
+
+    by_frame, by_clip = pred.copy(), pred.copy()
+    for a, b in enumerate(COCO17.flip_index):
+        if a >= b:  # each pair once; centre points are their own twins
+            continue
+        swapped = pred.copy()
+        swapped[:, [a, b]] = pred[:, [b, a]]
+        gain = pair_terms(swapped, a, b) - pair_terms(pred, a, b)
+        by_frame[gain > 0, a], by_frame[gain > 0, b] = pred[gain > 0, b], pred[gain > 0, a]
+        for clip in np.unique(clips):
+            m = clips == clip
+            if gain[m].sum() > 0:
+                by_clip[m, a], by_clip[m, b] = pred[m, b], pred[m, a]
+    return {name: round(float(np.nanmean(metrics.oks(p, gt, areas, sigmas))), 4)
+            for name, p in (("as_predicted", pred), ("swapped_per_frame", by_frame), ("swapped_per_clip", by_clip))}
 
 
 def main() -> None:
