@@ -169,7 +169,11 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
                                                    if F["flip_choice"]["flip_average"] else plain(F["members"][0], F))})
     if n > 1:
         arms.update({f"ens{n}": lambda F: plain(mean_log_prob(F["members"]), F),
-                     f"ens{n}+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)})
+                     f"ens{n}+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F),
+                     # the app's training with `members` n: the flip test where member 0's inner clips chose it
+                     f"ens{n}+chosen_flip": lambda F: (
+                         flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)
+                         if F["flip_choice"]["flip_average"] else plain(mean_log_prob(F["members"]), F))})
     if "refit" in first:
         arms.update({"refit": lambda F: plain(F["refit"], F),
                      f"ens{n}+refit": lambda F: plain(mean_log_prob([*F["members"], F["refit"]]), F)})

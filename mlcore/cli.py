@@ -145,6 +145,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             cfg.head.temporal_smoothing = args.temporal_smoothing
             if args.ema_epochs is not None:
                 cfg.head.ema_epochs = args.ema_epochs
+            cfg.head.members = args.members or cfg.head.members
         if args.epochs:
             cfg.epochs = args.epochs
         if args.batch_size:
@@ -275,6 +276,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "when it scores higher on the held-out clips (the default)")
     tr.add_argument("--temporal-smoothing", action="store_true", help="keypoints, blazepose: choose each point's "
                     "smoothing radius along a clip on the held-out clips (predict applies it)")
+    tr.add_argument("--members", type=int, choices=range(1, 6), metavar="1-5", help="keypoints, blazepose: "
+                    "train this many heads (each early-stopped on another inner fold of the training clips) and "
+                    "answer the mean of their heatmaps (default 1)")
     tr.add_argument("--ema-epochs", type=float, help="keypoints, blazepose: early stopping scores, and the model "
                     "keeps, a moving average of the weights over about this many epochs (0 = the weights "
                     "themselves)")

@@ -54,6 +54,7 @@ HEAD = {
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
     "stage_scale": number(0, 1.0), "stages": integer(1, 2), "ema_epochs": number(0, MAX_EPOCHS),
+    "members": integer(1, 5),
 }
 
 # mlcore.training.keypoints.KeypointTrainConfig, as JSON.

@@ -28,7 +28,8 @@ Their rows of ``flip_keypoints`` are NaN, so no uncertainty signal reads them.
 ``pipeline.predict_coco`` applies (model.json's ``smoothing_radius``, chosen on held-out clips).
 A model whose model.json says ``flip_average`` answers the mean of the plain pass and the mirrored
 one (the flip test top-down pose models are scored with), whether or not flip_test asks for the
-mirrored pass as a signal.
+mirrored pass as a signal. A model trained with several members (model.pt's ``members``) answers the
+mean of their heatmaps (``ensemble.HeadsEnsemble``) in both passes.
 """
 
 from __future__ import annotations
@@ -47,10 +48,12 @@ from ..skeletons import Skeleton, normalise_name, remap
 from ..spine_contour import DEFAULT_DEPTH, place_spine
 from ..transforms import apply_affine, invert_affine
 from .detector import PoseDetector
+from .ensemble import HeadsEnsemble, member_module
 from .flip_test import averaged
 from .heads import STRIDE, KeypointHeads, decode_heatmaps
 from .predictor import BlazePosePredictor, RoiResult, tracking_roi
 from .roi import Roi
+from .tail import STAGE_STARTS, FrontierNet, with_stage
 
 # A keypoint without a BlazePose landmark needs this many labelled training frames before its heatmap
 # head counts as a prediction (a head learned from zero on a handful of frames answers their mean pose).
@@ -107,11 +110,27 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         radius = {normalise_name(n): int(r) for n, r in (meta.get("smoothing_radius") or {}).items()}
         self.smoothing_radius = np.array([radius.get(normalise_name(n), 0) for n in self.skeleton.keypoints],
                                          dtype=np.int64)
+        base_net = self.net
         if state.get("stage"):  # the backbone's last stage as trained with the heads (tail.py)
-            self.net.graph.convs.load_state_dict(state["stage"], strict=False)
+            self.net = with_stage(self.net, state["stage"])
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()
+        # What turns the net's features into heatmap logits: the heads, or with further members the ensemble,
+        # which reads the backbone's frontier (computed before any trained stage) when the members carry stages.
+        self.heatmap_model: torch.nn.Module = self.heads
+        if state.get("members"):
+            stages = int(state.get("config", {}).get("head", {}).get("stages", 1))
+            members = [(self.heads, state.get("stage"))]
+            for entry in state["members"]:
+                heads = KeypointHeads(**entry["net"])
+                heads.load_state_dict(entry["heads"])
+                members.append((heads.eval(), entry.get("stage")))
+            self.heatmap_model = HeadsEnsemble([member_module(base_net, h, st, stages) for h, st in members])
+            self.heatmap_model = self.heatmap_model.to(self.device).eval()
+            if state.get("stage"):
+                self.net = FrontierNet(self.net, STAGE_STARTS[stages])  # type: ignore[assignment]
+        self.members = 1 + len(state.get("members") or [])
         learned = self.heads.learned()
         counts = meta.get("metrics", {}).get("labelled_frames")
         if counts is not None:                  # models written before the counts were kept: weights only
@@ -129,7 +148,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         """BlazePose on ``roi`` (``BlazePosePredictor.run_roi``) plus the heads' keypoints in image pixels."""
         base = super().run_roi(image, roi)
         with torch.no_grad():
-            hm = self.heads(base.output.features).cpu().numpy()
+            hm = self.heatmap_model(base.output.features).cpu().numpy()
         kp = decode_heatmaps(hm, self.window)[0]
         kp[:, :2] = apply_affine(kp[:, :2] * STRIDE, invert_affine(base.matrix))
         return HeadsRoiResult(roi=base.roi, matrix=base.matrix, landmarks39=base.landmarks39,

@@ -16,6 +16,7 @@ which matters with a few hundred frames.
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
@@ -154,6 +155,15 @@ class BackboneTail(nn.Module):
             base = getattr(self, f"{kind}0_{index}")
             out[f"{index}.{'weight' if kind == 'w' else 'bias'}"] = (base + self.scale * d).detach().clone()
         return out
+
+
+def with_stage(net: Any, stage: dict[str, torch.Tensor] | None) -> Any:
+    """``net``, or a copy of it with the trained last stage's weights (``BackboneTail.tuned_weights``)."""
+    if not stage:
+        return net
+    tuned = copy.deepcopy(net)
+    tuned.graph.convs.load_state_dict(stage, strict=False)
+    return tuned
 
 
 class TailHeads(nn.Module):

@@ -16,6 +16,7 @@ and a few seconds per heads epoch; only the heads change, so each frame's crops 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import time
 from pathlib import Path
@@ -45,7 +46,7 @@ from .heads import (
     landmark_index,
 )
 from .models import INPUT_SIZE
-from .tail import STAGE_STARTS, BackboneTail, FrontierNet, TailHeads
+from .tail import STAGE_STARTS, BackboneTail, FrontierNet, TailHeads, with_stage
 
 if TYPE_CHECKING:
     from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
@@ -215,6 +216,30 @@ def averaged_module(scored: Any) -> Any:
     return getattr(scored, "module", scored)
 
 
+def member_splits(samples: KeypointSamples, data: dict[str, Any], hcfg: HeadTrainConfig,
+                  first: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+                  separate: bool) -> list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]]:
+    """(train, held-out) frame indices for each of ``hcfg.members`` trainings: ``first`` for member 0, and
+    for member m the m-th clip-grouped inner fold held out when ``separate`` (no val file) and there are
+    enough clips, else ``first`` again (the members then differ by seed alone)."""
+    out = [first]
+    for m in range(1, max(1, hcfg.members)):
+        if separate and m < hcfg.inner_val_folds:
+            out.append(inner_split(samples, data, hcfg.inner_val_folds, hcfg.seed, index=m))
+        else:
+            out.append(first)
+    return out
+
+
+def trained_parts(trained: Any) -> tuple[KeypointHeads, dict[str, torch.Tensor] | None]:
+    """(heads, the trained last stage's weights or None) of what ``train_heads`` returned."""
+    if isinstance(trained, TailHeads):
+        assert isinstance(trained.heads, KeypointHeads)
+        return trained.heads, trained.tail.tuned_weights()
+    assert isinstance(trained, KeypointHeads)
+    return trained, None
+
+
 def inner_split(samples: KeypointSamples, data: dict[str, Any], folds: int, seed: int,
                 index: int = 0) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
     """Clip-grouped split of the frames into (train, held-out): fold ``index`` of ``folds`` clip-grouped folds
@@ -265,6 +290,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     else:
         samples = train_s
         tr, te = inner_split(train_s, train, hcfg.inner_val_folds, hcfg.seed)
+    splits = member_splits(train_s, train, hcfg, (tr, te), separate=val is None)
     predictor = BlazePosePredictor(box_roi=hcfg.box_roi, box_rotation=hcfg.box_rotation, track=hcfg.track,
                                    device=device or "cpu")
     t0 = time.time()
@@ -273,7 +299,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     if staged:  # the crops keep the last stages' inputs, which they then train on (tail.py)
         predictor.net = FrontierNet(net, STAGE_STARTS[hcfg.stages])  # type: ignore[assignment]
     try:
-        cache = build_cache(samples, skeleton, predictor, hcfg, augment=tr, store=store,
+        augment = np.unique(np.concatenate([t for t, _ in splits]))  # every member's training frames
+        cache = build_cache(samples, skeleton, predictor, hcfg, augment=augment, store=store,
                             progress=lambda f, m: progress(0.05 + 0.55 * f, m))
     finally:
         predictor.net = net
@@ -281,17 +308,24 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     t1 = time.time()
     sides = side_convention(cache, cache.rows(tr, (BOX,)), samples, skeleton)
     mirrored = sides["mirrored"] if hcfg.mirrored_sides is None else bool(hcfg.mirrored_sides)
-    seed_everything(hcfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
-    model: Any = None  # heads alone, as named: train_heads draws them
-    if staged:
-        model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages, mirrored=mirrored)
-    elif mirrored:
-        model = new_heads(skeleton, net, hcfg.hidden, mirrored)
-    trained, history, stopper = train_heads(cache, samples, tr, te, skeleton, net, hcfg,
-                                            progress=lambda f, m: progress(0.6 + 0.3 * f, m), model=model)
-    tail_heads: Any = trained  # TailHeads when staged (train_heads returns the module it was given)
-    heads: KeypointHeads = tail_heads.heads if staged else trained
-    stage = tail_heads.tail.tuned_weights() if staged else None
+    members = []
+    for m, (m_tr, m_te) in enumerate(splits):
+        # Members held out on other clips differ by their data; members sharing member 0's split, by seed.
+        m_cfg = dataclasses.replace(hcfg, seed=hcfg.seed + m) if m and m_te is splits[0][1] else hcfg
+        seed_everything(m_cfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
+        model: Any = None  # heads alone, as named: train_heads draws them
+        if staged:
+            model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages,
+                                    mirrored=mirrored)
+        elif mirrored:
+            model = new_heads(skeleton, net, hcfg.hidden, mirrored)
+        def member_progress(f: float, msg: str, m: int = m) -> None:
+            progress(0.6 + 0.3 * (m + f) / len(splits), msg)
+
+        members.append(train_heads(cache, samples, m_tr, m_te, skeleton, net, m_cfg, model=model,
+                                   progress=member_progress))
+    trained, history, stopper = members[0]
+    heads, stage = trained_parts(trained)
     head_seconds = time.time() - t1
     progress(0.92, "exporting ONNX")
     report: dict[str, Any] = {"train_frames": len(tr), "missing_frames": train_s.missing,
@@ -304,7 +338,12 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
                               "labelled_frames": {n: int(c) for n, c in
                                                   zip(skeleton.keypoints, (samples.keypoints[tr, :, 2] > 0).sum(0),
                                                       strict=True)}}
-    report["onnx_max_abs_diff"] = save_heads_model(out, heads, with_stage(net, stage), skeleton, cfg, stage)
+    if len(members) > 1:
+        report["members"] = [{"train_frames": len(m_tr), "val_frames": len(m_te), "best_epoch": st.best_epoch + 1,
+                              "val_mean_oks": round(float(st.best), 4) if len(m_te) else None}
+                             for (m_tr, m_te), (_, _, st) in zip(splits, members, strict=True)]
+    report["onnx_max_abs_diff"] = save_heads_model(out, heads, with_stage(net, stage), skeleton, cfg, stage,
+                                                   others=[trained_parts(t) for t, _, _ in members[1:]], base_net=net)
     report["spine_depth"] = fit_spine_depth(train, images_dir, predictor)
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(trained, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
@@ -315,6 +354,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         plain = predict_rows(trained, cache, val_rows, hcfg.window)
         report["val"] = keypoint_report(plain, _subset(samples, te), skeleton)
         report["val_clips"] = "val file" if val is not None else "inner clip-grouped fold of the training file"
+        if len(members) > 1:  # the other members trained on these clips (or share them as a val file)
+            report["val_model"] = "member 0 alone"
         report["best_epoch"] = stopper.best_epoch + 1
         chosen = plain  # the held-out predictions as the model will make them
         if hcfg.flip_average is None or (hcfg.flip_average and hcfg.temporal_smoothing):
@@ -379,27 +420,29 @@ def _concat(a: KeypointSamples, b: KeypointSamples) -> KeypointSamples:
                            image_ids=np.concatenate([a.image_ids, b.image_ids]), missing=a.missing + b.missing)
 
 
-def with_stage(net: Any, stage: dict[str, torch.Tensor] | None) -> Any:
-    """``net``, or a copy of it with the trained last stage's weights (``BackboneTail.tuned_weights``)."""
-    if not stage:
-        return net
-    import copy
-
-    tuned = copy.deepcopy(net)
-    tuned.graph.convs.load_state_dict(stage, strict=False)
-    return tuned
-
-
 def save_heads_model(out: Path, heads: KeypointHeads, net: Any, skeleton: Skeleton, cfg: KeypointTrainConfig,
-                     stage: dict[str, torch.Tensor] | None = None) -> float:
-    """model.pt (heads' weights, the trained last stage's if any, settings) and model.onnx (``net``, the
-    backbone as trained, + heads); returns the ONNX parity error."""
+                     stage: dict[str, torch.Tensor] | None = None,
+                     others: list[tuple[KeypointHeads, dict[str, torch.Tensor] | None]] | None = None,
+                     base_net: Any = None) -> float:
+    """model.pt (heads' weights, the trained last stage's if any, settings; ``others``: the further members'
+    heads and stages) and model.onnx (``net``, the backbone as trained, + heads; with ``others``,
+    ``base_net``, BlazePose's backbone, + the ensemble of every member); returns the ONNX parity error."""
     from ..onnx_export import export_onnx, max_parity_error
+    from .ensemble import HeadsEnsemble, PoseNetWithEnsemble, member_module
 
     with atomic_path(out / "model.pt") as tmp:
         torch.save({"heads": heads.state_dict(), "net": heads.config(), "skeleton": skeleton.to_dict(),
-                    "config": cfg.to_dict(), "backbone": "blazepose", "stage": stage}, str(tmp))
-    full = PoseNetWithHeads(net.cpu().eval(), heads.cpu().eval()).eval()
+                    "config": cfg.to_dict(), "backbone": "blazepose", "stage": stage,
+                    "members": [{"heads": h.state_dict(), "net": h.config(), "stage": st} for h, st in others or []]},
+                   str(tmp))
+    full: torch.nn.Module
+    if others:
+        stages = cfg.head.stages if stage else None
+        ensemble = HeadsEnsemble([member_module(base_net.cpu().eval(), h.cpu().eval(), st, cfg.head.stages)
+                                  for h, st in [(heads, stage), *others]])
+        full = PoseNetWithEnsemble(net.cpu().eval(), ensemble, stages).eval()
+    else:
+        full = PoseNetWithHeads(net.cpu().eval(), heads.cpu().eval()).eval()
     example = torch.zeros(1, 3, INPUT_SIZE, INPUT_SIZE)
     export_onnx(full, (example,), out / "model.onnx", ["input"], ["heatmaps", "presence", "landmarks"],
                 dynamic_batch=False)
