@@ -51,10 +51,14 @@ def retrain_family(project, settings: LearningSettings | None = None) -> dict:
 
 
 def inference_text(version: ModelVersion) -> str:
-    """How a keypoint version answers beyond one plain pass, in words ("" when it does not): the flip test
-    and each point's smoothing along a clip, both chosen by its training on held-out clips."""
+    """How a keypoint version answers beyond one plain pass, in words ("" when it does not): the mean of
+    several trainings' heatmaps, the flip test and each point's smoothing along a clip (the last two chosen
+    by its training on held-out clips)."""
     meta = version.meta or {}
     parts = []
+    members = int(((meta.get("config") or {}).get("head") or {}).get("members") or 1)
+    if members > 1:
+        parts.append(f"mean of {members} trainings")
     if meta.get("flip_average"):
         parts.append("flip test")
     radius = {name: r for name, r in (meta.get("smoothing_radius") or {}).items() if r}

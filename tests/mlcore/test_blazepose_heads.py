@@ -364,6 +364,8 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     default_ema = seen["config"].head.ema_epochs
     assert main([*args, "--backbone", "blazepose", "--ema-epochs", "2.5"]) == 0
     assert seen["config"].head.ema_epochs == 2.5 != default_ema
+    assert seen["config"].head.members == 1                                    # the default
+    assert main([*args, "--backbone", "blazepose", "--members", "3"]) == 0 and seen["config"].head.members == 3
     assert main(args) == 0 and seen["config"].backbone == "scratch"
     with pytest.raises(SystemExit):
         main([*args, "--backbone", "blazepose", "--input-size", "64x96"])

@@ -33,6 +33,7 @@ def stored_settings(project) -> dict:
     ({"keypoint_config": {"augment": {"spin": 1}}}, "spin"),
     ({"keypoint_config": {"head": {"flip_average": "yes"}}}, "flip_average"),
     ({"keypoint_config": {"head": {"ema_epochs": -1}}}, "ema_epochs"),
+    ({"keypoint_config": {"head": {"members": 9}}}, "members"),
     ({"form_config": {"epochs": -5}}, "epochs"),
     ({"form_config": {"arch": "transformer"}}, "arch"),
     ({"mc_samples": 65}, "mc_samples"),

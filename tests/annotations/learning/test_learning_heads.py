@@ -153,3 +153,12 @@ def test_a_pi_chooses_the_keypoint_network_and_the_epochs_field_follows_it(proje
     assert "Keypoint epochs (of the network)" in client.get("/p/demo/models/").content.decode()
     assert client.post("/p/demo/models/settings/", {"backbone": "resnet"}).status_code == 302
     assert retrain_family(project)["backbone"] == "scratch"  # refused, unchanged
+
+
+def test_the_models_page_says_when_a_version_answers_the_mean_of_several_trainings():
+    one = ModelVersion(meta={"config": {"head": {"members": 1}}, "flip_average": False})
+    three = ModelVersion(meta={"config": {"head": {"members": 3}}, "flip_average": True,
+                               "smoothing_radius": {"nose": 0}})
+    assert inference_text(one) == ""
+    assert inference_text(three) == "mean of 3 trainings; flip test"
+    assert inference_text(ModelVersion(meta={})) == ""        # versions written before members existed
