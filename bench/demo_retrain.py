@@ -4,7 +4,8 @@ with untuned BlazePose on the split's held-out clips.
 On a scratch database (bench/scratch_db.py) the demo project is set up as `setup_demo` does (both
 barbell-row files, split seed 42), then a retrain job runs in this process with the app's default
 settings (BlazePose heads when the MediaPipe extra's files are found), twice: the second run shows
-what the crop store saves. The store is a fresh folder per bench run.
+what the crop store saves. The store is a fresh folder per bench run. ``BENCH_RETRAIN_HEAD`` (JSON) adds
+head settings to the retrain, e.g. ``'{"members": 3}'``.
 
     MLCORE_MEDIAPIPE_PYTHON=$PWD/.venv-mediapipe/bin/python .venv/bin/python -m webapp.dev bench bench/demo_retrain.py
 
@@ -28,6 +29,8 @@ from bench.scratch_db import django_on_scratch_database  # noqa: E402
 BENCH_DB = os.environ.get("BENCH_RETRAIN_DB", "posereview_bench_demo_retrain")
 DATASET = Path(os.environ.get("POSEREVIEW_DATASET", ROOT.parent / "shared" / "datasets" / "barbell-row"))
 RUNS = int(os.environ.get("BENCH_RETRAIN_RUNS", "2"))
+# Head settings on top of the app's (a retrain job's keypoint_config.head), e.g. '{"members": 3}'.
+HEAD = json.loads(os.environ.get("BENCH_RETRAIN_HEAD", "{}"))
 
 
 def emit(metric: str, value, unit: str, **extra) -> None:
@@ -49,7 +52,8 @@ def main() -> None:
     project = Project.objects.get(slug="barbell-row")
     for run in range(RUNS):
         t0 = time.time()
-        job = start_job(project, "retrain", {"chain": False, "force": True}, None, run_now=True)
+        params = {"chain": False, "force": True, **({"keypoint_config": {"head": HEAD}} if HEAD else {})}
+        job = start_job(project, "retrain", params, None, run_now=True)
         seconds = time.time() - t0
         if job.status != "succeeded":
             emit(f"demo_retrain.run{run}.failed", job.message, "")
@@ -60,7 +64,8 @@ def main() -> None:
              keypoint_seconds=kp.metrics.get("training_seconds"), backbone=training.get("backbone"),
              cache_seconds=training.get("cache_seconds"), head_seconds=training.get("head_seconds"),
              crop_sets_from_store=training.get("crop_sets_from_store"),
-             crop_sets_computed=training.get("crop_sets_computed"), train_frames=training.get("train_frames"))
+             crop_sets_computed=training.get("crop_sets_computed"), train_frames=training.get("train_frames"),
+             members=len(training.get("members") or [None]))
         emit(f"demo_retrain.run{run}.heldout_mean_oks", round(kp.metrics["keypoints"]["mean_oks"], 4), "OKS",
              frames=kp.metrics["heldout_frames"], clips=len(kp.heldout_clips),
              oks_ap=round(kp.metrics["keypoints"]["oks_ap"]["AP"], 4),
