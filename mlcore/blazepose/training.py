@@ -231,6 +231,32 @@ def member_splits(samples: KeypointSamples, data: dict[str, Any], hcfg: HeadTrai
     return out
 
 
+def train_members(cache: CropCache, samples: KeypointSamples,
+                  splits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], skeleton: Skeleton, net: Any,
+                  hcfg: HeadTrainConfig, mirrored: bool,
+                  progress: ProgressFn = no_progress) -> list[tuple[Any, list[dict[str, Any]], EarlyStopping]]:
+    """``train_heads`` once per (train, held-out) split of ``member_splits``, each from new heads (under the
+    last stage when ``hcfg.stage_scale`` > 0), left/right heads started as ``mirrored`` says."""
+    out = []
+    for m, (m_tr, m_te) in enumerate(splits):
+        # Members held out on other clips differ by their data; members sharing member 0's split, by seed.
+        m_cfg = dataclasses.replace(hcfg, seed=hcfg.seed + m) if m and m_te is splits[0][1] else hcfg
+        seed_everything(m_cfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
+        model: Any = None  # heads alone, as named: train_heads draws them
+        if hcfg.stage_scale > 0:
+            model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages,
+                                    mirrored=mirrored)
+        elif mirrored:
+            model = new_heads(skeleton, net, hcfg.hidden, mirrored)
+
+        def member_progress(f: float, msg: str, m: int = m) -> None:
+            progress((m + f) / len(splits), msg)
+
+        out.append(train_heads(cache, samples, m_tr, m_te, skeleton, net, m_cfg, model=model,
+                               progress=member_progress))
+    return out
+
+
 def trained_parts(trained: Any) -> tuple[KeypointHeads, dict[str, torch.Tensor] | None]:
     """(heads, the trained last stage's weights or None) of what ``train_heads`` returned."""
     if isinstance(trained, TailHeads):
@@ -308,22 +334,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     t1 = time.time()
     sides = side_convention(cache, cache.rows(tr, (BOX,)), samples, skeleton)
     mirrored = sides["mirrored"] if hcfg.mirrored_sides is None else bool(hcfg.mirrored_sides)
-    members = []
-    for m, (m_tr, m_te) in enumerate(splits):
-        # Members held out on other clips differ by their data; members sharing member 0's split, by seed.
-        m_cfg = dataclasses.replace(hcfg, seed=hcfg.seed + m) if m and m_te is splits[0][1] else hcfg
-        seed_everything(m_cfg.seed)  # the heads' random layers are drawn here when the stage is trained with them
-        model: Any = None  # heads alone, as named: train_heads draws them
-        if staged:
-            model = new_stage_heads(skeleton, net, hcfg.hidden, hcfg.stage_scale, stages=hcfg.stages,
-                                    mirrored=mirrored)
-        elif mirrored:
-            model = new_heads(skeleton, net, hcfg.hidden, mirrored)
-        def member_progress(f: float, msg: str, m: int = m) -> None:
-            progress(0.6 + 0.3 * (m + f) / len(splits), msg)
-
-        members.append(train_heads(cache, samples, m_tr, m_te, skeleton, net, m_cfg, model=model,
-                                   progress=member_progress))
+    members = train_members(cache, samples, splits, skeleton, net, hcfg, mirrored,
+                            progress=lambda f, m: progress(0.6 + 0.3 * f, m))
     trained, history, stopper = members[0]
     heads, stage = trained_parts(trained)
     head_seconds = time.time() - t1
