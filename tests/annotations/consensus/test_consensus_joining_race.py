@@ -31,10 +31,12 @@ def test_joining_through_two_queues_at_once_never_takes_more_places_than_needed(
     from annotations.review.queues import set_priorities
 
     project, consensus_frames, workers = crowd
-    for frame in consensus_frames:
+    for n_round, frame in enumerate(consensus_frames):
         FrameLease.objects.all().delete()  # everyone free to claim again
         voting.require(project, [frame.pk], 2, users["pi"])  # first in `uncertain`
-        set_priorities(project, "label_error", {frame.pk: 1e9})  # and first in `label_error`
+        # And first in `label_error`: above the earlier rounds' frames, whose places the deleted leases freed
+        # again (open votes without a lease do not hold a place), so they are joinable too.
+        set_priorities(project, "label_error", {frame.pk: 1e9 + n_round})
         errors = run_together([(serving.claim_next, (project, "uncertain" if n % 2 else "label_error", u))
                                for n, u in enumerate(workers)])
         assert not errors, errors
