@@ -53,7 +53,7 @@ from .flip_test import averaged
 from .heads import STRIDE, KeypointHeads, decode_heatmaps
 from .predictor import BlazePosePredictor, RoiResult, tracking_roi
 from .roi import Roi
-from .tail import STAGE_STARTS, FrontierNet, with_stage
+from .tail import STAGE_STARTS, FrontierNet
 
 # A keypoint without a BlazePose landmark needs this many labelled training frames before its heatmap
 # head counts as a prediction (a head learned from zero on a handful of frames answers their mean pose).
@@ -110,9 +110,8 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         radius = {normalise_name(n): int(r) for n, r in (meta.get("smoothing_radius") or {}).items()}
         self.smoothing_radius = np.array([radius.get(normalise_name(n), 0) for n in self.skeleton.keypoints],
                                          dtype=np.int64)
-        base_net = self.net
         if state.get("stage"):  # the backbone's last stage as trained with the heads (tail.py)
-            self.net = with_stage(self.net, state["stage"])
+            self.net.graph.convs.load_state_dict(state["stage"], strict=False)
         self.heads = KeypointHeads(**state["net"])
         self.heads.load_state_dict(state["heads"])
         self.heads = self.heads.to(self.device).eval()
@@ -126,7 +125,8 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
                 heads = KeypointHeads(**entry["net"])
                 heads.load_state_dict(entry["heads"])
                 members.append((heads.eval(), entry.get("stage")))
-            self.heatmap_model = HeadsEnsemble([member_module(base_net, h, st, stages) for h, st in members])
+            # Each member's copy of the net takes that member's stage (the same weights member 0's replaced here).
+            self.heatmap_model = HeadsEnsemble([member_module(self.net, h, st, stages) for h, st in members])
             self.heatmap_model = self.heatmap_model.to(self.device).eval()
             if state.get("stage"):
                 self.net = FrontierNet(self.net, STAGE_STARTS[stages])  # type: ignore[assignment]
