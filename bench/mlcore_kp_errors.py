@@ -45,6 +45,7 @@ from mlcore_tail import setup
 
 from mlcore import coco, metrics
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, mirrored_features
+from mlcore.blazepose.ensemble import mean_probability_logits
 from mlcore.blazepose.flip_test import averaged, unmirror
 from mlcore.blazepose.head_config import HeadTrainConfig
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
@@ -80,8 +81,9 @@ def log_probs(model: Any, features: np.ndarray) -> np.ndarray:
 
 
 def mean_log_prob(parts: list[np.ndarray]) -> np.ndarray:
-    """Log of the mean probability of several (N, K, H, W) log-probability maps: the ensemble's heatmap."""
-    return np.log(np.maximum(np.mean([np.exp(p.astype(np.float32)) for p in parts], axis=0), 1e-30))
+    """Log of the mean probability of several (N, K, H, W) log-probability maps: the ensemble's heatmap, as
+    the app's ``HeadsEnsemble`` averages its members."""
+    return mean_probability_logits([torch.from_numpy(p.astype(np.float32)) for p in parts]).numpy()
 
 
 def train_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any, tr: np.ndarray, net: Any,
