@@ -39,19 +39,6 @@ class HeadsEnsemble(nn.Module):
         super().__init__()
         self.members = nn.ModuleList(members)
 
-    @property
-    def num_keypoints(self) -> int:
-        first = self.members[0]
-        return int(first.num_keypoints)  # type: ignore[arg-type]
-
-    @property
-    def first_heads(self) -> KeypointHeads:
-        """The first member's heads (all members share the skeleton and the BlazePose channels they start from)."""
-        first = self.members[0]
-        heads = first.heads if isinstance(first, TailHeads) else first
-        assert isinstance(heads, KeypointHeads)
-        return heads
-
     def forward(self, features: Tensor) -> Tensor:
         return mean_probability_logits([m(features) for m in self.members])
 
