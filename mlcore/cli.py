@@ -263,10 +263,10 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints/last.pt")
     tr.add_argument("--init-from", help="keypoints: start from this model directory's weights "
                                         "(e.g. one trained on pseudo-labels)")
-    tr.add_argument("--backbone", choices=["scratch", "blazepose", "auto"], default="scratch",
+    tr.add_argument("--backbone", choices=["scratch", "blazepose", "auto"], default="auto",
                     help="keypoints: scratch = the built-in network from random weights; blazepose = heads on "
                          "BlazePose's pretrained backbone (needs the mediapipe 0.10.14 wheel's files); "
-                         "auto = blazepose when those files are found, else scratch")
+                         "auto (the default) = blazepose when those files are found, else scratch")
     tr.add_argument("--stage-scale", type=float, help="keypoints, blazepose: the backbone's last stage trains with "
                     "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
     tr.add_argument("--stages", type=int, choices=[1, 2], help="keypoints, blazepose: how many last backbone "
@@ -278,7 +278,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "smoothing radius along a clip on the held-out clips (predict applies it)")
     tr.add_argument("--members", type=int, choices=range(1, 6), metavar="1-5", help="keypoints, blazepose: "
                     "train this many heads (each early-stopped on another inner fold of the training clips) and "
-                    "answer the mean of their heatmaps (default 1)")
+                    "answer the mean of their heatmaps (default 3)")
     tr.add_argument("--ema-epochs", type=float, help="keypoints, blazepose: early stopping scores, and the model "
                     "keeps, a moving average of the weights over about this many epochs (0 = the weights "
                     "themselves)")

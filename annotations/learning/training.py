@@ -34,9 +34,11 @@ from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 # retrain's time, and early stopping after 3 epochs without gain instead of 6, because training the
 # backbone's last stage makes each epoch cost about 2.5 times a heads-only one. Both chosen for time, not
 # tuned on any held-out figure (in bench/mlcore_tail.py's five folds the inner early stopping found its
-# best stage + heads epoch at epochs 1-6, and nothing better in the 6 epochs after it).
+# best stage + heads epoch at epochs 1-6, and nothing better in the 6 epochs after it). One training
+# instead of mlcore's ensemble of 3: each member adds about 30 s to a 2-core retrain (bench/demo_retrain.py),
+# and the demo's first retrain must stay under 3 minutes; a project raises `members` in its settings.
 DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20, "backbone": "auto"}
-DEFAULT_HEAD_CONFIG: dict = {"variants": 2, "patience": 3}
+DEFAULT_HEAD_CONFIG: dict = {"variants": 2, "patience": 3, "members": 1}
 DEFAULT_FORM_CONFIG = {"epochs": 200}
 
 

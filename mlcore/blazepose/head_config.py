@@ -66,9 +66,9 @@ class HeadTrainConfig:
     ema_epochs: float = 0.0
     # Trainings whose heatmaps are averaged (mlcore.blazepose.ensemble), each early-stopped on another
     # clip-grouped inner fold. On barbell-row's held-out clips 3 members scored 0.748 mean OKS with person
-    # boxes against 0.734 for one (flip test as chosen; docs/mlcore.md), for about 3x the heads' training,
-    # which would take the demo's first retrain past 3 minutes on 2 cores: 1 by default.
-    members: int = 1
+    # boxes against 0.734 for one (flip test as chosen; docs/mlcore.md), for about 3x the heads' training.
+    # The web app's retrains train one (annotations.learning.training.DEFAULT_HEAD_CONFIG), for time.
+    members: int = 3
     seed: int = 0
 
     def to_dict(self) -> dict[str, Any]:

@@ -175,7 +175,7 @@ def _tiny_heads_model(dataset, out, skeleton=None):
     data = _four_frames(dataset)
     cfg = KeypointTrainConfig(backbone="blazepose",
                               head=HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2,
-                                                   temporal_smoothing=True))
+                                                   temporal_smoothing=True, members=1))
     report = train_keypoints(data, dataset / "images", out, skeleton=skeleton, config=cfg)
     return out, report, data
 
@@ -364,8 +364,17 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     default_ema = seen["config"].head.ema_epochs
     assert main([*args, "--backbone", "blazepose", "--ema-epochs", "2.5"]) == 0
     assert seen["config"].head.ema_epochs == 2.5 != default_ema
-    assert seen["config"].head.members == 1                                    # the default
-    assert main([*args, "--backbone", "blazepose", "--members", "3"]) == 0 and seen["config"].head.members == 3
+    assert seen["config"].head.members == 3                                    # the default
+    assert main([*args, "--backbone", "blazepose", "--members", "1"]) == 0 and seen["config"].head.members == 1
+    assert main([*args, "--backbone", "scratch"]) == 0 and seen["config"].backbone == "scratch"
+    # Without --backbone: BlazePose wherever its files are found, else the from-scratch network.
+    assert main(args) == 0 and seen["config"].backbone == "blazepose"
+    import mlcore.blazepose.files as files
+
+    def unavailable():
+        raise files.BlazePoseUnavailable("no mediapipe wheel here")
+
+    monkeypatch.setattr(files, "blazepose_files", unavailable)
     assert main(args) == 0 and seen["config"].backbone == "scratch"
     with pytest.raises(SystemExit):
         main([*args, "--backbone", "blazepose", "--input-size", "64x96"])

@@ -55,8 +55,8 @@ def test_train_predict_and_evaluate_keypoints_from_the_command_line(tmp_path):
     data = blob_frames(tmp_path, n=12)
     coco.save_coco(data, tmp_path / "train.json")
     proc = run_cli("train", "keypoints", "--coco", tmp_path / "train.json", "--images", tmp_path / "frames",
-                   "--val", tmp_path / "train.json", "--out", tmp_path / "kp", "--epochs", 2, "--input-size", "32x48",
-                   "--batch-size", 4, "--device", "cpu")
+                   "--backbone", "scratch", "--val", tmp_path / "train.json", "--out", tmp_path / "kp", "--epochs", 2,
+                   "--input-size", "32x48", "--batch-size", 4, "--device", "cpu")
     report = json.loads(proc.stdout)
     assert report["epochs_run"] == 2 and report["onnx_max_abs_diff"] < 1e-4
     assert '"progress": 1.0' in proc.stderr
@@ -83,11 +83,12 @@ def test_train_predict_and_evaluate_keypoints_from_the_command_line(tmp_path):
         q = by_image[ann["image_id"]]["keypoints"]
         assert ann["keypoints"] == [q[0], q[1], 2, q[3], q[4], 2]
     proc = run_cli("train", "keypoints", "--coco", tmp_path / "pseudo.json", "--images", tmp_path / "frames",
-                   "--out", tmp_path / "kp2", "--epochs", 1, "--input-size", "32x48", "--batch-size", 4,
-                   "--init-from", tmp_path / "kp")
+                   "--out", tmp_path / "kp2", "--backbone", "scratch", "--epochs", 1, "--input-size", "32x48",
+                   "--batch-size", 4, "--init-from", tmp_path / "kp")
     assert json.loads(proc.stdout)["init_from"] == str(tmp_path / "kp")
     proc = run_cli("train", "keypoints", "--coco", tmp_path / "pseudo.json", "--images", tmp_path / "frames",
-                   "--out", tmp_path / "kp3", "--epochs", 1, "--init-from", tmp_path / "kp", check=False)
+                   "--out", tmp_path / "kp3", "--backbone", "scratch", "--epochs", 1, "--init-from", tmp_path / "kp",
+                   check=False)
     assert proc.returncode == 2 and "network settings" in proc.stderr
 
 

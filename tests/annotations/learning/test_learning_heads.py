@@ -75,6 +75,9 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     assert sides["heads_start_mirrored"] is sides["mirrored"] is (
         sides["blazepose_mirrored_mean_oks"] > sides["blazepose_as_named_mean_oks"])
     assert 0 <= kp.metrics["keypoints"]["mean_oks"] <= 1 and kp.metrics["keypoints"]["points_to_fix"] >= 0
+    # One training, for time (mlcore's own default is an ensemble of 3): the config says so, the report
+    # lists no members.
+    assert kp.meta["config"]["head"]["members"] == 1 and "members" not in training
 
     compared = kp.metrics["untuned_blazepose"]
     assert compared["frames"] == kp.metrics["heldout_frames"] > 0
