@@ -96,7 +96,7 @@ def main() -> None:
     ap.add_argument("--scratch-only", action="store_true", help="only score --scratch-from's predictions")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = HeadTrainConfig(epochs=args.epochs)
+    cfg = HeadTrainConfig(epochs=args.epochs, variants=4, patience=6)  # the settings its figures were measured with
     data, images = load_barbell()
     table = coco.keypoint_table(data, COCO17)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)

@@ -71,7 +71,7 @@ def backbone_trunk(data: dict, images, image_ids: np.ndarray) -> np.ndarray:
     from mlcore.training.keypoints import load_samples
 
     samples = load_samples(data, images, COCO17)
-    cfg = HeadTrainConfig(variants=2)
+    cfg = HeadTrainConfig()
     cache = build_cache(samples, COCO17, BlazePosePredictor(), cfg, augment=[],
                         store=CropStore(out_dir() / "crops", max_bytes=2**40))
     row_of = {int(samples.image_ids[int(cache.sample[r])]): int(r) for r in np.flatnonzero(cache.kind == BOX)}

@@ -274,7 +274,7 @@ def main() -> None:
                     help="moving-average horizon of the weights, in epochs (default: the app's HeadTrainConfig)")
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = HeadTrainConfig(variants=2, patience=3, members=1)  # the app's DEFAULT_HEAD_CONFIG
+    cfg = HeadTrainConfig(members=1)  # the app's DEFAULT_HEAD_CONFIG; --members trains the others
     if args.ema_epochs is not None:
         cfg.ema_epochs = args.ema_epochs
     data, table, folds, samples, net, cache = setup(cfg, STAGE_STARTS[1], args.threads)

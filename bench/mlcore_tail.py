@@ -90,7 +90,7 @@ def main() -> None:
     ap.add_argument("--arms", nargs="+", choices=ARMS, default=["heads", "tail"])
     args = ap.parse_args()
     torch.set_num_threads(args.threads)
-    cfg = HeadTrainConfig(epochs=args.epochs, variants=args.variants)
+    cfg = HeadTrainConfig(epochs=args.epochs, variants=args.variants, patience=6)  # as its figures were measured
     first = STAGE_STARTS[max(STAGES[a] for a in args.arms)]  # crops keep the deepest arm's stage inputs
     data, table, folds, samples, net, cache = setup(cfg, first, args.threads)
     frame_ids = [int(i) for i in table.image_ids]

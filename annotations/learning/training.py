@@ -29,16 +29,12 @@ from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 # What the app trains unless the project's learning settings or the job say otherwise: heads on
 # BlazePose's pretrained backbone when the MediaPipe extra's files are there ("auto"), else the built-in
 # network with fewer epochs than mlcore's defaults, so a retrain on a few hundred frames takes minutes
-# on a CPU. The heads' own settings are mlcore's (HeadTrainConfig) with DEFAULT_HEAD_CONFIG on top:
-# 2 jittered crops per frame instead of 4, because the backbone pass over the crops is most of a first
-# retrain's time, and early stopping after 3 epochs without gain instead of 6, because training the
-# backbone's last stage makes each epoch cost about 2.5 times a heads-only one. Both chosen for time, not
-# tuned on any held-out figure (in bench/mlcore_tail.py's five folds the inner early stopping found its
-# best stage + heads epoch at epochs 1-6, and nothing better in the 6 epochs after it). One training
-# instead of mlcore's ensemble of 3: each member adds about 30 s to a 2-core retrain (bench/demo_retrain.py),
-# and the demo's first retrain must stay under 3 minutes; a project raises `members` in its settings.
+# on a CPU. The heads' own settings are mlcore's (HeadTrainConfig) with DEFAULT_HEAD_CONFIG on top: one
+# training instead of mlcore's ensemble of 3, because each member adds about 30 s to a 2-core retrain
+# (bench/demo_retrain.py) and the demo's first retrain must stay under 3 minutes; a project raises
+# `members` in its settings.
 DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20, "backbone": "auto"}
-DEFAULT_HEAD_CONFIG: dict = {"variants": 2, "patience": 3, "members": 1}
+DEFAULT_HEAD_CONFIG: dict = {"members": 1}
 DEFAULT_FORM_CONFIG = {"epochs": 200}
 
 

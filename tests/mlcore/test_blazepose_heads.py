@@ -355,9 +355,9 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     coco_file = tmp_path / "train.json"
     coco_file.write_text(json.dumps({"images": [], "annotations": [], "categories": [COCO17.coco_category()]}))
     args = ["train", "keypoints", "--coco", str(coco_file), "--images", str(tmp_path), "--out", str(tmp_path / "m")]
-    assert main([*args, "--backbone", "blazepose", "--epochs", "7", "--patience", "3"]) == 0
+    assert main([*args, "--backbone", "blazepose", "--epochs", "7", "--patience", "5"]) == 0
     cfg = seen["config"]
-    assert cfg.backbone == "blazepose" and cfg.head.epochs == 7 and cfg.head.patience == 3
+    assert cfg.backbone == "blazepose" and cfg.head.epochs == 7 and cfg.head.patience == 5
     assert cfg.head.flip_average is None and cfg.head.temporal_smoothing is False   # the defaults
     assert main([*args, "--backbone", "blazepose", "--flip-average", "off", "--temporal-smoothing"]) == 0
     assert seen["config"].head.flip_average is False and seen["config"].head.temporal_smoothing is True
