@@ -372,11 +372,11 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
         chosen = plain  # the held-out predictions as the model will make them
         if hcfg.flip_average is None or (hcfg.flip_average and hcfg.temporal_smoothing):
             progress(0.95, "flip test on the held-out clips")
-            choice, mirrored_pass = flip_choice(trained, net, cache, val_rows, plain, samples, skeleton, hcfg)
+            choice, val_mirrored = members_flip_choice(members, splits, net, cache, plain, samples, skeleton, hcfg)
             if hcfg.flip_average is None:
                 report["flip_test"], report["flip_average"] = choice, choice["flip_average"]
             if report["flip_average"]:
-                chosen = averaged(plain, mirrored_pass)
+                chosen = averaged(plain, val_mirrored)
         if hcfg.temporal_smoothing:
             report["temporal_smoothing"] = smoothing_choice(chosen, cache.sample[val_rows], samples, skeleton,
                                                             [train, *([val] if val is not None else [])])
@@ -389,19 +389,54 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     return report
 
 
+def mirrored_pass(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
+                  skeleton: Skeleton, hcfg: HeadTrainConfig) -> npt.NDArray[np.float64]:
+    """Keypoints (len(rows), K, 3) of ``model`` (heads, or stage + heads) on the crops ``rows`` of ``cache``
+    mirrored left-right, back in the frame; ``net``: BlazePose's backbone."""
+    from .flip_test import flip_rows
+
+    runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
+    feats = mirrored_features(runner, cache, rows, samples.images)
+    return flip_rows(model, feats, cache.matrices[rows], skeleton.flip_index, hcfg.window)
+
+
 def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64],
                 plain: npt.NDArray[np.float64], samples: KeypointSamples, skeleton: Skeleton,
                 hcfg: HeadTrainConfig) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
     """``flip_test.choose_flip_average`` for ``model`` (heads, or stage + heads) on the held-out box crops
     ``rows`` of ``cache``, whose plain pass (len(rows), K, 3) is ``plain``; ``net``: BlazePose's backbone.
     Returns the choice and the mirrored pass's keypoints (len(rows), K, 3)."""
-    from .flip_test import choose_flip_average, flip_rows
+    from .flip_test import choose_flip_average
 
-    runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
-    feats = mirrored_features(runner, cache, rows, samples.images)
-    mirrored = flip_rows(model, feats, cache.matrices[rows], skeleton.flip_index, hcfg.window)
+    mirrored = mirrored_pass(model, net, cache, rows, samples, skeleton, hcfg)
     idx = cache.sample[rows]
     return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton), mirrored
+
+
+def members_flip_choice(members: list[tuple[Any, list[dict[str, Any]], EarlyStopping]],
+                        splits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], net: Any,
+                        cache: CropCache, plain: npt.NDArray[np.float64], samples: KeypointSamples,
+                        skeleton: Skeleton, hcfg: HeadTrainConfig) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
+    """``flip_choice`` pooled over every member's own held-out clips: each member's plain and mirrored pass on
+    the box crops of the frames it was early-stopped on. With 3-4 clips per inner fold one member's clips
+    decide a 0.005 question by chance; members held out on other folds see most of the training clips.
+    Members that share member 0's clips (a val file) add nothing and are left out. ``plain``: member 0's
+    plain pass on its held-out box crops. Returns the choice (with ``members``: how many were pooled) and
+    member 0's mirrored pass (len(plain), K, 3)."""
+    from .flip_test import choose_flip_average
+
+    plains, mirrors, idx = [], [], []
+    for m, ((model, _, _), (_, held_out)) in enumerate(zip(members, splits, strict=True)):
+        if len(held_out) == 0 or (m and held_out is splits[0][1]):
+            continue
+        rows = cache.rows(held_out, (BOX,))
+        plains.append(plain if m == 0 else predict_rows(model, cache, rows, hcfg.window))
+        mirrors.append(mirrored_pass(model, net, cache, rows, samples, skeleton, hcfg))
+        idx.append(cache.sample[rows])
+    at = np.concatenate(idx)
+    choice = choose_flip_average(np.concatenate(plains), np.concatenate(mirrors), samples.keypoints[at],
+                                 samples.areas[at], skeleton)
+    return {**choice, "members": len(plains)}, mirrors[0]
 
 
 def smoothing_choice(pred: npt.NDArray[np.float64], idx: npt.NDArray[np.int64], samples: KeypointSamples,

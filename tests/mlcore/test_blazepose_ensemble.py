@@ -44,7 +44,7 @@ def ensemble_dir(dataset, tmp_path_factory):
     out = tmp_path_factory.mktemp("ensemble_model")
     cfg = KeypointTrainConfig(backbone="blazepose",
                               head=HeadTrainConfig(epochs=1, variants=1, batch_size=4, hidden=8, inner_val_folds=2,
-                                                   members=2, flip_average=False))
+                                                   members=2))
     report = train_keypoints(data, dataset / "images", out, config=cfg)
     return out, report, data
 
@@ -55,6 +55,10 @@ def test_each_member_is_early_stopped_on_its_own_inner_clips(ensemble_dir):
     assert first["val_frames"] == 2 and second["val_frames"] == 2       # one of the two clips each
     assert first["train_frames"] == second["train_frames"] == 2
     assert report["val_model"] == "member 0 alone"
+    # The flip test is chosen on both members' own held-out clips pooled (2 + 2 frames), not member 0's alone.
+    choice = report["flip_test"]
+    assert choice["members"] == 2 and choice["frames"] == 4
+    assert report["flip_average"] is choice["flip_average"] is (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
     state = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     assert len(state["members"]) == 1 and state["members"][0]["stage"]   # the second member, with its stage
     first_w = state["heads"]["refine.0.weight"]
