@@ -172,7 +172,8 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
     if n > 1:
         arms.update({f"ens{n}": lambda F: plain(mean_log_prob(F["members"]), F),
                      f"ens{n}+flip": lambda F: flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F),
-                     # the app's training with `members` n: the flip test where member 0's inner clips chose it
+                     # the flip test where member 0's inner clips chose it (the app's training with `members` n
+                     # now pools every member's clips for the choice: training.members_flip_choice)
                      f"ens{n}+chosen_flip": lambda F: (
                          flip_test(mean_log_prob(F["members"]), mean_log_prob(F["flipped"]), F)
                          if F["flip_choice"]["flip_average"] else plain(mean_log_prob(F["members"]), F))})

@@ -36,7 +36,8 @@ class HeadTrainConfig:
     # 2 jittered crops per frame and early stopping after 3 epochs without gain: what barbell-row's
     # figures were measured with (bench/mlcore_kp_errors.py); chosen for time, since the backbone pass
     # over the crops is most of a first training and a stage + heads epoch costs about 2.5 heads-only
-    # ones (the best epoch came 1-6 epochs in, nothing better in the 6 after it). 4 and 6 before.
+    # ones (the best epoch came 1-6 epochs in, nothing better in the 6 after it). The defaults were 4 crops
+    # and patience 6 until three members became the default: 18 minutes for one training on 2 cores.
     variants: int = 2
     scale: tuple[float, float] = (0.8, 1.25)
     shift: float = 0.08
@@ -69,8 +70,9 @@ class HeadTrainConfig:
     # epochs (training.weight_average); 0 scores and keeps the trained weights themselves.
     ema_epochs: float = 0.0
     # Trainings whose heatmaps are averaged (mlcore.blazepose.ensemble), each early-stopped on another
-    # clip-grouped inner fold. On barbell-row's held-out clips 3 members scored 0.748 mean OKS with person
-    # boxes against 0.734 for one (flip test as chosen; docs/mlcore.md), for about 3x the heads' training.
+    # clip-grouped inner fold. On barbell-row's held-out clips the command line's training with 3 members
+    # scored 0.744 mean OKS with person boxes against 0.727 for one (bench/mlcore_cli_folds.py,
+    # docs/mlcore.md), for about 3x the heads' training.
     # The web app's retrains train one (annotations.learning.training.DEFAULT_HEAD_CONFIG), for time.
     members: int = 3
     seed: int = 0
