@@ -259,7 +259,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--seed", type=int, default=0)
     tr.add_argument("--batch-size", type=int)
     tr.add_argument("--input-size", help="keypoint model input WxH, e.g. 48x64")
-    tr.add_argument("--patience", type=int, help="early-stopping patience in epochs (with --val)")
+    tr.add_argument("--patience", type=int, help="early-stopping patience in epochs (scratch: with --val; "
+                    "blazepose: on --val, else on an inner clip-grouped fold of the training file; default 3)")
     tr.add_argument("--resume", action="store_true", help="continue from MODEL_DIR/checkpoints/last.pt")
     tr.add_argument("--init-from", help="keypoints: start from this model directory's weights "
                                         "(e.g. one trained on pseudo-labels)")
