@@ -25,6 +25,7 @@ predictions are kept in $MLCORE_BENCH_OUT/cli_preds_<trained|untuned>_<box|frame
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import json
 import os
 import time
@@ -56,7 +57,7 @@ def main() -> None:
     data, images = load_barbell()
     table = coco.keypoint_table(data, COCO17)
     folds = metrics.group_kfold(table.clip_ids, FOLDS, seed=FOLD_SEED, labels=table.form_labels)
-    head = HeadTrainConfig.from_dict({**HeadTrainConfig().to_dict(), **json.loads(args.head)})
+    head = HeadTrainConfig.from_dict(json.loads(args.head))  # the defaults, overridden
     preds: dict[str, list[dict]] = {"box": [], "frame": []}
     held_out: set[int] = set()
     untuned = load_predictor("blazepose", threads=args.threads) if args.untuned else None
@@ -79,7 +80,7 @@ def main() -> None:
 def train_fold(train: dict, images: Path, model_dir: Path, backbone: str, head: HeadTrainConfig, fold: int) -> Path:
     """``train keypoints`` on one fold's training clips (no val file) into ``model_dir``; prints its report."""
     cfg = KeypointTrainConfig(backbone=resolve_backbone(backbone))
-    cfg.head = HeadTrainConfig.from_dict(head.to_dict())
+    cfg.head = dataclasses.replace(head)  # each fold its own copy
     t = time.time()
     report = train_keypoints(train, images, model_dir, config=cfg)
     emit(f"cli_folds.fold{fold}", {"train_frames": report.get("train_frames"),
