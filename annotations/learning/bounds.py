@@ -19,6 +19,7 @@ from annotations.core.params import (
     one_of,
     text,
 )
+from mlcore.blazepose.head_config import STAGE_CHOICES, WHOLE_BACKBONE
 
 MAX_EPOCHS = 2000
 # Network input sides (W and H, pixels): multiples of 16 from 32 to 512.
@@ -31,6 +32,13 @@ def _input_size(value, field):
     if (not isinstance(value, (list, tuple)) or len(value) != 2
             or not all(isinstance(v, int) and not isinstance(v, bool) and v in INPUT_SIDES for v in value)):
         raise InputError(f"'{field}' must be [W, H], each a multiple of 16 from 32 to 512")
+
+
+def _stages(value, field):
+    integer()(value, field)
+    if value not in STAGE_CHOICES:
+        raise InputError(f"'{field}' must be one of {list(STAGE_CHOICES)} (the backbone's last stages that train; "
+                         f"{WHOLE_BACKBONE} = all of it), got {value!r}")
 
 
 def _pair(low: float, high: float):
@@ -53,7 +61,7 @@ HEAD = {
     "inner_val_folds": integer(2, 20), "window": integer(1, 64), "min_presence": FRACTION,
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
-    "stage_scale": number(0, 1.0), "stages": integer(1, 2), "ema_epochs": number(0, MAX_EPOCHS),
+    "stage_scale": number(0, 1.0), "stages": _stages, "ema_epochs": number(0, MAX_EPOCHS),
     "members": integer(1, 5),
 }
 

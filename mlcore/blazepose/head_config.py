@@ -13,6 +13,10 @@ FLIP_AVERAGE: bool | None = None
 # Training the backbone's last stage with the heads: on barbell-row's held-out clips it raised mean OKS
 # (bench/mlcore_tail.py, docs/mlcore.md), for about twice the heads' training time.
 STAGE_SCALE = 0.1
+# ``stages`` that trains the whole backbone: its stem and its five stages (128, 64, 32, 16 and 8 pixels
+# square), from the crops themselves. About 7 times the 8 x 8 stage's step on a CPU: meant for a GPU.
+WHOLE_BACKBONE = 5
+STAGE_CHOICES = (1, 2, WHOLE_BACKBONE)
 
 
 @dataclass
@@ -65,7 +69,9 @@ class HeadTrainConfig:
     # BlazePose's last backbone stage (8 x 8) trained with the heads, at this fraction of their learning
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE
-    stages: int = 1                         # how many last stages train: 1 = 8 x 8; 2 = 16 x 16 and 8 x 8
+    # How many last stages train: 1 = 8 x 8; 2 = 16 x 16 and 8 x 8; WHOLE_BACKBONE = all of it. Deeper did
+    # not help on barbell-row's held-out clips with a CPU's budget (docs/mlcore.md).
+    stages: int = 1
     # Early stopping scores, and the model keeps, a moving average of the weights over about this many
     # epochs (training.weight_average); 0 scores and keeps the trained weights themselves.
     ema_epochs: float = 0.0

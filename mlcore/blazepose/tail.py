@@ -24,19 +24,23 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .head_config import WHOLE_BACKBONE
 from .heads import KeypointHeads
 from .models import BlazePoseLandmarkNet, LandmarkOutput
 from .torch_builder import _activation
 
 TAIL_FROM = 142          # first operator of pose_landmark_full.tflite's 8 x 8 stage (after its 5 x 5 stride-2 conv)
 # First operator of the last ``stages`` backbone stages: 1 = the 8 x 8 stage, 2 = the 16 x 16 stage too (its
-# input is (64, 16, 16), so its frontier, 262,144 values per crop, is smaller than the 8 x 8 stage's).
-STAGE_STARTS = {1: TAIL_FROM, 2: 100}
+# input is (64, 16, 16), so its frontier, 262,144 values per crop, is smaller than the 8 x 8 stage's);
+# WHOLE_BACKBONE = every operator, whose frontier is the crop itself (3 x 256 x 256 = 196,608 values).
+# A step of the whole backbone costs about 7 times an 8 x 8 one on a CPU: it is meant for a GPU.
+STAGE_STARTS = {1: TAIL_FROM, 2: 100, WHOLE_BACKBONE: 0}
 DEFAULT_SCALE = 0.1
 
 
 def tail_operators(net: BlazePoseLandmarkNet, first: int = TAIL_FROM) -> tuple[list[Any], list[int]]:
-    """(operators from ``first`` on that the features depend on, in execution order; their frontier tensors)."""
+    """(operators from ``first`` on that the features depend on, in execution order; their frontier tensors:
+    the ones they read that earlier operators wrote, or the crop itself from operator 0)."""
     graph = net.graph
     producer = {op.outputs[0]: op for op in graph.steps}
     needed: set[int] = set()
@@ -50,7 +54,8 @@ def tail_operators(net: BlazePoseLandmarkNet, first: int = TAIL_FROM) -> tuple[l
     ops = [op for op in graph.steps if op.index in needed]
     produced = {op.outputs[0] for op in ops}
     frontier = sorted({i for op in ops for i in op.inputs
-                       if i >= 0 and i not in produced and i not in graph.small and i in producer})
+                       if i >= 0 and i not in produced and i not in graph.small
+                       and (i in producer or i in graph.graph_inputs)})
     return ops, frontier
 
 

@@ -30,7 +30,7 @@ from .. import coco, metrics, modeldir
 from ..files import atomic_path
 from ..skeletons import Skeleton
 from ..spine_contour import DEFAULT_DEPTH
-from ..training.common import EarlyStopping, ProgressFn, no_progress, seed_everything
+from ..training.common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
 from ..transforms import apply_affine, invert_affine
 from .crop_store import CropStore, default_store
 from .crops import BOX, CropCache, build_cache, mirrored_features
@@ -102,10 +102,11 @@ def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.in
     """Keypoints (len(rows), K, 3) [x, y, score] in image pixels (of the mirrored image for flipped rows)."""
     out: list[npt.NDArray[np.float64]] = []
     heads.eval()
+    device = next(heads.parameters()).device
     with torch.no_grad():
         for s in range(0, len(rows), batch):
             r = rows[s:s + batch]
-            hm = heads(torch.from_numpy(cache.features[r].astype(np.float32))).numpy()
+            hm = heads(torch.from_numpy(cache.features[r].astype(np.float32)).to(device)).cpu().numpy()
             out.extend(decode_rows(hm, cache.matrices[r], window))
     return np.stack(out) if out else np.zeros((0, heads.num_keypoints, 3))
 
@@ -132,17 +133,18 @@ def mean_oks_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.i
 
 def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.ArrayLike, val_idx: npt.ArrayLike | None,
                 skeleton: Skeleton, net: Any, cfg: HeadTrainConfig, progress: ProgressFn = no_progress,
-                model: Any = None) -> tuple[KeypointHeads, list[dict[str, Any]], EarlyStopping]:
+                model: Any = None, device: str = "cpu") -> tuple[KeypointHeads, list[dict[str, Any]], EarlyStopping]:
     """Fit heads on the cached crops of frames ``train_idx``; early stopping on the box crops of ``val_idx``.
 
     Epoch -1 in the history is the starting point (BlazePose's heatmaps); it is kept when no epoch beats it.
     ``model``: what to train instead of new heads, a module taking the cache's features (e.g.
-    ``tail.TailHeads`` on a cache of the backbone's last stage's inputs).
+    ``tail.TailHeads`` on a cache of the backbone's last stage's inputs). ``device``: where the steps run
+    (batches move there from the cache); the trained module comes back on the CPU.
     """
     from ..training.keypoint_common import lr_factor
 
     rng = seed_everything(cfg.seed)
-    heads = new_heads(skeleton, net, cfg.hidden) if model is None else model
+    heads = (new_heads(skeleton, net, cfg.hidden) if model is None else model).to(device)
     rows = cache.training_rows(train_idx)
     val_rows = cache.rows(val_idx, (BOX,)) if val_idx is not None and len(np.asarray(val_idx)) else None
     opt = torch.optim.AdamW(heads.parameters(), lr=cfg.lr, weight_decay=cfg.weight_decay)
@@ -167,9 +169,9 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
         losses = []
         for s in range(0, len(order), cfg.batch_size):
             r = np.sort(order[s:s + cfg.batch_size])
-            x = torch.from_numpy(cache.features[r].astype(np.float32))
+            x = torch.from_numpy(cache.features[r].astype(np.float32)).to(device)
             target, weight = gaussian_targets(cache.points[r], cfg.sigma)
-            loss = heatmap_loss(heads(x), torch.from_numpy(target), torch.from_numpy(weight))
+            loss = heatmap_loss(heads(x), torch.from_numpy(target).to(device), torch.from_numpy(weight).to(device))
             for group in opt.param_groups:
                 group["lr"] = cfg.lr * lr_factor(step, total)
             opt.zero_grad()
@@ -196,7 +198,7 @@ def train_heads(cache: CropCache, samples: KeypointSamples, train_idx: npt.Array
         if val_rows is not None and stopper.should_stop:
             break
     heads.load_state_dict(best)
-    return heads.eval(), history, stopper
+    return heads.cpu().eval(), history, stopper
 
 
 def weight_average(model: torch.nn.Module, horizon_steps: float) -> Any:
@@ -233,10 +235,10 @@ def member_splits(samples: KeypointSamples, data: dict[str, Any], hcfg: HeadTrai
 
 def train_members(cache: CropCache, samples: KeypointSamples,
                   splits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], skeleton: Skeleton, net: Any,
-                  hcfg: HeadTrainConfig, mirrored: bool,
-                  progress: ProgressFn = no_progress) -> list[tuple[Any, list[dict[str, Any]], EarlyStopping]]:
-    """``train_heads`` once per (train, held-out) split of ``member_splits``, each from new heads (under the
-    last stage when ``hcfg.stage_scale`` > 0), left/right heads started as ``mirrored`` says."""
+                  hcfg: HeadTrainConfig, mirrored: bool, progress: ProgressFn = no_progress,
+                  device: str = "cpu") -> list[tuple[Any, list[dict[str, Any]], EarlyStopping]]:
+    """``train_heads`` (on ``device``) once per (train, held-out) split of ``member_splits``, each from new heads
+    (under the last stages when ``hcfg.stage_scale`` > 0), left/right heads started as ``mirrored`` says."""
     out = []
     for m, (m_tr, m_te) in enumerate(splits):
         # Members held out on other clips differ by their data; members sharing member 0's split, by seed.
@@ -253,7 +255,7 @@ def train_members(cache: CropCache, samples: KeypointSamples,
             progress((m + f) / len(splits), msg)
 
         out.append(train_heads(cache, samples, m_tr, m_te, skeleton, net, m_cfg, model=model,
-                               progress=member_progress))
+                               progress=member_progress, device=device))
     return out
 
 
@@ -289,7 +291,9 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     Same arguments and report shape as ``train_keypoints``; ``config.head`` (``HeadTrainConfig``) holds
     the settings. Without ``val``, one of ``inner_val_folds`` clip-grouped folds of ``train`` is held out
     for early stopping (the report's "val" is then those clips). ``resume`` and ``init_from`` are not
-    supported (a retrain takes minutes); ``device`` is used for the backbone pass. ``crop_store``: where
+    supported (a retrain takes minutes); ``device`` is used for the backbone pass over the crops (default the
+    CPU) and for the training steps (default CUDA when there is one: ``stages`` = WHOLE_BACKBONE trains the
+    whole backbone, which is meant for a GPU). ``crop_store``: where
     each frame's crops are kept between runs (default ``crop_store.default_store()``).
     Raises ``BlazePoseUnavailable`` when the model files are not found.
     """
@@ -335,7 +339,7 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     sides = side_convention(cache, cache.rows(tr, (BOX,)), samples, skeleton)
     mirrored = sides["mirrored"] if hcfg.mirrored_sides is None else bool(hcfg.mirrored_sides)
     members = train_members(cache, samples, splits, skeleton, net, hcfg, mirrored,
-                            progress=lambda f, m: progress(0.6 + 0.3 * f, m))
+                            progress=lambda f, m: progress(0.6 + 0.3 * f, m), device=pick_device(device))
     trained, history, stopper = members[0]
     heads, stage = trained_parts(trained)
     head_seconds = time.time() - t1

@@ -6,7 +6,9 @@ import numpy as np
 import pytest
 import torch
 
+from mlcore import coco
 from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from mlcore.images import load_rgb
 from mlcore.skeletons import COCO17
 
 
@@ -161,3 +163,66 @@ def test_one_stage_trains_from_the_deeper_cache_with_the_16x16_stage_kept_as_bla
     features.sum().backward()
     assert all(p.grad is not None for p in model.tail.parameters())
     assert all(p.grad is None for p in net.parameters())  # nothing flowed into the frozen 16 x 16 stage
+
+
+def test_the_whole_backbone_trains_from_the_crops_themselves(net, batch):
+    from mlcore.blazepose.head_config import WHOLE_BACKBONE
+    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
+    from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet, tail_operators
+    from mlcore.blazepose.training import new_stage_heads
+
+    x, full, _ = batch
+    with torch.no_grad():
+        frontier = FrontierNet(net, STAGE_STARTS[WHOLE_BACKBONE]).run(x)
+    assert torch.equal(frontier.features, x.reshape(2, -1))  # the frontier of the whole backbone is the crop
+    for name in ("landmarks", "presence", "heatmaps"):
+        assert torch.equal(getattr(frontier, name), getattr(full, name)), name
+    torch.manual_seed(0)
+    model = new_stage_heads(COCO17, net, 8, 0.1, stages=WHOLE_BACKBONE)  # the default scale: 1 overshoots
+    assert model.tail.packed_size == 3 * 256 * 256
+    stem = min((k for k in net.graph.convs.state_dict() if k.endswith(".weight")), key=lambda k: int(k.split(".")[0]))
+    features_path = {f"w{op.index}" for op in tail_operators(net, 0)[0] if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D")}
+    assert f"w{stem.split('.')[0]}" in features_path  # every convolution the features depend on trains, the stem too
+    assert {k for k in model.tail.delta if k.startswith("w")} == features_path
+    with torch.no_grad():
+        assert float((model.tail(frontier.features) - full.features).abs().max()) < 1e-5
+    points = np.full((2, 17, 3), 32.0)
+    points[..., 2] = 1.0
+    target, weight = (torch.from_numpy(a) for a in gaussian_targets(points, 2.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(4):
+        loss = heatmap_loss(model(frontier.features), target, weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    assert losses[-1] < losses[0]
+    assert not torch.equal(model.tail.tuned_weights()[stem], net.graph.convs.state_dict()[stem])  # ... the stem too
+
+
+def test_a_whole_backbone_model_directory_predicts_as_it_trained(net, dataset, tmp_path):
+    from mlcore.blazepose.finetuned import BlazePoseHeadsPredictor
+    from mlcore.blazepose.head_config import WHOLE_BACKBONE, HeadTrainConfig
+    from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
+    from tests.mlcore.test_blazepose_heads import _four_frames
+
+    data = _four_frames(dataset)
+    head = HeadTrainConfig(epochs=1, variants=0, batch_size=4, hidden=8, inner_val_folds=2, members=2,
+                           stages=WHOLE_BACKBONE, flip_average=False)
+    report = train_keypoints(data, dataset / "images", tmp_path, config=KeypointTrainConfig(backbone="blazepose",
+                                                                                          head=head))
+    state = torch.load(tmp_path / "model.pt", map_location="cpu", weights_only=False)
+    assert len(state["members"]) == 1 and state["config"]["head"]["stages"] == WHOLE_BACKBONE
+    stem = min(state["stage"], key=lambda k: int(k.split(".")[0]))
+    assert int(stem.split(".")[0]) < 10  # the members carry the whole backbone, stem included
+    assert report["onnx_max_abs_diff"] < 1e-2
+    predictor = BlazePoseHeadsPredictor(tmp_path)
+    image = load_rgb(coco.ImageIndex(dataset / "images").find(data["images"][0]["file_name"]))
+    box = np.asarray(data["annotations"][0]["bbox"], dtype=np.float64)[None]
+    (inst,) = predictor.predict(image, box)
+    assert inst.keypoints.shape == (17, 3) and np.isfinite(inst.keypoints).all()
+    # The ensemble reads the crop itself and runs each member's own backbone on it.
+    result = predictor.run_roi(image, inst.extra["roi"])
+    assert result.output.features.shape == (1, 3 * 256 * 256)
+    assert np.allclose(result.keypoints[:, :2], inst.keypoints[:, :2])

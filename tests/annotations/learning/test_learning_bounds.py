@@ -34,6 +34,8 @@ def stored_settings(project) -> dict:
     ({"keypoint_config": {"head": {"flip_average": "yes"}}}, "flip_average"),
     ({"keypoint_config": {"head": {"ema_epochs": -1}}}, "ema_epochs"),
     ({"keypoint_config": {"head": {"members": 9}}}, "members"),
+    ({"keypoint_config": {"head": {"stages": 3}}}, "stages"),
+    ({"keypoint_config": {"head": {"stages": True}}}, "stages"),
     ({"form_config": {"epochs": -5}}, "epochs"),
     ({"form_config": {"arch": "transformer"}}, "arch"),
     ({"mc_samples": 65}, "mc_samples"),
@@ -56,6 +58,13 @@ def test_sensible_learning_settings_are_saved(project, users):
     assert r.status_code == 200, r.content
     assert stored_settings(project)["keypoint_config"]["input_size"] == [192, 256]
     assert stored_settings(project)["keypoint_config"]["head"]["ema_epochs"] == 1.5
+
+
+@pytest.mark.parametrize("stages", [1, 2, 5])
+def test_the_last_stages_or_the_whole_backbone_may_train(project, users, stages):
+    r = api_client(users["pi"]).patch(SETTINGS, {"keypoint_config": {"head": {"stages": stages}}}, format="json")
+    assert r.status_code == 200, r.content
+    assert stored_settings(project)["keypoint_config"]["head"]["stages"] == stages
 
 
 @pytest.mark.parametrize("choice", [None, True, False])
