@@ -274,11 +274,12 @@ def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], i
     mirrored about the ROI's centre (MediaPipe's 8-bit rounding as the predictor's).
     """
     out = []
+    device = next(iter(net.parameters())).device  # where the predictor put it (a FrontierNet passes its net's)
     for s in range(0, len(rows), batch):
         chunk = rows[s:s + batch]
         crops = [np.round(warp_replicate(images[int(cache.sample[r])], mirrored_matrix(cache.matrices[r]), INPUT_SIZE))
                  / 255.0 for r in chunk]
         x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
         with torch.no_grad():
-            out.append(net.run(x).features.numpy().astype(dtype))
+            out.append(net.run(x.to(device)).features.cpu().numpy().astype(dtype))
     return np.concatenate(out) if out else np.zeros((0, *cache.features.shape[1:]), dtype=dtype)
