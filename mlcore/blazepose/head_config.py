@@ -70,7 +70,8 @@ class HeadTrainConfig:
     # rate (mlcore/blazepose/tail.py); 0 keeps the whole backbone frozen.
     stage_scale: float = STAGE_SCALE
     # How many last stages train: 1 = 8 x 8; 2 = 16 x 16 and 8 x 8; WHOLE_BACKBONE = all of it. Deeper did
-    # not help on barbell-row's held-out clips with a CPU's budget (docs/mlcore.md).
+    # not help on barbell-row's held-out clips with a CPU's budget of crops and epochs: the whole backbone
+    # scored about 0.06 mean OKS below the 8 x 8 stage (bench/mlcore_cli_folds.py, docs/mlcore.md).
     stages: int = 1
     # Early stopping scores, and the model keeps, a moving average of the weights over about this many
     # epochs (training.weight_average); 0 scores and keeps the trained weights themselves.
