@@ -36,6 +36,25 @@ def batch(net):
         return x, net.run(x), FrontierNet(net).run(x)
 
 
+def _train(model, features, steps: int) -> list[float]:
+    """``steps`` AdamW steps (lr 1e-3) of ``model`` on ``features`` towards every point at cell (32, 32);
+    returns the losses."""
+    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
+
+    points = np.full((len(features), 17, 3), 32.0)
+    points[..., 2] = 1.0
+    target, weight = (torch.from_numpy(a) for a in gaussian_targets(points, 2.0))
+    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
+    losses = []
+    for _ in range(steps):
+        loss = heatmap_loss(model(features), target, weight)
+        opt.zero_grad()
+        loss.backward()
+        opt.step()
+        losses.append(float(loss.detach()))
+    return losses
+
+
 def test_the_tail_from_the_cached_frontier_reproduces_the_backbone_features_exactly(net, batch):
     from mlcore.blazepose.tail import BackboneTail
 
@@ -52,7 +71,6 @@ def test_the_tail_from_the_cached_frontier_reproduces_the_backbone_features_exac
 
 
 def test_training_the_stage_lowers_the_loss_and_leaves_the_network_untouched(net, batch):
-    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
     from mlcore.blazepose.tail import BackboneTail, TailHeads
     from mlcore.blazepose.training import new_heads
 
@@ -63,18 +81,7 @@ def test_training_the_stage_lowers_the_loss_and_leaves_the_network_untouched(net
     heads_params = {id(p) for p in model.heads.parameters()}
     stage = [p for p in model.parameters() if id(p) not in heads_params]
     assert stage and all(p.requires_grad for p in stage)
-    points = np.full((2, 17, 3), 32.0)
-    points[..., 2] = 1.0
-    target, weight = gaussian_targets(points, 2.0)
-    target_t, weight_t = torch.from_numpy(target), torch.from_numpy(weight)
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(8):
-        loss = heatmap_loss(model(frontier.features), target_t, weight_t)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = _train(model, frontier.features, 8)
     assert losses[-1] < losses[0]
     assert any(float(p.detach().abs().max()) > 0 for p in stage)  # the stage itself moved
     for k, v in net.graph.convs.state_dict().items():  # the shared network did not
@@ -120,7 +127,6 @@ def test_a_model_directory_carries_its_trained_stage_to_the_predictor(net, datas
 
 
 def test_two_stages_reproduce_the_features_from_their_smaller_frontier_and_train_the_16x16_stage(net, batch):
-    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
     from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet, tail_operators
     from mlcore.blazepose.training import new_stage_heads
 
@@ -135,15 +141,7 @@ def test_two_stages_reproduce_the_features_from_their_smaller_frontier_and_train
     ops16 = {op.index for op in tail_operators(net, STAGE_STARTS[2])[0]
              if op.kind in ("CONV_2D", "DEPTHWISE_CONV_2D") and op.index < STAGE_STARTS[1]}
     assert ops16 and {f"w{i}" for i in ops16} <= set(model.tail.delta)
-    points = np.full((2, 17, 3), 32.0)
-    points[..., 2] = 1.0
-    target, weight = (torch.from_numpy(a) for a in gaussian_targets(points, 2.0))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    for _ in range(3):
-        loss = heatmap_loss(model(frontier.features), target, weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
+    _train(model, frontier.features, 3)
     moved = {k.split(".")[0] for k, v in model.tail.tuned_weights().items()
              if not torch.equal(v, net.graph.convs.state_dict()[k])}
     assert {str(i) for i in ops16} & moved  # the 16 x 16 stage itself trained
@@ -167,7 +165,6 @@ def test_one_stage_trains_from_the_deeper_cache_with_the_16x16_stage_kept_as_bla
 
 def test_the_whole_backbone_trains_from_the_crops_themselves(net, batch):
     from mlcore.blazepose.head_config import WHOLE_BACKBONE
-    from mlcore.blazepose.heads import gaussian_targets, heatmap_loss
     from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet, tail_operators
     from mlcore.blazepose.training import new_stage_heads
 
@@ -186,17 +183,7 @@ def test_the_whole_backbone_trains_from_the_crops_themselves(net, batch):
     assert {k for k in model.tail.delta if k.startswith("w")} == features_path
     with torch.no_grad():
         assert float((model.tail(frontier.features) - full.features).abs().max()) < 1e-5
-    points = np.full((2, 17, 3), 32.0)
-    points[..., 2] = 1.0
-    target, weight = (torch.from_numpy(a) for a in gaussian_targets(points, 2.0))
-    opt = torch.optim.AdamW(model.parameters(), lr=1e-3)
-    losses = []
-    for _ in range(4):
-        loss = heatmap_loss(model(frontier.features), target, weight)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        losses.append(float(loss.detach()))
+    losses = _train(model, frontier.features, 4)
     assert losses[-1] < losses[0]
     assert not torch.equal(model.tail.tuned_weights()[stem], net.graph.convs.state_dict()[stem])  # ... the stem too
 
