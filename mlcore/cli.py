@@ -23,6 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import __version__
+from .blazepose.head_config import STAGE_CHOICES, WHOLE_BACKBONE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -270,9 +271,10 @@ def build_parser() -> argparse.ArgumentParser:
                          "auto (the default) = blazepose when those files are found, else scratch")
     tr.add_argument("--stage-scale", type=float, help="keypoints, blazepose: the backbone's last stage trains with "
                     "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
-    tr.add_argument("--stages", type=int, choices=[1, 2, 5], help="keypoints, blazepose: how many last backbone "
-                    "stages train (1 = the 8 x 8 stage, the default; 2 = the 16 x 16 stage too; 5 = the whole "
-                    "backbone, for a GPU: a step costs about 7 times an 8 x 8 one on a CPU)")
+    tr.add_argument("--stages", type=int, choices=STAGE_CHOICES, help="keypoints, blazepose: how many last backbone "
+                    "stages train (1 = the 8 x 8 stage, the default; 2 = the 16 x 16 stage too; "
+                    f"{WHOLE_BACKBONE} = the whole backbone, for a GPU: a step costs about 7 times an 8 x 8 one "
+                    "on a CPU)")
     tr.add_argument("--flip-average", choices=["choose", "on", "off"], default="choose",
                     help="keypoints, blazepose: answer with the mean of the plain and the mirrored pass; choose = "
                          "when it scores higher on the held-out clips (the default)")
