@@ -273,7 +273,7 @@ def build_parser() -> argparse.ArgumentParser:
                     "the heads at this fraction of their learning rate (default 0.1; 0 = heads alone)")
     tr.add_argument("--stages", type=int, choices=STAGE_CHOICES, help="keypoints, blazepose: how many last backbone "
                     "stages train (1 = the 8 x 8 stage, the default; 2 = the 16 x 16 stage too; "
-                    f"{WHOLE_BACKBONE} = the whole backbone, for a GPU: a step costs about 7 times an 8 x 8 one "
+                    f"{WHOLE_BACKBONE} = the whole backbone, for a GPU: several times the 8 x 8 stage's training "
                     "on a CPU)")
     tr.add_argument("--flip-average", choices=["choose", "on", "off"], default="choose",
                     help="keypoints, blazepose: answer with the mean of the plain and the mirrored pass; choose = "

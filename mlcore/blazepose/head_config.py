@@ -14,7 +14,7 @@ FLIP_AVERAGE: bool | None = None
 # (bench/mlcore_tail.py, docs/mlcore.md), for about twice the heads' training time.
 STAGE_SCALE = 0.1
 # ``stages`` that trains the whole backbone: its stem and its five stages (128, 64, 32, 16 and 8 pixels
-# square), from the crops themselves. About 7 times the 8 x 8 stage's step on a CPU: meant for a GPU.
+# square), from the crops themselves. Several times the 8 x 8 stage's training on a CPU: meant for a GPU.
 WHOLE_BACKBONE = 5
 STAGE_CHOICES = (1, 2, WHOLE_BACKBONE)
 

@@ -33,7 +33,7 @@ TAIL_FROM = 142          # first operator of pose_landmark_full.tflite's 8 x 8 s
 # First operator of the last ``stages`` backbone stages: 1 = the 8 x 8 stage, 2 = the 16 x 16 stage too (its
 # input is (64, 16, 16), so its frontier, 262,144 values per crop, is smaller than the 8 x 8 stage's);
 # WHOLE_BACKBONE = every operator, whose frontier is the crop itself (3 x 256 x 256 = 196,608 values).
-# A step of the whole backbone costs about 7 times an 8 x 8 one on a CPU: it is meant for a GPU.
+# Training the whole backbone takes several times the 8 x 8 stage's on a CPU (docs/mlcore.md): it is meant for a GPU.
 STAGE_STARTS = {1: TAIL_FROM, 2: 100, WHOLE_BACKBONE: 0}
 DEFAULT_SCALE = 0.1
 
