@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
 
 from . import __version__
-from .blazepose.head_config import STAGE_CHOICES, WHOLE_BACKBONE
+from .blazepose.head_config import STAGE_CHOICES, TEST_VIEW_RULES, WHOLE_BACKBONE
 
 if TYPE_CHECKING:
     import numpy as np
@@ -143,6 +143,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 cfg.head.stage_scale = args.stage_scale
             cfg.head.stages = args.stages or cfg.head.stages
             cfg.head.flip_average = {"choose": None, "on": True, "off": False}[args.flip_average]
+            cfg.head.test_views = None if args.test_views == "choose" else args.test_views
             cfg.head.temporal_smoothing = args.temporal_smoothing
             if args.ema_epochs is not None:
                 cfg.head.ema_epochs = args.ema_epochs
@@ -278,6 +279,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--flip-average", choices=["choose", "on", "off"], default="choose",
                     help="keypoints, blazepose: answer with the mean of the plain and the mirrored pass; choose = "
                          "when it scores higher on the held-out clips (the default)")
+    tr.add_argument("--test-views", choices=["choose", *TEST_VIEW_RULES], default="choose",
+                    help="keypoints, blazepose: how each crop is read: plain; with its mirror averaged point by "
+                         "point (flip_points) or on the heatmaps (flip_maps); with crops zoomed x0.9 and x1.1 "
+                         "(zoom); all four views on the heatmaps (zoom_flip_maps); choose = the rule that scores "
+                         "highest on the held-out clips (the default; --flip-average on/off forces flip_points or "
+                         "plain)")
     tr.add_argument("--temporal-smoothing", action="store_true", help="keypoints, blazepose: choose each point's "
                     "smoothing radius along a clip on the held-out clips (predict applies it)")
     tr.add_argument("--members", type=int, choices=range(1, 6), metavar="1-5", help="keypoints, blazepose: "

@@ -19,7 +19,7 @@ from annotations.core.params import (
     one_of,
     text,
 )
-from mlcore.blazepose.head_config import STAGE_CHOICES, WHOLE_BACKBONE
+from mlcore.blazepose.head_config import STAGE_CHOICES, TEST_VIEW_RULES, WHOLE_BACKBONE
 
 MAX_EPOCHS = 2000
 # Network input sides (W and H, pixels): multiples of 16 from 32 to 512.
@@ -62,7 +62,7 @@ HEAD = {
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
     "stage_scale": number(0, 1.0), "stages": _stages, "ema_epochs": number(0, MAX_EPOCHS),
-    "members": integer(1, 5),
+    "members": integer(1, 5), "test_views": text(TEST_VIEW_RULES, null=True),
 }
 
 # mlcore.training.keypoints.KeypointTrainConfig, as JSON.

@@ -50,6 +50,12 @@ def retrain_family(project, settings: LearningSettings | None = None) -> dict:
             "why": "BlazePose's model files were not found (install the MediaPipe extra: make install)"}
 
 
+# How a keypoint version reads each crop (model.json's test_views, mlcore.blazepose.test_views.RULES).
+TEST_VIEW_WORDS = {"flip_points": "flip test", "flip_maps": "flip test on the heatmaps",
+                   "zoom": "zoomed crops on the heatmaps",
+                   "zoom_flip_maps": "flip test and zoomed crops on the heatmaps"}
+
+
 def inference_text(version: ModelVersion) -> str:
     """How a keypoint version answers beyond one plain pass, in words ("" when it does not): the mean of
     several trainings' heatmaps, the flip test and each point's smoothing along a clip (the last two chosen
@@ -59,8 +65,9 @@ def inference_text(version: ModelVersion) -> str:
     members = int(((meta.get("config") or {}).get("head") or {}).get("members") or 1)
     if members > 1:
         parts.append(f"mean of {members} trainings")
-    if meta.get("flip_average"):
-        parts.append("flip test")
+    rule = meta.get("test_views") or ("flip_points" if meta.get("flip_average") else "plain")
+    if rule != "plain":
+        parts.append(TEST_VIEW_WORDS.get(rule, rule))
     radius = {name: r for name, r in (meta.get("smoothing_radius") or {}).items() if r}
     if radius:
         span = ", ".join(f"{name} {'whole clip' if r < 0 else f'±{r}'}" for name, r in radius.items())

@@ -22,7 +22,7 @@ from ..files import atomic_path
 from ..training.common import ProgressFn, no_progress
 from ..transforms import apply_affine
 from .crop_store import CropStore, FrameCrops, frame_key
-from .flip_test import mirrored_matrix
+from .flip_test import MIRROR
 from .head_config import HeadTrainConfig
 from .heads import STRIDE
 from .models import INPUT_SIZE
@@ -273,11 +273,19 @@ def mirrored_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], i
     images: the frames (H, W, 3) uint8 RGB, indexed by ``cache.sample``. The crop is the cache's own
     mirrored about the ROI's centre (MediaPipe's 8-bit rounding as the predictor's).
     """
+    return view_features(net, cache, rows, images, MIRROR, batch, dtype)
+
+
+def view_features(net: Any, cache: CropCache, rows: npt.NDArray[np.int64], images: list[np.ndarray],
+                  view: npt.NDArray[np.float64], batch: int = 8, dtype: type = np.float16) -> np.ndarray:
+    """As ``mirrored_features``, for any view (3, 3) of the crops: plain crop pixels -> view crop pixels
+    (``test_views``); the view's image -> crop matrix is view @ the row's matrix."""
     out = []
     device = next(iter(net.parameters())).device  # where the predictor put it (a FrontierNet passes its net's)
     for s in range(0, len(rows), batch):
         chunk = rows[s:s + batch]
-        crops = [np.round(warp_replicate(images[int(cache.sample[r])], mirrored_matrix(cache.matrices[r]), INPUT_SIZE))
+        crops = [np.round(warp_replicate(images[int(cache.sample[r])],
+                                         (view @ np.vstack([cache.matrices[r], [0.0, 0.0, 1.0]]))[:2], INPUT_SIZE))
                  / 255.0 for r in chunk]
         x = torch.from_numpy(np.stack(crops).astype(np.float32).transpose(0, 3, 1, 2).copy())
         with torch.no_grad():

@@ -26,9 +26,11 @@ contour cannot be traced) with score 0 and listed in ``extra["heuristic_keypoint
 Their rows of ``flip_keypoints`` are NaN, so no uncertainty signal reads them.
 ``smoothing_radius`` (K,) holds each output point's radius for smoothing along a clip, which
 ``pipeline.predict_coco`` applies (model.json's ``smoothing_radius``, chosen on held-out clips).
-A model whose model.json says ``flip_average`` answers the mean of the plain pass and the mirrored
-one (the flip test top-down pose models are scored with), whether or not flip_test asks for the
-mirrored pass as a signal. A model trained with several members (model.pt's ``members``) answers the
+model.json's ``test_views`` (``test_views.RULES``, chosen by the training on held-out clips) says how each
+crop is read: "plain"; "flip_points", the mean of the plain and the mirrored pass point by point (the
+flip test top-down pose models are scored with; a model written before the rules says ``flip_average``);
+or the mean heatmap of several views of the crop (mirrored, zoomed x0.9 and x1.1) on the plain crop's
+grid ("flip_maps", "zoom", "zoom_flip_maps"), whose mirrored view then also gives ``flip_keypoints``. A model trained with several members (model.pt's ``members``) answers the
 mean of their heatmaps (``ensemble.HeadsEnsemble``) in both passes.
 """
 
@@ -51,9 +53,11 @@ from .detector import PoseDetector
 from .ensemble import HeadsEnsemble, member_module
 from .flip_test import averaged
 from .heads import STRIDE, KeypointHeads, decode_heatmaps
+from .models import INPUT_SIZE
 from .predictor import BlazePosePredictor, RoiResult, tracking_roi
-from .roi import Roi
+from .roi import Roi, warp_replicate
 from .tail import STAGE_STARTS, FrontierNet
+from .test_views import RULES, VIEWS, rule_keypoints, view_keypoints, view_matrix
 
 # A keypoint without a BlazePose landmark needs this many labelled training frames before its heatmap
 # head counts as a prediction (a head learned from zero on a handful of frames answers their mean pose).
@@ -78,6 +82,7 @@ class HeadsRoiResult(RoiResult):
     """``RoiResult`` plus the heads' keypoints (K, 3) [x, y, score] in image pixels, in the model's skeleton."""
 
     keypoints: npt.NDArray[np.float64] | None = None
+    logits: npt.NDArray[np.float32] | None = None   # the heads' heatmaps (1, K, 64, 64) of the crop
 
 
 class BlazePoseHeadsPredictor(BlazePosePredictor):
@@ -105,7 +110,11 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         self.version = str(meta["version"])
         self.window = int(meta.get("window", 5))
         self.frame_fallback = bool(meta.get("frame_fallback", False))
-        self.flip_average = bool(meta.get("flip_average", False))
+        # How each crop is read (test_views.RULES); models written before the rules: their flip_average.
+        self.test_views = str(meta.get("test_views") or ("flip_points" if meta.get("flip_average") else "plain"))
+        if self.test_views not in RULES:
+            raise ValueError(f"{path}: unknown test_views {self.test_views!r} in model.json")
+        self.flip_average = self.test_views == "flip_points"
         # Each output point's radius for smoothing along a clip (pipeline.predict_coco); 0 where none was chosen.
         radius = {normalise_name(n): int(r) for n, r in (meta.get("smoothing_radius") or {}).items()}
         self.smoothing_radius = np.array([radius.get(normalise_name(n), 0) for n in self.skeleton.keypoints],
@@ -152,7 +161,7 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         kp = decode_heatmaps(hm, self.window)[0]
         kp[:, :2] = apply_affine(kp[:, :2] * STRIDE, invert_affine(base.matrix))
         return HeadsRoiResult(roi=base.roi, matrix=base.matrix, landmarks39=base.landmarks39,
-                              presence=base.presence, output=base.output, keypoints=kp)
+                              presence=base.presence, output=base.output, keypoints=kp, logits=hm)
 
     def predict(self, image: np.ndarray, boxes: np.ndarray | None = None, flip_test: bool = False) -> list[Instance]:
         """image (H, W, 3) uint8 RGB; boxes (M, 4) [x, y, w, h] or None (whole frame through the detector)."""
@@ -171,7 +180,17 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
             inst = Instance(keypoints=kp, bbox=np.asarray(box, dtype=np.float64), score=0.0,
                             extra={"roi": result.roi, "presence": result.presence, "landmarks33": mp33,
                                    "frame_fallback": fallback})
-            if flip_test or self.flip_average:
+            views: dict[str, torch.Tensor] = {}
+            if len(RULES[self.test_views]) > 1 and not self.flip_average:  # a rule on the views' heatmaps
+                views = self._view_logits(image, result, RULES[self.test_views])
+                inst.keypoints = self._out(rule_keypoints(self.test_views, views, result.matrix[None],
+                                                          self.heads_skeleton.flip_index, self.window)[0])
+            if "mirror" in views and flip_test:   # the flip signal from the mirrored view already read
+                flipped = self._out(view_keypoints("mirror", views["mirror"], result.matrix[None],
+                                                   self.heads_skeleton.flip_index, self.window)[0])
+                flipped[self.unlearned] = np.nan
+                inst.extra["flip_keypoints"] = flipped
+            elif flip_test or self.flip_average:
                 flipped = self._flipped_heads(image, result.roi)
                 flipped[self.unlearned] = np.nan
                 if flip_test:
@@ -199,6 +218,21 @@ class BlazePoseHeadsPredictor(BlazePosePredictor):
         extra["heuristic_keypoints"] = [int(i) for i in np.flatnonzero(placed)]
         extra["unpredicted_keypoints"] = [int(i) for i in self.unlearned if not placed[i]]
         extra["spine_method"] = placement.method
+        return out
+
+    def _view_logits(self, image: np.ndarray, result: HeadsRoiResult,
+                     views: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """The heads' heatmap logits (1, K, 64, 64) on each named view (``test_views.VIEWS``) of the crop of
+        ``result``, the model's skeleton; the plain view is the one ``run_roi`` read."""
+        out = {"plain": torch.from_numpy(np.asarray(result.logits, dtype=np.float32))}
+        for name in views:
+            if name == "plain":
+                continue
+            m = view_matrix(VIEWS[name], result.matrix)
+            crop = np.round(warp_replicate(image, m, INPUT_SIZE)) / 255.0    # MediaPipe's 8-bit crop (crop_roi)
+            x = torch.from_numpy(crop.astype(np.float32).transpose(2, 0, 1)[None].copy()).to(self.device)
+            with torch.no_grad():
+                out[name] = self.heatmap_model(self.net.run(x).features).cpu()
         return out
 
     def _flipped_heads(self, image: np.ndarray, roi: Roi) -> npt.NDArray[np.float64]:

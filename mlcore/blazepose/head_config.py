@@ -17,6 +17,10 @@ STAGE_SCALE = 0.1
 # square), from the crops themselves. Several times the 8 x 8 stage's training on a CPU: meant for a GPU.
 WHOLE_BACKBONE = 5
 STAGE_CHOICES = (1, 2, WHOLE_BACKBONE)
+# How a model reads each crop at test time (mlcore.blazepose.test_views.RULES, kept in step with it here so
+# that settings stay free of torch): the plain crop, with its mirror (point by point or on the heatmaps),
+# with two zoomed crops, or all four views on the heatmaps.
+TEST_VIEW_RULES = ("plain", "flip_points", "flip_maps", "zoom", "zoom_flip_maps")
 
 
 @dataclass
@@ -59,6 +63,10 @@ class HeadTrainConfig:
     track: bool = True                      # ... second pass on the tracking ROI with boxes
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
+    # The test-time rule (TEST_VIEW_RULES); None: the one that scores highest on the held-out clips when
+    # flip_average is None too (flip_average True / False force "flip_points" / "plain"). On barbell-row the
+    # heatmap rules raised held-out mean OKS over the point-wise flip test (bench/mlcore_test_views.py).
+    test_views: str | None = None
     # Left/right points start from their twins' BlazePose channels (labels naming sides as a mirror does);
     # None: whichever way BlazePose's own landmarks agree better with the training labels (side_convention).
     mirrored_sides: bool | None = None

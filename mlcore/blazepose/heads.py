@@ -34,6 +34,7 @@ import torch.nn.functional as F
 from torch import Tensor, nn
 
 from ..skeletons import MEDIAPIPE33, Skeleton, normalise_name
+from ..transforms import apply_affine, invert_affine
 from .models import FEATURE_CHANNELS, INPUT_SIZE, BlazePoseLandmarkNet
 
 HEATMAP_SIZE = 64
@@ -177,3 +178,14 @@ def decode_heatmaps(logits: npt.NDArray[np.float32] | npt.NDArray[np.float64],
             rr, cc = np.mgrid[r0:r1, c0:c1]
             out[i, j] = [(cc * p).sum() / mass, (rr * p).sum() / mass, mass]
     return out
+
+
+def decode_rows(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matrices: npt.NDArray[np.float64],
+                window: int = 5) -> npt.NDArray[np.float64]:
+    """Keypoints (N, K, 3) [x, y, score] in image pixels from crop heatmaps (N, K, 64, 64) and their
+    image -> crop matrices (N, 2, 3). Logits and log-probabilities decode alike (softmax is shift-invariant).
+    """
+    dec = decode_heatmaps(heatmaps, window)
+    for d, m in zip(dec, matrices, strict=True):
+        d[:, :2] = apply_affine(d[:, :2] * STRIDE, invert_affine(m))
+    return dec

@@ -31,22 +31,21 @@ from ..files import atomic_path
 from ..skeletons import Skeleton
 from ..spine_contour import DEFAULT_DEPTH
 from ..training.common import EarlyStopping, ProgressFn, no_progress, pick_device, seed_everything
-from ..transforms import apply_affine, invert_affine
 from .crop_store import CropStore, default_store
-from .crops import BOX, CropCache, build_cache, mirrored_features
-from .flip_test import averaged
+from .crops import BOX, CropCache, build_cache, mirrored_features, view_features
 from .head_config import HeadTrainConfig
 from .heads import (
     STRIDE,
     KeypointHeads,
     PoseNetWithHeads,
-    decode_heatmaps,
+    decode_rows,
     gaussian_targets,
     heatmap_loss,
     landmark_index,
 )
 from .models import INPUT_SIZE
 from .tail import STAGE_STARTS, BackboneTail, FrontierNet, TailHeads, with_stage
+from .test_views import RULES, VIEWS, rule_keypoints
 
 if TYPE_CHECKING:
     from ..training.keypoint_common import KeypointSamples, KeypointTrainConfig
@@ -109,17 +108,6 @@ def predict_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.in
             hm = heads(torch.from_numpy(cache.features[r].astype(np.float32)).to(device)).cpu().numpy()
             out.extend(decode_rows(hm, cache.matrices[r], window))
     return np.stack(out) if out else np.zeros((0, heads.num_keypoints, 3))
-
-
-def decode_rows(heatmaps: npt.NDArray[np.float32] | npt.NDArray[np.float64], matrices: npt.NDArray[np.float64],
-                window: int = 5) -> npt.NDArray[np.float64]:
-    """Keypoints (N, K, 3) [x, y, score] in image pixels from crop heatmaps (N, K, 64, 64) and their
-    image -> crop matrices (N, 2, 3). Logits and log-probabilities decode alike (softmax is shift-invariant).
-    """
-    dec = decode_heatmaps(heatmaps, window)
-    for d, m in zip(dec, matrices, strict=True):
-        d[:, :2] = apply_affine(d[:, :2] * STRIDE, invert_affine(m))
-    return dec
 
 
 def mean_oks_rows(heads: KeypointHeads, cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
@@ -364,7 +352,8 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(trained, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
                                       skeleton)
-    report["flip_average"] = bool(hcfg.flip_average)
+    report["test_views"] = fixed_test_views(hcfg) or "plain"   # without held-out clips nothing is chosen
+    report["flip_average"] = "mirror" in RULES[report["test_views"]]
     if len(te):
         val_rows = cache.rows(te, (BOX,))
         plain = predict_rows(trained, cache, val_rows, hcfg.window)
@@ -374,13 +363,17 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
             report["val_model"] = "member 0 alone"
         report["best_epoch"] = stopper.best_epoch + 1
         chosen = plain  # the held-out predictions as the model will make them
-        if hcfg.flip_average is None or (hcfg.flip_average and hcfg.temporal_smoothing):
-            progress(0.95, "flip test on the held-out clips")
-            choice, val_mirrored = members_flip_choice(members, splits, net, cache, plain, samples, skeleton, hcfg)
-            if hcfg.flip_average is None:
-                report["flip_test"], report["flip_average"] = choice, choice["flip_average"]
-            if report["flip_average"]:
-                chosen = averaged(plain, val_mirrored)
+        rule = fixed_test_views(hcfg)
+        if rule is None or (rule != "plain" and hcfg.temporal_smoothing):
+            progress(0.95, "test-time views on the held-out clips")
+            choice, chosen = members_views_choice(members, splits, net, cache, samples, skeleton, hcfg,
+                                                  tuple(RULES) if rule is None else (rule,))
+            if rule is None:
+                report["test_views_choice"] = choice
+                report["flip_test"] = choice["flip_test"]
+                rule = choice["test_views"]
+        report["test_views"] = rule
+        report["flip_average"] = "mirror" in RULES[rule]
         if hcfg.temporal_smoothing:
             report["temporal_smoothing"] = smoothing_choice(chosen, cache.sample[val_rows], samples, skeleton,
                                                             [train, *([val] if val is not None else [])])
@@ -417,30 +410,76 @@ def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int
     return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton), mirrored
 
 
-def members_flip_choice(members: list[tuple[Any, list[dict[str, Any]], EarlyStopping]],
-                        splits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], net: Any,
-                        cache: CropCache, plain: npt.NDArray[np.float64], samples: KeypointSamples,
-                        skeleton: Skeleton, hcfg: HeadTrainConfig) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
-    """``flip_choice`` pooled over every member's own held-out clips: each member's plain and mirrored pass on
-    the box crops of the frames it was early-stopped on. With 3-4 clips per inner fold one member's clips
-    decide a 0.005 question by chance; members held out on other folds see most of the training clips.
-    Members that share member 0's clips (a val file) add nothing and are left out. ``plain``: member 0's
-    plain pass on its held-out box crops. Returns the choice (with ``members``: how many were pooled) and
-    member 0's mirrored pass (len(plain), K, 3)."""
-    from .flip_test import choose_flip_average
+def fixed_test_views(hcfg: HeadTrainConfig) -> str | None:
+    """The test-time rule (``test_views.RULES``) the settings force, or None when the training chooses it:
+    ``test_views`` when set, else ``flip_average`` True / False as "flip_points" / "plain"."""
+    if hcfg.test_views is not None:
+        if hcfg.test_views not in RULES:
+            raise ValueError(f"test_views must be one of {', '.join(RULES)} or None, not {hcfg.test_views!r}")
+        return hcfg.test_views
+    if hcfg.flip_average is None:
+        return None
+    return "flip_points" if hcfg.flip_average else "plain"
 
-    plains, mirrors, idx = [], [], []
+
+def view_logits(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
+                hcfg: HeadTrainConfig, views: tuple[str, ...], batch: int = 64) -> dict[str, torch.Tensor]:
+    """Heatmap logits (len(rows), K, 64, 64) of ``model`` (heads, or stage + heads) on each named view
+    (``test_views.VIEWS``) of the crops ``rows``; ``net``: BlazePose's backbone."""
+    runner = FrontierNet(net, STAGE_STARTS[hcfg.stages]) if hcfg.stage_scale > 0 else net
+    device = next(model.parameters()).device
+    model.eval()
+    out = {}
+    for name in views:
+        feats = (cache.features[rows] if name == "plain"
+                 else view_features(runner, cache, rows, samples.images, VIEWS[name]))
+        with torch.no_grad():
+            out[name] = torch.cat([model(torch.from_numpy(feats[s:s + batch].astype(np.float32)).to(device)).cpu()
+                                   for s in range(0, len(feats), batch)])
+    return out
+
+
+def members_views_choice(members: list[tuple[Any, list[dict[str, Any]], EarlyStopping]],
+                         splits: list[tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]], net: Any,
+                         cache: CropCache, samples: KeypointSamples, skeleton: Skeleton, hcfg: HeadTrainConfig,
+                         rules: tuple[str, ...]) -> tuple[dict[str, Any], npt.NDArray[np.float64]]:
+    """The test-time rule (``test_views.RULES``) that scores the highest mean OKS on every member's own
+    held-out clips, pooled: each member read on the views of the box crops of the frames it was
+    early-stopped on. With 3-4 clips per inner fold one member's clips decide by chance; members held out
+    on other folds see most of the training clips. Members that share member 0's clips (a val file) add
+    nothing and are left out. Ties go to the rule listed first (the fewer views).
+
+    Returns the choice (``test_views``, each rule's ``mean_oks``, ``frames``, ``members``, and ``flip_test``:
+    the plain pass against the point-wise flip test, where both were scored) and member 0's held-out
+    keypoints by the chosen rule (len(member 0's box rows), K, 3).
+    """
+    views = tuple(dict.fromkeys(v for r in rules for v in RULES[r]))
+    preds: dict[str, list[npt.NDArray[np.float64]]] = {r: [] for r in rules}
+    idx = []
     for m, ((model, _, _), (_, held_out)) in enumerate(zip(members, splits, strict=True)):
         if len(held_out) == 0 or (m and held_out is splits[0][1]):
             continue
         rows = cache.rows(held_out, (BOX,))
-        plains.append(plain if m == 0 else predict_rows(model, cache, rows, hcfg.window))
-        mirrors.append(mirrored_pass(model, net, cache, rows, samples, skeleton, hcfg))
+        logits = view_logits(model, net, cache, rows, samples, hcfg, views)
+        for r in rules:
+            preds[r].append(rule_keypoints(r, logits, cache.matrices[rows], skeleton.flip_index, hcfg.window))
         idx.append(cache.sample[rows])
     at = np.concatenate(idx)
-    choice = choose_flip_average(np.concatenate(plains), np.concatenate(mirrors), samples.keypoints[at],
-                                 samples.areas[at], skeleton)
-    return {**choice, "members": len(plains)}, mirrors[0]
+
+    def score(rule: str) -> float:
+        o = metrics.oks(np.concatenate(preds[rule]), samples.keypoints[at], samples.areas[at], skeleton.sigma_array)
+        return float(np.nanmean(o))
+
+    mean_oks = {r: score(r) for r in rules}
+    best = max(rules, key=lambda r: (mean_oks[r], -rules.index(r)))
+    choice: dict[str, Any] = {"test_views": best, "frames": len(at), "members": len(idx),
+                              "mean_oks": {r: round(v, 4) if np.isfinite(v) else None for r, v in mean_oks.items()}}
+    if {"plain", "flip_points"} <= set(rules):
+        choice["flip_test"] = {"flip_average": bool(mean_oks["flip_points"] > mean_oks["plain"]),
+                               "plain_mean_oks": choice["mean_oks"]["plain"],
+                               "averaged_mean_oks": choice["mean_oks"]["flip_points"], "frames": len(at),
+                               "members": len(idx)}
+    return choice, preds[best][0]
 
 
 def smoothing_choice(pred: npt.NDArray[np.float64], idx: npt.NDArray[np.int64], samples: KeypointSamples,
@@ -512,6 +551,8 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "box_roi": cfg.head.box_roi, "box_rotation": cfg.head.box_rotation,
                               "track": cfg.head.track,
                               "flip_average": bool(report.get("flip_average", cfg.head.flip_average)),
+                              # how each crop is read (test_views.RULES), chosen on held-out clips or forced
+                              "test_views": report.get("test_views", fixed_test_views(cfg.head) or "plain"),
                               # each point's smoothing radius along a clip, chosen on held-out clips (none: off)
                               "smoothing_radius": report.get("temporal_smoothing", {}).get("radius", {}),
                               "spine_depth": report.get("spine_depth", {}).get("depth", DEFAULT_DEPTH),

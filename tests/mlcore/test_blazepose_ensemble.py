@@ -55,10 +55,14 @@ def test_each_member_is_early_stopped_on_its_own_inner_clips(ensemble_dir):
     assert first["val_frames"] == 2 and second["val_frames"] == 2       # one of the two clips each
     assert first["train_frames"] == second["train_frames"] == 2
     assert report["val_model"] == "member 0 alone"
-    # The flip test is chosen on both members' own held-out clips pooled (2 + 2 frames), not member 0's alone.
-    choice = report["flip_test"]
+    # How each crop is read is chosen on both members' own held-out clips pooled (2 + 2 frames), not member 0's
+    # alone.
+    choice = report["test_views_choice"]
     assert choice["members"] == 2 and choice["frames"] == 4
-    assert report["flip_average"] is choice["flip_average"] is (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
+    assert report["test_views"] == choice["test_views"] == max(choice["mean_oks"], key=choice["mean_oks"].get)
+    flip = report["flip_test"]
+    assert flip["members"] == 2 and flip["frames"] == 4
+    assert flip["flip_average"] is (flip["averaged_mean_oks"] > flip["plain_mean_oks"])
     state = torch.load(out / "model.pt", map_location="cpu", weights_only=False)
     assert len(state["members"]) == 1 and state["members"][0]["stage"]   # the second member, with its stage
     first_w = state["heads"]["refine.0.weight"]

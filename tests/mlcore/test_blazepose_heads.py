@@ -219,27 +219,35 @@ def test_the_saved_model_loads_as_a_predictor_and_predicts_the_right_shapes(mode
     assert len(whole) <= 1 and all(i.keypoints.shape == (17, 3) for i in whole)
 
 
-def test_a_flip_average_model_answers_the_mean_of_the_plain_and_the_mirrored_pass(model_dir, dataset, tmp_path):
+def _with_meta(out, tmp_path, name: str, **changes):
+    """A copy of the model directory ``out`` whose model.json has ``changes``."""
     import shutil
 
+    copy = tmp_path / name
+    shutil.copytree(out, copy)
+    meta = json.loads((copy / "model.json").read_text())
+    (copy / "model.json").write_text(json.dumps({**meta, **changes}))
+    return copy
+
+
+def _frame_and_box(data, dataset, index: int = 0):
     from mlcore.images import load_rgb
+
+    ann = data["annotations"][index]
+    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
+    return load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"])), np.asarray([ann["bbox"]])
+
+
+def test_a_flip_average_model_answers_the_mean_of_the_plain_and_the_mirrored_pass(model_dir, dataset, tmp_path):
     from mlcore.predictors import load_predictor
 
     out, _, data = model_dir
-    averaged_dir = tmp_path / "averaged"
-    shutil.copytree(out, averaged_dir)
-    meta = json.loads((averaged_dir / "model.json").read_text())
+    meta = json.loads((out / "model.json").read_text())
     assert meta["flip_average"] is False or meta["flip_average"] is True
-    meta["flip_average"] = True
-    (averaged_dir / "model.json").write_text(json.dumps(meta))
-    ann = data["annotations"][0]
-    img = next(i for i in data["images"] if i["id"] == ann["image_id"])
-    image = load_rgb(coco.ImageIndex(dataset / "images").find(img["file_name"]))
-    box = np.asarray([ann["bbox"]])
-    meta["flip_average"] = False
-    plain_dir = tmp_path / "plain"
-    shutil.copytree(out, plain_dir)
-    (plain_dir / "model.json").write_text(json.dumps(meta))
+    image, box = _frame_and_box(data, dataset)
+    # a model written before the test-time rules says only flip_average
+    averaged_dir = _with_meta(out, tmp_path, "averaged", flip_average=True, test_views=None)
+    plain_dir = _with_meta(out, tmp_path, "plain", flip_average=False, test_views="plain")
     plain = load_predictor(plain_dir).predict(image, box, flip_test=True)[0]
     averaged = load_predictor(averaged_dir).predict(image, box, flip_test=False)[0]
     np.testing.assert_allclose(averaged.keypoints, (plain.keypoints + plain.extra["flip_keypoints"]) / 2,
@@ -248,14 +256,53 @@ def test_a_flip_average_model_answers_the_mean_of_the_plain_and_the_mirrored_pas
     assert not np.allclose(averaged.keypoints[:, :2], plain.keypoints[:, :2])
 
 
-def test_training_chooses_the_flip_average_on_its_held_out_clips_and_writes_the_choice(model_dir):
+@pytest.mark.parametrize("rule", ["flip_maps", "zoom", "zoom_flip_maps"])
+def test_a_model_reading_views_on_the_heatmaps_answers_its_rule_on_the_cache_paths_views(model_dir, dataset,
+                                                                                         tmp_path, rule):
+    """The predictor's views are the crops the training's choice scored (``crops.view_features``), combined
+    by ``test_views.rule_keypoints``."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from mlcore.blazepose.crops import view_features
+    from mlcore.blazepose.roi import roi_matrix
+    from mlcore.blazepose.test_views import RULES, VIEWS, rule_keypoints, view_keypoints
+    from mlcore.predictors import load_predictor
+
+    out, _, data = model_dir
+    image, box = _frame_and_box(data, dataset, 1)
+    pred = load_predictor(_with_meta(out, tmp_path, rule, test_views=rule))
+    inst = pred.predict(image, box, flip_test=True)[0]
+    m = roi_matrix(inst.extra["roi"], 256)[None]
+    cache = SimpleNamespace(sample=np.array([0]), matrices=m, features=np.zeros((0, 48, 64, 64), np.float16))
+    with torch.no_grad():
+        logits = {v: pred.heatmap_model(torch.from_numpy(view_features(pred.net, cache, np.array([0]), [image],
+                                                                       VIEWS[v], dtype=np.float32)))
+                  for v in (*RULES[rule], "mirror")}
+    want = rule_keypoints(rule, logits, m, pred.heads_skeleton.flip_index, pred.window)[0]
+    np.testing.assert_allclose(inst.keypoints[:, :2], want[:, :2], atol=1e-3)
+    np.testing.assert_allclose(inst.keypoints[:, 2], want[:, 2], atol=1e-4)
+    flipped = view_keypoints("mirror", logits["mirror"], m, pred.heads_skeleton.flip_index, pred.window)[0]
+    np.testing.assert_allclose(inst.extra["flip_keypoints"][:, :2], flipped[:, :2], atol=1e-3)
+    plain = load_predictor(_with_meta(out, tmp_path, "plain", test_views="plain")).predict(image, box)[0]
+    assert np.abs(inst.keypoints[:, :2] - plain.keypoints[:, :2]).max() > 0.1   # the views change the answer
+
+
+def test_training_chooses_how_to_read_each_crop_on_its_held_out_clips_and_writes_the_choice(model_dir):
+    from mlcore.blazepose.test_views import RULES
+
     out, report, _ = model_dir
-    choice = report["flip_test"]
-    assert choice["frames"] == report["val"]["n"] > 0
-    assert choice["plain_mean_oks"] == round(report["val"]["mean_oks"], 4)
-    assert choice["flip_average"] == (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
+    choice = report["test_views_choice"]
+    assert choice["frames"] == report["val"]["n"] > 0 and set(choice["mean_oks"]) == set(RULES)
+    assert choice["mean_oks"]["plain"] == round(report["val"]["mean_oks"], 4)
+    best = max(RULES, key=lambda r: (choice["mean_oks"][r], -list(RULES).index(r)))
+    assert choice["test_views"] == report["test_views"] == best
+    flip = report["flip_test"]
+    assert flip["flip_average"] == (flip["averaged_mean_oks"] > flip["plain_mean_oks"])
     meta = json.loads((out / "model.json").read_text())
-    assert meta["flip_average"] is choice["flip_average"] and meta["config"]["head"]["flip_average"] is None
+    assert meta["test_views"] == best and meta["config"]["head"]["test_views"] is None
+    assert meta["flip_average"] is ("mirror" in RULES[best]) and meta["config"]["head"]["flip_average"] is None
 
 
 def test_training_chooses_each_points_smoothing_radius_on_its_held_out_clips(model_dir):
@@ -361,6 +408,9 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     assert cfg.head.flip_average is None and cfg.head.temporal_smoothing is False   # the defaults
     assert main([*args, "--backbone", "blazepose", "--flip-average", "off", "--temporal-smoothing"]) == 0
     assert seen["config"].head.flip_average is False and seen["config"].head.temporal_smoothing is True
+    assert seen["config"].head.test_views is None                              # choose, unless forced
+    assert main([*args, "--backbone", "blazepose", "--test-views", "flip_maps"]) == 0
+    assert seen["config"].head.test_views == "flip_maps"
     default_ema = seen["config"].head.ema_epochs
     assert main([*args, "--backbone", "blazepose", "--ema-epochs", "2.5"]) == 0
     assert seen["config"].head.ema_epochs == 2.5 != default_ema

@@ -20,6 +20,7 @@ from annotations.learning.families import (
 from annotations.models import Frame, ModelKind, ModelVersion, Prediction
 from mlcore import coco
 from mlcore.blazepose.files import BlazePoseUnavailable, blazepose_files
+from mlcore.blazepose.test_views import RULES
 from mlcore.spine_contour import PLACED
 from tests.annotations.learning.test_learning_jobs import TINY_FORM, run
 from tests.conftest import CORRECT_IMAGES, CORRECT_JSON, DATASET, LUMBAR_IMAGES, LUMBAR_JSON, api_client
@@ -100,12 +101,14 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     assert BLAZEPOSE_HEADS in page and "vs untuned BlazePose" in page
     # The flip test and each point's smoothing radius are chosen on the training's own held-out clips, and
     # the page and the API say how each version answers.
-    choice = training["flip_test"]
-    assert kp.meta["flip_average"] is choice["flip_average"] is (choice["averaged_mean_oks"] > choice["plain_mean_oks"])
+    choice = training["test_views_choice"]
+    assert kp.meta["test_views"] == choice["test_views"] == max(choice["mean_oks"], key=choice["mean_oks"].get)
+    assert kp.meta["flip_average"] is ("mirror" in RULES[kp.meta["test_views"]])
     assert kp.meta["smoothing_radius"] == training["temporal_smoothing"]["radius"]
     words = {m["id"]: m["inference"] for m in payload}
     assert words[kp.pk] == inference_text(kp)
     assert ("flip test" in words[kp.pk]) is kp.meta["flip_average"]
+    assert ("zoomed crops" in words[kp.pk]) is ("zoom" in kp.meta["test_views"])
     assert ("smoothed along the clip" in words[kp.pk]) is any(kp.meta["smoothing_radius"].values())
     for text in set(words.values()) - {""}:
         assert text in page
@@ -165,3 +168,10 @@ def test_the_models_page_says_when_a_version_answers_the_mean_of_several_trainin
     assert inference_text(one) == ""
     assert inference_text(three) == "mean of 3 trainings; flip test"
     assert inference_text(ModelVersion(meta={})) == ""        # versions written before members existed
+    # versions that read each crop's views on the heatmaps say which views (test_views beats flip_average)
+    maps = ModelVersion(meta={"config": {"head": {"members": 3}}, "flip_average": True,
+                              "test_views": "zoom_flip_maps"})
+    assert inference_text(maps) == "mean of 3 trainings; flip test and zoomed crops on the heatmaps"
+    assert inference_text(ModelVersion(meta={"flip_average": False, "test_views": "zoom"})) == \
+        "zoomed crops on the heatmaps"
+    assert inference_text(ModelVersion(meta={"flip_average": False, "test_views": "plain"})) == ""
