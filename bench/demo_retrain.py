@@ -65,7 +65,7 @@ def main() -> None:
              cache_seconds=training.get("cache_seconds"), head_seconds=training.get("head_seconds"),
              crop_sets_from_store=training.get("crop_sets_from_store"),
              crop_sets_computed=training.get("crop_sets_computed"), train_frames=training.get("train_frames"),
-             members=len(training.get("members") or [None]))
+             members=len(training.get("members") or [None]), test_views=training.get("test_views"))
         emit(f"demo_retrain.run{run}.heldout_mean_oks", round(kp.metrics["keypoints"]["mean_oks"], 4), "OKS",
              frames=kp.metrics["heldout_frames"], clips=len(kp.heldout_clips),
              oks_ap=round(kp.metrics["keypoints"]["oks_ap"]["AP"], 4),

@@ -16,7 +16,8 @@ blazepose`` (BlazePose as shipped: its detector, its landmarks mapped to COCO-17
 The crops go through one ``CropStore`` under $MLCORE_BENCH_OUT/crops (the same frame's crops are
 identical in every fold), so the backbone runs once per frame.
 
-Prints JSON lines: ``cli_folds.fold<f>`` (training report: frames, seconds, members, flip choice) and
+Prints JSON lines: ``cli_folds.fold<f>`` (training report: frames, seconds, members, flip and test-time
+view choices), ``cli_folds.fold<f>.predict_seconds_per_frame`` (prediction with the flip signal) and
 ``cli_folds.<trained|untuned>.<box|frame>`` (mean OKS (a miss = 0), OKS >= 0.5 share, OKS-AP, points to
 fix: labelled body points whose own OKS term is < 0.5) over all outer-fold predictions pooled. The
 predictions are kept in $MLCORE_BENCH_OUT/cli_preds_<trained|untuned>_<box|frame>.json.
@@ -68,7 +69,10 @@ def main() -> None:
         predictor = untuned or load_predictor(str(train_fold(train, images, out / f"fold{f}", args.backbone, head, f)),
                                               threads=args.threads)
         for mode, boxes in (("box", "auto"), ("frame", "frame")):
+            t = time.time()
             preds[mode] += pipeline.predict_coco(test, images, predictor, boxes=boxes)
+            emit(f"cli_folds.fold{f}.predict_seconds_per_frame", round((time.time() - t) / len(test["images"]), 3),
+                 "s", mode=mode)
         held_out |= {int(i) for i in table.image_ids[te]}
     arm = "untuned" if args.untuned else "trained"
     for mode, got in preds.items():
@@ -86,6 +90,8 @@ def train_fold(train: dict, images: Path, model_dir: Path, backbone: str, head: 
     emit(f"cli_folds.fold{fold}", {"train_frames": report.get("train_frames"),
                                    "val_mean_oks": (report.get("val") or {}).get("mean_oks"),
                                    "flip_average": report.get("flip_average"),
+                                   "test_views": report.get("test_views"),
+                                   "views_mean_oks": (report.get("test_views_choice") or {}).get("mean_oks"),
                                    "members": len(report.get("members") or [None]),
                                    "cache_seconds": report.get("cache_seconds"),
                                    "head_seconds": report.get("head_seconds")},

@@ -64,8 +64,9 @@ class HeadTrainConfig:
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
     # The test-time rule (TEST_VIEW_RULES); None: the one that scores highest on the held-out clips when
-    # flip_average is None too (flip_average True / False force "flip_points" / "plain"). On barbell-row the
-    # heatmap rules raised held-out mean OKS over the point-wise flip test (bench/mlcore_test_views.py).
+    # flip_average is None too (flip_average True / False force "flip_points" / "plain"). On barbell-row's
+    # held-out clips the rule chosen this way scored 0.7585 mean OKS with person boxes against 0.7489 for the
+    # choice between plain and flip_points alone (bench/mlcore_test_views.py, docs/mlcore.md).
     test_views: str | None = None
     # Left/right points start from their twins' BlazePose channels (labels naming sides as a mirror does);
     # None: whichever way BlazePose's own landmarks agree better with the training labels (side_convention).
