@@ -30,8 +30,9 @@ model.json's ``test_views`` (``test_views.RULES``, chosen by the training on hel
 crop is read: "plain"; "flip_points", the mean of the plain and the mirrored pass point by point (the
 flip test top-down pose models are scored with; a model written before the rules says ``flip_average``);
 or the mean heatmap of several views of the crop (mirrored, zoomed x0.9 and x1.1) on the plain crop's
-grid ("flip_maps", "zoom", "zoom_flip_maps"), whose mirrored view then also gives ``flip_keypoints``. A model trained with several members (model.pt's ``members``) answers the
-mean of their heatmaps (``ensemble.HeadsEnsemble``) in both passes.
+grid ("flip_maps", "zoom", "zoom_flip_maps"), whose mirrored view then also gives ``flip_keypoints``.
+A model trained with several members (model.pt's ``members``) answers the mean of their heatmaps
+(``ensemble.HeadsEnsemble``) in every view.
 """
 
 from __future__ import annotations
