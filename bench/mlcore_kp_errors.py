@@ -232,6 +232,14 @@ def report(saved: dict[int, Any], cache: CropCache, data: dict[str, Any], table:
     emit("kp_errors.side_swap_oracle", swap_oracle(member0_box), "mean OKS, member0, person box")
 
 
+def held_out_rows(cache: CropCache, te: np.ndarray, min_presence: float) -> np.ndarray:
+    """The crops an outer fold's test frames ``te`` are scored on: every person-box crop, the detector's
+    where its pose presence reaches ``min_presence``, and the whole frame where the detector found nobody."""
+    kept = [r for r in cache.rows(te, (DETECTOR,)) if cache.presence[r] >= min_presence]
+    return np.concatenate([cache.rows(te, (BOX,)), np.asarray(kept, dtype=np.int64),
+                           cache.rows(te, (FALLBACK,))]).astype(np.int64)
+
+
 def swap_oracle(items: list[tuple[str, np.ndarray, np.ndarray, float]]) -> dict[str, float]:
     """Mean OKS of (clip, prediction (K, 3), label (K, 3), area) frames as predicted, and with each
     left/right pair swapped wherever the swap scores higher, frame by frame or clip by clip: an upper
@@ -287,9 +295,7 @@ def main() -> None:
     else:
         for f in args.folds:
             tr, te = (np.asarray(x) for x in folds[f])
-            kept = [r for r in cache.rows(te, (DETECTOR,)) if cache.presence[r] >= cfg.min_presence]
-            rows = np.concatenate([cache.rows(te, (BOX,)), np.asarray(kept, dtype=np.int64),
-                                   cache.rows(te, (FALLBACK,))]).astype(np.int64)
+            rows = held_out_rows(cache, te, cfg.min_presence)
             fold_cfg = HeadTrainConfig(**{**cfg.to_dict(), "seed": f})
             saved[f] = {"te": te, "rows": rows, **train_fold(cache, samples, data, table, tr, net, fold_cfg, f, rows,
                                                                   args.members, not args.no_refit, args.sides)}

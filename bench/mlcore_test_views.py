@@ -33,21 +33,18 @@ import numpy as np
 import torch
 from mlcore_common import FOLDS, emit
 from mlcore_finetune import _box_around, heads_result, load_samples_index, scores
-from mlcore_kp_errors import log_probs, mean_log_prob
+from mlcore_kp_errors import held_out_rows, log_probs, mean_log_prob
 from mlcore_tail import setup
 
 from mlcore import coco, metrics
 from mlcore.blazepose.crops import BOX, DETECTOR, FALLBACK, CropCache, view_features
 from mlcore.blazepose.flip_test import averaged, unmirror
 from mlcore.blazepose.head_config import HeadTrainConfig
+from mlcore.blazepose.heads import decode_rows
 from mlcore.blazepose.tail import STAGE_STARTS, FrontierNet
-from mlcore.blazepose.test_views import MIRRORED, PLAIN, views_mean_logits, zoom
-from mlcore.blazepose.training import decode_rows, inner_split, new_stage_heads, side_convention, train_heads
+from mlcore.blazepose.test_views import RULES, VIEWS, views_mean_logits
+from mlcore.blazepose.training import inner_split, new_stage_heads, side_convention, train_heads
 from mlcore.skeletons import COCO17
-
-VIEWS = {"plain": PLAIN, "mirror": MIRRORED, "zoom0.9": zoom(0.9), "zoom1.1": zoom(1.1)}
-RULES = {"plain": ("plain",), "flip_maps": ("plain", "mirror"), "zoom": ("plain", "zoom0.9", "zoom1.1"),
-         "zoom_flip_maps": ("plain", "mirror", "zoom0.9", "zoom1.1")}
 
 
 def views_log_probs(model: Any, frontier: Any, cache: CropCache, rows: np.ndarray,
@@ -68,7 +65,7 @@ def apply_rules(per_view: dict[str, np.ndarray], matrices: np.ndarray, window: i
     out = {"plain": plain,
            "flip_points": averaged(plain, unmirror(per_view["mirror"], matrices, COCO17.flip_index, window))}
     for rule, names in RULES.items():
-        if rule == "plain":
+        if rule in out:   # plain and flip_points: decoded per view above, as the predictor does
             continue
         mean = views_mean_logits([as_t[n] for n in names], [VIEWS[n] for n in names], COCO17.flip_index)
         out[rule] = decode_rows(mean.numpy(), matrices, window)
@@ -109,7 +106,7 @@ def run_fold(cache: CropCache, samples: Any, data: dict[str, Any], table: Any, t
              best_epoch=stopper.best_epoch + 1, seconds=round(time.time() - t, 1))
     idx = np.concatenate(inner_idx)
     inner = {rule: round(mean_oks(np.concatenate(p), samples, idx), 4) for rule, p in inner_pred.items()}
-    chosen = max(RULES.keys() | {"flip_points"}, key=lambda r: inner[r])
+    chosen = max(RULES, key=lambda r: (inner[r], -list(RULES).index(r)))  # ties to the fewer views
     app = "flip_points" if inner["flip_points"] > inner["plain"] else "plain"
     emit(f"test_views.fold{fold}.inner", inner, "pooled inner mean OKS", chosen=chosen, app=app,
          frames=len(idx))
@@ -132,9 +129,7 @@ def main() -> None:
     ids: set[int] = set()
     for f in args.folds:
         tr, te = (np.asarray(x) for x in folds[f])
-        kept = [r for r in cache.rows(te, (DETECTOR,)) if cache.presence[r] >= cfg.min_presence]
-        rows = np.concatenate([cache.rows(te, (BOX,)), np.asarray(kept, dtype=np.int64),
-                               cache.rows(te, (FALLBACK,))]).astype(np.int64)
+        rows = held_out_rows(cache, te, cfg.min_presence)
         fold_cfg = HeadTrainConfig(**{**cfg.to_dict(), "seed": f})
         per_rule = run_fold(cache, samples, data, table, tr, net, fold_cfg, f, rows, args.members)
         for rule, kp in per_rule.items():

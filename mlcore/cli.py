@@ -118,6 +118,18 @@ class _MCOnly:
         return found
 
 
+def test_views_argument(value: str) -> str | list[str] | None:
+    """--test-views: "choose" -> None, one rule -> it, "a,b" -> [a, b]; exits naming the rules otherwise."""
+    if value == "choose":
+        return None
+    rules = [r.strip() for r in value.split(",") if r.strip()]
+    unknown = [r for r in rules if r not in TEST_VIEW_RULES]
+    if unknown or not rules:
+        raise SystemExit(f"--test-views: {', '.join(unknown) or 'nothing'} is not among choose, "
+                         f"{', '.join(TEST_VIEW_RULES)}")
+    return rules[0] if len(rules) == 1 else rules
+
+
 def cmd_train(args: argparse.Namespace) -> int:
     from .coco import load_coco
     from .skeletons import get_preset
@@ -143,7 +155,7 @@ def cmd_train(args: argparse.Namespace) -> int:
                 cfg.head.stage_scale = args.stage_scale
             cfg.head.stages = args.stages or cfg.head.stages
             cfg.head.flip_average = {"choose": None, "on": True, "off": False}[args.flip_average]
-            cfg.head.test_views = None if args.test_views == "choose" else args.test_views
+            cfg.head.test_views = test_views_argument(args.test_views)
             cfg.head.temporal_smoothing = args.temporal_smoothing
             if args.ema_epochs is not None:
                 cfg.head.ema_epochs = args.ema_epochs
@@ -279,12 +291,12 @@ def build_parser() -> argparse.ArgumentParser:
     tr.add_argument("--flip-average", choices=["choose", "on", "off"], default="choose",
                     help="keypoints, blazepose: answer with the mean of the plain and the mirrored pass; choose = "
                          "when it scores higher on the held-out clips (the default)")
-    tr.add_argument("--test-views", choices=["choose", *TEST_VIEW_RULES], default="choose",
+    tr.add_argument("--test-views", default="choose",
                     help="keypoints, blazepose: how each crop is read: plain; with its mirror averaged point by "
                          "point (flip_points) or on the heatmaps (flip_maps); with crops zoomed x0.9 and x1.1 "
-                         "(zoom); all four views on the heatmaps (zoom_flip_maps); choose = the rule that scores "
-                         "highest on the held-out clips (the default; --flip-average on/off forces flip_points or "
-                         "plain)")
+                         "(zoom); all four views on the heatmaps (zoom_flip_maps). One rule, several separated by "
+                         "commas (the one that scores highest on the held-out clips), or choose = among all "
+                         "(the default; --flip-average on/off then forces flip_points or plain)")
     tr.add_argument("--temporal-smoothing", action="store_true", help="keypoints, blazepose: choose each point's "
                     "smoothing radius along a clip on the held-out clips (predict applies it)")
     tr.add_argument("--members", type=int, choices=range(1, 6), metavar="1-5", help="keypoints, blazepose: "

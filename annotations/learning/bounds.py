@@ -62,7 +62,9 @@ HEAD = {
     "box_rotation": text(("detector", "landmarks", "none")), "seed": SEED, "flip_average": boolean(null=True),
     "temporal_smoothing": boolean(), "mirrored_sides": boolean(null=True),
     "stage_scale": number(0, 1.0), "stages": _stages, "ema_epochs": number(0, MAX_EPOCHS),
-    "members": integer(1, 5), "test_views": text(TEST_VIEW_RULES, null=True),
+    "members": integer(1, 5), "test_views": one_of(text(TEST_VIEW_RULES, null=True),
+                                                  list_of(text(TEST_VIEW_RULES), min_length=1,
+                                                          max_length=len(TEST_VIEW_RULES))),
 }
 
 # mlcore.training.keypoints.KeypointTrainConfig, as JSON.

@@ -63,11 +63,12 @@ class HeadTrainConfig:
     track: bool = True                      # ... second pass on the tracking ROI with boxes
     flip_average: bool | None = FLIP_AVERAGE  # predict with the mean of the plain and the mirrored pass;
     # None: on when it scores higher on the held-out clips (off without any)
-    # The test-time rule (TEST_VIEW_RULES); None: the one that scores highest on the held-out clips when
-    # flip_average is None too (flip_average True / False force "flip_points" / "plain"). On barbell-row's
-    # held-out clips the rule chosen this way scored 0.7585 mean OKS with person boxes against 0.7489 for the
-    # choice between plain and flip_points alone (bench/mlcore_test_views.py, docs/mlcore.md).
-    test_views: str | None = None
+    # How each crop is read at test time (TEST_VIEW_RULES): one rule, a list of rules (the one that scores
+    # highest on the held-out clips), or None: every rule when flip_average is None too (flip_average True /
+    # False force "flip_points" / "plain"). On barbell-row's held-out clips the rule chosen among all five
+    # scored 0.7585 mean OKS with person boxes against 0.7489 for the choice between plain and flip_points
+    # alone (bench/mlcore_test_views.py, docs/mlcore.md).
+    test_views: str | list[str] | None = None
     # Left/right points start from their twins' BlazePose channels (labels naming sides as a mirror does);
     # None: whichever way BlazePose's own landmarks agree better with the training labels (side_convention).
     mirrored_sides: bool | None = None

@@ -352,7 +352,9 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
     sub_tr = _subset(samples, tr)
     report["train"] = keypoint_report(predict_rows(trained, cache, cache.rows(tr, (BOX,)), hcfg.window), sub_tr,
                                       skeleton)
-    report["test_views"] = fixed_test_views(hcfg) or "plain"   # without held-out clips nothing is chosen
+    candidates = test_view_candidates(hcfg)
+    # without held-out clips nothing is chosen: plain where it is allowed
+    report["test_views"] = "plain" if "plain" in candidates else candidates[0]
     report["flip_average"] = "mirror" in RULES[report["test_views"]]
     if len(te):
         val_rows = cache.rows(te, (BOX,))
@@ -363,14 +365,14 @@ def train_blazepose_keypoints(train: dict[str, Any], images_dir: str | os.PathLi
             report["val_model"] = "member 0 alone"
         report["best_epoch"] = stopper.best_epoch + 1
         chosen = plain  # the held-out predictions as the model will make them
-        rule = fixed_test_views(hcfg)
-        if rule is None or (rule != "plain" and hcfg.temporal_smoothing):
+        rule = candidates[0]
+        if len(candidates) > 1 or (rule != "plain" and hcfg.temporal_smoothing):
             progress(0.95, "test-time views on the held-out clips")
-            choice, chosen = members_views_choice(members, splits, net, cache, samples, skeleton, hcfg,
-                                                  tuple(RULES) if rule is None else (rule,))
-            if rule is None:
+            choice, chosen = members_views_choice(members, splits, net, cache, samples, skeleton, hcfg, candidates)
+            if len(candidates) > 1:
                 report["test_views_choice"] = choice
-                report["flip_test"] = choice["flip_test"]
+                if "flip_test" in choice:
+                    report["flip_test"] = choice["flip_test"]
                 rule = choice["test_views"]
         report["test_views"] = rule
         report["flip_average"] = "mirror" in RULES[rule]
@@ -410,16 +412,21 @@ def flip_choice(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int
     return choose_flip_average(plain, mirrored, samples.keypoints[idx], samples.areas[idx], skeleton), mirrored
 
 
-def fixed_test_views(hcfg: HeadTrainConfig) -> str | None:
-    """The test-time rule (``test_views.RULES``) the settings force, or None when the training chooses it:
-    ``test_views`` when set, else ``flip_average`` True / False as "flip_points" / "plain"."""
-    if hcfg.test_views is not None:
-        if hcfg.test_views not in RULES:
-            raise ValueError(f"test_views must be one of {', '.join(RULES)} or None, not {hcfg.test_views!r}")
-        return hcfg.test_views
-    if hcfg.flip_average is None:
-        return None
-    return "flip_points" if hcfg.flip_average else "plain"
+def test_view_candidates(hcfg: HeadTrainConfig) -> tuple[str, ...]:
+    """The test-time rules (``test_views.RULES``) a training may answer with, in their listed order: the
+    one ``test_views`` names, the ones it lists (chosen among on held-out clips), or with None every rule,
+    unless ``flip_average`` True / False forces "flip_points" / "plain"."""
+    wanted = hcfg.test_views
+    if wanted is None:
+        if hcfg.flip_average is None:
+            return tuple(RULES)
+        return ("flip_points",) if hcfg.flip_average else ("plain",)
+    named = [wanted] if isinstance(wanted, str) else list(wanted)
+    unknown = [r for r in named if r not in RULES]
+    if unknown or not named:
+        raise ValueError(f"test_views must name rules among {', '.join(RULES)} (one, a list, or None), "
+                         f"not {wanted!r}")
+    return tuple(r for r in RULES if r in named)
 
 
 def view_logits(model: Any, net: Any, cache: CropCache, rows: npt.NDArray[np.int64], samples: KeypointSamples,
@@ -552,7 +559,7 @@ def write_meta(out: Path, skeleton: Skeleton, cfg: KeypointTrainConfig, report: 
                               "track": cfg.head.track,
                               "flip_average": bool(report.get("flip_average", cfg.head.flip_average)),
                               # how each crop is read (test_views.RULES), chosen on held-out clips or forced
-                              "test_views": report.get("test_views", fixed_test_views(cfg.head) or "plain"),
+                              "test_views": report.get("test_views", "plain"),
                               # each point's smoothing radius along a clip, chosen on held-out clips (none: off)
                               "smoothing_radius": report.get("temporal_smoothing", {}).get("radius", {}),
                               "spine_depth": report.get("spine_depth", {}).get("depth", DEFAULT_DEPTH),

@@ -411,6 +411,10 @@ def test_cli_passes_the_backbone_and_head_settings_to_training(monkeypatch, tmp_
     assert seen["config"].head.test_views is None                              # choose, unless forced
     assert main([*args, "--backbone", "blazepose", "--test-views", "flip_maps"]) == 0
     assert seen["config"].head.test_views == "flip_maps"
+    assert main([*args, "--backbone", "blazepose", "--test-views", "plain,flip_maps"]) == 0
+    assert seen["config"].head.test_views == ["plain", "flip_maps"]
+    with pytest.raises(SystemExit, match="zoom3"):
+        main([*args, "--backbone", "blazepose", "--test-views", "plain,zoom3"])
     default_ema = seen["config"].head.ema_epochs
     assert main([*args, "--backbone", "blazepose", "--ema-epochs", "2.5"]) == 0
     assert seen["config"].head.ema_epochs == 2.5 != default_ema

@@ -90,14 +90,17 @@ def test_the_settings_rules_are_the_rules_and_force_or_leave_the_choice():
 
     from mlcore.blazepose.head_config import TEST_VIEW_RULES, HeadTrainConfig
     from mlcore.blazepose.test_views import RULES, rule_keypoints
-    from mlcore.blazepose.training import fixed_test_views
+    from mlcore.blazepose.training import test_view_candidates
 
     assert tuple(RULES) == TEST_VIEW_RULES
-    assert fixed_test_views(HeadTrainConfig()) is None                        # chosen on held-out clips
-    assert fixed_test_views(HeadTrainConfig(flip_average=True)) == "flip_points"
-    assert fixed_test_views(HeadTrainConfig(flip_average=False)) == "plain"
-    assert fixed_test_views(HeadTrainConfig(flip_average=False, test_views="zoom")) == "zoom"
-    with pytest.raises(ValueError, match="test_views"):
-        fixed_test_views(HeadTrainConfig(test_views="zoom3"))
+    assert test_view_candidates(HeadTrainConfig()) == TEST_VIEW_RULES           # chosen on held-out clips
+    assert test_view_candidates(HeadTrainConfig(flip_average=True)) == ("flip_points",)
+    assert test_view_candidates(HeadTrainConfig(flip_average=False)) == ("plain",)
+    assert test_view_candidates(HeadTrainConfig(flip_average=False, test_views="zoom")) == ("zoom",)
+    listed = HeadTrainConfig(test_views=["flip_maps", "plain", "flip_points"])
+    assert test_view_candidates(listed) == ("plain", "flip_points", "flip_maps")   # in the rules' order
+    for wrong in ("zoom3", ["plain", "zoom3"], []):
+        with pytest.raises(ValueError, match="test_views"):
+            test_view_candidates(HeadTrainConfig(test_views=wrong))
     with pytest.raises(ValueError, match="unknown test-time rule"):
         rule_keypoints("zoom3", {"plain": _gaussians(np.full((17, 2), 32.0))}, np.eye(3)[None, :2], COCO17.flip_index)

@@ -34,6 +34,8 @@ def stored_settings(project) -> dict:
     ({"keypoint_config": {"head": {"flip_average": "yes"}}}, "flip_average"),
     ({"keypoint_config": {"head": {"test_views": "zoom3"}}}, "test_views"),
     ({"keypoint_config": {"head": {"test_views": True}}}, "test_views"),
+    ({"keypoint_config": {"head": {"test_views": ["plain", "zoom3"]}}}, "test_views"),
+    ({"keypoint_config": {"head": {"test_views": []}}}, "test_views"),
     ({"keypoint_config": {"head": {"ema_epochs": -1}}}, "ema_epochs"),
     ({"keypoint_config": {"head": {"members": 9}}}, "members"),
     ({"keypoint_config": {"head": {"stages": 3}}}, "stages"),
@@ -76,7 +78,7 @@ def test_the_flip_average_is_forced_on_or_off_or_left_to_the_held_out_clips(proj
     assert stored_settings(project)["keypoint_config"]["head"]["flip_average"] is choice
 
 
-@pytest.mark.parametrize("rule", [None, "plain", "flip_maps", "zoom_flip_maps"])
+@pytest.mark.parametrize("rule", [None, "plain", "flip_maps", "zoom_flip_maps", ["plain", "zoom"]])
 def test_the_test_time_rule_is_forced_or_left_to_the_held_out_clips(project, users, rule):
     r = api_client(users["pi"]).patch(SETTINGS, {"keypoint_config": {"head": {"test_views": rule}}}, format="json")
     assert r.status_code == 200, r.content

@@ -103,6 +103,9 @@ def test_a_default_retrain_trains_blazepose_heads_beside_untuned_blazepose_and_r
     # the page and the API say how each version answers.
     choice = training["test_views_choice"]
     assert kp.meta["test_views"] == choice["test_views"] == max(choice["mean_oks"], key=choice["mean_oks"].get)
+    # The app chooses among the rules whose views prediction jobs read anyway (plain and mirrored crop).
+    assert set(choice["mean_oks"]) == {"plain", "flip_points", "flip_maps"}
+    assert kp.meta["config"]["head"]["test_views"] == ["plain", "flip_points", "flip_maps"]
     assert kp.meta["flip_average"] is ("mirror" in RULES[kp.meta["test_views"]])
     assert kp.meta["smoothing_radius"] == training["temporal_smoothing"]["radius"]
     words = {m["id"]: m["inference"] for m in payload}
