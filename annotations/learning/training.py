@@ -34,8 +34,9 @@ from mlcore.training.keypoints import KeypointTrainConfig, train_keypoints
 # (bench/demo_retrain.py) and the demo's first retrain must stay under 3 minutes; a project raises
 # `members` in its settings. For the same reason the training chooses how each crop is read among the
 # rules whose views prediction jobs compute anyway (the plain and the mirrored crop, which gives the flip
-# signal): the zoomed crops cost two more backbone passes per frame in every prediction, and made the
-# demo's first retrain 186 s instead of 166 s on a 2-core machine (bench/demo_retrain.py).
+# signal): the zoomed crops cost two more backbone passes per frame in every prediction; choosing among
+# all five rules, the demo's first retrain took 186 s against 175 s with these three, one run each on an
+# idle 2-core machine (bench/demo_retrain.py).
 DEFAULT_KEYPOINT_CONFIG = {"epochs": 60, "patience": 20, "backbone": "auto"}
 DEFAULT_HEAD_CONFIG: dict = {"members": 1, "test_views": ["plain", "flip_points", "flip_maps"]}
 DEFAULT_FORM_CONFIG = {"epochs": 200}
